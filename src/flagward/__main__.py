@@ -1,0 +1,3 @@
+from flagward.cli import main
+
+main()

@@ -1,0 +1,106 @@
+"""The ``flagward`` command line: serve, db upgrade, tokens create, audit verify."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flagward.config import Settings
+
+app = typer.Typer(
+    help="flagward: self-hosted, LaunchDarkly-compatible feature management.", no_args_is_help=True
+)
+db = typer.Typer(help="Database schema.")
+tokens = typer.Typer(help="Access tokens.")
+audit = typer.Typer(help="The audit log.")
+app.add_typer(db, name="db")
+app.add_typer(tokens, name="tokens")
+app.add_typer(audit, name="audit")
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database-url", help="sqlite:///path or postgresql://user@host:port/db")
+]
+
+
+def _settings(database_url: str | None = None, **overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if database_url:
+        values["database_url"] = database_url
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [FLAGWARD_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [FLAGWARD_PORT]")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Apply migrations and serve the API and the SDK endpoints."""
+    from flagward.cli.serve import run
+
+    run(_settings(database_url, host=host, port=port))
+
+
+@db.command("upgrade")
+def db_upgrade(database_url: DatabaseOption = None) -> None:
+    """Apply every pending migration."""
+    from flagward.storage.engine import make_engine
+    from flagward.storage.migrate import current_revision, upgrade
+
+    settings = _settings(database_url)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    typer.echo(f"schema at revision {current_revision(engine)}")
+    engine.dispose()
+
+
+@tokens.command("create")
+def tokens_create(
+    member: Annotated[str, typer.Option("--member", help="The member's email")],
+    role: Annotated[str, typer.Option(help="reader, writer or admin")] = "reader",
+    name: Annotated[str | None, typer.Option(help="A name for the token")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Create a personal access token for a member; prints the secret once."""
+    from flagward.bootstrap import build_services
+    from flagward.domain.accounts import Role
+    from flagward.domain.errors import DomainError
+    from flagward.services.auth import create_token_for_member
+
+    services = build_services(_settings(database_url))
+    try:
+        _, secret = create_token_for_member(services.deps, email=member, role=Role.parse(role), name=name)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+    typer.echo(secret)
+
+
+@audit.command("verify")
+def audit_verify(database_url: DatabaseOption = None) -> None:
+    """Check the audit log's hash chain; prints the id of every altered or removed entry."""
+    from flagward.bootstrap import build_services
+    from flagward.storage.audit_verify import verify
+
+    services = build_services(_settings(database_url), migrate=False)
+    try:
+        checked, breaks = verify(services.engine)
+    finally:
+        services.close()
+    for item in breaks:
+        typer.echo(f"{item.entry_id}\tseq {item.seq}\t{item.reason}")
+    if breaks:
+        typer.echo(f"audit log: {len(breaks)} problem(s) in {checked} entries", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"audit log intact: {checked} entries")
+
+
+def main() -> None:
+    app(prog_name="flagward")
+
+
+if __name__ == "__main__":
+    main()

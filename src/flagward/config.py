@@ -1,0 +1,26 @@
+"""Settings, read from the environment (``FLAGWARD_*``) and the command line. No side effects at import."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./flagward.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLAGWARD_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8630
+    owner_email: str = "owner@localhost"
+    admin_token: str | None = Field(default=None, repr=False)
+    # The origin browsers use to reach this server; session-authenticated writes must come from it.
+    # Empty: the origin of the request itself (scheme and Host header).
+    public_origin: str = ""
+    # Seconds between heartbeat comments on SDK streams (the SDK's read timeout is 300 s).
+    stream_heartbeat_seconds: float = 30.0
+    # How often each process looks for scheduled approval requests that are due.
+    scheduler_interval_seconds: float = 1.0
+    log_level: str = "info"

@@ -1,0 +1,1 @@
+"""The pure domain: data, rules and decisions; no I/O, no frameworks."""

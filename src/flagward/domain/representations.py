@@ -1,0 +1,160 @@
+"""LaunchDarkly-shaped documents of domain objects, without links or other edge decorations.
+
+They are what JSON patch operates on, what the audit log records as previous and current versions, and
+the base the HTTP edge decorates with ``_links``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from flagward.domain.accounts import AccessToken, Member, Team
+from flagward.domain.flags import Flag, FlagConfig
+from flagward.domain.projects import ApprovalSettings, ClientSideAvailability, Environment, Project
+
+
+def client_side_availability(value: ClientSideAvailability) -> dict[str, bool]:
+    return {"usingMobileKey": value.using_mobile_key, "usingEnvironmentId": value.using_environment_id}
+
+
+def approval_settings(settings: ApprovalSettings) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "required": settings.required,
+        "bypassApprovalsForPendingChanges": settings.bypass_approvals_for_pending_changes,
+        "minNumApprovals": settings.min_num_approvals,
+        "canReviewOwnRequest": settings.can_review_own_request,
+        "canApplyDeclinedChanges": settings.can_apply_declined_changes,
+        "serviceKind": settings.service_kind,
+        "serviceConfig": dict(settings.service_config),
+        "requiredApprovalTags": list(settings.required_approval_tags),
+    }
+    if settings.auto_apply_approved_changes is not None:
+        doc["autoApplyApprovedChanges"] = settings.auto_apply_approved_changes
+    if settings.service_kind_configuration_id is not None:
+        doc["serviceKindConfigurationId"] = settings.service_kind_configuration_id
+    return doc
+
+
+def project_document(project: Project) -> dict[str, Any]:
+    return {
+        "_id": project.id,
+        "key": project.key,
+        "name": project.name,
+        "tags": list(project.tags),
+        "includeInSnippetByDefault": project.include_in_snippet_by_default,
+        "defaultClientSideAvailability": client_side_availability(project.default_client_side_availability),
+    }
+
+
+def environment_document(env: Environment) -> dict[str, Any]:
+    return {
+        "_id": env.id,
+        "key": env.key,
+        "name": env.name,
+        "apiKey": env.api_key,
+        "mobileKey": env.mobile_key,
+        "color": env.color,
+        "defaultTtl": env.default_ttl,
+        "secureMode": env.secure_mode,
+        "defaultTrackEvents": env.default_track_events,
+        "requireComments": env.require_comments,
+        "confirmChanges": env.confirm_changes,
+        "tags": list(env.tags),
+        "critical": env.critical,
+        "approvalSettings": approval_settings(env.approval_settings),
+    }
+
+
+def config_document(config: FlagConfig) -> dict[str, Any]:
+    doc: dict[str, Any] = copy.deepcopy(dict(config))
+    if doc.get("offVariation") is None:
+        doc.pop("offVariation", None)
+    return doc
+
+
+def flag_document(flag: Flag, env_keys: list[str] | None = None) -> dict[str, Any]:
+    """The flag as LaunchDarkly represents it; ``env_keys`` restricts ``environments`` (None: all)."""
+    doc: dict[str, Any] = {
+        "key": flag.key,
+        "name": flag.name,
+        "kind": flag.kind,
+        "description": flag.description,
+        "_version": flag.version,
+        "creationDate": flag.creation_date,
+        "includeInSnippet": flag.client_side_availability.using_environment_id,
+        "clientSideAvailability": client_side_availability(flag.client_side_availability),
+        "variations": copy.deepcopy(flag.variations),
+        "temporary": flag.temporary,
+        "tags": list(flag.tags),
+        "customProperties": copy.deepcopy(flag.custom_properties),
+        "archived": flag.archived,
+        "deprecated": flag.deprecated,
+        "defaults": {"onVariation": flag.defaults.on_variation, "offVariation": flag.defaults.off_variation},
+        "experiments": {"baselineIdx": 0, "items": []},
+        "goalIds": [],
+    }
+    optional = {
+        "maintainerId": flag.maintainer_id,
+        "maintainerTeamKey": flag.maintainer_team_key,
+        "archivedDate": flag.archived_date,
+        "deprecatedDate": flag.deprecated_date,
+    }
+    doc.update({k: v for k, v in optional.items() if v is not None})
+    keys = flag.environments.keys() if env_keys is None else [k for k in env_keys if k in flag.environments]
+    doc["environments"] = {key: config_document(flag.environments[key]) for key in keys}
+    return doc
+
+
+def member_document(member: Member) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "_id": member.id,
+        "email": member.email,
+        "role": member.role.value,
+        "creationDate": member.creation_date,
+        "_lastSeen": member.last_seen or 0,
+        "_pendingInvite": False,
+        "_verified": True,
+        "customRoles": [],
+        "mfa": "disabled",
+        "excludedDashboards": [],
+        "permissionGrants": [],
+    }
+    if member.first_name is not None:
+        doc["firstName"] = member.first_name
+    if member.last_name is not None:
+        doc["lastName"] = member.last_name
+    return doc
+
+
+def team_document(team: Team) -> dict[str, Any]:
+    return {
+        "key": team.key,
+        "name": team.name,
+        "description": team.description or "",
+        "_creationDate": team.creation_date,
+        "_lastModified": team.last_modified,
+        "_version": team.version,
+        "_idpSynced": False,
+    }
+
+
+def token_document(token: AccessToken) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "_id": token.id,
+        "ownerId": token.owner_id,
+        "memberId": token.member_id or token.owner_id,
+        "name": token.name or "",
+        "creationDate": token.creation_date,
+        "lastModified": token.last_modified,
+        "customRoleIds": [],
+        "role": token.role.value,
+        "token": token.last4,
+        "serviceToken": token.service_token,
+        "defaultApiVersion": token.default_api_version,
+    }
+    if token.description is not None:
+        doc["description"] = token.description
+    if token.last_used is not None:
+        doc["lastUsed"] = token.last_used
+    return doc

@@ -1,0 +1,1 @@
+"""Route modules; each handler parses input, calls one service function and presents the result."""

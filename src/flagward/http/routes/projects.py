@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from flagward.domain.errors import InvalidRequest
+from flagward.http import presenters
+from flagward.http.deps import ActorDep, DepsDep, PageDep
+from flagward.http.links import collection
+from flagward.http.routes._bodies import json_patch_only
+from flagward.http.schemas.projects import EnvironmentPost, ProjectPost
+from flagward.services import environments as env_service
+from flagward.services import projects as service
+from flagward.services.ports import ProjectQuery
+
+router = APIRouter(tags=["Projects"])
+env_router = APIRouter(tags=["Environments"])
+
+
+def _expand(expand: str | None) -> set[str]:
+    return {e.strip() for e in (expand or "").split(",") if e.strip()}
+
+
+def parse_project_filter(raw: str | None) -> tuple[str | None, tuple[str, ...]]:
+    """``filter=query:abc,tags:a+b`` (LaunchDarkly's field:value list)."""
+    query: str | None = None
+    tags: tuple[str, ...] = ()
+    for part in (raw or "").split(","):
+        if not part.strip():
+            continue
+        field, sep, value = part.partition(":")
+        if not sep:
+            raise InvalidRequest(f"filter '{part}' must be field:value")
+        if field.strip() == "query":
+            query = value
+        elif field.strip() == "tags":
+            tags = tuple(t for t in value.replace(" ", "+").split("+") if t)
+        else:
+            raise InvalidRequest(f"unsupported filter field '{field}'; use query or tags")
+    return query, tags
+
+
+@router.get("/api/v2/projects", summary="List projects")
+def list_projects(
+    actor: ActorDep,
+    deps: DepsDep,
+    page: PageDep,
+    filter: str | None = None,
+    sort: str | None = None,
+    expand: str | None = None,
+) -> dict[str, Any]:
+    query, tags = parse_project_filter(filter)
+    q = ProjectQuery(query=query, tags=tags, sort=sort or "name", page=page)
+    items, total = service.list_projects(deps, actor=actor, query=q)
+    with_envs = "environments" in _expand(expand)
+    return collection(
+        "/api/v2/projects",
+        [presenters.project(p, envs if with_envs else None) for p, envs in items],
+        total,
+        page,
+        {"filter": filter, "sort": sort, "expand": expand},
+    )
+
+
+@router.post("/api/v2/projects", status_code=201, summary="Create project")
+def create_project(actor: ActorDep, deps: DepsDep, body: ProjectPost) -> dict[str, Any]:
+    project, envs = service.create_project(deps, actor=actor, new=body.to_domain())
+    return presenters.project(project, envs)
+
+
+@router.get("/api/v2/projects/{projectKey}", summary="Get project")
+def get_project(actor: ActorDep, deps: DepsDep, projectKey: str, expand: str | None = None) -> dict[str, Any]:
+    project, envs = service.get_project(deps, actor=actor, key=projectKey)
+    return presenters.project(project, envs if "environments" in _expand(expand) else None)
+
+
+@router.patch("/api/v2/projects/{projectKey}", summary="Update project (JSON patch)")
+def patch_project(
+    request: Request, actor: ActorDep, deps: DepsDep, projectKey: str, payload: Annotated[Any, Body()]
+) -> dict[str, Any]:
+    patch = json_patch_only(request, payload)
+    project, envs = service.patch_project(
+        deps, actor=actor, key=projectKey, patch=patch.operations, comment=patch.comment
+    )
+    return presenters.project(project, envs)
+
+
+@router.delete("/api/v2/projects/{projectKey}", status_code=204, summary="Delete project")
+def delete_project(actor: ActorDep, deps: DepsDep, projectKey: str) -> Response:
+    service.delete_project(deps, actor=actor, key=projectKey)
+    return Response(status_code=204)
+
+
+@env_router.get("/api/v2/projects/{projectKey}/environments", summary="List environments")
+def list_environments(actor: ActorDep, deps: DepsDep, projectKey: str, page: PageDep) -> dict[str, Any]:
+    envs, total = env_service.list_environments(deps, actor=actor, project_key=projectKey, page=page)
+    return collection(
+        f"/api/v2/projects/{projectKey}/environments", [presenters.environment(e) for e in envs], total, page
+    )
+
+
+@env_router.post("/api/v2/projects/{projectKey}/environments", status_code=201, summary="Create environment")
+def create_environment(
+    actor: ActorDep, deps: DepsDep, projectKey: str, body: EnvironmentPost
+) -> dict[str, Any]:
+    env = env_service.create_environment(deps, actor=actor, project_key=projectKey, new=body.to_domain())
+    return presenters.environment(env)
+
+
+@env_router.get("/api/v2/projects/{projectKey}/environments/{environmentKey}", summary="Get environment")
+def get_environment(actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str) -> dict[str, Any]:
+    env = env_service.get_environment(deps, actor=actor, project_key=projectKey, key=environmentKey)
+    return presenters.environment(env)
+
+
+@env_router.patch(
+    "/api/v2/projects/{projectKey}/environments/{environmentKey}", summary="Update environment (JSON patch)"
+)
+def patch_environment(
+    request: Request,
+    actor: ActorDep,
+    deps: DepsDep,
+    projectKey: str,
+    environmentKey: str,
+    payload: Annotated[Any, Body()],
+) -> dict[str, Any]:
+    patch = json_patch_only(request, payload)
+    env = env_service.patch_environment(
+        deps,
+        actor=actor,
+        project_key=projectKey,
+        key=environmentKey,
+        patch=patch.operations,
+        comment=patch.comment,
+    )
+    return presenters.environment(env)
+
+
+@env_router.delete(
+    "/api/v2/projects/{projectKey}/environments/{environmentKey}",
+    status_code=204,
+    summary="Delete environment",
+)
+def delete_environment(actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str) -> Response:
+    env_service.delete_environment(deps, actor=actor, project_key=projectKey, key=environmentKey)
+    return Response(status_code=204)
+
+
+@env_router.post(
+    "/api/v2/projects/{projectKey}/environments/{environmentKey}/apiKey", summary="Reset environment SDK key"
+)
+def reset_sdk_key(
+    actor: ActorDep,
+    deps: DepsDep,
+    projectKey: str,
+    environmentKey: str,
+    expiry: Annotated[int | None, Query()] = None,
+) -> dict[str, Any]:
+    env = env_service.reset_key(
+        deps, actor=actor, project_key=projectKey, key=environmentKey, mobile=False, expiry=expiry
+    )
+    return presenters.environment(env)
+
+
+@env_router.post(
+    "/api/v2/projects/{projectKey}/environments/{environmentKey}/mobileKey",
+    summary="Reset environment mobile SDK key",
+)
+def reset_mobile_key(actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str) -> dict[str, Any]:
+    env = env_service.reset_key(deps, actor=actor, project_key=projectKey, key=environmentKey, mobile=True)
+    return presenters.environment(env)

@@ -1,0 +1,118 @@
+"""Health, caller identity, sign-in and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from flagward.domain.errors import InvalidRequest
+from flagward.http import presenters
+from flagward.http.deps import SESSION_COOKIE, ActorDep, DepsDep, get_throttle
+from flagward.http.links import link
+from flagward.http.schemas.accounts import LoginBody
+from flagward.services import audit as audit_service
+from flagward.services import auth
+from flagward.services.auth import LoginThrottle
+from flagward.services.identity import caller_identity
+from flagward.services.ports import AuditQuery, StoreUnavailable
+
+health = APIRouter(tags=["Health"])
+identity = APIRouter(tags=["Other"])
+session = APIRouter(tags=["Sign-in"])
+auditlog = APIRouter(tags=["Audit log"])
+
+
+@health.get("/healthz", include_in_schema=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@health.get("/readyz", include_in_schema=False)
+def readyz(deps: DepsDep) -> Response:
+    try:
+        with deps.uow(write=False) as uow:
+            uow.meta.account_id()
+    except StoreUnavailable as exc:
+        return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+@identity.get("/api/v2/caller-identity", summary="Identify the caller")
+def get_caller_identity(actor: ActorDep, deps: DepsDep) -> dict[str, Any]:
+    result = caller_identity(deps, actor=actor)
+    doc: dict[str, Any] = {
+        "accountId": result.account_id,
+        "authKind": "session" if actor.kind.value == "session" else "token",
+        "tokenKind": "service"
+        if actor.is_service_token
+        else ("session" if not actor.token_id else "personal"),
+        "serviceToken": actor.is_service_token,
+        "scopes": [],
+    }
+    optional = {"memberId": actor.member_id, "tokenId": actor.token_id, "tokenName": actor.token_name}
+    doc.update({k: v for k, v in optional.items() if v is not None})
+    return doc
+
+
+@session.post("/auth/login", summary="Sign in with email and password")
+def login(
+    request: Request,
+    deps: DepsDep,
+    body: LoginBody,
+    throttle: Annotated[LoginThrottle, Depends(get_throttle)],
+) -> Response:
+    address = request.client.host if request.client else "unknown"
+    signed_in = auth.login(deps, throttle, email=body.email, password=body.password, address=address)
+    response = JSONResponse(presenters.member(signed_in.member))
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed_in.session_secret,
+        max_age=auth.SESSION_TTL_MS // 1000,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@session.post("/auth/logout", status_code=204, summary="Sign out")
+def logout(request: Request, deps: DepsDep) -> Response:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        auth.logout(deps, secret)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@auditlog.get("/api/v2/auditlog", summary="List audit log entries")
+def list_audit(
+    actor: ActorDep,
+    deps: DepsDep,
+    before: int | None = None,
+    after: int | None = None,
+    q: str | None = None,
+    limit: Annotated[int, Query()] = 10,
+    spec: str | None = None,
+) -> dict[str, Any]:
+    if not 1 <= limit <= 20:
+        raise InvalidRequest("limit must be between 1 and 20")
+    query = AuditQuery(before=before, after=after, q=q, spec=spec, limit=limit)
+    entries = audit_service.list_audit_entries(deps, actor=actor, query=query)
+    account_id = caller_identity(deps, actor=actor).account_id
+    result: dict[str, Any] = {
+        "items": [presenters.audit_entry(e, account_id, detail=False) for e in entries],
+        "_links": {"self": link("/api/v2/auditlog")},
+    }
+    if len(entries) == limit:
+        result["_links"]["next"] = link(f"/api/v2/auditlog?before={entries[-1].date}&limit={limit}")
+    return result
+
+
+@auditlog.get("/api/v2/auditlog/{id}", summary="Get audit log entry")
+def get_audit(actor: ActorDep, deps: DepsDep, id: str) -> dict[str, Any]:
+    entry = audit_service.get_audit_entry(deps, actor=actor, entry_id=id)
+    return presenters.audit_entry(entry, caller_identity(deps, actor=actor).account_id, detail=True)

@@ -1,0 +1,87 @@
+"""Helpers every use case shares: loading what it acts on, and writing its audit entry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flagward.domain.accounts import Actor
+from flagward.domain.audit import Access, AuditActor, AuditEntry
+from flagward.domain.errors import NotFound
+from flagward.domain.flags import Flag
+from flagward.domain.ids import new_object_id
+from flagward.domain.projects import Environment, Project
+from flagward.services.ports import Clock, UnitOfWork
+
+
+def load_project(uow: UnitOfWork, key: str, *, for_update: bool = False) -> Project:
+    project = uow.projects.get(key, for_update=for_update)
+    if project is None:
+        raise NotFound(f"Unknown project '{key}'")
+    return project
+
+
+def load_environment(uow: UnitOfWork, project_key: str, key: str, *, for_update: bool = False) -> Environment:
+    load_project(uow, project_key)
+    env = uow.environments.get(project_key, key, for_update=for_update)
+    if env is None:
+        raise NotFound(f"Unknown environment '{key}' in project '{project_key}'")
+    return env
+
+
+def load_flag(uow: UnitOfWork, project_key: str, key: str, *, for_update: bool = False) -> Flag:
+    load_project(uow, project_key)
+    flag = uow.flags.get(project_key, key, for_update=for_update)
+    if flag is None:
+        raise NotFound(f"Unknown flag '{key}' in project '{project_key}'")
+    return flag
+
+
+def audit_actor(actor: Actor) -> AuditActor:
+    return AuditActor(
+        member_id=actor.member_id,
+        member_email=actor.member_email,
+        member_role=actor.role.value if actor.member_id else None,
+        token_id=actor.token_id,
+        token_name=actor.token_name,
+        token_ending=actor.token_ending,
+        service_token=actor.is_service_token,
+    )
+
+
+def record_audit(
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    *,
+    kind: str,
+    name: str,
+    actions: Sequence[str],
+    resource: str,
+    description: str,
+    title_verb: str,
+    comment: str | None = None,
+    previous: dict[str, Any] | None = None,
+    current: dict[str, Any] | None = None,
+    approval_request_id: str | None = None,
+    extra_resources: Sequence[str] = (),
+) -> AuditEntry:
+    """Append the audit entry of a change, in the caller's transaction."""
+    who = actor.member_email or actor.token_name or actor.kind.value
+    entry = AuditEntry(
+        id=new_object_id(),
+        date=clock.now_ms(),
+        kind=kind,
+        name=name,
+        description=description,
+        short_description=f"{who} {title_verb} {kind} {name}",
+        title_verb=title_verb,
+        accesses=[Access(action=str(a), resource=resource) for a in dict.fromkeys(actions)],
+        actor=audit_actor(actor),
+        target_resources=[resource, *extra_resources],
+        comment=comment or None,
+        previous=previous,
+        current=current,
+        approval_request_id=approval_request_id,
+    )
+    return uow.audit.append(entry)

@@ -1,0 +1,234 @@
+"""Who is calling: access tokens, sign-in sessions, and the first start's owner and admin token."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from flagward.domain.accounts import (
+    AccessToken,
+    Actor,
+    ActorKind,
+    Member,
+    Role,
+    hash_token,
+    weaker,
+)
+from flagward.domain.errors import RateLimited, Unauthorized
+from flagward.domain.ids import new_object_id
+from flagward.services.ports import Deps, MemberQuery, Page
+from flagward.services.tokens import NewToken, create_token, new_token_secret
+
+INVALID_TOKEN = "Invalid access token"
+SESSION_TTL_MS = 12 * 3600 * 1000
+_LAST_USED_RESOLUTION_MS = 60_000
+
+
+def _strip_scheme(raw: str) -> str:
+    raw = raw.strip()
+    return raw[7:].strip() if raw.lower().startswith("bearer ") else raw
+
+
+def authenticate_token(deps: Deps, raw: str | None) -> Actor:
+    """The actor behind an ``Authorization`` header value. SDK keys, mobile keys and client-side IDs
+    are not access tokens and get Unauthorized like any unknown value."""
+    if not raw:
+        raise Unauthorized(INVALID_TOKEN)
+    digest = hash_token(_strip_scheme(raw))
+    with deps.uow(write=False) as uow:
+        token = uow.tokens.get_by_hash(digest)
+        if token is None:
+            raise Unauthorized(INVALID_TOKEN)
+        member = uow.members.get(token.member_id) if token.member_id else None
+    if token.member_id and member is None:
+        raise Unauthorized(INVALID_TOKEN)
+    _touch(deps, token)
+    return token_actor(token, member)
+
+
+def token_actor(token: AccessToken, member: Member | None) -> Actor:
+    if token.service_token or member is None:
+        return Actor(
+            kind=ActorKind.SERVICE_TOKEN,
+            role=token.role,
+            token_id=token.id,
+            token_name=token.name,
+            token_ending=token.last4,
+            owner_id=token.owner_id,
+        )
+    return Actor(
+        kind=ActorKind.PERSONAL_TOKEN,
+        role=weaker(token.role, member.role),
+        member_id=member.id,
+        member_email=member.email,
+        token_id=token.id,
+        token_name=token.name,
+        token_ending=token.last4,
+    )
+
+
+def _touch(deps: Deps, token: AccessToken) -> None:
+    # lastUsed is informative; writing it at most once a minute keeps reads from becoming writes.
+    now = deps.clock.now_ms()
+    if token.last_used is not None and now - token.last_used < _LAST_USED_RESOLUTION_MS:
+        return
+    with deps.uow() as uow:
+        current = uow.tokens.get(token.id)
+        if current is not None:
+            current.last_used = now
+            uow.tokens.update(current)
+            uow.commit()
+
+
+class LoginThrottle:
+    """At most ``limit`` failed sign-ins per email and per address within ``window_ms``.
+
+    Kept in memory per server process: it slows guessing; it is not an account lockout."""
+
+    def __init__(self, *, limit: int = 10, window_ms: int = 15 * 60 * 1000) -> None:
+        self._limit = limit
+        self._window = window_ms
+        self._failures: dict[str, deque[int]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: int) -> deque[int]:
+        failures = self._failures[key]
+        while failures and failures[0] <= now - self._window:
+            failures.popleft()
+        return failures
+
+    def check(self, keys: list[str], now: int) -> None:
+        with self._lock:
+            for key in keys:
+                failures = self._recent(key, now)
+                if len(failures) >= self._limit:
+                    raise RateLimited(retry_after_seconds=max(1, (failures[0] + self._window - now) // 1000))
+
+    def fail(self, keys: list[str], now: int) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures[key].append(now)
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    member: Member
+    session_secret: str
+    expires: int
+
+
+def login(deps: Deps, throttle: LoginThrottle, *, email: str, password: str, address: str) -> SignedIn:
+    """Check an email and password; a good pair opens a session. Always costs one password hash check,
+    so a wrong email and a wrong password take the same time."""
+    now = deps.clock.now_ms()
+    keys = [f"email:{email.strip().lower()}", f"addr:{address}"]
+    throttle.check(keys, now)
+    with deps.uow(write=False) as uow:
+        member = uow.members.get_by_email(email) if isinstance(email, str) else None
+    ok = deps.passwords.verify(member.password_hash if member else None, password)
+    if member is None or not ok or member.role is Role.NO_ACCESS:
+        throttle.fail(keys, now)
+        raise Unauthorized("Invalid email or password")
+    throttle.clear(keys[0])
+    secret = secrets.token_urlsafe(32)
+    expires = now + SESSION_TTL_MS
+    with deps.uow() as uow:
+        uow.sessions.add(hash_token(secret), member.id, expires)
+        current = uow.members.get(member.id)
+        if current is not None:
+            current.last_seen = now
+            uow.members.update(current)
+        uow.commit()
+    return SignedIn(member=member, session_secret=secret, expires=expires)
+
+
+def authenticate_session(deps: Deps, secret: str) -> Actor:
+    with deps.uow(write=False) as uow:
+        member_id = uow.sessions.get_member_id(hash_token(secret), deps.clock.now_ms())
+        member = uow.members.get(member_id) if member_id else None
+    if member is None:
+        raise Unauthorized("Your session has expired; sign in again")
+    return Actor(kind=ActorKind.SESSION, role=member.role, member_id=member.id, member_email=member.email)
+
+
+def logout(deps: Deps, secret: str) -> None:
+    with deps.uow() as uow:
+        uow.sessions.delete(hash_token(secret))
+        uow.commit()
+
+
+@dataclass(frozen=True)
+class FirstStart:
+    owner: Member
+    admin_token_secret: str | None  # set only when a token was generated and must be shown once
+
+
+def ensure_owner_and_admin_token(
+    deps: Deps, *, owner_email: str, admin_token: str | None
+) -> FirstStart | None:
+    """On an empty store, create the account owner and an admin token for it. With ``admin_token``,
+    make sure a token with exactly that value exists (role admin, owned by the owner).
+
+    Returns what was created, or None when there was nothing to do."""
+    now = deps.clock.now_ms()
+    with deps.uow() as uow:
+        uow.meta.account_id()
+        owners, _ = uow.members.find(_owner_query())
+        created_owner = not owners
+        owner = (
+            owners[0]
+            if owners
+            else Member(id=new_object_id(), email=owner_email, role=Role.OWNER, creation_date=now)
+        )
+        if created_owner:
+            uow.members.add(owner)
+        secret: str | None = None
+        if admin_token is not None:
+            if uow.tokens.get_by_hash(hash_token(admin_token)) is None:
+                uow.tokens.add(_admin_token(owner, admin_token, now, name="FLAGWARD_ADMIN_TOKEN"))
+            elif not created_owner:
+                return None
+        elif created_owner:
+            secret = new_token_secret()
+            uow.tokens.add(_admin_token(owner, secret, now, name="first-start admin token"))
+        else:
+            return None
+        uow.commit()
+    return FirstStart(owner=owner, admin_token_secret=secret)
+
+
+def _owner_query() -> MemberQuery:
+    return MemberQuery(roles=(Role.OWNER.value,), page=Page(limit=1))
+
+
+def _admin_token(owner: Member, secret: str, now: int, *, name: str) -> AccessToken:
+    return AccessToken(
+        id=new_object_id(),
+        owner_id=owner.id,
+        member_id=owner.id,
+        name=name,
+        role=Role.ADMIN,
+        service_token=False,
+        token_hash=hash_token(secret),
+        last4=secret[-4:],
+        creation_date=now,
+        last_modified=now,
+    )
+
+
+def create_token_for_member(
+    deps: Deps, *, email: str, role: Role, name: str | None
+) -> tuple[AccessToken, str]:
+    """The CLI's ``tokens create``: a personal token for a member, run on the server host."""
+    with deps.uow(write=False) as uow:
+        member = uow.members.get_by_email(email)
+    if member is None:
+        raise Unauthorized(f"No member has the email '{email}'")
+    actor = Actor(kind=ActorKind.SESSION, role=member.role, member_id=member.id, member_email=member.email)
+    return create_token(deps, actor=actor, new=NewToken(name=name, role=role))

@@ -1,0 +1,171 @@
+"""Flags: create (a configuration in every environment), read, list, delete.
+
+Changes to an existing flag go through ``flagward.services.flag_changes`` (the one write path)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flagward.domain.accounts import Actor
+from flagward.domain.audit import AuditAction, flag_spec
+from flagward.domain.errors import Conflict, InvalidRequest
+from flagward.domain.events import ItemKind, SdkItemChanged
+from flagward.domain.flags import Defaults, Flag, new_config, new_variations, validate_defaults
+from flagward.domain.ids import new_object_id, validate_key
+from flagward.domain.permissions import Permission, require
+from flagward.domain.projects import ClientSideAvailability, Environment
+from flagward.domain.representations import flag_document
+from flagward.services._common import load_flag, load_project, record_audit
+from flagward.services.ports import Deps, FlagQuery, UnitOfWork
+
+
+@dataclass(frozen=True)
+class NewFlag:
+    key: str
+    name: str
+    description: str = ""
+    variations: list[dict[str, Any]] | None = None
+    defaults: Defaults | None = None
+    temporary: bool = True
+    tags: list[str] = field(default_factory=list)
+    client_side_availability: ClientSideAvailability | None = None
+    include_in_snippet: bool | None = None
+    maintainer_id: str | None = None
+    maintainer_team_key: str | None = None
+    custom_properties: dict[str, Any] = field(default_factory=dict)
+    is_flag_on: bool = False
+
+
+def _default_defaults(kind: str, count: int) -> Defaults:
+    if kind == "boolean":
+        return Defaults(on_variation=0, off_variation=1)
+    return Defaults(on_variation=0, off_variation=count - 1)
+
+
+def create_flag(
+    deps: Deps, *, actor: Actor, project_key: str, new: NewFlag
+) -> tuple[Flag, list[Environment]]:
+    """Create a flag with a configuration in every environment of the project.
+
+    Raises Forbidden, NotFound (project), InvalidRequest, Conflict (the key is taken).
+    """
+    require(actor, Permission.MANAGE_FLAGS)
+    validate_key(new.key)
+    if not isinstance(new.name, str) or not new.name.strip():
+        raise InvalidRequest("name is required")
+    kind, variations = new_variations(new.variations)
+    defaults = new.defaults or _default_defaults(kind, len(variations))
+    validate_defaults(defaults, variations)
+    with deps.uow() as uow:
+        project = load_project(uow, project_key)
+        if uow.flags.get(project_key, new.key) is not None:
+            raise Conflict(f"A flag with key '{new.key}' already exists in project '{project_key}'")
+        _check_maintainer(uow, new)
+        csa = new.client_side_availability or project.default_client_side_availability
+        if new.include_in_snippet is not None and new.client_side_availability is None:
+            csa = ClientSideAvailability(csa.using_mobile_key, new.include_in_snippet)
+        now = deps.clock.now_ms()
+        environments, _ = uow.environments.find(project_key)
+        flag = Flag(
+            id=new_object_id(),
+            project_key=project_key,
+            key=new.key,
+            name=new.name,
+            kind=kind,
+            variations=variations,
+            creation_date=now,
+            defaults=defaults,
+            description=new.description or "",
+            temporary=new.temporary,
+            tags=list(new.tags),
+            maintainer_id=new.maintainer_id or (None if new.maintainer_team_key else actor.member_id),
+            maintainer_team_key=new.maintainer_team_key,
+            client_side_availability=csa,
+            custom_properties=dict(new.custom_properties),
+        )
+        for env in environments:
+            config = new_config(defaults, now=now, track_events=env.default_track_events)
+            config["on"] = new.is_flag_on
+            flag.environments[env.key] = config
+        uow.flags.add(flag)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="flag",
+            name=flag.name,
+            actions=[AuditAction.CREATE_FLAG],
+            resource=flag_spec(project_key, flag.key),
+            title_verb="created",
+            description=f"Created flag {flag.name} ({flag.key})",
+            current=flag_document(flag),
+        )
+        for env in environments:
+            uow.publish(
+                SdkItemChanged(env.id, ItemKind.FLAG, flag.key, flag.environments[env.key]["version"])
+            )
+        uow.commit()
+    return flag, environments
+
+
+def _check_maintainer(uow: UnitOfWork, new: NewFlag) -> None:
+    if new.maintainer_id is not None and uow.members.get(new.maintainer_id) is None:
+        raise InvalidRequest(f"maintainerId '{new.maintainer_id}' is not a member")
+    if new.maintainer_team_key is not None and uow.teams.get(new.maintainer_team_key) is None:
+        raise InvalidRequest(f"maintainerTeamKey '{new.maintainer_team_key}' is not a team")
+
+
+def get_flag(deps: Deps, *, actor: Actor, project_key: str, key: str) -> tuple[Flag, list[Environment]]:
+    require(actor, Permission.READ)
+    with deps.uow(write=False) as uow:
+        flag = load_flag(uow, project_key, key)
+        environments, _ = uow.environments.find(project_key)
+    return flag, environments
+
+
+def list_flags(
+    deps: Deps, *, actor: Actor, project_key: str, query: FlagQuery
+) -> tuple[list[Flag], int, list[Environment]]:
+    require(actor, Permission.READ)
+    with deps.uow(write=False) as uow:
+        load_project(uow, project_key)
+        flags, total = uow.flags.find(project_key, query)
+        environments, _ = uow.environments.find(project_key)
+    return flags, total, environments
+
+
+def delete_flag(deps: Deps, *, actor: Actor, project_key: str, key: str) -> None:
+    """Delete a flag everywhere. Refused while other flags use it as a prerequisite."""
+    require(actor, Permission.MANAGE_FLAGS)
+    with deps.uow() as uow:
+        flag = load_flag(uow, project_key, key, for_update=True)
+        dependents = sorted(
+            other.key
+            for other in uow.flags.list_all(project_key)
+            if other.key != key
+            and any(p["key"] == key for c in other.environments.values() for p in c["prerequisites"])
+        )
+        if dependents:
+            raise InvalidRequest(
+                f"Flag '{key}' is a prerequisite of {', '.join(dependents)}; remove those prerequisites first"
+            )
+        environments, _ = uow.environments.find(project_key)
+        uow.flags.delete(flag)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="flag",
+            name=flag.name,
+            actions=[AuditAction.DELETE_FLAG],
+            resource=flag_spec(project_key, key),
+            title_verb="deleted",
+            description=f"Deleted flag {flag.name} ({flag.key})",
+            previous=flag_document(flag),
+        )
+        for env in environments:
+            if env.key in flag.environments:
+                version = flag.environments[env.key]["version"] + 1
+                uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, key, version, deleted=True))
+        uow.commit()

@@ -1,0 +1,189 @@
+"""Account members: invite (create), read, JSON-patch, delete. The last owner always remains."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flagward.domain.accounts import Actor, Member, Role
+from flagward.domain.audit import AuditAction
+from flagward.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from flagward.domain.ids import new_object_id
+from flagward.domain.permissions import Permission, require
+from flagward.domain.representations import member_document
+from flagward.services._common import record_audit
+from flagward.services.patching import apply_json_patch
+from flagward.services.ports import Deps, MemberQuery, UnitOfWork
+
+MIN_PASSWORD_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class NewMember:
+    email: str
+    role: Role = Role.READER
+    first_name: str | None = None
+    last_name: str | None = None
+    password: str | None = None
+    team_keys: list[str] = field(default_factory=list)
+
+
+def member_spec(member_id: str) -> str:
+    return f"member/{member_id}"
+
+
+def _check_grant(actor: Actor, role: Role) -> None:
+    if role.rank > actor.role.rank:
+        raise Forbidden(f"You cannot grant the role '{role}', which is above your own")
+
+
+def load_member(uow: UnitOfWork, member_id: str) -> Member:
+    member = uow.members.get(member_id)
+    if member is None:
+        raise NotFound(f"Unknown member '{member_id}'")
+    return member
+
+
+def _valid_email(email: object) -> str:
+    if not isinstance(email, str) or "@" not in email or email.strip() != email or len(email) > 320:
+        raise InvalidRequest(f"email '{email}' is not a valid email address")
+    return email
+
+
+def create_members(deps: Deps, *, actor: Actor, new: list[NewMember]) -> list[Member]:
+    """Add members (all or none). Raises Forbidden, InvalidRequest, Conflict (email in use)."""
+    require(actor, Permission.MANAGE_MEMBERS)
+    if not new:
+        raise InvalidRequest("the body must list at least one member")
+    emails = [_valid_email(m.email).lower() for m in new]
+    if len(set(emails)) != len(emails):
+        raise InvalidRequest("the same email appears twice")
+    created: list[Member] = []
+    with deps.uow() as uow:
+        for spec in new:
+            _check_grant(actor, spec.role)
+            if uow.members.get_by_email(spec.email) is not None:
+                raise Conflict(f"A member with email '{spec.email}' already exists")
+            teams = [uow.teams.get(key) for key in spec.team_keys]
+            missing = [key for key, team in zip(spec.team_keys, teams, strict=True) if team is None]
+            if missing:
+                raise InvalidRequest(f"unknown teamKeys: {', '.join(missing)}")
+            member = Member(
+                id=new_object_id(),
+                email=spec.email,
+                role=spec.role,
+                creation_date=deps.clock.now_ms(),
+                first_name=spec.first_name,
+                last_name=spec.last_name,
+                password_hash=_password_hash(deps, spec.password),
+                team_keys=sorted(spec.team_keys),
+            )
+            uow.members.add(member)
+            for team in teams:
+                assert team is not None
+                team.member_ids.append(member.id)
+                uow.teams.update(team)
+            record_audit(
+                uow,
+                deps.clock,
+                actor,
+                kind="member",
+                name=member.email,
+                actions=[AuditAction.CREATE_MEMBER],
+                resource=member_spec(member.id),
+                title_verb="added",
+                description=f"Added member {member.email} with role {member.role}",
+                current=member_document(member),
+            )
+            created.append(member)
+        uow.commit()
+    return created
+
+
+def _password_hash(deps: Deps, password: str | None) -> str | None:
+    if password is None:
+        return None
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequest(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    return deps.passwords.hash(password)
+
+
+def get_member(deps: Deps, *, actor: Actor, member_id: str) -> Member:
+    require(actor, Permission.READ)
+    with deps.uow(write=False) as uow:
+        return load_member(uow, member_id)
+
+
+def list_members(deps: Deps, *, actor: Actor, query: MemberQuery) -> tuple[list[Member], int]:
+    require(actor, Permission.READ)
+    with deps.uow(write=False) as uow:
+        return uow.members.find(query)
+
+
+_WRITABLE = ("role", "firstName", "lastName")
+
+
+def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> Member:
+    """JSON patch on role, firstName, lastName. Nobody can demote the last owner."""
+    require(actor, Permission.MANAGE_MEMBERS)
+    with deps.uow() as uow:
+        member = load_member(uow, member_id)
+        if member.role.rank > actor.role.rank:
+            raise Forbidden("You cannot change a member whose role is above your own")
+        before = member_document(member)
+        after = apply_json_patch(before, patch, writable=_WRITABLE)
+        role = Role.parse(after.get("role"))
+        _check_grant(actor, role)
+        if member.role is Role.OWNER and role is not Role.OWNER and uow.members.count_owners() <= 1:
+            raise InvalidRequest("You cannot change the role of the account's last owner")
+        for name in ("firstName", "lastName"):
+            if after.get(name) is not None and not isinstance(after[name], str):
+                raise InvalidRequest(f"{name} must be a string")
+        changed_role = role is not member.role
+        member.role = role
+        member.first_name = after.get("firstName")
+        member.last_name = after.get("lastName")
+        if member_document(member) != before:
+            member.version += 1
+            uow.members.update(member)
+            record_audit(
+                uow,
+                deps.clock,
+                actor,
+                kind="member",
+                name=member.email,
+                actions=[AuditAction.UPDATE_MEMBER_ROLE if changed_role else AuditAction.UPDATE_MEMBER],
+                resource=member_spec(member.id),
+                title_verb="updated",
+                description=f"Updated member {member.email}",
+                previous=before,
+                current=member_document(member),
+            )
+        uow.commit()
+    return member
+
+
+def delete_member(deps: Deps, *, actor: Actor, member_id: str) -> None:
+    """Remove a member with their personal tokens and sessions. The last owner cannot be removed."""
+    require(actor, Permission.MANAGE_MEMBERS)
+    with deps.uow() as uow:
+        member = load_member(uow, member_id)
+        if member.role.rank > actor.role.rank:
+            raise Forbidden("You cannot remove a member whose role is above your own")
+        if member.role is Role.OWNER and uow.members.count_owners() <= 1:
+            raise InvalidRequest("You cannot remove the account's last owner")
+        uow.tokens.delete_for_member(member.id)
+        uow.sessions.delete_for_member(member.id)
+        uow.members.delete(member)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="member",
+            name=member.email,
+            actions=[AuditAction.DELETE_MEMBER],
+            resource=member_spec(member.id),
+            title_verb="removed",
+            description=f"Removed member {member.email}",
+            previous=member_document(member),
+        )
+        uow.commit()

@@ -1,0 +1,230 @@
+"""Teams: create, read, semantic-patch (addMembers, removeMembers, updateName, updateDescription),
+import members, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flagward.domain.accounts import Actor, Team
+from flagward.domain.audit import AuditAction
+from flagward.domain.errors import Conflict, InstructionError, InvalidRequest, NotFound
+from flagward.domain.ids import new_object_id, validate_key
+from flagward.domain.permissions import Permission, require
+from flagward.domain.representations import team_document
+from flagward.services._common import record_audit
+from flagward.services.ports import Deps, Page, UnitOfWork
+
+
+@dataclass(frozen=True)
+class NewTeam:
+    key: str
+    name: str
+    description: str | None = None
+    member_ids: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    email: str
+    member_id: str | None
+    status: str  # "success" | "error"
+    message: str | None = None
+
+
+def team_spec(key: str) -> str:
+    return f"team/{key}"
+
+
+def load_team(uow: UnitOfWork, key: str) -> Team:
+    team = uow.teams.get(key)
+    if team is None:
+        raise NotFound(f"Unknown team '{key}'")
+    return team
+
+
+def _check_members(uow: UnitOfWork, member_ids: list[str], *, field: str) -> None:
+    missing = [m for m in member_ids if uow.members.get(m) is None]
+    if missing:
+        raise InvalidRequest(f"{field}: unknown member ids {', '.join(missing)}")
+
+
+def create_team(deps: Deps, *, actor: Actor, new: NewTeam) -> Team:
+    require(actor, Permission.MANAGE_TEAMS)
+    validate_key(new.key)
+    if not isinstance(new.name, str) or not new.name.strip():
+        raise InvalidRequest("name is required")
+    now = deps.clock.now_ms()
+    team = Team(
+        id=new_object_id(),
+        key=new.key,
+        name=new.name,
+        description=new.description,
+        creation_date=now,
+        last_modified=now,
+        member_ids=sorted(set(new.member_ids)),
+    )
+    with deps.uow() as uow:
+        if uow.teams.get(new.key) is not None:
+            raise Conflict(f"A team with key '{new.key}' already exists")
+        _check_members(uow, team.member_ids, field="memberIDs")
+        uow.teams.add(team)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="team",
+            name=team.name,
+            actions=[AuditAction.CREATE_TEAM],
+            resource=team_spec(team.key),
+            title_verb="created",
+            description=f"Created team {team.name}",
+            current=team_document(team),
+        )
+        uow.commit()
+    return team
+
+
+def get_team(deps: Deps, *, actor: Actor, key: str) -> Team:
+    require(actor, Permission.READ)
+    with deps.uow(write=False) as uow:
+        return load_team(uow, key)
+
+
+def list_teams(deps: Deps, *, actor: Actor, query: str | None, page: Page) -> tuple[list[Team], int]:
+    require(actor, Permission.READ)
+    with deps.uow(write=False) as uow:
+        return uow.teams.find(query, page)
+
+
+def _apply_team_instruction(uow: UnitOfWork, team: Team, index: int, instruction: object) -> str | None:
+    """Apply one instruction to ``team`` in memory; returns the audit action, or None for a no-op."""
+    if not isinstance(instruction, dict) or not isinstance(instruction.get("kind"), str):
+        raise InvalidRequest(f"instruction {index} must be an object with a kind")
+    kind: str = instruction["kind"]
+    if kind in ("addMembers", "removeMembers"):
+        values = _string_list(instruction.get("values"), index, kind)
+        members = set(team.member_ids)
+        if kind == "addMembers":
+            missing = [m for m in values if uow.members.get(m) is None]
+            if missing:
+                raise InstructionError(index, kind, f"unknown member ids {', '.join(missing)}")
+            updated = members | set(values)
+        else:
+            updated = members - set(values)
+        if updated == members:
+            return None
+        team.member_ids = sorted(updated)
+        return AuditAction.UPDATE_TEAM_MEMBERS
+    if kind in ("updateName", "updateDescription"):
+        value = instruction.get("value")
+        if not isinstance(value, str) or (kind == "updateName" and not value.strip()):
+            raise InstructionError(index, kind, "value must be a non-empty string")
+        if kind == "updateName":
+            team.name = value
+            return AuditAction.UPDATE_TEAM
+        team.description = value
+        return AuditAction.UPDATE_TEAM_DESCRIPTION
+    raise InstructionError(index, kind, "unknown instruction kind")
+
+
+def _string_list(value: Any, index: int, kind: str) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise InstructionError(index, kind, "values must be a non-empty list of member ids")
+    return value
+
+
+def patch_team(
+    deps: Deps, *, actor: Actor, key: str, instructions: object, comment: str | None = None
+) -> Team:
+    """Semantic patch; all instructions apply or none."""
+    require(actor, Permission.MANAGE_TEAMS)
+    if not isinstance(instructions, list) or not instructions:
+        raise InvalidRequest("instructions must be a non-empty list")
+    with deps.uow() as uow:
+        team = load_team(uow, key)
+        before = team_document(team)
+        actions = [
+            a for i, ins in enumerate(instructions) if (a := _apply_team_instruction(uow, team, i, ins))
+        ]
+        if actions:
+            team.version += 1
+            team.last_modified = deps.clock.now_ms()
+            uow.teams.update(team)
+            record_audit(
+                uow,
+                deps.clock,
+                actor,
+                kind="team",
+                name=team.name,
+                actions=actions,
+                resource=team_spec(key),
+                title_verb="updated",
+                description=f"Updated team {team.name}",
+                comment=comment,
+                previous=before,
+                current=team_document(team),
+            )
+        uow.commit()
+    return team
+
+
+def add_team_members_by_email(deps: Deps, *, actor: Actor, key: str, emails: list[str]) -> list[ImportResult]:
+    """Import members into a team by email (the CSV upload of LaunchDarkly's API).
+
+    Unknown emails are reported per line; nothing is added unless every email is known.
+    """
+    require(actor, Permission.MANAGE_TEAMS)
+    if not emails:
+        raise InvalidRequest("file must list at least one email address")
+    with deps.uow() as uow:
+        team = load_team(uow, key)
+        results: list[ImportResult] = []
+        found: list[str] = []
+        for email in emails:
+            member = uow.members.get_by_email(email)
+            if member is None:
+                results.append(ImportResult(email, None, "error", "no member has this email"))
+            else:
+                results.append(ImportResult(email, member.id, "success"))
+                found.append(member.id)
+        if any(r.status == "error" for r in results):
+            return results
+        if set(found) - set(team.member_ids):
+            team.member_ids = sorted(set(team.member_ids) | set(found))
+            team.version += 1
+            team.last_modified = deps.clock.now_ms()
+            uow.teams.update(team)
+            record_audit(
+                uow,
+                deps.clock,
+                actor,
+                kind="team",
+                name=team.name,
+                actions=[AuditAction.UPDATE_TEAM_MEMBERS],
+                resource=team_spec(key),
+                title_verb="updated",
+                description=f"Added {len(found)} members to team {team.name}",
+            )
+        uow.commit()
+    return results
+
+
+def delete_team(deps: Deps, *, actor: Actor, key: str) -> None:
+    require(actor, Permission.MANAGE_TEAMS)
+    with deps.uow() as uow:
+        team = load_team(uow, key)
+        uow.teams.delete(team)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="team",
+            name=team.name,
+            actions=[AuditAction.DELETE_TEAM],
+            resource=team_spec(key),
+            title_verb="deleted",
+            description=f"Deleted team {team.name}",
+            previous=team_document(team),
+        )
+        uow.commit()

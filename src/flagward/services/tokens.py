@@ -1,0 +1,211 @@
+"""API access tokens. The secret exists only in the create and reset responses; the store keeps a hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flagward.domain.accounts import TOKEN_ROLES, AccessToken, Actor, Role, hash_token
+from flagward.domain.audit import AuditAction
+from flagward.domain.errors import Forbidden, InvalidRequest, NotFound
+from flagward.domain.ids import new_object_id, new_secret
+from flagward.domain.permissions import Permission, can, require
+from flagward.domain.representations import token_document
+from flagward.services._common import record_audit
+from flagward.services.patching import apply_json_patch
+from flagward.services.ports import Deps, Page, UnitOfWork
+
+API_VERSIONS = (20240415, 20220603, 20210729, 20191212, 20160426)
+
+
+@dataclass(frozen=True)
+class NewToken:
+    name: str | None = None
+    description: str | None = None
+    role: Role = Role.READER
+    service_token: bool = False
+    default_api_version: int = 20240415
+    custom_role_ids: tuple[str, ...] = ()
+    inline_role: tuple[object, ...] = ()
+
+
+def token_spec(token: AccessToken) -> str:
+    kind = "service-token" if token.service_token else f"member/{token.owner_id}:token"
+    return f"{kind}/{token.id}"
+
+
+def new_token_secret() -> str:
+    return new_secret("api-", 40)
+
+
+def _acting_member_id(actor: Actor) -> str:
+    owner = actor.member_id or actor.owner_id
+    if owner is None:
+        raise Forbidden("Only a member, or a token created by one, can create tokens")
+    return owner
+
+
+def _check_role(actor: Actor, role: Role) -> None:
+    if role not in TOKEN_ROLES:
+        raise InvalidRequest("role must be one of reader, writer, admin")
+    if role.rank > actor.role.rank:
+        raise Forbidden(f"You cannot create a token with role '{role}', which is above your own")
+
+
+def _check_api_version(version: object) -> int:
+    if version not in API_VERSIONS:
+        raise InvalidRequest(f"defaultApiVersion must be one of {', '.join(map(str, API_VERSIONS))}")
+    assert isinstance(version, int)
+    return version
+
+
+def create_token(deps: Deps, *, actor: Actor, new: NewToken) -> tuple[AccessToken, str]:
+    """Create a personal token for the acting member, or a service token. Returns (token, secret)."""
+    require(actor, Permission.MANAGE_TOKENS if new.service_token else Permission.MANAGE_OWN_TOKENS)
+    if new.custom_role_ids or new.inline_role:
+        raise InvalidRequest("custom roles are not supported; use role reader, writer or admin")
+    _check_role(actor, new.role)
+    owner = _acting_member_id(actor)
+    secret = new_token_secret()
+    now = deps.clock.now_ms()
+    token = AccessToken(
+        id=new_object_id(),
+        owner_id=owner,
+        member_id=None if new.service_token else owner,
+        name=new.name,
+        description=new.description,
+        role=new.role,
+        service_token=new.service_token,
+        token_hash=hash_token(secret),
+        last4=secret[-4:],
+        default_api_version=_check_api_version(new.default_api_version),
+        creation_date=now,
+        last_modified=now,
+    )
+    with deps.uow() as uow:
+        uow.tokens.add(token)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="token",
+            name=token.name or token.id,
+            actions=[AuditAction.CREATE_TOKEN],
+            resource=token_spec(token),
+            title_verb="created",
+            description=f"Created {'a service' if token.service_token else 'a personal'} token",
+            current=token_document(token),
+        )
+        uow.commit()
+    return token, secret
+
+
+def _load_visible(uow: UnitOfWork, actor: Actor, token_id: str, *, write: bool) -> AccessToken:
+    token = uow.tokens.get(token_id)
+    own = token is not None and not token.service_token and token.owner_id == actor.member_id
+    if token is None or not (own or can(actor, Permission.MANAGE_TOKENS)):
+        raise NotFound(f"Unknown token '{token_id}'")
+    if write:
+        require(actor, Permission.MANAGE_OWN_TOKENS if own else Permission.MANAGE_TOKENS)
+    return token
+
+
+def list_tokens(deps: Deps, *, actor: Actor, show_all: bool, page: Page) -> tuple[list[AccessToken], int]:
+    """The caller's own tokens; with ``show_all``, every token (needs the right to manage tokens)."""
+    require(actor, Permission.READ)
+    owner: str | None = actor.member_id or ""
+    if show_all and can(actor, Permission.MANAGE_TOKENS):
+        owner = None
+    with deps.uow(write=False) as uow:
+        return uow.tokens.find(owner, page)
+
+
+def get_token(deps: Deps, *, actor: Actor, token_id: str) -> AccessToken:
+    require(actor, Permission.READ)
+    with deps.uow(write=False) as uow:
+        return _load_visible(uow, actor, token_id, write=False)
+
+
+_WRITABLE = ("name", "description", "role", "defaultApiVersion")
+
+
+def patch_token(deps: Deps, *, actor: Actor, token_id: str, patch: object) -> AccessToken:
+    require(actor, Permission.READ)
+    with deps.uow() as uow:
+        token = _load_visible(uow, actor, token_id, write=True)
+        before = token_document(token)
+        after = apply_json_patch(before, patch, writable=_WRITABLE)
+        role = Role.parse(after.get("role"))
+        _check_role(actor, role)
+        for name in ("name", "description"):
+            if after.get(name) is not None and not isinstance(after[name], str):
+                raise InvalidRequest(f"{name} must be a string")
+        token.role = role
+        token.name = after.get("name")
+        token.description = after.get("description")
+        token.default_api_version = _check_api_version(after.get("defaultApiVersion"))
+        token.last_modified = deps.clock.now_ms()
+        uow.tokens.update(token)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="token",
+            name=token.name or token.id,
+            actions=[AuditAction.UPDATE_TOKEN],
+            resource=token_spec(token),
+            title_verb="updated",
+            description="Updated token",
+            previous=before,
+            current=token_document(token),
+        )
+        uow.commit()
+    return token
+
+
+def reset_token(
+    deps: Deps, *, actor: Actor, token_id: str, expiry: int | None = None
+) -> tuple[AccessToken, str]:
+    """Replace the token's secret; the old one stops working at once."""
+    require(actor, Permission.READ)
+    if expiry is not None:
+        raise InvalidRequest("expiry is not supported: the old secret stops working at once")
+    secret = new_token_secret()
+    with deps.uow() as uow:
+        token = _load_visible(uow, actor, token_id, write=True)
+        token.token_hash = hash_token(secret)
+        token.last4 = secret[-4:]
+        token.last_modified = deps.clock.now_ms()
+        uow.tokens.update(token)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="token",
+            name=token.name or token.id,
+            actions=[AuditAction.RESET_TOKEN],
+            resource=token_spec(token),
+            title_verb="reset",
+            description="Reset token secret",
+        )
+        uow.commit()
+    return token, secret
+
+
+def delete_token(deps: Deps, *, actor: Actor, token_id: str) -> None:
+    require(actor, Permission.READ)
+    with deps.uow() as uow:
+        token = _load_visible(uow, actor, token_id, write=True)
+        uow.tokens.delete(token)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="token",
+            name=token.name or token.id,
+            actions=[AuditAction.DELETE_TOKEN],
+            resource=token_spec(token),
+            title_verb="deleted",
+            description="Deleted token",
+            previous=token_document(token),
+        )
+        uow.commit()

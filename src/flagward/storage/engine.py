@@ -1,0 +1,72 @@
+"""Engines for both stores. Every SQLite pragma carries its reason; PostgreSQL gets a pool sized for a
+server process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+WRITE_OPTION = "flagward_write"
+
+
+def normalize_url(url: str) -> URL:
+    """Accept ``postgresql://`` (psycopg 3 is our driver) and plain SQLite paths."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,  # a server restart must not surface as a failed request
+        pool_recycle=1800,
+    )
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=8,
+        max_overflow=8,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (the stdlib driver's implicit BEGIN is DEFERRED, which turns a
+        # read-then-write transaction into a SQLITE_BUSY deadlock under concurrent writers).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL: readers never block the writer, and the writer never blocks readers.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across application crashes in WAL mode and much faster than FULL.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        # Foreign keys are off by default in SQLite; our cascades rely on them.
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # Wait for the write lock instead of failing at once when another process holds it.
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Write transactions take the write lock up front (IMMEDIATE), so the read-modify-write of a
+        # use case is serialized with other writers; read transactions stay DEFERRED and never block.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine

@@ -1,0 +1,308 @@
+"""Record <-> domain conversions. Pure functions, both directions."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, cast
+
+from flagward.domain.accounts import AccessToken, Member, Role, Team
+from flagward.domain.audit import Access, AuditActor, AuditEntry
+from flagward.domain.flags import Defaults, Flag, FlagConfig, Variation
+from flagward.domain.projects import ApprovalSettings, ClientSideAvailability, Environment, Project
+from flagward.storage.records import (
+    AuditRecord,
+    EnvironmentRecord,
+    FlagRecord,
+    MemberRecord,
+    ProjectRecord,
+    TeamRecord,
+    TokenRecord,
+)
+
+
+def encode_tags(tags: list[str]) -> str:
+    return "\n" + "".join(f"{tag}\n" for tag in tags)
+
+
+def tag_pattern(tag: str) -> str:
+    """A LIKE pattern matching records whose encoded tags contain ``tag``."""
+    escaped = tag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%\n{escaped}\n%"
+
+
+def csa_to_doc(value: ClientSideAvailability) -> dict[str, bool]:
+    return {"usingMobileKey": value.using_mobile_key, "usingEnvironmentId": value.using_environment_id}
+
+
+def csa_from_doc(doc: dict[str, Any]) -> ClientSideAvailability:
+    return ClientSideAvailability(
+        using_mobile_key=bool(doc.get("usingMobileKey", True)),
+        using_environment_id=bool(doc.get("usingEnvironmentId", False)),
+    )
+
+
+def project_to_record(project: Project, record: ProjectRecord | None = None) -> ProjectRecord:
+    record = record or ProjectRecord(id=project.id, creation_date=project.creation_date)
+    record.key = project.key
+    record.name = project.name
+    record.tags = encode_tags(project.tags)
+    record.version = project.version
+    record.doc = {
+        "tags": list(project.tags),
+        "includeInSnippetByDefault": project.include_in_snippet_by_default,
+        "defaultClientSideAvailability": csa_to_doc(project.default_client_side_availability),
+    }
+    return record
+
+
+def project_from_record(record: ProjectRecord) -> Project:
+    doc = record.doc
+    return Project(
+        id=record.id,
+        key=record.key,
+        name=record.name,
+        creation_date=record.creation_date,
+        tags=list(doc.get("tags", [])),
+        include_in_snippet_by_default=bool(doc.get("includeInSnippetByDefault", False)),
+        default_client_side_availability=csa_from_doc(doc.get("defaultClientSideAvailability", {})),
+        version=record.version,
+    )
+
+
+def approval_settings_to_doc(settings: ApprovalSettings) -> dict[str, Any]:
+    return {
+        "required": settings.required,
+        "bypassApprovalsForPendingChanges": settings.bypass_approvals_for_pending_changes,
+        "minNumApprovals": settings.min_num_approvals,
+        "canReviewOwnRequest": settings.can_review_own_request,
+        "canApplyDeclinedChanges": settings.can_apply_declined_changes,
+        "requiredApprovalTags": list(settings.required_approval_tags),
+        "serviceKind": settings.service_kind,
+        "serviceConfig": dict(settings.service_config),
+        "autoApplyApprovedChanges": settings.auto_apply_approved_changes,
+        "serviceKindConfigurationId": settings.service_kind_configuration_id,
+    }
+
+
+def approval_settings_from_doc(doc: dict[str, Any]) -> ApprovalSettings:
+    return ApprovalSettings(
+        required=doc["required"],
+        bypass_approvals_for_pending_changes=doc["bypassApprovalsForPendingChanges"],
+        min_num_approvals=doc["minNumApprovals"],
+        can_review_own_request=doc["canReviewOwnRequest"],
+        can_apply_declined_changes=doc["canApplyDeclinedChanges"],
+        required_approval_tags=tuple(doc["requiredApprovalTags"]),
+        service_kind=doc["serviceKind"],
+        service_config=dict(doc["serviceConfig"]),
+        auto_apply_approved_changes=doc.get("autoApplyApprovedChanges"),
+        service_kind_configuration_id=doc.get("serviceKindConfigurationId"),
+    )
+
+
+def environment_to_record(env: Environment, record: EnvironmentRecord | None = None) -> EnvironmentRecord:
+    record = record or EnvironmentRecord(
+        id=env.id, project_id=env.project_id, creation_date=env.creation_date
+    )
+    record.key = env.key
+    record.name = env.name
+    record.api_key = env.api_key
+    record.mobile_key = env.mobile_key
+    record.version = env.version
+    record.doc = {
+        "color": env.color,
+        "defaultTtl": env.default_ttl,
+        "secureMode": env.secure_mode,
+        "defaultTrackEvents": env.default_track_events,
+        "requireComments": env.require_comments,
+        "confirmChanges": env.confirm_changes,
+        "tags": list(env.tags),
+        "critical": env.critical,
+        "approvalSettings": approval_settings_to_doc(env.approval_settings),
+        "segmentApprovalSettings": approval_settings_to_doc(env.segment_approval_settings),
+    }
+    return record
+
+
+def environment_from_record(record: EnvironmentRecord, project_key: str) -> Environment:
+    doc = record.doc
+    return Environment(
+        id=record.id,
+        project_id=record.project_id,
+        project_key=project_key,
+        key=record.key,
+        name=record.name,
+        api_key=record.api_key,
+        mobile_key=record.mobile_key,
+        color=doc["color"],
+        creation_date=record.creation_date,
+        default_ttl=doc["defaultTtl"],
+        secure_mode=doc["secureMode"],
+        default_track_events=doc["defaultTrackEvents"],
+        require_comments=doc["requireComments"],
+        confirm_changes=doc["confirmChanges"],
+        tags=list(doc["tags"]),
+        critical=doc["critical"],
+        approval_settings=approval_settings_from_doc(doc["approvalSettings"]),
+        segment_approval_settings=approval_settings_from_doc(doc["segmentApprovalSettings"]),
+        version=record.version,
+    )
+
+
+def flag_doc(flag: Flag) -> dict[str, Any]:
+    return {
+        "kind": flag.kind,
+        "description": flag.description,
+        "variations": flag.variations,
+        "defaults": {"onVariation": flag.defaults.on_variation, "offVariation": flag.defaults.off_variation},
+        "temporary": flag.temporary,
+        "tags": list(flag.tags),
+        "maintainerId": flag.maintainer_id,
+        "maintainerTeamKey": flag.maintainer_team_key,
+        "clientSideAvailability": csa_to_doc(flag.client_side_availability),
+        "archivedDate": flag.archived_date,
+        "deprecated": flag.deprecated,
+        "deprecatedDate": flag.deprecated_date,
+        "customProperties": flag.custom_properties,
+    }
+
+
+def flag_to_record(flag: Flag, project_id: str, record: FlagRecord | None = None) -> FlagRecord:
+    record = record or FlagRecord(id=flag.id, project_id=project_id, creation_date=flag.creation_date)
+    record.key = flag.key
+    record.name = flag.name
+    record.archived = flag.archived
+    record.tags = encode_tags(flag.tags)
+    record.version = flag.version
+    record.doc = flag_doc(flag)
+    return record
+
+
+def flag_from_record(record: FlagRecord, project_key: str, configs: dict[str, FlagConfig]) -> Flag:
+    doc = copy.deepcopy(record.doc)  # the domain mutates what it gets; records must see new objects
+    return Flag(
+        id=record.id,
+        project_key=project_key,
+        key=record.key,
+        name=record.name,
+        kind=doc["kind"],
+        variations=cast(list[Variation], doc["variations"]),
+        creation_date=record.creation_date,
+        defaults=Defaults(doc["defaults"]["onVariation"], doc["defaults"]["offVariation"]),
+        description=doc.get("description") or "",
+        temporary=doc["temporary"],
+        tags=list(doc["tags"]),
+        maintainer_id=doc.get("maintainerId"),
+        maintainer_team_key=doc.get("maintainerTeamKey"),
+        client_side_availability=csa_from_doc(doc["clientSideAvailability"]),
+        archived=record.archived,
+        archived_date=doc.get("archivedDate"),
+        deprecated=bool(doc.get("deprecated", False)),
+        deprecated_date=doc.get("deprecatedDate"),
+        custom_properties=dict(doc.get("customProperties") or {}),
+        version=record.version,
+        environments=configs,
+    )
+
+
+def member_to_record(member: Member, record: MemberRecord | None = None) -> MemberRecord:
+    record = record or MemberRecord(id=member.id, creation_date=member.creation_date)
+    record.email = member.email
+    record.first_name = member.first_name
+    record.last_name = member.last_name
+    record.role = member.role.value
+    record.password_hash = member.password_hash
+    record.last_seen = member.last_seen
+    record.version = member.version
+    return record
+
+
+def member_from_record(record: MemberRecord, team_keys: list[str]) -> Member:
+    return Member(
+        id=record.id,
+        email=record.email,
+        role=Role(record.role),
+        creation_date=record.creation_date,
+        first_name=record.first_name,
+        last_name=record.last_name,
+        password_hash=record.password_hash,
+        last_seen=record.last_seen,
+        version=record.version,
+        team_keys=team_keys,
+    )
+
+
+def team_to_record(team: Team, record: TeamRecord | None = None) -> TeamRecord:
+    record = record or TeamRecord(id=team.id, creation_date=team.creation_date)
+    record.key = team.key
+    record.name = team.name
+    record.description = team.description
+    record.last_modified = team.last_modified
+    record.version = team.version
+    return record
+
+
+def team_from_record(record: TeamRecord, member_ids: list[str]) -> Team:
+    return Team(
+        id=record.id,
+        key=record.key,
+        name=record.name,
+        description=record.description,
+        creation_date=record.creation_date,
+        last_modified=record.last_modified,
+        member_ids=member_ids,
+        version=record.version,
+    )
+
+
+def token_to_record(token: AccessToken, record: TokenRecord | None = None) -> TokenRecord:
+    record = record or TokenRecord(id=token.id, creation_date=token.creation_date)
+    record.owner_id = token.owner_id
+    record.member_id = token.member_id
+    record.name = token.name
+    record.description = token.description
+    record.role = token.role.value
+    record.service_token = token.service_token
+    record.token_hash = token.token_hash
+    record.last4 = token.last4
+    record.default_api_version = token.default_api_version
+    record.last_modified = token.last_modified
+    record.last_used = token.last_used
+    return record
+
+
+def token_from_record(record: TokenRecord) -> AccessToken:
+    return AccessToken(
+        id=record.id,
+        owner_id=record.owner_id,
+        member_id=record.member_id,
+        name=record.name,
+        description=record.description,
+        role=Role(record.role),
+        service_token=record.service_token,
+        token_hash=record.token_hash,
+        last4=record.last4,
+        default_api_version=record.default_api_version,
+        creation_date=record.creation_date,
+        last_modified=record.last_modified,
+        last_used=record.last_used,
+    )
+
+
+def audit_to_record(entry: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        seq=entry.seq,
+        id=entry.id,
+        date=entry.date,
+        kind=entry.kind,
+        doc=entry.content(),
+        resources="\n".join(entry.target_resources + [a.resource for a in entry.accesses]),
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+    )
+
+
+def audit_from_record(record: AuditRecord) -> AuditEntry:
+    doc = dict(record.doc)
+    doc["accesses"] = [Access(**a) for a in doc["accesses"]]
+    doc["actor"] = AuditActor(**doc["actor"])
+    return AuditEntry(**doc, seq=record.seq, prev_hash=record.prev_hash, hash=record.hash)

@@ -1,0 +1,162 @@
+"""Storage records. They are not the wire schema and not the domain: ``mappers.py`` converts.
+
+Flag targeting is stored as JSON documents (one per flag and environment) because it is a versioned tree
+that is always read and written whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: Json, list[Any]: Json}
+
+
+class MetaRecord(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class AuditHeadRecord(Base):
+    """A single row (id 1) locked by every transaction that appends to the audit chain."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class MemberRecord(Base):
+    __tablename__ = "members"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(256))
+    last_name: Mapped[str | None] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(16), index=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    last_seen: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class TeamRecord(Base):
+    __tablename__ = "teams"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(Text)
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    last_modified: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class TeamMemberRecord(Base):
+    __tablename__ = "team_members"
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+
+
+class TokenRecord(Base):
+    __tablename__ = "tokens"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(24), index=True)
+    member_id: Mapped[str | None] = mapped_column(String(24), index=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    service_token: Mapped[bool] = mapped_column(Boolean)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    last4: Mapped[str] = mapped_column(String(4))
+    default_api_version: Mapped[int] = mapped_column(Integer)
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    last_modified: Mapped[int] = mapped_column(BigInteger)
+    last_used: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class SessionRecord(Base):
+    __tablename__ = "sessions"
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    expires: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProjectRecord(Base):
+    __tablename__ = "projects"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    tags: Mapped[str] = mapped_column(Text)  # "\ntag1\ntag2\n": a portable LIKE filter on both dialects
+    doc: Mapped[dict[str, Any]] = mapped_column()
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class EnvironmentRecord(Base):
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("project_id", "key"),)
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(256))
+    api_key: Mapped[str] = mapped_column(String(128), unique=True)
+    mobile_key: Mapped[str] = mapped_column(String(128), unique=True)
+    doc: Mapped[dict[str, Any]] = mapped_column()
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class FlagRecord(Base):
+    __tablename__ = "flags"
+    __table_args__ = (UniqueConstraint("project_id", "key"),)
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(256))
+    archived: Mapped[bool] = mapped_column(Boolean)
+    tags: Mapped[str] = mapped_column(Text)  # same encoding as ProjectRecord.tags
+    doc: Mapped[dict[str, Any]] = mapped_column()
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class FlagConfigRecord(Base):
+    __tablename__ = "flag_configs"
+    flag_id: Mapped[str] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(
+        ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True
+    )
+    doc: Mapped[dict[str, Any]] = mapped_column()
+    version: Mapped[int] = mapped_column(Integer)
+
+
+Index("ix_flag_configs_environment", FlagConfigRecord.environment_id)
+
+
+class AuditRecord(Base):
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[str] = mapped_column(String(24), unique=True)
+    date: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    doc: Mapped[dict[str, Any]] = mapped_column()
+    resources: Mapped[str] = mapped_column(Text)  # newline-separated specifiers, for spec filters
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,224 @@
+"""Members, teams, access tokens and sign-in sessions."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from flagward.domain.accounts import AccessToken, Member, Role, Team
+from flagward.services.ports import MemberQuery, Page
+from flagward.storage.mappers import (
+    member_from_record,
+    member_to_record,
+    team_from_record,
+    team_to_record,
+    token_from_record,
+    token_to_record,
+)
+from flagward.storage.records import (
+    MemberRecord,
+    SessionRecord,
+    TeamMemberRecord,
+    TeamRecord,
+    TokenRecord,
+)
+from flagward.storage.repositories._common import contains_ci, count, paginate
+
+
+class SqlMemberRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _team_keys(self, member_ids: list[str]) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {member_id: [] for member_id in member_ids}
+        if member_ids:
+            rows = self._session.execute(
+                select(TeamMemberRecord.member_id, TeamRecord.key)
+                .join(TeamRecord, TeamRecord.id == TeamMemberRecord.team_id)
+                .where(TeamMemberRecord.member_id.in_(member_ids))
+                .order_by(TeamRecord.key)
+            )
+            for member_id, team_key in rows:
+                result[member_id].append(team_key)
+        return result
+
+    def _hydrate(self, records: list[MemberRecord]) -> list[Member]:
+        teams = self._team_keys([r.id for r in records])
+        return [member_from_record(r, teams[r.id]) for r in records]
+
+    def get(self, member_id: str) -> Member | None:
+        record = self._session.get(MemberRecord, member_id)
+        return self._hydrate([record])[0] if record else None
+
+    def get_by_email(self, email: str) -> Member | None:
+        record = self._session.scalar(
+            select(MemberRecord).where(func.lower(MemberRecord.email) == email.strip().lower())
+        )
+        return self._hydrate([record])[0] if record else None
+
+    def find(self, query: MemberQuery) -> tuple[list[Member], int]:
+        statement = select(MemberRecord)
+        if query.roles:
+            statement = statement.where(MemberRecord.role.in_(query.roles))
+        if query.query:
+            statement = statement.where(
+                or_(
+                    contains_ci(MemberRecord.email, query.query),
+                    contains_ci(func.coalesce(MemberRecord.first_name, ""), query.query),
+                    contains_ci(func.coalesce(MemberRecord.last_name, ""), query.query),
+                )
+            )
+        in_teams = select(TeamMemberRecord.member_id).join(
+            TeamRecord, TeamRecord.id == TeamMemberRecord.team_id
+        )
+        if query.team_key:
+            statement = statement.where(
+                MemberRecord.id.in_(in_teams.where(func.lower(TeamRecord.key) == query.team_key.lower()))
+            )
+        if query.no_team:
+            statement = statement.where(MemberRecord.id.not_in(in_teams))
+        total = count(self._session, statement)
+        records = list(
+            self._session.scalars(
+                paginate(statement.order_by(MemberRecord.creation_date, MemberRecord.id), query.page)
+            )
+        )
+        return self._hydrate(records), total
+
+    def count_owners(self) -> int:
+        return int(
+            self._session.scalar(select(func.count()).where(MemberRecord.role == Role.OWNER.value)) or 0
+        )
+
+    def add(self, member: Member) -> None:
+        self._session.add(member_to_record(member))
+        self._session.flush()  # team membership rows added next reference this row
+
+    def update(self, member: Member) -> None:
+        record = self._session.get(MemberRecord, member.id)
+        assert record is not None, "update() of a member that was not loaded"
+        member_to_record(member, record)
+
+    def delete(self, member: Member) -> None:
+        self._session.execute(delete(TeamMemberRecord).where(TeamMemberRecord.member_id == member.id))
+        record = self._session.get(MemberRecord, member.id)
+        if record is not None:
+            self._session.delete(record)
+
+
+class SqlTeamRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _member_ids(self, team_id: str) -> list[str]:
+        return list(
+            self._session.scalars(
+                select(TeamMemberRecord.member_id)
+                .where(TeamMemberRecord.team_id == team_id)
+                .order_by(TeamMemberRecord.member_id)
+            )
+        )
+
+    def get(self, key: str) -> Team | None:
+        record = self._session.scalar(select(TeamRecord).where(TeamRecord.key == key))
+        return team_from_record(record, self._member_ids(record.id)) if record else None
+
+    def find(self, query: str | None, page: Page) -> tuple[list[Team], int]:
+        statement = select(TeamRecord)
+        if query:
+            statement = statement.where(
+                or_(contains_ci(TeamRecord.name, query), contains_ci(TeamRecord.key, query))
+            )
+        total = count(self._session, statement)
+        records = self._session.scalars(paginate(statement.order_by(TeamRecord.key), page))
+        return [team_from_record(r, self._member_ids(r.id)) for r in records], total
+
+    def add(self, team: Team) -> None:
+        self._session.add(team_to_record(team))
+        self._session.flush()  # the team row must exist before its membership rows reference it
+        self._set_members(team)
+
+    def update(self, team: Team) -> None:
+        record = self._session.get(TeamRecord, team.id)
+        assert record is not None, "update() of a team that was not loaded"
+        team_to_record(team, record)
+        self._set_members(team)
+
+    def _set_members(self, team: Team) -> None:
+        current = set(self._member_ids(team.id))
+        wanted = set(team.member_ids)
+        if current - wanted:
+            self._session.execute(
+                delete(TeamMemberRecord).where(
+                    TeamMemberRecord.team_id == team.id, TeamMemberRecord.member_id.in_(current - wanted)
+                )
+            )
+        for member_id in sorted(wanted - current):
+            self._session.add(TeamMemberRecord(team_id=team.id, member_id=member_id))
+
+    def delete(self, team: Team) -> None:
+        self._session.execute(delete(TeamMemberRecord).where(TeamMemberRecord.team_id == team.id))
+        record = self._session.get(TeamRecord, team.id)
+        if record is not None:
+            self._session.delete(record)
+
+
+class SqlTokenRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, token_id: str) -> AccessToken | None:
+        record = self._session.get(TokenRecord, token_id)
+        return token_from_record(record) if record else None
+
+    def get_by_hash(self, token_hash: str) -> AccessToken | None:
+        record = self._session.scalar(select(TokenRecord).where(TokenRecord.token_hash == token_hash))
+        return token_from_record(record) if record else None
+
+    def find(self, owner_id: str | None, page: Page) -> tuple[list[AccessToken], int]:
+        statement = select(TokenRecord)
+        if owner_id is not None:
+            statement = statement.where(TokenRecord.owner_id == owner_id)
+        total = count(self._session, statement)
+        records = self._session.scalars(
+            paginate(statement.order_by(TokenRecord.creation_date, TokenRecord.id), page)
+        )
+        return [token_from_record(r) for r in records], total
+
+    def add(self, token: AccessToken) -> None:
+        self._session.add(token_to_record(token))
+
+    def update(self, token: AccessToken) -> None:
+        record = self._session.get(TokenRecord, token.id)
+        assert record is not None, "update() of a token that was not loaded"
+        token_to_record(token, record)
+
+    def delete(self, token: AccessToken) -> None:
+        record = self._session.get(TokenRecord, token.id)
+        if record is not None:
+            self._session.delete(record)
+
+    def delete_for_member(self, member_id: str) -> None:
+        self._session.execute(
+            delete(TokenRecord).where(
+                TokenRecord.member_id == member_id, TokenRecord.service_token.is_(False)
+            )
+        )
+
+
+class SqlSessionRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, session_hash: str, member_id: str, expires: int) -> None:
+        self._session.add(SessionRecord(session_hash=session_hash, member_id=member_id, expires=expires))
+
+    def get_member_id(self, session_hash: str, now: int) -> str | None:
+        record = self._session.get(SessionRecord, session_hash)
+        return record.member_id if record and record.expires > now else None
+
+    def delete(self, session_hash: str) -> None:
+        self._session.execute(delete(SessionRecord).where(SessionRecord.session_hash == session_hash))
+
+    def delete_for_member(self, member_id: str) -> None:
+        self._session.execute(delete(SessionRecord).where(SessionRecord.member_id == member_id))

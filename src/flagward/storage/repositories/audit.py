@@ -1,0 +1,86 @@
+"""The append-only, hash-chained audit log, and account-wide metadata."""
+
+from __future__ import annotations
+
+from sqlalchemy import String, cast, select
+from sqlalchemy.orm import Session
+
+from flagward.domain.audit import GENESIS_HASH, AuditEntry, seal, spec_matches
+from flagward.domain.ids import new_object_id
+from flagward.services.ports import AuditQuery
+from flagward.storage.mappers import audit_from_record, audit_to_record
+from flagward.storage.records import AuditHeadRecord, AuditRecord, MetaRecord
+from flagward.storage.repositories._common import contains_ci
+
+_SCAN_BATCH = 200
+
+
+class SqlAuditLog:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        # Locking the head row serializes appends across processes, so the chain never forks; the lock
+        # is held to commit, and it is always the last lock a transaction takes (no lock-order cycles).
+        head = self._session.scalar(select(AuditHeadRecord).where(AuditHeadRecord.id == 1).with_for_update())
+        if head is None:
+            head = AuditHeadRecord(id=1, seq=0, hash=GENESIS_HASH)
+            self._session.add(head)
+        entry.seq = head.seq + 1
+        seal(entry, prev_hash=head.hash)
+        self._session.add(audit_to_record(entry))
+        head.seq, head.hash = entry.seq, entry.hash
+        return entry
+
+    def get(self, entry_id: str) -> AuditEntry | None:
+        record = self._session.scalar(select(AuditRecord).where(AuditRecord.id == entry_id))
+        return audit_from_record(record) if record else None
+
+    def find(self, query: AuditQuery) -> list[AuditEntry]:
+        statement = select(AuditRecord)
+        if query.before is not None:
+            statement = statement.where(AuditRecord.date < query.before)
+        if query.after is not None:
+            statement = statement.where(AuditRecord.date > query.after)
+        if query.q:
+            statement = statement.where(contains_ci(cast(AuditRecord.doc, String), query.q))
+        statement = statement.order_by(AuditRecord.seq.desc())
+        if not query.spec:
+            return [audit_from_record(r) for r in self._session.scalars(statement.limit(query.limit))]
+        return self._scan_for_spec(statement, query.spec, query.limit)
+
+    def _scan_for_spec(self, statement: object, spec: str, limit: int) -> list[AuditEntry]:
+        found: list[AuditEntry] = []
+        offset = 0
+        while len(found) < limit:
+            batch = list(self._session.scalars(statement.limit(_SCAN_BATCH).offset(offset)))  # type: ignore[attr-defined]
+            if not batch:
+                break
+            for record in batch:
+                if any(spec_matches(spec, r) for r in record.resources.split("\n") if r):
+                    found.append(audit_from_record(record))
+                    if len(found) == limit:
+                        break
+            offset += _SCAN_BATCH
+        return found
+
+    def all_in_order(self) -> list[AuditEntry]:
+        return [
+            audit_from_record(r) for r in self._session.scalars(select(AuditRecord).order_by(AuditRecord.seq))
+        ]
+
+    def head(self) -> tuple[int, str]:
+        record = self._session.get(AuditHeadRecord, 1)
+        return (record.seq, record.hash) if record else (0, GENESIS_HASH)
+
+
+class SqlMeta:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def account_id(self) -> str:
+        record = self._session.get(MetaRecord, "account_id")
+        if record is None:
+            record = MetaRecord(key="account_id", value=new_object_id())
+            self._session.add(record)
+        return record.value

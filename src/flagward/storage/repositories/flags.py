@@ -1,0 +1,149 @@
+"""Flags and their per-environment configurations."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any, cast
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from flagward.domain.flags import Flag, FlagConfig
+from flagward.services.ports import FlagQuery
+from flagward.storage.mappers import flag_from_record, flag_to_record, tag_pattern
+from flagward.storage.records import EnvironmentRecord, FlagConfigRecord, FlagRecord, ProjectRecord
+from flagward.storage.repositories._common import contains_ci, count, paginate
+
+_SORTS: dict[str, Any] = {
+    "name": FlagRecord.name.asc(),
+    "-name": FlagRecord.name.desc(),
+    "key": FlagRecord.key.asc(),
+    "-key": FlagRecord.key.desc(),
+    "creationDate": FlagRecord.creation_date.asc(),
+    "-creationDate": FlagRecord.creation_date.desc(),
+}
+
+
+class SqlFlagRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _project(self, project_key: str) -> ProjectRecord:
+        record = self._session.scalar(select(ProjectRecord).where(ProjectRecord.key == project_key))
+        assert record is not None, f"project {project_key} must be loaded before its flags"
+        return record
+
+    def _env_ids(self, project_id: str) -> dict[str, str]:
+        rows = self._session.execute(
+            select(EnvironmentRecord.key, EnvironmentRecord.id).where(
+                EnvironmentRecord.project_id == project_id
+            )
+        )
+        return {key: env_id for key, env_id in rows}
+
+    def _configs(self, flag_ids: list[str]) -> dict[str, dict[str, FlagConfig]]:
+        result: dict[str, dict[str, FlagConfig]] = {flag_id: {} for flag_id in flag_ids}
+        if not flag_ids:
+            return result
+        rows = self._session.execute(
+            select(FlagConfigRecord.flag_id, EnvironmentRecord.key, FlagConfigRecord.doc)
+            .join(EnvironmentRecord, EnvironmentRecord.id == FlagConfigRecord.environment_id)
+            .where(FlagConfigRecord.flag_id.in_(flag_ids))
+            .order_by(EnvironmentRecord.creation_date, EnvironmentRecord.key)
+        )
+        for flag_id, env_key, doc in rows:
+            result[flag_id][env_key] = cast(FlagConfig, copy.deepcopy(doc))
+        return result
+
+    def get(self, project_key: str, key: str, *, for_update: bool = False) -> Flag | None:
+        statement = (
+            select(FlagRecord)
+            .join(ProjectRecord, ProjectRecord.id == FlagRecord.project_id)
+            .where(ProjectRecord.key == project_key, FlagRecord.key == key)
+        )
+        if for_update:
+            statement = statement.with_for_update(of=FlagRecord)
+        record = self._session.scalar(statement)
+        if record is None:
+            return None
+        return flag_from_record(record, project_key, self._configs([record.id])[record.id])
+
+    def find(self, project_key: str, query: FlagQuery) -> tuple[list[Flag], int]:
+        statement = (
+            select(FlagRecord)
+            .join(ProjectRecord, ProjectRecord.id == FlagRecord.project_id)
+            .where(ProjectRecord.key == project_key)
+        )
+        if query.query:
+            statement = statement.where(
+                or_(contains_ci(FlagRecord.name, query.query), contains_ci(FlagRecord.key, query.query))
+            )
+        for tag in query.tags:
+            statement = statement.where(FlagRecord.tags.like(tag_pattern(tag), escape="\\"))
+        if query.archived is not None:
+            statement = statement.where(FlagRecord.archived == query.archived)
+        total = count(self._session, statement)
+        order = _SORTS.get(query.sort, FlagRecord.creation_date.asc())
+        records = list(self._session.scalars(paginate(statement.order_by(order, FlagRecord.key), query.page)))
+        configs = self._configs([r.id for r in records])
+        return [flag_from_record(r, project_key, configs[r.id]) for r in records], total
+
+    def list_all(self, project_key: str) -> list[Flag]:
+        records = list(
+            self._session.scalars(
+                select(FlagRecord)
+                .join(ProjectRecord, ProjectRecord.id == FlagRecord.project_id)
+                .where(ProjectRecord.key == project_key)
+                .order_by(FlagRecord.key)
+            )
+        )
+        configs = self._configs([r.id for r in records])
+        return [flag_from_record(r, project_key, configs[r.id]) for r in records]
+
+    def add(self, flag: Flag) -> None:
+        project = self._project(flag.project_key)
+        self._session.add(flag_to_record(flag, project.id))
+        self._session.flush()  # the configurations below reference this row
+        env_ids = self._env_ids(project.id)
+        for env_key, config in flag.environments.items():
+            self._session.add(_config_record(flag.id, env_ids[env_key], config))
+
+    def update(self, flag: Flag, *, environments: Iterable[str] = ()) -> None:
+        record = self._session.get(FlagRecord, flag.id)
+        assert record is not None, "update() of a flag that was not loaded"
+        flag_to_record(flag, record.project_id, record)
+        env_keys = list(environments)
+        if not env_keys:
+            return
+        env_ids = self._env_ids(record.project_id)
+        for env_key in env_keys:
+            config_record = self._session.get(FlagConfigRecord, (flag.id, env_ids[env_key]))
+            config = flag.environments[env_key]
+            if config_record is None:
+                self._session.add(_config_record(flag.id, env_ids[env_key], config))
+            else:
+                config_record.doc = copy.deepcopy(dict(config))
+                config_record.version = config["version"]
+
+    def delete(self, flag: Flag) -> None:
+        record = self._session.get(FlagRecord, flag.id)
+        if record is not None:
+            self._session.delete(record)
+
+    def add_environment(self, project_key: str, env_key: str, configs: dict[str, FlagConfig]) -> None:
+        project = self._project(project_key)
+        env_id = self._env_ids(project.id)[env_key]
+        flag_ids = dict(
+            self._session.execute(
+                select(FlagRecord.key, FlagRecord.id).where(FlagRecord.project_id == project.id)
+            ).tuples()
+        )
+        for flag_key, config in configs.items():
+            self._session.add(_config_record(flag_ids[flag_key], env_id, config))
+
+
+def _config_record(flag_id: str, env_id: str, config: FlagConfig) -> FlagConfigRecord:
+    return FlagConfigRecord(
+        flag_id=flag_id, environment_id=env_id, doc=copy.deepcopy(dict(config)), version=config["version"]
+    )

@@ -1,0 +1,130 @@
+"""Projects and environments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from flagward.domain.projects import Environment, Project
+from flagward.services.ports import Page, ProjectQuery
+from flagward.storage.mappers import (
+    environment_from_record,
+    environment_to_record,
+    project_from_record,
+    project_to_record,
+    tag_pattern,
+)
+from flagward.storage.records import EnvironmentRecord, ProjectRecord
+from flagward.storage.repositories._common import contains_ci, count, paginate
+
+_PROJECT_SORTS: dict[str, Any] = {
+    "name": ProjectRecord.name.asc(),
+    "-name": ProjectRecord.name.desc(),
+    "creationDate": ProjectRecord.creation_date.asc(),
+    "-creationDate": ProjectRecord.creation_date.desc(),
+}
+
+
+class SqlProjectRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _record(self, key: str, *, for_update: bool = False) -> ProjectRecord | None:
+        statement = select(ProjectRecord).where(ProjectRecord.key == key)
+        if for_update:
+            statement = statement.with_for_update()
+        return self._session.scalar(statement)
+
+    def get(self, key: str, *, for_update: bool = False) -> Project | None:
+        record = self._record(key, for_update=for_update)
+        return project_from_record(record) if record else None
+
+    def find(self, query: ProjectQuery) -> tuple[list[Project], int]:
+        statement = select(ProjectRecord)
+        if query.query:
+            statement = statement.where(
+                or_(contains_ci(ProjectRecord.name, query.query), contains_ci(ProjectRecord.key, query.query))
+            )
+        for tag in query.tags:
+            statement = statement.where(ProjectRecord.tags.like(tag_pattern(tag), escape="\\"))
+        total = count(self._session, statement)
+        order = _PROJECT_SORTS.get(query.sort, ProjectRecord.name.asc())
+        rows = self._session.scalars(paginate(statement.order_by(order, ProjectRecord.key), query.page))
+        return [project_from_record(r) for r in rows], total
+
+    def add(self, project: Project) -> None:
+        self._session.add(project_to_record(project))
+        # Without ORM relationships the flush does not order inserts by foreign key: write the parent
+        # row now so the environments added next can reference it.
+        self._session.flush()
+
+    def update(self, project: Project) -> None:
+        record = self._session.get(ProjectRecord, project.id)
+        assert record is not None, "update() of a project that was not loaded"
+        project_to_record(project, record)
+
+    def delete(self, project: Project) -> None:
+        record = self._session.get(ProjectRecord, project.id)
+        if record is not None:
+            self._session.delete(record)
+
+
+class SqlEnvironmentRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _project_key(self, project_id: str) -> str:
+        record = self._session.get(ProjectRecord, project_id)
+        assert record is not None
+        return record.key
+
+    def get(self, project_key: str, key: str, *, for_update: bool = False) -> Environment | None:
+        statement = (
+            select(EnvironmentRecord)
+            .join(ProjectRecord, ProjectRecord.id == EnvironmentRecord.project_id)
+            .where(ProjectRecord.key == project_key, EnvironmentRecord.key == key)
+        )
+        if for_update:
+            statement = statement.with_for_update(of=EnvironmentRecord)
+        record = self._session.scalar(statement)
+        return environment_from_record(record, project_key) if record else None
+
+    def get_by_id(self, environment_id: str) -> Environment | None:
+        record = self._session.get(EnvironmentRecord, environment_id)
+        return environment_from_record(record, self._project_key(record.project_id)) if record else None
+
+    def get_by_credential(self, credential: str) -> Environment | None:
+        record = self._session.scalar(
+            select(EnvironmentRecord).where(
+                or_(EnvironmentRecord.api_key == credential, EnvironmentRecord.mobile_key == credential)
+            )
+        )
+        return environment_from_record(record, self._project_key(record.project_id)) if record else None
+
+    def find(self, project_key: str, page: Page | None = None) -> tuple[list[Environment], int]:
+        statement = (
+            select(EnvironmentRecord)
+            .join(ProjectRecord, ProjectRecord.id == EnvironmentRecord.project_id)
+            .where(ProjectRecord.key == project_key)
+        )
+        total = count(self._session, statement)
+        rows = self._session.scalars(
+            paginate(statement.order_by(EnvironmentRecord.creation_date, EnvironmentRecord.key), page)
+        )
+        return [environment_from_record(r, project_key) for r in rows], total
+
+    def add(self, environment: Environment) -> None:
+        self._session.add(environment_to_record(environment))
+        self._session.flush()  # flag configurations added next reference this row
+
+    def update(self, environment: Environment) -> None:
+        record = self._session.get(EnvironmentRecord, environment.id)
+        assert record is not None, "update() of an environment that was not loaded"
+        environment_to_record(environment, record)
+
+    def delete(self, environment: Environment) -> None:
+        record = self._session.get(EnvironmentRecord, environment.id)
+        if record is not None:
+            self._session.delete(record)

@@ -1,0 +1,112 @@
+"""The SQL unit of work: one session, one transaction, rolled back unless committed; events are
+released to the broker only after the commit succeeded."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from flagward.domain.errors import OptimisticLockError
+from flagward.domain.events import Event
+from flagward.services.ports import Broker, StoreUnavailable
+from flagward.storage.engine import WRITE_OPTION
+from flagward.storage.repositories import (
+    SqlAuditLog,
+    SqlEnvironmentRepository,
+    SqlFlagRepository,
+    SqlMemberRepository,
+    SqlMeta,
+    SqlProjectRepository,
+    SqlSessionRepository,
+    SqlTeamRepository,
+    SqlTokenRepository,
+)
+
+
+class SqlUnitOfWork:
+    session: Session
+    projects: SqlProjectRepository
+    environments: SqlEnvironmentRepository
+    flags: SqlFlagRepository
+    members: SqlMemberRepository
+    teams: SqlTeamRepository
+    tokens: SqlTokenRepository
+    sessions: SqlSessionRepository
+    audit: SqlAuditLog
+    meta: SqlMeta
+
+    def __init__(self, session_factory: sessionmaker[Session], broker: Broker | None, *, write: bool) -> None:
+        self._session_factory = session_factory
+        self._broker = broker
+        self._write = write
+        self._events: list[Event] = []
+
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        try:
+            # Procure the connection now, so the BEGIN (IMMEDIATE for writers on SQLite) happens here.
+            self.session.connection(execution_options={WRITE_OPTION: self._write})
+        except OperationalError as exc:
+            self.session.close()
+            raise StoreUnavailable(str(exc.orig)) from exc
+        self.projects = SqlProjectRepository(self.session)
+        self.environments = SqlEnvironmentRepository(self.session)
+        self.flags = SqlFlagRepository(self.session)
+        self.members = SqlMemberRepository(self.session)
+        self.teams = SqlTeamRepository(self.session)
+        self.tokens = SqlTokenRepository(self.session)
+        self.sessions = SqlSessionRepository(self.session)
+        self.audit = SqlAuditLog(self.session)
+        self.meta = SqlMeta(self.session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.rollback()
+        except DBAPIError:
+            pass  # the connection is gone; the exception being handled (if any) says why
+        finally:
+            self.session.close()
+        _translate(exc)
+
+    def commit(self) -> None:
+        try:
+            self.session.commit()
+        except DBAPIError as exc:
+            _translate(exc)
+            raise
+        events, self._events = self._events, []
+        if events and self._broker is not None:
+            self._broker.publish(events)
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._events.clear()
+
+    def publish(self, event: Event) -> None:
+        self._events.append(event)
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine, broker: Broker | None = None) -> None:
+        self.engine = engine
+        self.broker = broker
+        self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+    def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._sessions, self.broker, write=write)
+
+
+def _translate(exc: BaseException | None) -> None:
+    """Database failures leave as domain-level errors: a lost race on a unique key or a serialization
+    failure is a 409 the client can retry; a lost connection is StoreUnavailable (503)."""
+    if isinstance(exc, IntegrityError):
+        raise OptimisticLockError("Conflict with a concurrent request. Retry your request.") from exc
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, OperationalError)):
+        raise StoreUnavailable(str(exc.orig)) from exc

@@ -1,0 +1,1 @@
+"""SDK delivery: payloads and fan-out to connected streams."""
