@@ -66,7 +66,9 @@ def list_projects(
 @router.post("/api/v2/projects", status_code=201, summary="Create project")
 def create_project(actor: ActorDep, deps: DepsDep, body: ProjectPost) -> dict[str, Any]:
     project, envs = service.create_project(deps, actor=actor, new=body.to_domain())
-    return presenters.project(project, envs)
+    doc = presenters.project(project)
+    doc["environments"] = [presenters.environment(e) for e in envs]  # ProjectRep: a plain list
+    return doc
 
 
 @router.get("/api/v2/projects/{projectKey}", summary="Get project")

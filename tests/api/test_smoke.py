@@ -1,0 +1,37 @@
+"""The server starts on both stores, answers health checks and refuses unknown tokens."""
+
+from __future__ import annotations
+
+import httpx
+import launchdarkly_api
+import pytest
+from launchdarkly_api.api.projects_api import ProjectsApi
+
+from tests.support import ldapi
+from tests.support.server import ServerProcess
+
+
+def test_health_and_readiness(server: ServerProcess) -> None:
+    assert httpx.get(f"{server.url}/healthz").status_code == 200
+    assert httpx.get(f"{server.url}/readyz").json() == {"status": "ok"}
+
+
+def test_unknown_token_is_401_in_launchdarkly_shape(server: ServerProcess) -> None:
+    response = httpx.get(f"{server.url}/api/v2/projects", headers={"Authorization": "api-nope"})
+    assert response.status_code == 401
+    body = response.json()
+    assert body["code"] == "unauthorized"
+    assert body["message"] == "Invalid access token"
+
+
+def test_official_client_creates_and_reads_a_project(server: ServerProcess) -> None:
+    with ldapi.client(server.url, server.admin_token) as api_client:
+        projects = ProjectsApi(api_client)
+        created = projects.post_project(launchdarkly_api.ProjectPost(key="smoke", name="Smoke"))
+        assert created.key == "smoke"
+        assert {e.key for e in created.environments} == {"production", "test"}
+        fetched = projects.get_project("smoke", expand="environments")
+        assert fetched.name == "Smoke"
+        with pytest.raises(launchdarkly_api.ApiException) as info:
+            projects.get_project("nope")
+        assert info.value.status == 404

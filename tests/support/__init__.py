@@ -1,0 +1,1 @@
+"""Test support: real databases, real server processes, the official clients."""
