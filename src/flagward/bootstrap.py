@@ -13,6 +13,10 @@ from flagward.services.ports import Deps
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
+from flagward.streaming.delivery import ListeningBroker, SdkDelivery
+from flagward.streaming.hub import Hub
+from flagward.streaming.memory import MemoryBroker
+from flagward.streaming.source import ServiceSource
 
 
 class SystemClock:
@@ -25,15 +29,29 @@ class Services:
     settings: Settings
     engine: Engine
     deps: Deps
+    sdk: SdkDelivery
 
     def close(self) -> None:
+        self.sdk.broker.close()
         self.engine.dispose()
+
+
+def _broker(settings: Settings, engine: Engine) -> ListeningBroker:
+    """Several processes share a PostgreSQL store, so changes travel through it (LISTEN/NOTIFY); a
+    SQLite store has one server process, whose hub the broker feeds directly."""
+    if engine.dialect.name == "postgresql":
+        from flagward.streaming.pg_notify import PgNotifyBroker
+
+        return PgNotifyBroker(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+    return MemoryBroker()
 
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
-    uow = SqlUnitOfWorkFactory(engine)
+    broker = _broker(settings, engine)
+    uow = SqlUnitOfWorkFactory(engine, broker)
     deps = Deps(uow=uow, clock=SystemClock(), passwords=Argon2Hasher())
-    return Services(settings=settings, engine=engine, deps=deps)
+    hub = Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds)
+    return Services(settings=settings, engine=engine, deps=deps, sdk=SdkDelivery(hub, broker))

@@ -23,4 +23,6 @@ class Settings(BaseSettings):
     stream_heartbeat_seconds: float = 30.0
     # How often each process looks for scheduled approval requests that are due.
     scheduler_interval_seconds: float = 1.0
+    # How often each process writes the SDK evaluation counts it received (flag statuses) to the store.
+    flag_status_flush_seconds: float = 10.0
     log_level: str = "info"

@@ -8,9 +8,7 @@ import typer
 
 from flagward.config import Settings
 
-app = typer.Typer(
-    help="flagward: self-hosted, LaunchDarkly-compatible feature management.", no_args_is_help=True
-)
+app = typer.Typer(help="flagward: self-hosted, LaunchDarkly-compatible feature management.", no_args_is_help=True)
 db = typer.Typer(help="Database schema.")
 tokens = typer.Typer(help="Access tokens.")
 audit = typer.Typer(help="The audit log.")

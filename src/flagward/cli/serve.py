@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from types import FrameType
 
 import uvicorn
 
@@ -27,14 +29,24 @@ def run(settings: Settings) -> None:
             file=sys.stderr,
             flush=True,
         )
-    app = create_app(settings, services.deps)
+    app = create_app(settings, services.deps, services.sdk)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, timeout_graceful_shutdown=5
+    )
     try:
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            timeout_graceful_shutdown=5,
-        )
+        _Server(config, on_exit=services.sdk.shutdown_requested).run()
     finally:
         services.close()
+
+
+class _Server(uvicorn.Server):
+    """Ends SDK streams as soon as shutdown starts: they never end by themselves, and the graceful
+    shutdown would otherwise wait its full timeout for them (SDKs reconnect elsewhere or later)."""
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)

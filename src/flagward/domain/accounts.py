@@ -51,6 +51,7 @@ class Member:
     last_seen: int | None = None
     version: int = 1
     team_keys: list[str] = field(default_factory=list)
+    team_names: dict[str, str] = field(default_factory=dict)  # team key -> name, where loaded
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Actor:
     token_ending: str | None = None
     member_email: str | None = None
     owner_id: str | None = None  # for service tokens: the member who created the token
+    default_api_version: int | None = None  # the token's, used when a request names no LD-API-Version
 
     @property
     def is_service_token(self) -> bool:

@@ -200,8 +200,6 @@ def verify_chain(entries: list[AuditEntry], *, expected_head: str | None = None)
     if expected_head is not None and expected_head != prev_hash:
         last = entries[-1] if entries else None
         breaks.append(
-            ChainBreak(
-                last.id if last else "", prev_seq, "entries after this one were removed (head mismatch)"
-            )
+            ChainBreak(last.id if last else "", prev_seq, "entries after this one were removed (head mismatch)")
         )
     return breaks

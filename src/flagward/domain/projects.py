@@ -53,6 +53,12 @@ class ApprovalSettings:
                 raise InvalidRequest(f"approvalSettings.{_camel(name)} must be a boolean")
         if not all(isinstance(t, str) for t in self.required_approval_tags):
             raise InvalidRequest("approvalSettings.requiredApprovalTags must be a list of strings")
+        if self.auto_apply_approved_changes is not None and not isinstance(self.auto_apply_approved_changes, bool):
+            raise InvalidRequest("approvalSettings.autoApplyApprovedChanges must be a boolean")
+        if not isinstance(self.service_config, dict):
+            raise InvalidRequest("approvalSettings.serviceConfig must be an object")
+        if self.service_kind_configuration_id is not None and not isinstance(self.service_kind_configuration_id, str):
+            raise InvalidRequest("approvalSettings.serviceKindConfigurationId must be a string")
         if self.service_kind != "launchdarkly":
             raise InvalidRequest("approvalSettings.serviceKind: only 'launchdarkly' is supported")
         if self.auto_apply_approved_changes:

@@ -12,6 +12,7 @@ Pure functions the segment services call inside their transaction. Nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flagward.domain.audit import AuditAction
@@ -68,7 +69,7 @@ class SegmentChange:
 
 
 def apply_segment_instructions(
-    segment: Segment, instructions: list[object], *, context: SegmentChangeContext
+    segment: Segment, instructions: Sequence[object], *, context: SegmentChangeContext
 ) -> SegmentChange:
     """Apply semantic-patch ``instructions`` to a copy of ``segment``, all or nothing.
 

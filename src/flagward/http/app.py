@@ -2,19 +2,67 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from flagward import __version__
 from flagward.config import Settings
 from flagward.http import errors
-from flagward.http.middleware import MethodOverride
-from flagward.http.routes import accounts, flags, projects, system
+from flagward.http.background import run_evaluation_flush, run_scheduler
+from flagward.http.middleware import MethodOverride, RefuseNul
+from flagward.http.routes import (
+    accounts,
+    approvals,
+    flag_changes,
+    flag_statuses,
+    flags,
+    projects,
+    segments,
+    system,
+)
+from flagward.http.sdk import evaluate as sdk_evaluate
+from flagward.http.sdk import evalx as sdk_evalx
+from flagward.http.sdk import events as sdk_events
+from flagward.http.sdk import install as install_sdk
+from flagward.http.sdk import polling as sdk_polling
+from flagward.http.sdk.cors import ClientSideCors
+from flagward.http.sdk.stream import SdkStreams
 from flagward.services.auth import LoginThrottle
+from flagward.services.flag_statuses import EvaluationRecorder
 from flagward.services.ports import Deps
+from flagward.streaming.delivery import SdkDelivery
+from flagward.streaming.hub import Hub
+from flagward.streaming.memory import MemoryBroker
+from flagward.streaming.source import ServiceSource
 
 
-def create_app(settings: Settings, deps: Deps) -> FastAPI:
+def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -> FastAPI:
+    """The application. ``sdk`` is the process's SDK delivery (``bootstrap`` builds it with the broker the
+    units of work publish to); without it, SDKs are served but see no live changes."""
+    if sdk is None:
+        sdk = SdkDelivery(Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds), MemoryBroker())
+
+    evaluations = EvaluationRecorder()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        await sdk.start()
+        scheduler = asyncio.create_task(run_scheduler(deps, settings.scheduler_interval_seconds, stop))
+        flusher = asyncio.create_task(run_evaluation_flush(deps, evaluations, settings.flag_status_flush_seconds, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await scheduler
+            await flusher
+            await sdk.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="flagward",
         version=__version__,
         description="A self-hosted feature-management server that speaks LaunchDarkly's REST API v2.",
@@ -25,7 +73,11 @@ def create_app(settings: Settings, deps: Deps) -> FastAPI:
     app.state.settings = settings
     app.state.deps = deps
     app.state.login_throttle = LoginThrottle()
+    app.state.sdk = sdk
+    app.state.sdk_hub = sdk.hub
+    app.state.evaluations = evaluations
     errors.install(app)
+    install_sdk(app)
     for router in (
         system.health,
         system.identity,
@@ -34,10 +86,21 @@ def create_app(settings: Settings, deps: Deps) -> FastAPI:
         projects.router,
         projects.env_router,
         flags.router,
+        flag_changes.router,
+        segments.router,
+        flag_statuses.router,
+        approvals.router,
         accounts.members,
         accounts.teams,
         accounts.tokens,
+        sdk_polling.router,
+        sdk_events.router,
+        sdk_evalx.router,
+        sdk_evaluate.router,
     ):
         app.include_router(router)
     app.add_middleware(MethodOverride)
+    app.add_middleware(ClientSideCors)
+    app.add_middleware(SdkStreams)
+    app.add_middleware(RefuseNul)
     return app

@@ -15,6 +15,7 @@ from flagward.services.ports import Deps, Page
 
 SESSION_COOKIE = "flagward_session"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+LATEST_API_VERSION = 20240415
 API_VERSIONS = {"20240415", "20220603", "20210729", "20191212", "20160426", "beta"}
 
 
@@ -46,7 +47,7 @@ def _check_origin(request: Request) -> None:
         raise Forbidden(f"Origin '{origin}' does not match this server")
 
 
-def get_actor(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> Actor:
+def _authenticate(request: Request, deps: Deps) -> Actor:
     header = request.headers.get("authorization")
     if header:
         return auth.authenticate_token(deps, header)
@@ -59,11 +60,24 @@ def get_actor(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> Act
     raise Unauthorized(auth.INVALID_TOKEN)
 
 
-def api_version(request: Request) -> str:
-    value = request.headers.get("ld-api-version", "20240415")
-    if value not in API_VERSIONS:
-        raise InvalidRequest(f"LD-API-Version '{value}' is not a supported API version")
-    return value
+def get_actor(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> Actor:
+    """The authenticated caller. Every REST route depends on it, so the LD-API-Version header is
+    checked here too: an unknown version is refused rather than silently served as another."""
+    actor = _authenticate(request, deps)
+    value = request.headers.get("ld-api-version")
+    if value is not None and value not in API_VERSIONS:
+        allowed = ", ".join(sorted(API_VERSIONS))
+        raise InvalidRequest(f"LD-API-Version: '{value}' is not a supported API version; use one of {allowed}")
+    return actor
+
+
+def api_version(request: Request, actor: Annotated[Actor, Depends(get_actor)]) -> int:
+    """The API version in force: the LD-API-Version header, else the token's default version, else the
+    latest. ``beta`` asks for the latest version plus beta resources."""
+    value = request.headers.get("ld-api-version")
+    if value is not None and value != "beta":
+        return int(value)
+    return actor.default_api_version if value is None and actor.default_api_version else LATEST_API_VERSION
 
 
 def require_beta(request: Request) -> None:
@@ -72,12 +86,24 @@ def require_beta(request: Request) -> None:
         raise Forbidden("This resource is in beta: send the header 'LD-API-Version: beta'")
 
 
+MAX_OFFSET = 2**31 - 1  # beyond what either store can bind as an integer long before it overflows
+
+
 def page_params(
-    limit: Annotated[int, Query(ge=1, le=1000)] = 20, offset: Annotated[int, Query(ge=0)] = 0
+    limit: Annotated[int, Query(ge=1, le=1000)] = 20, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0
 ) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+def token_page_params(
+    limit: Annotated[int, Query(ge=1, le=1000)] = 25, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0
+) -> Page:
+    """LaunchDarkly pages access tokens 25 at a time, other collections 20."""
     return Page(limit=limit, offset=offset)
 
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
+ApiVersionDep = Annotated[int, Depends(api_version)]
 PageDep = Annotated[Page, Depends(page_params)]
+TokenPageDep = Annotated[Page, Depends(token_page_params)]

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from flagward.domain import errors
 from flagward.services.ports import StoreUnavailable
@@ -51,9 +52,7 @@ def status_for(exc: errors.DomainError) -> int:
     return 500
 
 
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         {"code": code, "message": message, "id": str(uuid.uuid4())}, status_code=status, headers=headers
     )
@@ -82,13 +81,31 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(400, "invalid_request", message)
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's 405 names only the first route that
+    matched the path, and FastAPI registers one route per method."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+    return ", ".join(allowed)
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = str(exc.detail) if exc.detail else code
+    headers = dict(exc.headers or {})
     if exc.status_code == 404 and message == "Not Found":
         message = "Invalid resource identifier"
-    return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    return error_response(exc.status_code, code, message, headers)
 
 
 def _store_unavailable(_request: Request, exc: Exception) -> JSONResponse:

@@ -49,6 +49,13 @@ def project(value: Project, envs: list[Environment] | None = None) -> dict[str, 
     return doc
 
 
+def project_rep(value: Project, envs: list[Environment]) -> dict[str, Any]:
+    """LaunchDarkly's ``ProjectRep`` (the answer to create and patch): environments as a plain list."""
+    doc = project(value)
+    doc["environments"] = [environment(e) for e in envs]
+    return doc
+
+
 def member_summary(member: Member) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "_id": member.id,
@@ -66,7 +73,9 @@ def member_summary(member: Member) -> dict[str, Any]:
 def member(value: Member) -> dict[str, Any]:
     doc = member_document(value)
     doc["_links"] = links(f"{API}/members/{value.id}", f"{API}/members")
-    doc["teams"] = [{"key": key, "name": key, "customRoleKeys": []} for key in value.team_keys]
+    doc["teams"] = [
+        {"key": key, "name": value.team_names.get(key, key), "customRoleKeys": []} for key in value.team_keys
+    ]
     return doc
 
 
@@ -94,9 +103,7 @@ def _summary(config: FlagConfig, variation_count: int) -> dict[str, Any]:
             "rules": sum(1 for r in config["rules"] if r.get("variation") == index),
             "nullRules": 0,
             "targets": sum(len(t["values"]) for t in config["targets"] if t["variation"] == index),
-            "contextTargets": sum(
-                len(t["values"]) for t in config["contextTargets"] if t["variation"] == index
-            ),
+            "contextTargets": sum(len(t["values"]) for t in config["contextTargets"] if t["variation"] == index),
         }
         if config["fallthrough"].get("variation") == index:
             entry["isFallthrough"] = True

@@ -65,8 +65,10 @@ def record_audit(
     current: dict[str, Any] | None = None,
     approval_request_id: str | None = None,
     extra_resources: Sequence[str] = (),
+    accesses: Sequence[tuple[str, str]] = (),
 ) -> AuditEntry:
-    """Append the audit entry of a change, in the caller's transaction."""
+    """Append the audit entry of a change, in the caller's transaction. Each of ``actions`` is recorded
+    on ``resource``; ``accesses`` adds (action, resource) pairs on other resources."""
     who = actor.member_email or actor.token_name or actor.kind.value
     entry = AuditEntry(
         id=new_object_id(),
@@ -76,7 +78,9 @@ def record_audit(
         description=description,
         short_description=f"{who} {title_verb} {kind} {name}",
         title_verb=title_verb,
-        accesses=[Access(action=str(a), resource=resource) for a in dict.fromkeys(actions)],
+        accesses=[
+            Access(action=str(a), resource=r) for a, r in dict.fromkeys([*((a, resource) for a in actions), *accesses])
+        ],
         actor=audit_actor(actor),
         target_resources=[resource, *extra_resources],
         comment=comment or None,

@@ -57,6 +57,7 @@ def token_actor(token: AccessToken, member: Member | None) -> Actor:
             token_name=token.name,
             token_ending=token.last4,
             owner_id=token.owner_id,
+            default_api_version=token.default_api_version,
         )
     return Actor(
         kind=ActorKind.PERSONAL_TOKEN,
@@ -66,6 +67,7 @@ def token_actor(token: AccessToken, member: Member | None) -> Actor:
         token_id=token.id,
         token_name=token.name,
         token_ending=token.last4,
+        default_api_version=token.default_api_version,
     )
 
 
@@ -169,9 +171,7 @@ class FirstStart:
     admin_token_secret: str | None  # set only when a token was generated and must be shown once
 
 
-def ensure_owner_and_admin_token(
-    deps: Deps, *, owner_email: str, admin_token: str | None
-) -> FirstStart | None:
+def ensure_owner_and_admin_token(deps: Deps, *, owner_email: str, admin_token: str | None) -> FirstStart | None:
     """On an empty store, create the account owner and an admin token for it. With ``admin_token``,
     make sure a token with exactly that value exists (role admin, owned by the owner).
 
@@ -182,9 +182,7 @@ def ensure_owner_and_admin_token(
         owners, _ = uow.members.find(_owner_query())
         created_owner = not owners
         owner = (
-            owners[0]
-            if owners
-            else Member(id=new_object_id(), email=owner_email, role=Role.OWNER, creation_date=now)
+            owners[0] if owners else Member(id=new_object_id(), email=owner_email, role=Role.OWNER, creation_date=now)
         )
         if created_owner:
             uow.members.add(owner)
@@ -222,9 +220,7 @@ def _admin_token(owner: Member, secret: str, now: int, *, name: str) -> AccessTo
     )
 
 
-def create_token_for_member(
-    deps: Deps, *, email: str, role: Role, name: str | None
-) -> tuple[AccessToken, str]:
+def create_token_for_member(deps: Deps, *, email: str, role: Role, name: str | None) -> tuple[AccessToken, str]:
     """The CLI's ``tokens create``: a personal token for a member, run on the server host."""
     with deps.uow(write=False) as uow:
         member = uow.members.get_by_email(email)

@@ -104,9 +104,7 @@ def get_environment(deps: Deps, *, actor: Actor, project_key: str, key: str) -> 
         return load_environment(uow, project_key, key)
 
 
-def list_environments(
-    deps: Deps, *, actor: Actor, project_key: str, page: Page
-) -> tuple[list[Environment], int]:
+def list_environments(deps: Deps, *, actor: Actor, project_key: str, page: Page) -> tuple[list[Environment], int]:
     require(actor, Permission.READ)
     with deps.uow(write=False) as uow:
         load_project(uow, project_key)

@@ -43,9 +43,7 @@ def _default_defaults(kind: str, count: int) -> Defaults:
     return Defaults(on_variation=0, off_variation=count - 1)
 
 
-def create_flag(
-    deps: Deps, *, actor: Actor, project_key: str, new: NewFlag
-) -> tuple[Flag, list[Environment]]:
+def create_flag(deps: Deps, *, actor: Actor, project_key: str, new: NewFlag) -> tuple[Flag, list[Environment]]:
     """Create a flag with a configuration in every environment of the project.
 
     Raises Forbidden, NotFound (project), InvalidRequest, Conflict (the key is taken).
@@ -85,7 +83,9 @@ def create_flag(
             custom_properties=dict(new.custom_properties),
         )
         for env in environments:
-            config = new_config(defaults, now=now, track_events=env.default_track_events)
+            # A key deleted earlier keeps increasing versions, or SDKs would ignore the new flag.
+            version = uow.tombstones.version(env.id, ItemKind.FLAG, new.key) + 1
+            config = new_config(defaults, now=now, track_events=env.default_track_events, version=version)
             config["on"] = new.is_flag_on
             flag.environments[env.key] = config
         uow.flags.add(flag)
@@ -102,9 +102,7 @@ def create_flag(
             current=flag_document(flag),
         )
         for env in environments:
-            uow.publish(
-                SdkItemChanged(env.id, ItemKind.FLAG, flag.key, flag.environments[env.key]["version"])
-            )
+            uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, flag.key, flag.environments[env.key]["version"]))
         uow.commit()
     return flag, environments
 
@@ -151,6 +149,7 @@ def delete_flag(deps: Deps, *, actor: Actor, project_key: str, key: str) -> None
                 f"Flag '{key}' is a prerequisite of {', '.join(dependents)}; remove those prerequisites first"
             )
         environments, _ = uow.environments.find(project_key)
+        uow.approvals.delete_for_resource(project_key, "flag", key)
         uow.flags.delete(flag)
         record_audit(
             uow,
@@ -167,5 +166,6 @@ def delete_flag(deps: Deps, *, actor: Actor, project_key: str, key: str) -> None
         for env in environments:
             if env.key in flag.environments:
                 version = flag.environments[env.key]["version"] + 1
+                uow.tombstones.record(env.id, ItemKind.FLAG, key, version)
                 uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, key, version, deleted=True))
         uow.commit()

@@ -76,6 +76,7 @@ def create_members(deps: Deps, *, actor: Actor, new: list[NewMember]) -> list[Me
                 last_name=spec.last_name,
                 password_hash=_password_hash(deps, spec.password),
                 team_keys=sorted(spec.team_keys),
+                team_names={team.key: team.name for team in teams if team is not None},
             )
             uow.members.add(member)
             for team in teams:
@@ -130,7 +131,9 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
         if member.role.rank > actor.role.rank:
             raise Forbidden("You cannot change a member whose role is above your own")
         before = member_document(member)
-        after = apply_json_patch(before, patch, writable=_WRITABLE)
+        # Unset names are absent from the document; present them as null so "replace" can set them.
+        patchable = {"firstName": None, "lastName": None, **before}
+        after = apply_json_patch(patchable, patch, writable=_WRITABLE)
         role = Role.parse(after.get("role"))
         _check_grant(actor, role)
         if member.role is Role.OWNER and role is not Role.OWNER and uow.members.count_owners() <= 1:

@@ -64,9 +64,7 @@ def apply_json_patch(
     return dict(patched)
 
 
-def apply_merge_patch(
-    document: dict[str, Any], merge: object, *, writable: Collection[str]
-) -> dict[str, Any]:
+def apply_merge_patch(document: dict[str, Any], merge: object, *, writable: Collection[str]) -> dict[str, Any]:
     if not isinstance(merge, dict):
         raise InvalidRequest("merge must be a JSON object")
     for field in merge:

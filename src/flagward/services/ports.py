@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
 from flagward.domain.accounts import AccessToken, Member, Team
+from flagward.domain.approvals import ApprovalRequest
 from flagward.domain.audit import AuditEntry
 from flagward.domain.events import Event
+from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.projects import Environment, Project
+from flagward.domain.segments import Segment
 
 
 class StoreUnavailable(Exception):
@@ -82,6 +85,10 @@ class FlagRepository(Protocol):
 
     def find(self, project_key: str, query: FlagQuery) -> tuple[list[Flag], int]: ...
     def list_all(self, project_key: str) -> list[Flag]: ...
+    def list_for_environment(self, project_key: str, env_key: str) -> list[Flag]:
+        """Every flag of the project, each with only ``env_key``'s configuration (SDK payloads)."""
+        ...
+
     def add(self, flag: Flag) -> None: ...
     def update(self, flag: Flag, *, environments: Iterable[str] = ()) -> None:
         """Persist the project-level fields and the configurations of ``environments``."""
@@ -90,6 +97,70 @@ class FlagRepository(Protocol):
     def delete(self, flag: Flag) -> None: ...
     def add_environment(self, project_key: str, env_key: str, configs: dict[str, FlagConfig]) -> None:
         """Store configurations (by flag key) for a new environment."""
+        ...
+
+
+class SegmentRepository(Protocol):
+    def get(self, project_key: str, env_key: str, key: str, *, for_update: bool = False) -> Segment | None: ...
+    def find(
+        self, project_key: str, env_key: str, query: str | None, page: Page | None
+    ) -> tuple[list[Segment], int]: ...
+    def keys(self, project_key: str, env_key: str) -> set[str]: ...
+    def add(self, segment: Segment) -> None: ...
+    def update(self, segment: Segment) -> None: ...
+    def delete(self, segment: Segment) -> None: ...
+
+
+class Tombstones(Protocol):
+    """The last version of each deleted flag or segment, per environment and kind."""
+
+    def version(self, environment_id: str, kind: str, key: str) -> int: ...
+    def record(self, environment_id: str, kind: str, key: str, version: int) -> None: ...
+    def for_environment(self, environment_id: str) -> dict[tuple[str, str], int]: ...
+
+
+class FlagUsageRepository(Protocol):
+    """What SDK summary events told about flag use, per environment and flag key."""
+
+    def add(self, tallies: Sequence[EvaluationTally]) -> None:
+        """Merge evaluations observed by one process into what is stored (concurrent callers are fine)."""
+        ...
+
+    def for_environment(
+        self, environment_id: str, *, since_day: int, flag_key: str | None = None
+    ) -> dict[str, FlagUsage]:
+        """Usage by flag key (only ``flag_key``'s if given), with counts from ``since_day`` on."""
+        ...
+
+    def prune(self, *, before_day: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApprovalQuery:
+    project_key: str | None = None
+    environment_key: str | None = None
+    resource_kind: str | None = None
+    resource_key: str | None = None
+    requestor_id: str | None = None
+    statuses: tuple[str, ...] = ()
+    notify_member_ids: tuple[str, ...] = ()
+    page: Page | None = None  # None: every match
+
+
+class ApprovalRepository(Protocol):
+    def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None: ...
+    def add(self, request: ApprovalRequest) -> None: ...
+    def update(self, request: ApprovalRequest) -> None: ...
+    def delete(self, request: ApprovalRequest) -> None: ...
+    def open_for(self, project_key: str, env_key: str | None, kind: str, key: str) -> list[ApprovalRequest]:
+        """Pending and scheduled requests on one resource."""
+        ...
+
+    def for_resource(self, project_key: str, env_key: str, kind: str, key: str) -> list[ApprovalRequest]: ...
+    def delete_for_resource(self, project_key: str, kind: str, key: str) -> None: ...
+    def find(self, query: ApprovalQuery) -> tuple[list[ApprovalRequest], int]: ...
+    def due(self, now: int, limit: int = 20) -> list[str]:
+        """Ids of scheduled requests due at ``now``, locked for this transaction."""
         ...
 
 
@@ -162,6 +233,14 @@ class UnitOfWork(Protocol):
     def environments(self) -> EnvironmentRepository: ...
     @property
     def flags(self) -> FlagRepository: ...
+    @property
+    def segments(self) -> SegmentRepository: ...
+    @property
+    def tombstones(self) -> Tombstones: ...
+    @property
+    def approvals(self) -> ApprovalRepository: ...
+    @property
+    def flag_usage(self) -> FlagUsageRepository: ...
     @property
     def members(self) -> MemberRepository: ...
     @property

@@ -70,8 +70,7 @@ def create_project(deps: Deps, *, actor: Actor, new: NewProject) -> tuple[Projec
             actions=[AuditAction.CREATE_PROJECT],
             resource=project_spec(project.key),
             title_verb="created",
-            description=f"Created project {project.name} with environments "
-            + ", ".join(e.key for e in environments),
+            description=f"Created project {project.name} with environments " + ", ".join(e.key for e in environments),
             current=project_document(project),
         )
         uow.commit()
@@ -130,9 +129,10 @@ def patch_project(
     return project, environments
 
 
-def _apply_project_document(
-    project: Project, before: dict[str, object], after: dict[str, object]
-) -> list[str]:
+def _apply_project_document(project: Project, before: dict[str, object], after: dict[str, object]) -> list[str]:
+    removed = [name for name in _WRITABLE if name not in after]
+    if removed:
+        raise InvalidRequest(f"{removed[0]} cannot be removed")
     actions: list[str] = []
     if after["name"] != before["name"]:
         if not isinstance(after["name"], str):

@@ -134,9 +134,7 @@ def _string_list(value: Any, index: int, kind: str) -> list[str]:
     return value
 
 
-def patch_team(
-    deps: Deps, *, actor: Actor, key: str, instructions: object, comment: str | None = None
-) -> Team:
+def patch_team(deps: Deps, *, actor: Actor, key: str, instructions: object, comment: str | None = None) -> Team:
     """Semantic patch; all instructions apply or none."""
     require(actor, Permission.MANAGE_TEAMS)
     if not isinstance(instructions, list) or not instructions:
@@ -144,9 +142,7 @@ def patch_team(
     with deps.uow() as uow:
         team = load_team(uow, key)
         before = team_document(team)
-        actions = [
-            a for i, ins in enumerate(instructions) if (a := _apply_team_instruction(uow, team, i, ins))
-        ]
+        actions = [a for i, ins in enumerate(instructions) if (a := _apply_team_instruction(uow, team, i, ins))]
         if actions:
             team.version += 1
             team.last_modified = deps.clock.now_ms()

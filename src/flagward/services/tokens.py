@@ -37,10 +37,12 @@ def new_token_secret() -> str:
     return new_secret("api-", 40)
 
 
-def _acting_member_id(actor: Actor) -> str:
-    owner = actor.member_id or actor.owner_id
+def _acting_member_id(actor: Actor, *, service_token: bool) -> str:
+    """The member a new token belongs to. A personal token is the acting member's own; a service token
+    acts as itself, so it can create service tokens (owned by its creator) but no personal token."""
+    owner = actor.member_id or (actor.owner_id if service_token else None)
     if owner is None:
-        raise Forbidden("Only a member, or a token created by one, can create tokens")
+        raise Forbidden("Only a member can create a personal token; a service token acts as itself")
     return owner
 
 
@@ -64,7 +66,7 @@ def create_token(deps: Deps, *, actor: Actor, new: NewToken) -> tuple[AccessToke
     if new.custom_role_ids or new.inline_role:
         raise InvalidRequest("custom roles are not supported; use role reader, writer or admin")
     _check_role(actor, new.role)
-    owner = _acting_member_id(actor)
+    owner = _acting_member_id(actor, service_token=new.service_token)
     secret = new_token_secret()
     now = deps.clock.now_ms()
     token = AccessToken(
@@ -100,12 +102,16 @@ def create_token(deps: Deps, *, actor: Actor, new: NewToken) -> tuple[AccessToke
 
 
 def _load_visible(uow: UnitOfWork, actor: Actor, token_id: str, *, write: bool) -> AccessToken:
+    """The token, if the actor may see it (and change it, with ``write``): its own personal tokens with
+    any role that manages them, anyone's with the right to manage tokens. Raises NotFound, Forbidden."""
     token = uow.tokens.get(token_id)
-    own = token is not None and not token.service_token and token.owner_id == actor.member_id
-    if token is None or not (own or can(actor, Permission.MANAGE_TOKENS)):
+    if token is None:
         raise NotFound(f"Unknown token '{token_id}'")
-    if write:
-        require(actor, Permission.MANAGE_OWN_TOKENS if own else Permission.MANAGE_TOKENS)
+    own = not token.service_token and token.owner_id == actor.member_id
+    if not own:
+        require(actor, Permission.MANAGE_TOKENS)
+    elif write:
+        require(actor, Permission.MANAGE_OWN_TOKENS)
     return token
 
 
@@ -133,7 +139,8 @@ def patch_token(deps: Deps, *, actor: Actor, token_id: str, patch: object) -> Ac
     with deps.uow() as uow:
         token = _load_visible(uow, actor, token_id, write=True)
         before = token_document(token)
-        after = apply_json_patch(before, patch, writable=_WRITABLE)
+        # An unset description is absent from the document; present it as null so "replace" can set it.
+        after = apply_json_patch({"description": None, **before}, patch, writable=_WRITABLE)
         role = Role.parse(after.get("role"))
         _check_role(actor, role)
         for name in ("name", "description"):
@@ -162,9 +169,7 @@ def patch_token(deps: Deps, *, actor: Actor, token_id: str, patch: object) -> Ac
     return token
 
 
-def reset_token(
-    deps: Deps, *, actor: Actor, token_id: str, expiry: int | None = None
-) -> tuple[AccessToken, str]:
+def reset_token(deps: Deps, *, actor: Actor, token_id: str, expiry: int | None = None) -> tuple[AccessToken, str]:
     """Replace the token's secret; the old one stops working at once."""
     require(actor, Permission.READ)
     if expiry is not None:

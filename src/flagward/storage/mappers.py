@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any, cast
 
 from flagward.domain.accounts import AccessToken, Member, Role, Team
+from flagward.domain.approvals import ApprovalRequest, CopySource, ResourceKind, Review, ReviewKind
+from flagward.domain.approvals import Status as ApprovalStatus
 from flagward.domain.audit import Access, AuditActor, AuditEntry
 from flagward.domain.flags import Defaults, Flag, FlagConfig, Variation
 from flagward.domain.projects import ApprovalSettings, ClientSideAvailability, Environment, Project
+from flagward.domain.segments import Segment
 from flagward.storage.records import (
+    ApprovalRequestRecord,
     AuditRecord,
     EnvironmentRecord,
     FlagRecord,
     MemberRecord,
     ProjectRecord,
+    SegmentRecord,
     TeamRecord,
     TokenRecord,
 )
@@ -100,9 +106,7 @@ def approval_settings_from_doc(doc: dict[str, Any]) -> ApprovalSettings:
 
 
 def environment_to_record(env: Environment, record: EnvironmentRecord | None = None) -> EnvironmentRecord:
-    record = record or EnvironmentRecord(
-        id=env.id, project_id=env.project_id, creation_date=env.creation_date
-    )
+    record = record or EnvironmentRecord(id=env.id, project_id=env.project_id, creation_date=env.creation_date)
     record.key = env.key
     record.name = env.name
     record.api_key = env.api_key
@@ -216,7 +220,7 @@ def member_to_record(member: Member, record: MemberRecord | None = None) -> Memb
     return record
 
 
-def member_from_record(record: MemberRecord, team_keys: list[str]) -> Member:
+def member_from_record(record: MemberRecord, team_keys: list[str], team_names: dict[str, str] | None = None) -> Member:
     return Member(
         id=record.id,
         email=record.email,
@@ -228,6 +232,7 @@ def member_from_record(record: MemberRecord, team_keys: list[str]) -> Member:
         last_seen=record.last_seen,
         version=record.version,
         team_keys=team_keys,
+        team_names=dict(team_names or {}),
     )
 
 
@@ -306,3 +311,115 @@ def audit_from_record(record: AuditRecord) -> AuditEntry:
     doc["accesses"] = [Access(**a) for a in doc["accesses"]]
     doc["actor"] = AuditActor(**doc["actor"])
     return AuditEntry(**doc, seq=record.seq, prev_hash=record.prev_hash, hash=record.hash)
+
+
+def segment_to_record(segment: Segment, environment_id: str, record: SegmentRecord | None = None) -> SegmentRecord:
+    record = record or SegmentRecord(id=segment.id, environment_id=environment_id, creation_date=segment.creation_date)
+    record.key = segment.key
+    record.name = segment.name
+    record.tags = encode_tags(segment.tags)
+    record.version = segment.version
+    record.doc = copy.deepcopy(
+        {
+            "description": segment.description,
+            "tags": segment.tags,
+            "lastModified": segment.last_modified,
+            "salt": segment.salt,
+            "included": segment.included,
+            "excluded": segment.excluded,
+            "includedContexts": segment.included_contexts,
+            "excludedContexts": segment.excluded_contexts,
+            "rules": segment.rules,
+            "unbounded": segment.unbounded,
+            "unboundedContextKind": segment.unbounded_context_kind,
+            "generation": segment.generation,
+        }
+    )
+    return record
+
+
+def segment_from_record(record: SegmentRecord, project_key: str, environment_key: str) -> Segment:
+    doc = copy.deepcopy(record.doc)
+    return Segment(
+        id=record.id,
+        project_key=project_key,
+        environment_key=environment_key,
+        key=record.key,
+        name=record.name,
+        creation_date=record.creation_date,
+        last_modified=doc["lastModified"],
+        salt=doc["salt"],
+        description=doc.get("description") or "",
+        tags=list(doc["tags"]),
+        included=doc["included"],
+        excluded=doc["excluded"],
+        included_contexts=doc["includedContexts"],
+        excluded_contexts=doc["excludedContexts"],
+        rules=doc["rules"],
+        unbounded=doc["unbounded"],
+        unbounded_context_kind=doc.get("unboundedContextKind"),
+        generation=doc["generation"],
+        version=record.version,
+    )
+
+
+def approval_to_record(
+    request: ApprovalRequest, project_id: str, environment_id: str, record: ApprovalRequestRecord | None = None
+) -> ApprovalRequestRecord:
+    record = record or ApprovalRequestRecord(
+        id=request.id, project_id=project_id, environment_id=environment_id, creation_date=request.creation_date
+    )
+    record.resource_kind = request.resource_kind.value
+    record.resource_key = request.resource_key
+    record.status = request.status.value
+    record.requestor_id = request.requestor_id
+    record.notify = encode_tags(request.notify_member_ids)
+    record.execution_date = request.execution_date
+    record.version = request.version
+    record.doc = copy.deepcopy(
+        {
+            "description": request.description,
+            "instructions": request.instructions,
+            "baseVersion": request.base_version,
+            "requestorTokenId": request.requestor_token_id,
+            "comment": request.comment,
+            "notifyMemberIds": request.notify_member_ids,
+            "reviews": [dataclasses.asdict(r) for r in request.reviews],
+            "operatingOnId": request.operating_on_id,
+            "source": dataclasses.asdict(request.source) if request.source else None,
+            "appliedDate": request.applied_date,
+            "appliedByMemberId": request.applied_by_member_id,
+            "appliedByServiceTokenId": request.applied_by_service_token_id,
+            "failureReason": request.failure_reason,
+        }
+    )
+    return record
+
+
+def approval_from_record(record: ApprovalRequestRecord, project_key: str, environment_key: str) -> ApprovalRequest:
+    doc = copy.deepcopy(record.doc)
+    return ApprovalRequest(
+        id=record.id,
+        project_key=project_key,
+        environment_key=environment_key,
+        resource_kind=ResourceKind(record.resource_kind),
+        resource_key=record.resource_key,
+        creation_date=record.creation_date,
+        description=doc["description"],
+        instructions=doc["instructions"],
+        base_version=doc["baseVersion"],
+        requestor_id=record.requestor_id,
+        requestor_token_id=doc.get("requestorTokenId"),
+        comment=doc.get("comment"),
+        notify_member_ids=list(doc["notifyMemberIds"]),
+        reviews=[Review(**{**r, "kind": ReviewKind(r["kind"])}) for r in doc["reviews"]],
+        status=ApprovalStatus(record.status),
+        execution_date=record.execution_date,
+        operating_on_id=doc.get("operatingOnId"),
+        source=CopySource(**doc["source"]) if doc.get("source") else None,
+        applied_date=doc.get("appliedDate"),
+        applied_by_member_id=doc.get("appliedByMemberId"),
+        applied_by_service_token_id=doc.get("appliedByServiceTokenId"),
+        failure_reason=doc.get("failureReason"),
+        version=record.version,
+    )

@@ -140,9 +140,7 @@ class FlagRecord(Base):
 class FlagConfigRecord(Base):
     __tablename__ = "flag_configs"
     flag_id: Mapped[str] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"), primary_key=True)
-    environment_id: Mapped[str] = mapped_column(
-        ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True
-    )
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True)
     doc: Mapped[dict[str, Any]] = mapped_column()
     version: Mapped[int] = mapped_column(Integer)
 
@@ -160,3 +158,79 @@ class AuditRecord(Base):
     resources: Mapped[str] = mapped_column(Text)  # newline-separated specifiers, for spec filters
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class SegmentRecord(Base):
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("environment_id", "key"),)
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(256))
+    name: Mapped[str] = mapped_column(String(256))
+    tags: Mapped[str] = mapped_column(Text)  # same encoding as ProjectRecord.tags
+    doc: Mapped[dict[str, Any]] = mapped_column()
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class TombstoneRecord(Base):
+    """The last version of a deleted flag or segment in an environment, so that a key deleted and then
+    created again keeps increasing versions (SDKs drop updates whose version is not higher)."""
+
+    __tablename__ = "sdk_tombstones"
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class ApprovalRequestRecord(Base):
+    __tablename__ = "approval_requests"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    resource_kind: Mapped[str] = mapped_column(String(16))
+    resource_key: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))
+    requestor_id: Mapped[str | None] = mapped_column(String(24))
+    notify: Mapped[str] = mapped_column(Text)  # "\nid1\nid2\n", for the notifyMemberIds anyOf filter
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    execution_date: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    doc: Mapped[dict[str, Any]] = mapped_column()
+
+
+Index(
+    "ix_approval_requests_resource",
+    ApprovalRequestRecord.environment_id,
+    ApprovalRequestRecord.resource_kind,
+    ApprovalRequestRecord.resource_key,
+    ApprovalRequestRecord.status,
+)
+Index("ix_approval_requests_due", ApprovalRequestRecord.status, ApprovalRequestRecord.execution_date)
+Index("ix_approval_requests_created", ApprovalRequestRecord.creation_date)
+
+
+class FlagUsageRecord(Base):
+    """When SDKs last evaluated a flag in an environment, and the default value they passed (summary
+    events). Keyed by flag key, not id: SDKs only know keys, and a flag may be deleted and created again."""
+
+    __tablename__ = "flag_usage"
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True)
+    flag_key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    last_requested: Mapped[int] = mapped_column(BigInteger)
+    default: Mapped[dict[str, Any] | None] = mapped_column(Json, nullable=True)  # {"value": v}; None: never seen
+
+
+class FlagEvaluationCountRecord(Base):
+    """Evaluations of a flag per day and variation (-1: the application's default value was served)."""
+
+    __tablename__ = "flag_evaluation_counts"
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True)
+    flag_key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # days since the Unix epoch (UTC)
+    variation: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
+Index("ix_flag_evaluation_counts_day", FlagEvaluationCountRecord.day)

@@ -15,15 +15,19 @@ from flagward.domain.events import Event
 from flagward.services.ports import Broker, StoreUnavailable
 from flagward.storage.engine import WRITE_OPTION
 from flagward.storage.repositories import (
+    SqlApprovalRepository,
     SqlAuditLog,
     SqlEnvironmentRepository,
     SqlFlagRepository,
+    SqlFlagUsage,
     SqlMemberRepository,
     SqlMeta,
     SqlProjectRepository,
+    SqlSegmentRepository,
     SqlSessionRepository,
     SqlTeamRepository,
     SqlTokenRepository,
+    SqlTombstones,
 )
 
 
@@ -32,6 +36,10 @@ class SqlUnitOfWork:
     projects: SqlProjectRepository
     environments: SqlEnvironmentRepository
     flags: SqlFlagRepository
+    segments: SqlSegmentRepository
+    approvals: SqlApprovalRepository
+    tombstones: SqlTombstones
+    flag_usage: SqlFlagUsage
     members: SqlMemberRepository
     teams: SqlTeamRepository
     tokens: SqlTokenRepository
@@ -56,6 +64,10 @@ class SqlUnitOfWork:
         self.projects = SqlProjectRepository(self.session)
         self.environments = SqlEnvironmentRepository(self.session)
         self.flags = SqlFlagRepository(self.session)
+        self.segments = SqlSegmentRepository(self.session)
+        self.approvals = SqlApprovalRepository(self.session)
+        self.tombstones = SqlTombstones(self.session)
+        self.flag_usage = SqlFlagUsage(self.session)
         self.members = SqlMemberRepository(self.session)
         self.teams = SqlTeamRepository(self.session)
         self.tokens = SqlTokenRepository(self.session)

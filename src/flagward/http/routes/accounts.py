@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from flagward.domain.errors import InvalidRequest
 from flagward.http import presenters
-from flagward.http.deps import ActorDep, DepsDep, PageDep
+from flagward.http.deps import ActorDep, DepsDep, PageDep, TokenPageDep
 from flagward.http.links import collection
 from flagward.http.routes._bodies import json_patch_only
 from flagward.http.schemas.accounts import AccessTokenPost, NewMemberForm, TeamPostInput
@@ -48,9 +48,7 @@ def parse_member_filter(raw: str | None) -> dict[str, Any]:
 def list_members(actor: ActorDep, deps: DepsDep, page: PageDep, filter: str | None = None) -> dict[str, Any]:
     query = MemberQuery(page=page, **parse_member_filter(filter))
     items, total = member_service.list_members(deps, actor=actor, query=query)
-    return collection(
-        "/api/v2/members", [presenters.member(m) for m in items], total, page, {"filter": filter}
-    )
+    return collection("/api/v2/members", [presenters.member(m) for m in items], total, page, {"filter": filter})
 
 
 @members.post("/api/v2/members", status_code=201, summary="Invite new members")
@@ -70,9 +68,7 @@ def patch_member(
     request: Request, actor: ActorDep, deps: DepsDep, id: str, payload: Annotated[Any, Body()]
 ) -> dict[str, Any]:
     patch = json_patch_only(request, payload)
-    return presenters.member(
-        member_service.patch_member(deps, actor=actor, member_id=id, patch=patch.operations)
-    )
+    return presenters.member(member_service.patch_member(deps, actor=actor, member_id=id, patch=patch.operations))
 
 
 @members.delete("/api/v2/members/{id}", status_code=204, summary="Delete account member")
@@ -91,11 +87,11 @@ def list_teams(
 ) -> dict[str, Any]:
     query = None
     for part in (filter or "").split(","):
-        field, _, value = part.partition(":")
-        if field.strip() == "query":
+        field, sep, value = part.partition(":")
+        if field.strip() == "query" and sep:
             query = value
         elif part.strip():
-            raise InvalidRequest(f"unsupported filter field '{field}'; use query")
+            raise InvalidRequest(f"unsupported filter '{part}'; use query:<text>")
     items, total = team_service.list_teams(deps, actor=actor, query=query, page=page)
     return collection(
         "/api/v2/teams",
@@ -107,18 +103,14 @@ def list_teams(
 
 
 @teams.post("/api/v2/teams", status_code=201, summary="Create team")
-def create_team(
-    actor: ActorDep, deps: DepsDep, body: TeamPostInput, expand: str | None = None
-) -> dict[str, Any]:
+def create_team(actor: ActorDep, deps: DepsDep, body: TeamPostInput, expand: str | None = None) -> dict[str, Any]:
     team = team_service.create_team(deps, actor=actor, new=body.to_domain())
     return presenters.team(team, members_count=_team_expand(expand))
 
 
 @teams.get("/api/v2/teams/{teamKey}", summary="Get team")
 def get_team(actor: ActorDep, deps: DepsDep, teamKey: str, expand: str | None = None) -> dict[str, Any]:
-    return presenters.team(
-        team_service.get_team(deps, actor=actor, key=teamKey), members_count=_team_expand(expand)
-    )
+    return presenters.team(team_service.get_team(deps, actor=actor, key=teamKey), members_count=_team_expand(expand))
 
 
 @teams.patch("/api/v2/teams/{teamKey}", summary="Update team (semantic patch)")
@@ -144,22 +136,18 @@ def delete_team(actor: ActorDep, deps: DepsDep, teamKey: str) -> Response:
 
 
 @teams.post("/api/v2/teams/{teamKey}/members", status_code=201, summary="Add multiple members to team")
-def add_team_members(
-    actor: ActorDep, deps: DepsDep, teamKey: str, file: Annotated[UploadFile, File()]
-) -> JSONResponse:
+def add_team_members(actor: ActorDep, deps: DepsDep, teamKey: str, file: Annotated[UploadFile, File()]) -> JSONResponse:
     text = file.file.read().decode("utf-8", errors="replace")
     emails = [cell.strip() for line in text.splitlines() for cell in line.split(",") if cell.strip()]
     emails = [e for e in emails if "@" in e]  # skips a header row such as "email"
     results = team_service.add_team_members_by_email(deps, actor=actor, key=teamKey, emails=emails)
-    items = [
-        {"memberId": r.member_id, "status": r.status, "value": r.email, "message": r.message} for r in results
-    ]
+    items = [{"memberId": r.member_id, "status": r.status, "value": r.email, "message": r.message} for r in results]
     body = {"items": [{k: v for k, v in i.items() if v is not None} for i in items]}
     return JSONResponse(body, status_code=207 if any(r.status == "error" for r in results) else 201)
 
 
 @tokens.get("/api/v2/tokens", summary="List access tokens")
-def list_tokens(actor: ActorDep, deps: DepsDep, page: PageDep, showAll: bool = False) -> dict[str, Any]:
+def list_tokens(actor: ActorDep, deps: DepsDep, page: TokenPageDep, showAll: bool = False) -> dict[str, Any]:
     items, total = token_service.list_tokens(deps, actor=actor, show_all=showAll, page=page)
     return collection(
         "/api/v2/tokens", [presenters.token(t) for t in items], total, page, {"showAll": str(showAll).lower()}

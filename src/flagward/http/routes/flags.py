@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from flagward.domain.errors import InvalidRequest
 from flagward.http import presenters
-from flagward.http.deps import ActorDep, DepsDep, PageDep
+from flagward.http.deps import ActorDep, ApiVersionDep, DepsDep, PageDep
 from flagward.http.links import collection
 from flagward.http.schemas.flags import FeatureFlagBody
 from flagward.services import flags as service
@@ -14,6 +14,9 @@ from flagward.services.ports import FlagQuery
 
 router = APIRouter(tags=["Feature flags"])
 
+# API versions that changed the flag list: summaries by default, then environments only on request.
+SUMMARIES_BY_DEFAULT = 20191212
+ENVIRONMENTS_ON_REQUEST = 20240415
 _SORTS = {"name", "-name", "key", "-key", "creationDate", "-creationDate"}
 
 
@@ -48,9 +51,7 @@ def parse_flag_filter(raw: str | None) -> dict[str, Any]:
         elif field == "filterEnv":
             result["filterEnv"] = value
         else:
-            raise InvalidRequest(
-                f"unsupported filter field '{field}'; use query, tags, archived, state or filterEnv"
-            )
+            raise InvalidRequest(f"unsupported filter field '{field}'; use query, tags, archived, state or filterEnv")
     return result
 
 
@@ -71,6 +72,8 @@ def list_flags(
     summary: str | None = None,
     filter: str | None = None,
     sort: str | None = None,
+    *,
+    version: ApiVersionDep,
 ) -> dict[str, Any]:
     filters = parse_flag_filter(filter)
     if sort is not None and sort not in _SORTS:
@@ -84,9 +87,12 @@ def list_flags(
         page=page,
     )
     flags, total, envs = service.list_flags(deps, actor=actor, project_key=projectKey, query=query)
-    env_keys = _env_keys(env, filters.get("filterEnv")) or []
-    is_summary = summary is None or _bool(summary, "summary")
+    env_keys = _env_keys(env, filters.get("filterEnv"))
+    is_summary = version >= SUMMARIES_BY_DEFAULT if summary is None else _bool(summary, "summary")
     items = [presenters.flag(f, envs, env_keys=env_keys, summary=is_summary) for f in flags]
+    if env_keys is None and version >= ENVIRONMENTS_ON_REQUEST:
+        for item in items:  # since 20240415 only a list filtered by environment carries environments
+            del item["environments"]
     params = {"env": env, "tag": tag, "summary": summary, "filter": filter, "sort": sort}
     return collection(f"/api/v2/flags/{projectKey}", items, total, page, params)
 

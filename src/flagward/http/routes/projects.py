@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 
 from flagward.domain.errors import InvalidRequest
 from flagward.http import presenters
-from flagward.http.deps import ActorDep, DepsDep, PageDep
+from flagward.http.deps import ActorDep, ApiVersionDep, DepsDep, PageDep
 from flagward.http.links import collection
 from flagward.http.routes._bodies import json_patch_only
 from flagward.http.schemas.projects import EnvironmentPost, ProjectPost
@@ -20,6 +20,22 @@ env_router = APIRouter(tags=["Environments"])
 
 def _expand(expand: str | None) -> set[str]:
     return {e.strip() for e in (expand or "").split(",") if e.strip()}
+
+
+# LaunchDarkly sorts projects by name or createdOn; creationDate is the field's name in flagward.
+_SORTS = {
+    "name": "name",
+    "-name": "-name",
+    "createdOn": "creationDate",
+    "-createdOn": "-creationDate",
+    "creationDate": "creationDate",
+    "-creationDate": "-creationDate",
+}
+EXPANDABLE_ENVIRONMENTS = 20220603  # the API version from which a project's environments are expandable
+
+
+def _with_environments(expand: str | None, version: int) -> bool:
+    return "environments" in _expand(expand) or version < EXPANDABLE_ENVIRONMENTS
 
 
 def parse_project_filter(raw: str | None) -> tuple[str | None, tuple[str, ...]]:
@@ -49,11 +65,15 @@ def list_projects(
     filter: str | None = None,
     sort: str | None = None,
     expand: str | None = None,
+    *,
+    version: ApiVersionDep,
 ) -> dict[str, Any]:
     query, tags = parse_project_filter(filter)
-    q = ProjectQuery(query=query, tags=tags, sort=sort or "name", page=page)
+    if sort is not None and sort not in _SORTS:
+        raise InvalidRequest(f"sort must be one of {', '.join(_SORTS)}")
+    q = ProjectQuery(query=query, tags=tags, sort=_SORTS[sort or "name"], page=page)
     items, total = service.list_projects(deps, actor=actor, query=q)
-    with_envs = "environments" in _expand(expand)
+    with_envs = _with_environments(expand, version)
     return collection(
         "/api/v2/projects",
         [presenters.project(p, envs if with_envs else None) for p, envs in items],
@@ -66,15 +86,15 @@ def list_projects(
 @router.post("/api/v2/projects", status_code=201, summary="Create project")
 def create_project(actor: ActorDep, deps: DepsDep, body: ProjectPost) -> dict[str, Any]:
     project, envs = service.create_project(deps, actor=actor, new=body.to_domain())
-    doc = presenters.project(project)
-    doc["environments"] = [presenters.environment(e) for e in envs]  # ProjectRep: a plain list
-    return doc
+    return presenters.project_rep(project, envs)
 
 
 @router.get("/api/v2/projects/{projectKey}", summary="Get project")
-def get_project(actor: ActorDep, deps: DepsDep, projectKey: str, expand: str | None = None) -> dict[str, Any]:
+def get_project(
+    actor: ActorDep, deps: DepsDep, projectKey: str, version: ApiVersionDep, expand: str | None = None
+) -> dict[str, Any]:
     project, envs = service.get_project(deps, actor=actor, key=projectKey)
-    return presenters.project(project, envs if "environments" in _expand(expand) else None)
+    return presenters.project(project, envs if _with_environments(expand, version) else None)
 
 
 @router.patch("/api/v2/projects/{projectKey}", summary="Update project (JSON patch)")
@@ -85,7 +105,7 @@ def patch_project(
     project, envs = service.patch_project(
         deps, actor=actor, key=projectKey, patch=patch.operations, comment=patch.comment
     )
-    return presenters.project(project, envs)
+    return presenters.project_rep(project, envs)
 
 
 @router.delete("/api/v2/projects/{projectKey}", status_code=204, summary="Delete project")
@@ -103,9 +123,7 @@ def list_environments(actor: ActorDep, deps: DepsDep, projectKey: str, page: Pag
 
 
 @env_router.post("/api/v2/projects/{projectKey}/environments", status_code=201, summary="Create environment")
-def create_environment(
-    actor: ActorDep, deps: DepsDep, projectKey: str, body: EnvironmentPost
-) -> dict[str, Any]:
+def create_environment(actor: ActorDep, deps: DepsDep, projectKey: str, body: EnvironmentPost) -> dict[str, Any]:
     env = env_service.create_environment(deps, actor=actor, project_key=projectKey, new=body.to_domain())
     return presenters.environment(env)
 

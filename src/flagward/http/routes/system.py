@@ -45,9 +45,7 @@ def get_caller_identity(actor: ActorDep, deps: DepsDep) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "accountId": result.account_id,
         "authKind": "session" if actor.kind.value == "session" else "token",
-        "tokenKind": "service"
-        if actor.is_service_token
-        else ("session" if not actor.token_id else "personal"),
+        "tokenKind": "service" if actor.is_service_token else ("session" if not actor.token_id else "personal"),
         "serviceToken": actor.is_service_token,
         "scopes": [],
     }

@@ -42,9 +42,7 @@ class TeamPostInput(Body):
     def to_domain(self) -> NewTeam:
         if self.customRoleKeys:
             raise InvalidRequest("customRoleKeys are not supported")
-        return NewTeam(
-            key=self.key, name=self.name, description=self.description, member_ids=list(self.memberIDs)
-        )
+        return NewTeam(key=self.key, name=self.name, description=self.description, member_ids=list(self.memberIDs))
 
 
 class AccessTokenPost(Body):

@@ -15,6 +15,13 @@ class VariationIn(Body):
     description: StrictStr | None = None
 
 
+class CustomPropertyIn(Body):
+    """LaunchDarkly's ``CustomProperty``: the official client cannot read back any other shape."""
+
+    name: StrictStr
+    value: list[StrictStr]
+
+
 class DefaultsIn(Body):
     onVariation: StrictInt
     offVariation: StrictInt
@@ -29,7 +36,7 @@ class FeatureFlagBody(Body):
     variations: list[VariationIn] | None = None
     temporary: StrictBool = True
     tags: list[StrictStr] = Field(default_factory=list)
-    customProperties: dict[str, Any] = Field(default_factory=dict)
+    customProperties: dict[str, CustomPropertyIn] = Field(default_factory=dict)
     defaults: DefaultsIn | None = None
     maintainerId: StrictStr | None = None
     maintainerTeamKey: StrictStr | None = None
@@ -40,20 +47,14 @@ class FeatureFlagBody(Body):
             key=self.key,
             name=self.name,
             description=self.description,
-            variations=[v.model_dump(exclude_none=True) for v in self.variations]
-            if self.variations
-            else None,
-            defaults=Defaults(self.defaults.onVariation, self.defaults.offVariation)
-            if self.defaults
-            else None,
+            variations=[v.model_dump(exclude_none=True) for v in self.variations] if self.variations else None,
+            defaults=Defaults(self.defaults.onVariation, self.defaults.offVariation) if self.defaults else None,
             temporary=self.temporary,
             tags=list(self.tags),
-            client_side_availability=self.clientSideAvailability.to_domain()
-            if self.clientSideAvailability
-            else None,
+            client_side_availability=self.clientSideAvailability.to_domain() if self.clientSideAvailability else None,
             include_in_snippet=self.includeInSnippet,
             maintainer_id=self.maintainerId,
             maintainer_team_key=self.maintainerTeamKey,
-            custom_properties=self.customProperties,
+            custom_properties={key: prop.model_dump() for key, prop in self.customProperties.items()},
             is_flag_on=self.isFlagOn,
         )

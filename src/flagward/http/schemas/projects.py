@@ -50,7 +50,5 @@ class ProjectPost(Body):
             tags=list(self.tags),
             include_in_snippet_by_default=self.includeInSnippetByDefault,
             default_client_side_availability=csa.to_domain() if csa else None,
-            environments=[e.to_domain() for e in self.environments]
-            if self.environments is not None
-            else None,
+            environments=[e.to_domain() for e in self.environments] if self.environments is not None else None,
         )

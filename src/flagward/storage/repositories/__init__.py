@@ -6,18 +6,25 @@ from flagward.storage.repositories.accounts import (
     SqlTeamRepository,
     SqlTokenRepository,
 )
+from flagward.storage.repositories.approvals import SqlApprovalRepository
 from flagward.storage.repositories.audit import SqlAuditLog, SqlMeta
+from flagward.storage.repositories.flag_usage import SqlFlagUsage
 from flagward.storage.repositories.flags import SqlFlagRepository
 from flagward.storage.repositories.projects import SqlEnvironmentRepository, SqlProjectRepository
+from flagward.storage.repositories.segments import SqlSegmentRepository, SqlTombstones
 
 __all__ = [
+    "SqlApprovalRepository",
     "SqlAuditLog",
     "SqlEnvironmentRepository",
     "SqlFlagRepository",
+    "SqlFlagUsage",
     "SqlMemberRepository",
     "SqlMeta",
     "SqlProjectRepository",
+    "SqlSegmentRepository",
     "SqlSessionRepository",
     "SqlTeamRepository",
     "SqlTokenRepository",
+    "SqlTombstones",
 ]

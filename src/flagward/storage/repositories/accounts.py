@@ -29,22 +29,23 @@ class SqlMemberRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def _team_keys(self, member_ids: list[str]) -> dict[str, list[str]]:
-        result: dict[str, list[str]] = {member_id: [] for member_id in member_ids}
+    def _teams(self, member_ids: list[str]) -> dict[str, dict[str, str]]:
+        """Each member's teams, key -> name, in key order."""
+        result: dict[str, dict[str, str]] = {member_id: {} for member_id in member_ids}
         if member_ids:
             rows = self._session.execute(
-                select(TeamMemberRecord.member_id, TeamRecord.key)
+                select(TeamMemberRecord.member_id, TeamRecord.key, TeamRecord.name)
                 .join(TeamRecord, TeamRecord.id == TeamMemberRecord.team_id)
                 .where(TeamMemberRecord.member_id.in_(member_ids))
                 .order_by(TeamRecord.key)
             )
-            for member_id, team_key in rows:
-                result[member_id].append(team_key)
+            for member_id, team_key, team_name in rows:
+                result[member_id][team_key] = team_name
         return result
 
     def _hydrate(self, records: list[MemberRecord]) -> list[Member]:
-        teams = self._team_keys([r.id for r in records])
-        return [member_from_record(r, teams[r.id]) for r in records]
+        teams = self._teams([r.id for r in records])
+        return [member_from_record(r, list(teams[r.id]), teams[r.id]) for r in records]
 
     def get(self, member_id: str) -> Member | None:
         record = self._session.get(MemberRecord, member_id)
@@ -68,9 +69,7 @@ class SqlMemberRepository:
                     contains_ci(func.coalesce(MemberRecord.last_name, ""), query.query),
                 )
             )
-        in_teams = select(TeamMemberRecord.member_id).join(
-            TeamRecord, TeamRecord.id == TeamMemberRecord.team_id
-        )
+        in_teams = select(TeamMemberRecord.member_id).join(TeamRecord, TeamRecord.id == TeamMemberRecord.team_id)
         if query.team_key:
             statement = statement.where(
                 MemberRecord.id.in_(in_teams.where(func.lower(TeamRecord.key) == query.team_key.lower()))
@@ -79,16 +78,12 @@ class SqlMemberRepository:
             statement = statement.where(MemberRecord.id.not_in(in_teams))
         total = count(self._session, statement)
         records = list(
-            self._session.scalars(
-                paginate(statement.order_by(MemberRecord.creation_date, MemberRecord.id), query.page)
-            )
+            self._session.scalars(paginate(statement.order_by(MemberRecord.creation_date, MemberRecord.id), query.page))
         )
         return self._hydrate(records), total
 
     def count_owners(self) -> int:
-        return int(
-            self._session.scalar(select(func.count()).where(MemberRecord.role == Role.OWNER.value)) or 0
-        )
+        return int(self._session.scalar(select(func.count()).where(MemberRecord.role == Role.OWNER.value)) or 0)
 
     def add(self, member: Member) -> None:
         self._session.add(member_to_record(member))
@@ -126,9 +121,7 @@ class SqlTeamRepository:
     def find(self, query: str | None, page: Page) -> tuple[list[Team], int]:
         statement = select(TeamRecord)
         if query:
-            statement = statement.where(
-                or_(contains_ci(TeamRecord.name, query), contains_ci(TeamRecord.key, query))
-            )
+            statement = statement.where(or_(contains_ci(TeamRecord.name, query), contains_ci(TeamRecord.key, query)))
         total = count(self._session, statement)
         records = self._session.scalars(paginate(statement.order_by(TeamRecord.key), page))
         return [team_from_record(r, self._member_ids(r.id)) for r in records], total
@@ -180,9 +173,7 @@ class SqlTokenRepository:
         if owner_id is not None:
             statement = statement.where(TokenRecord.owner_id == owner_id)
         total = count(self._session, statement)
-        records = self._session.scalars(
-            paginate(statement.order_by(TokenRecord.creation_date, TokenRecord.id), page)
-        )
+        records = self._session.scalars(paginate(statement.order_by(TokenRecord.creation_date, TokenRecord.id), page))
         return [token_from_record(r) for r in records], total
 
     def add(self, token: AccessToken) -> None:
@@ -200,9 +191,7 @@ class SqlTokenRepository:
 
     def delete_for_member(self, member_id: str) -> None:
         self._session.execute(
-            delete(TokenRecord).where(
-                TokenRecord.member_id == member_id, TokenRecord.service_token.is_(False)
-            )
+            delete(TokenRecord).where(TokenRecord.member_id == member_id, TokenRecord.service_token.is_(False))
         )
 
 

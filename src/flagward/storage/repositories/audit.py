@@ -65,9 +65,7 @@ class SqlAuditLog:
         return found
 
     def all_in_order(self) -> list[AuditEntry]:
-        return [
-            audit_from_record(r) for r in self._session.scalars(select(AuditRecord).order_by(AuditRecord.seq))
-        ]
+        return [audit_from_record(r) for r in self._session.scalars(select(AuditRecord).order_by(AuditRecord.seq))]
 
     def head(self) -> tuple[int, str]:
         record = self._session.get(AuditHeadRecord, 1)

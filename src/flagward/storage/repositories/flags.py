@@ -36,9 +36,7 @@ class SqlFlagRepository:
 
     def _env_ids(self, project_id: str) -> dict[str, str]:
         rows = self._session.execute(
-            select(EnvironmentRecord.key, EnvironmentRecord.id).where(
-                EnvironmentRecord.project_id == project_id
-            )
+            select(EnvironmentRecord.key, EnvironmentRecord.id).where(EnvironmentRecord.project_id == project_id)
         )
         return {key: env_id for key, env_id in rows}
 
@@ -101,6 +99,20 @@ class SqlFlagRepository:
         configs = self._configs([r.id for r in records])
         return [flag_from_record(r, project_key, configs[r.id]) for r in records]
 
+    def list_for_environment(self, project_key: str, env_key: str) -> list[Flag]:
+        rows = self._session.execute(
+            select(FlagRecord, FlagConfigRecord.doc)
+            .join(ProjectRecord, ProjectRecord.id == FlagRecord.project_id)
+            .join(FlagConfigRecord, FlagConfigRecord.flag_id == FlagRecord.id)
+            .join(EnvironmentRecord, EnvironmentRecord.id == FlagConfigRecord.environment_id)
+            .where(ProjectRecord.key == project_key, EnvironmentRecord.key == env_key)
+            .order_by(FlagRecord.key)
+        )
+        return [
+            flag_from_record(record, project_key, {env_key: cast(FlagConfig, copy.deepcopy(doc))})
+            for record, doc in rows
+        ]
+
     def add(self, flag: Flag) -> None:
         project = self._project(flag.project_key)
         self._session.add(flag_to_record(flag, project.id))
@@ -134,11 +146,9 @@ class SqlFlagRepository:
     def add_environment(self, project_key: str, env_key: str, configs: dict[str, FlagConfig]) -> None:
         project = self._project(project_key)
         env_id = self._env_ids(project.id)[env_key]
-        flag_ids = dict(
-            self._session.execute(
-                select(FlagRecord.key, FlagRecord.id).where(FlagRecord.project_id == project.id)
-            ).tuples()
-        )
+        rows = self._session.execute(select(FlagRecord.key, FlagRecord.id).where(FlagRecord.project_id == project.id))
+        # Not dict(result): a Result has .keys() (its column names), so dict() would index it like a mapping.
+        flag_ids = {key: flag_id for key, flag_id in rows}
         for flag_key, config in configs.items():
             self._session.add(_config_record(flag_ids[flag_key], env_id, config))
 

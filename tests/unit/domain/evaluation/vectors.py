@@ -53,9 +53,7 @@ __all__ = [
 
 #: Where the vectors live (vendored, Apache-2.0, see LICENSE.txt there); override with FLAGWARD_SDK_EVAL_VECTORS.
 VECTORS_ROOT = Path(
-    os.environ.get(
-        "FLAGWARD_SDK_EVAL_VECTORS", str(Path(__file__).resolve().parents[3] / "data" / "sdk-eval-vectors")
-    )
+    os.environ.get("FLAGWARD_SDK_EVAL_VECTORS", str(Path(__file__).resolve().parents[3] / "data" / "sdk-eval-vectors"))
 )
 
 #: A synthesized client-side flag with this prerequisite stands for "the server hit an exception".

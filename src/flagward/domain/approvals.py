@@ -1,0 +1,263 @@
+"""Approval requests: the aggregate, its reviews, and the transitions that govern them.
+
+Decisions (where LaunchDarkly documents only intent):
+
+- Each reviewer's latest approve or decline counts; comments never count.
+- ``reviewStatus`` is ``declined`` while any current decline stands, else ``approved`` once approvals
+  reach the environment's ``minNumApprovals``, else ``pending``.
+- Apply needs ``status == pending``, approvals >= ``minNumApprovals`` and no current decline (unless
+  ``canApplyDeclinedChanges``). A request is applied at most once; applying a request whose
+  ``executionDate`` is in the future schedules it instead.
+- ``updateDescription`` and ``addReviewers`` do not reset approvals; instructions cannot be edited.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from flagward.domain.accounts import Actor
+from flagward.domain.errors import Forbidden, InvalidRequest
+from flagward.domain.ids import new_object_id
+from flagward.domain.projects import ApprovalSettings
+
+MAX_DESCRIPTION = 5000
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    SCHEDULED = "scheduled"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class ReviewStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+class ReviewKind(StrEnum):
+    APPROVE = "approve"
+    DECLINE = "decline"
+    COMMENT = "comment"
+
+
+class ResourceKind(StrEnum):
+    FLAG = "flag"
+    SEGMENT = "segment"
+
+
+@dataclass(frozen=True)
+class Review:
+    id: str
+    kind: ReviewKind
+    creation_date: int
+    comment: str | None = None
+    member_id: str | None = None
+    service_token_id: str | None = None
+
+    @property
+    def reviewer(self) -> str:
+        return self.member_id or f"token:{self.service_token_id}"
+
+
+@dataclass(frozen=True)
+class CopySource:
+    key: str  # the source environment
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    instruction: dict[str, Any]
+    reason: str
+
+
+@dataclass
+class ApprovalRequest:
+    id: str
+    project_key: str
+    environment_key: str
+    resource_kind: ResourceKind
+    resource_key: str
+    creation_date: int
+    description: str
+    instructions: list[dict[str, Any]]
+    base_version: int  # the target configuration's version when the request was made
+    requestor_id: str | None = None  # member id
+    requestor_token_id: str | None = None
+    comment: str | None = None
+    notify_member_ids: list[str] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+    status: Status = Status.PENDING
+    execution_date: int | None = None
+    operating_on_id: str | None = None
+    source: CopySource | None = None
+    applied_date: int | None = None
+    applied_by_member_id: str | None = None
+    applied_by_service_token_id: str | None = None
+    failure_reason: str | None = None
+    version: int = 1
+
+    @property
+    def resource_id(self) -> str:
+        return f"proj/{self.project_key}:env/{self.environment_key}:{self.resource_kind}/{self.resource_key}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is Status.PENDING
+
+    def is_requestor(self, actor: Actor) -> bool:
+        if actor.member_id is not None:
+            return actor.member_id == self.requestor_id
+        return actor.token_id is not None and actor.token_id == self.requestor_token_id
+
+    def current_verdicts(self) -> dict[str, ReviewKind]:
+        """Each reviewer's latest approve or decline."""
+        verdicts: dict[str, ReviewKind] = {}
+        for review in self.reviews:
+            if review.kind is not ReviewKind.COMMENT:
+                verdicts[review.reviewer] = review.kind
+        return verdicts
+
+    def approvals(self) -> int:
+        return sum(1 for kind in self.current_verdicts().values() if kind is ReviewKind.APPROVE)
+
+    def declines(self) -> int:
+        return sum(1 for kind in self.current_verdicts().values() if kind is ReviewKind.DECLINE)
+
+    def review_status(self, settings: ApprovalSettings) -> ReviewStatus:
+        if self.declines():
+            return ReviewStatus.DECLINED
+        if self.approvals() >= settings.min_num_approvals:
+            return ReviewStatus.APPROVED
+        return ReviewStatus.PENDING
+
+    def touch(self) -> None:
+        self.version += 1
+
+
+def validate_description(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest("description is required")
+    if len(value) > MAX_DESCRIPTION:
+        raise InvalidRequest(f"description must be at most {MAX_DESCRIPTION} characters")
+    return value
+
+
+def new_request(**fields: Any) -> ApprovalRequest:
+    fields["description"] = validate_description(fields.get("description"))
+    return ApprovalRequest(id=new_object_id(), **fields)
+
+
+def add_review(
+    request: ApprovalRequest,
+    actor: Actor,
+    kind: ReviewKind,
+    comment: str | None,
+    *,
+    settings: ApprovalSettings,
+    can_review: bool,
+    now: int,
+) -> Review:
+    """Record a review. Raises InvalidRequest (the request is no longer open) or Forbidden (the actor
+    lacks the review right, or approves/declines their own request without ``canReviewOwnRequest``)."""
+    if request.status in (Status.COMPLETED, Status.FAILED, Status.SCHEDULED):
+        raise InvalidRequest(f"This approval request is {request.status} and can no longer be reviewed")
+    own = request.is_requestor(actor)
+    if not can_review and not (own and kind is ReviewKind.COMMENT):
+        raise Forbidden("You do not have permission to review approval requests")
+    if own and kind is not ReviewKind.COMMENT and not settings.can_review_own_request:
+        raise Forbidden("You cannot approve or decline your own approval request in this environment")
+    review = Review(
+        id=new_object_id(),
+        kind=kind,
+        creation_date=now,
+        comment=comment,
+        member_id=actor.member_id,
+        service_token_id=actor.token_id if actor.member_id is None else None,
+    )
+    request.reviews.append(review)
+    request.touch()
+    return review
+
+
+def check_can_apply(request: ApprovalRequest, actor: Actor, *, settings: ApprovalSettings, can_apply: bool) -> None:
+    """Raise unless ``actor`` may apply ``request`` now (InvalidRequest for the request's state,
+    Forbidden for the actor)."""
+    if request.status is not Status.PENDING:
+        raise InvalidRequest(f"This approval request is {request.status}; a request is applied at most once")
+    if not (can_apply or request.is_requestor(actor)):
+        raise Forbidden("You do not have permission to apply approval requests")
+    approvals = request.approvals()
+    if approvals < settings.min_num_approvals:
+        raise InvalidRequest(
+            f"This approval request needs {settings.min_num_approvals} approval(s) before it can be applied; "
+            f"it has {approvals}"
+        )
+    if request.declines() and not settings.can_apply_declined_changes:
+        raise InvalidRequest("This approval request was declined and this environment does not allow applying it")
+
+
+def mark_applied(request: ApprovalRequest, actor: Actor, *, now: int, scheduled: bool = False) -> None:
+    if not scheduled:
+        request.applied_date = now
+        request.applied_by_member_id = actor.member_id
+        request.applied_by_service_token_id = actor.token_id if actor.member_id is None else None
+    request.status = Status.COMPLETED
+    request.failure_reason = None
+    request.touch()
+
+
+def mark_scheduled(request: ApprovalRequest, actor: Actor, *, now: int) -> None:
+    request.applied_date = now
+    request.applied_by_member_id = actor.member_id
+    request.applied_by_service_token_id = actor.token_id if actor.member_id is None else None
+    request.status = Status.SCHEDULED
+    request.touch()
+
+
+def mark_failed(request: ApprovalRequest, actor: Actor, *, now: int, reason: str, scheduled: bool = False) -> None:
+    if not scheduled:
+        request.applied_date = now
+        request.applied_by_member_id = actor.member_id
+        request.applied_by_service_token_id = actor.token_id if actor.member_id is None else None
+    request.status = Status.FAILED
+    request.failure_reason = reason
+    request.touch()
+
+
+def apply_request_patch(request: ApprovalRequest, instructions: object, *, known_member: Any) -> list[str]:
+    """Semantic patch of a request: ``addReviewers`` and ``updateDescription``. Returns what changed.
+
+    ``known_member(id) -> bool`` and team expansion are the caller's (the service resolves team keys to
+    member ids first). Approvals are not reset. Raises InvalidRequest.
+    """
+    if not isinstance(instructions, list) or not instructions:
+        raise InvalidRequest("instructions must be a non-empty list")
+    changed: list[str] = []
+    for index, instruction in enumerate(instructions):
+        if not isinstance(instruction, dict):
+            raise InvalidRequest(f"instruction {index} must be an object")
+        kind = instruction.get("kind")
+        if kind == "updateDescription":
+            value = validate_description(instruction.get("value"))
+            if value != request.description:
+                request.description = value
+                changed.append("description")
+        elif kind == "addReviewers":
+            member_ids = instruction.get("notifyMemberIds") or []
+            added = [m for m in member_ids if m not in request.notify_member_ids]
+            unknown = [m for m in added if not known_member(m)]
+            if unknown:
+                raise InvalidRequest(f"instruction {index} (addReviewers): unknown member ids {', '.join(unknown)}")
+            if added:
+                request.notify_member_ids.extend(added)
+                changed.append("reviewers")
+        else:
+            raise InvalidRequest(f"instruction {index}: unknown kind '{kind}'; use addReviewers or updateDescription")
+    if changed:
+        request.touch()
+    return changed

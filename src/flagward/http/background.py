@@ -1,0 +1,47 @@
+"""Work each server process does in the background while it serves: executing scheduled approval
+requests when they fall due (exactly once across processes: the service locks each row), and writing
+the SDK evaluation counts it received to the store (flag statuses)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from anyio import to_thread
+
+from flagward.services.approvals import run_due
+from flagward.services.flag_statuses import EvaluationRecorder, flush_evaluations
+from flagward.services.ports import Deps, StoreUnavailable
+
+log = logging.getLogger("flagward.scheduler")
+
+
+async def run_scheduler(deps: Deps, interval: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            executed = await to_thread.run_sync(run_due, deps)
+            if executed:
+                log.info("executed scheduled approval requests %s", ", ".join(executed))
+        except StoreUnavailable as exc:
+            log.warning("scheduler: store unavailable: %s", exc)
+        except Exception:  # a bad request must not stop the scheduler for every other one
+            log.exception("scheduler: unexpected error")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def run_evaluation_flush(deps: Deps, recorder: EvaluationRecorder, interval: float, stop: asyncio.Event) -> None:
+    """Flush every ``interval`` seconds, and once more when stopping."""
+    while True:
+        stopping = stop.is_set()
+        try:
+            await to_thread.run_sync(flush_evaluations, deps, recorder)
+        except StoreUnavailable as exc:
+            log.warning("flag statuses: store unavailable, keeping the counts for later: %s", exc)
+        except Exception:
+            log.exception("flag statuses: unexpected error while writing evaluation counts")
+        if stopping:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)

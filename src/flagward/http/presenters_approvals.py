@@ -1,0 +1,128 @@
+"""Approval requests to LaunchDarkly's ``FlagConfigApprovalRequestResponse`` / ``ApprovalRequestResponse``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flagward.domain.approvals import ApprovalRequest, ResourceKind
+from flagward.domain.representations import approval_settings, flag_document
+from flagward.http import presenters
+from flagward.http.links import links
+from flagward.http.presenters_segments import segment as present_segment
+from flagward.services.approval_queries import RequestView
+
+API = "/api/v2"
+
+
+def _links(request: ApprovalRequest) -> dict[str, Any]:
+    top = f"{API}/approval-requests/{request.id}"
+    if request.resource_kind is ResourceKind.FLAG:
+        base = (
+            f"{API}/projects/{request.project_key}/flags/{request.resource_key}"
+            f"/environments/{request.environment_key}/approval-requests"
+        )
+        return links(
+            f"{base}/{request.id}",
+            base,
+            approvalRequest=top,
+            flag=f"{API}/flags/{request.project_key}/{request.resource_key}",
+        )
+    return links(
+        top,
+        f"{API}/approval-requests",
+        segment=f"{API}/segments/{request.project_key}/{request.environment_key}/{request.resource_key}",
+    )
+
+
+def flag_scoped(view: RequestView) -> dict[str, Any]:
+    request = view.request
+    doc: dict[str, Any] = {
+        "_id": request.id,
+        "_version": request.version,
+        "creationDate": request.creation_date,
+        "serviceKind": view.settings.service_kind,
+        "reviewStatus": view.review_status.value,
+        "allReviews": [_review(r) for r in request.reviews],
+        "notifyMemberIds": list(request.notify_member_ids),
+        "status": request.status.value,
+        "instructions": request.instructions,
+        "conflicts": [{"instruction": c.instruction, "reason": c.reason} for c in view.conflicts],
+        "_links": _links(request),
+        "description": request.description,
+    }
+    optional = {
+        "requestorId": request.requestor_id,
+        "appliedDate": request.applied_date,
+        "appliedByMemberId": request.applied_by_member_id,
+        "appliedByServiceTokenId": request.applied_by_service_token_id,
+        "executionDate": request.execution_date,
+        "operatingOnId": request.operating_on_id,
+    }
+    doc.update({k: v for k, v in optional.items() if v is not None})
+    if request.source is not None:
+        doc["source"] = {"key": request.source.key}
+        if request.source.version is not None:
+            doc["source"]["version"] = request.source.version
+    return doc
+
+
+def _review(review: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"_id": review.id, "kind": review.kind.value, "creationDate": review.creation_date}
+    for name, value in (
+        ("comment", review.comment),
+        ("memberId", review.member_id),
+        ("serviceTokenId", review.service_token_id),
+    ):
+        if value is not None:
+            doc[name] = value
+    return doc
+
+
+def top_level(view: RequestView) -> dict[str, Any]:
+    doc = flag_scoped(view)
+    doc["resourceId"] = view.request.resource_id
+    doc["approvalSettings"] = approval_settings(view.settings)
+    if view.project is not None:
+        doc["project"] = presenters.project(view.project)
+    if view.environments:
+        doc["environments"] = [presenters.environment(e) for e in view.environments]
+    if view.flag is not None:
+        doc["flag"] = _expanded_flag(view)
+    if view.flag is not None or view.segment is not None:
+        resource: dict[str, Any] = {"kind": view.request.resource_kind.value}
+        if view.flag is not None:
+            resource["flag"] = _expanded_flag(view)
+        if view.segment is not None:
+            resource["segment"] = present_segment(view.segment)
+        doc["resource"] = resource
+    return doc
+
+
+_EXPANDED_FLAG_FIELDS = (
+    "name",
+    "kind",
+    "description",
+    "key",
+    "_version",
+    "creationDate",
+    "includeInSnippet",
+    "clientSideAvailability",
+    "variations",
+    "temporary",
+    "tags",
+    "maintainerId",
+    "customProperties",
+    "archived",
+    "archivedDate",
+    "defaults",
+)
+
+
+def _expanded_flag(view: RequestView) -> dict[str, Any]:
+    assert view.flag is not None
+    document = flag_document(view.flag, env_keys=[])
+    doc = {k: document[k] for k in _EXPANDED_FLAG_FIELDS if k in document}
+    doc["_links"] = links(
+        f"{API}/flags/{view.flag.project_key}/{view.flag.key}", f"{API}/flags/{view.flag.project_key}"
+    )
+    return doc

@@ -1,0 +1,91 @@
+"""Segments, per environment."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+
+from flagward.domain.errors import InvalidRequest
+from flagward.http.deps import ActorDep, DepsDep, PageDep
+from flagward.http.links import collection
+from flagward.http.presenters_segments import segment as present
+from flagward.http.routes._bodies import parse_patch
+from flagward.http.schemas.changes import SegmentBody
+from flagward.services import segments as service
+from flagward.services.flag_changes import FlagPatch
+
+router = APIRouter(tags=["Segments"])
+BASE = "/api/v2/segments/{projectKey}/{environmentKey}"
+
+
+def _query(filter: str | None) -> str | None:
+    query = None
+    for part in (filter or "").split(","):
+        field, _, value = part.partition(":")
+        if field.strip() == "query":
+            query = value
+        elif part.strip():
+            raise InvalidRequest(f"unsupported filter field '{field}'; use query")
+    return query
+
+
+@router.get(BASE, summary="List segments")
+def list_segments(
+    actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str, page: PageDep, filter: str | None = None
+) -> dict[str, Any]:
+    items, total = service.list_segments(
+        deps, actor=actor, project_key=projectKey, env_key=environmentKey, query=_query(filter), page=page
+    )
+    path = f"/api/v2/segments/{projectKey}/{environmentKey}"
+    return collection(path, [present(s) for s in items], total, page, {"filter": filter})
+
+
+@router.post(BASE, status_code=201, summary="Create segment")
+def create_segment(
+    actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str, body: SegmentBody
+) -> dict[str, Any]:
+    segment, _ = service.create_segment(
+        deps, actor=actor, project_key=projectKey, env_key=environmentKey, new=body.to_domain()
+    )
+    return present(segment, [])
+
+
+@router.get(BASE + "/{segmentKey}", summary="Get segment")
+def get_segment(
+    actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str, segmentKey: str
+) -> dict[str, Any]:
+    segment, flags = service.get_segment(
+        deps, actor=actor, project_key=projectKey, env_key=environmentKey, key=segmentKey
+    )
+    return present(segment, flags)
+
+
+@router.patch(BASE + "/{segmentKey}", summary="Patch segment")
+def patch_segment(
+    request: Request,
+    actor: ActorDep,
+    deps: DepsDep,
+    projectKey: str,
+    environmentKey: str,
+    segmentKey: str,
+    payload: Annotated[Any, Body()],
+    dryRun: bool = False,
+) -> dict[str, Any]:
+    body = parse_patch(request, payload, merge=True, semantic=True)
+    segment = service.patch_segment(
+        deps,
+        actor=actor,
+        project_key=projectKey,
+        env_key=environmentKey,
+        key=segmentKey,
+        patch=FlagPatch(body.kind, body.operations, body.comment),
+        dry_run=dryRun,
+    )
+    return present(segment)
+
+
+@router.delete(BASE + "/{segmentKey}", status_code=204, summary="Delete segment")
+def delete_segment(actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str, segmentKey: str) -> Response:
+    service.delete_segment(deps, actor=actor, project_key=projectKey, env_key=environmentKey, key=segmentKey)
+    return Response(status_code=204)

@@ -1,0 +1,261 @@
+"""Read side of approvals: requests with their review status and live conflicts, filtered lists, and
+the check that refuses a direct change which would make a pending request fail."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from flagward.domain.accounts import Actor
+from flagward.domain.approvals import ApprovalRequest, Conflict, ResourceKind, ReviewStatus, Status
+from flagward.domain.conflicts import overlap_conflicts, replay
+from flagward.domain.errors import InvalidRequest
+from flagward.domain.flags import Flag
+from flagward.domain.instructions import FlagChangeContext
+from flagward.domain.permissions import Permission, require
+from flagward.domain.projects import ApprovalSettings, Environment, Project
+from flagward.domain.segment_changes import SegmentChangeContext, apply_segment_instructions
+from flagward.domain.segments import Segment
+from flagward.services.approvals import Scope, load_request, settings_for
+from flagward.services.flag_changes import change_context, flag_step
+from flagward.services.ports import ApprovalQuery, Clock, Deps, Page, UnitOfWork
+from flagward.services.segments import segment_context
+
+MAX_LIMIT = 200
+
+
+@dataclass
+class RequestView:
+    request: ApprovalRequest
+    review_status: ReviewStatus
+    conflicts: list[Conflict]
+    settings: ApprovalSettings
+    project: Project | None = None
+    environments: list[Environment] = field(default_factory=list)
+    flag: Flag | None = None
+    segment: Segment | None = None
+
+
+class _Resolver:
+    """Loads each flag, segment and environment once per read, within one transaction."""
+
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self.uow, self.clock = uow, clock
+        self._flags: dict[tuple[str, str], Flag | None] = {}
+        self._segments: dict[tuple[str, str, str], Segment | None] = {}
+        self._envs: dict[tuple[str, str], Environment | None] = {}
+        self._open: dict[tuple[str, str, str, str], list[ApprovalRequest]] = {}
+        self._flag_contexts: dict[tuple[str, str], FlagChangeContext] = {}
+
+    def flag(self, project_key: str, key: str) -> Flag | None:
+        if (project_key, key) not in self._flags:
+            self._flags[project_key, key] = self.uow.flags.get(project_key, key)
+        return self._flags[project_key, key]
+
+    def flag_context(self, flag: Flag) -> FlagChangeContext:
+        if (flag.project_key, flag.key) not in self._flag_contexts:
+            self._flag_contexts[flag.project_key, flag.key] = change_context(self.uow, self.clock, flag)
+        return self._flag_contexts[flag.project_key, flag.key]
+
+    def segment(self, project_key: str, env_key: str, key: str) -> Segment | None:
+        if (project_key, env_key, key) not in self._segments:
+            self._segments[project_key, env_key, key] = self.uow.segments.get(project_key, env_key, key)
+        return self._segments[project_key, env_key, key]
+
+    def environment(self, project_key: str, key: str) -> Environment | None:
+        if (project_key, key) not in self._envs:
+            self._envs[project_key, key] = self.uow.environments.get(project_key, key)
+        return self._envs[project_key, key]
+
+    def open_requests(self, request: ApprovalRequest) -> list[ApprovalRequest]:
+        scope = (
+            request.project_key,
+            request.environment_key,
+            request.resource_kind.value,
+            request.resource_key,
+        )
+        if scope not in self._open:
+            self._open[scope] = self.uow.approvals.open_for(*scope)
+        return self._open[scope]
+
+
+def _segment_step(context: SegmentChangeContext) -> Any:
+    def step(segment: Segment, instruction: dict[str, Any]) -> tuple[Segment, bool]:
+        change = apply_segment_instructions(segment, [instruction], context=context)
+        return change.segment, change.changed
+
+    return step
+
+
+def _touched(resolver: _Resolver, request: ApprovalRequest) -> tuple[list[Conflict], list[tuple[dict[str, Any], str]]]:
+    if request.resource_kind is ResourceKind.FLAG:
+        flag = resolver.flag(request.project_key, request.resource_key)
+        if flag is None:
+            return [Conflict({}, "The flag no longer exists")], []
+        flag_replay = replay(
+            flag, request.instructions, flag_step(resolver.flag_context(flag), request.environment_key)
+        )
+        return flag_replay.conflicts, flag_replay.touched
+    segment = resolver.segment(request.project_key, request.environment_key, request.resource_key)
+    if segment is None:
+        return [Conflict({}, "The segment no longer exists")], []
+    context = segment_context(resolver.uow, resolver.clock, segment)
+    segment_replay = replay(segment, request.instructions, _segment_step(context))
+    return segment_replay.conflicts, segment_replay.touched
+
+
+def conflicts_of(resolver: _Resolver, request: ApprovalRequest) -> list[Conflict]:
+    if request.status is Status.FAILED:
+        return [Conflict({}, f"Applying failed: {request.failure_reason}")]
+    if request.status is not Status.PENDING:
+        return []
+    conflicts, touched = _touched(resolver, request)
+    others = {
+        other.id: [part for _, part in _touched(resolver, other)[1]]
+        for other in resolver.open_requests(request)
+        if other.id != request.id
+    }
+    descriptions = {o.id: o.description for o in resolver.open_requests(request)}
+    return conflicts + overlap_conflicts(request, touched, others, descriptions)
+
+
+def _view(resolver: _Resolver, request: ApprovalRequest, expand: set[str]) -> RequestView:
+    env = resolver.environment(request.project_key, request.environment_key)
+    settings = settings_for(env, request.resource_kind) if env else ApprovalSettings()
+    view = RequestView(
+        request=request,
+        review_status=request.review_status(settings),
+        conflicts=conflicts_of(resolver, request),
+        settings=settings,
+    )
+    if "project" in expand:
+        view.project = resolver.uow.projects.get(request.project_key)
+    if "environments" in expand and env is not None:
+        view.environments = [env]
+    if ("flag" in expand or "resource" in expand) and request.resource_kind is ResourceKind.FLAG:
+        view.flag = resolver.flag(request.project_key, request.resource_key)
+    if "resource" in expand and request.resource_kind is ResourceKind.SEGMENT:
+        view.segment = resolver.segment(request.project_key, request.environment_key, request.resource_key)
+    return view
+
+
+def get_request(
+    deps: Deps, *, actor: Actor, request_id: str, scope: Scope | None = None, expand: set[str] | None = None
+) -> RequestView:
+    require(actor, Permission.READ)
+    with deps.uow(write=False) as uow:
+        request = load_request(uow, request_id, scope)
+        return _view(_Resolver(uow, deps.clock), request, expand or set())
+
+
+def view_of(deps: Deps, request: ApprovalRequest) -> RequestView:
+    """The view of a request just written (its live conflicts and review status)."""
+    with deps.uow(write=False) as uow:
+        return _view(_Resolver(uow, deps.clock), request, set())
+
+
+def list_for_flag(deps: Deps, *, actor: Actor, scope: Scope) -> list[RequestView]:
+    require(actor, Permission.READ)
+    with deps.uow(write=False) as uow:
+        resolver = _Resolver(uow, deps.clock)
+        requests = uow.approvals.for_resource(scope.project_key, scope.environment_key, "flag", scope.flag_key)
+        return [_view(resolver, r, set()) for r in requests]
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    query: ApprovalQuery
+    review_statuses: tuple[str, ...] = ()
+
+
+_FILTER_FIELDS = {
+    "notifyMemberIds": "anyOf",
+    "requestorId": "equals",
+    "resourceId": "equals",
+    "resourceKind": "equals",
+    "reviewStatus": "anyOf",
+    "status": "anyOf",
+    "projectKey": "equals",
+}
+
+
+def _split_filter(raw: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in raw:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    return [p.strip() for p in [*parts, current] if p.strip()]
+
+
+def parse_filter(raw: str | None) -> dict[str, Any]:
+    """``field operator value`` clauses joined by commas (commas inside ``[...]`` belong to values)."""
+    result: dict[str, Any] = {}
+    for clause in _split_filter(raw or ""):
+        field_name, _, rest = clause.partition(" ")
+        operator, _, value = rest.strip().partition(" ")
+        if field_name not in _FILTER_FIELDS:
+            raise InvalidRequest("Unsupported filter field. Filter field must be one of: " + ", ".join(_FILTER_FIELDS))
+        if operator != _FILTER_FIELDS[field_name]:
+            raise InvalidRequest(f"filter {field_name} supports the operator '{_FILTER_FIELDS[field_name]}'")
+        if operator == "anyOf":
+            try:
+                values = json.loads(value)
+            except json.JSONDecodeError:
+                values = None
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise InvalidRequest(f"filter {field_name} anyOf needs a JSON array of strings")
+            result[field_name] = tuple(values)
+        else:
+            result[field_name] = value.strip()
+    return result
+
+
+def build_filter(raw: str | None, page: Page) -> RequestFilter:
+    from flagward.services.approvals import parse_resource_id
+
+    parsed = parse_filter(raw)
+    project_key = parsed.get("projectKey")
+    env_key = kind = key = None
+    if "resourceId" in parsed:
+        project_key, env_key, resource_kind, key = parse_resource_id(parsed["resourceId"])
+        kind = resource_kind.value
+    review = parsed.get("reviewStatus", ())
+    query = ApprovalQuery(
+        project_key=project_key,
+        environment_key=env_key,
+        resource_kind=parsed.get("resourceKind", kind),
+        resource_key=key,
+        requestor_id=parsed.get("requestorId"),
+        statuses=parsed.get("status", ()),
+        notify_member_ids=parsed.get("notifyMemberIds", ()),
+        page=None if review else page,
+    )
+    return RequestFilter(query=query, review_statuses=review)
+
+
+def list_requests(
+    deps: Deps, *, actor: Actor, filter: RequestFilter, page: Page, expand: set[str]
+) -> tuple[list[RequestView], int]:
+    """Requests matching ``filter``, newest first. reviewStatus depends on each environment's current
+    settings, so that filter is applied after the others, in memory."""
+    require(actor, Permission.READ)
+    if page.limit > MAX_LIMIT:
+        raise InvalidRequest(f"limit must be at most {MAX_LIMIT}")
+    with deps.uow(write=False) as uow:
+        resolver = _Resolver(uow, deps.clock)
+        requests, total = uow.approvals.find(filter.query)
+        if filter.review_statuses:
+            requests = [r for r in requests if _review_status(resolver, r) in filter.review_statuses]
+            total = len(requests)
+            requests = requests[page.offset : page.offset + page.limit]
+        return [_view(resolver, r, expand) for r in requests], total
+
+
+def _review_status(resolver: _Resolver, request: ApprovalRequest) -> str:
+    env = resolver.environment(request.project_key, request.environment_key)
+    return request.review_status(settings_for(env, request.resource_kind) if env else ApprovalSettings()).value

@@ -1,0 +1,110 @@
+"""Project approval settings per resource kind (LaunchDarkly's beta settings API). Flag settings are the
+environments' ``approvalSettings``; segment settings live beside them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from flagward.domain.accounts import Actor
+from flagward.domain.approvals import ResourceKind
+from flagward.domain.audit import AuditAction, environment_spec
+from flagward.domain.errors import InvalidRequest
+from flagward.domain.events import EnvironmentChanged
+from flagward.domain.permissions import Permission, require
+from flagward.domain.projects import ApprovalSettings, Environment
+from flagward.domain.representations import approval_settings
+from flagward.services._common import load_environment, load_project, record_audit
+from flagward.services.environments import parse_approval_settings
+from flagward.services.ports import Deps
+
+
+def _kinds(resource_kind: str | None) -> list[ResourceKind]:
+    if resource_kind is None:
+        return list(ResourceKind)
+    try:
+        return [ResourceKind(resource_kind)]
+    except ValueError:
+        raise InvalidRequest("resourceKind must be flag or segment") from None
+
+
+def _settings(env: Environment, kind: ResourceKind) -> ApprovalSettings:
+    return env.approval_settings if kind is ResourceKind.FLAG else env.segment_approval_settings
+
+
+def get_settings(
+    deps: Deps, *, actor: Actor, project_key: str, environment_key: str | None, resource_kind: str | None
+) -> dict[str, Any]:
+    """``{resourceKind: {environments: {envKey: settings}, _default: settings}}``."""
+    require(actor, Permission.READ)
+    kinds = _kinds(resource_kind)
+    with deps.uow(write=False) as uow:
+        load_project(uow, project_key)
+        envs = uow.environments.find(project_key)[0]
+    if environment_key is not None:
+        envs = [e for e in envs if e.key == environment_key]
+        if not envs:
+            raise InvalidRequest(f"Unknown environment '{environment_key}'")
+    return {
+        kind.value: {
+            "environments": {e.key: approval_settings(_settings(e, kind)) for e in envs},
+            "_default": approval_settings(ApprovalSettings()),
+        }
+        for kind in kinds
+    }
+
+
+_FIELDS = (
+    "required",
+    "bypassApprovalsForPendingChanges",
+    "minNumApprovals",
+    "canReviewOwnRequest",
+    "canApplyDeclinedChanges",
+    "requiredApprovalTags",
+    "serviceKind",
+    "serviceConfig",
+    "autoApplyApprovedChanges",
+    "serviceKindConfigurationId",
+)
+
+
+def patch_settings(deps: Deps, *, actor: Actor, project_key: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Change one environment's settings for one resource kind; only the fields given change."""
+    require(actor, Permission.MANAGE_ENVIRONMENTS)
+    env_key, kind_name = body.get("environmentKey"), body.get("resourceKind")
+    if not isinstance(env_key, str) or not isinstance(kind_name, str):
+        raise InvalidRequest("environmentKey and resourceKind are required")
+    kind = _kinds(kind_name)[0]
+    with deps.uow() as uow:
+        env = load_environment(uow, project_key, env_key, for_update=True)
+        current = approval_settings(_settings(env, kind))
+        merged = {**current, **{k: v for k, v in body.items() if k in _FIELDS}}
+        if "autoApplyApprovedChanges" in merged and merged["autoApplyApprovedChanges"] is None:
+            merged.pop("autoApplyApprovedChanges")
+        if merged.get("serviceKindConfigurationId") is None:
+            merged.pop("serviceKindConfigurationId", None)
+        updated = parse_approval_settings(merged)
+        if updated != _settings(env, kind):
+            before = approval_settings(_settings(env, kind))
+            if kind is ResourceKind.FLAG:
+                env = replace(env, approval_settings=updated)
+            else:
+                env = replace(env, segment_approval_settings=updated)
+            env.version += 1
+            uow.environments.update(env)
+            record_audit(
+                uow,
+                deps.clock,
+                actor,
+                kind="environment",
+                name=env.name,
+                actions=[AuditAction.UPDATE_APPROVAL_REQUEST_SETTINGS],
+                resource=environment_spec(project_key, env_key),
+                title_verb="updated",
+                description=f"Updated {kind.value} approval settings of environment {env.name}",
+                previous=before,
+                current=approval_settings(updated),
+            )
+            uow.publish(EnvironmentChanged(environment_id=env.id))
+        uow.commit()
+    return {kind.value: {"environments": {env.key: approval_settings(_settings(env, kind))}}}

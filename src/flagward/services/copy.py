@@ -1,0 +1,83 @@
+"""POST /api/v2/flags/{projectKey}/{featureFlagKey}/copy: copy configuration between environments,
+planned as semantic instructions and applied through the one write path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flagward.domain.accounts import Actor
+from flagward.domain.audit import AuditAction
+from flagward.domain.copy import CopyAction, chosen_actions, plan_copy
+from flagward.domain.errors import NotFound, OptimisticLockError
+from flagward.domain.flags import Flag
+from flagward.domain.instructions import FlagChange, apply_flag_instructions
+from flagward.domain.permissions import Permission, require
+from flagward.domain.projects import Environment
+from flagward.services._common import load_flag
+from flagward.services.flag_changes import change_context, commit_flag_change
+from flagward.services.ports import Deps
+
+
+@dataclass(frozen=True)
+class CopyEnd:
+    key: str
+    current_version: int | None = None
+
+
+def check_version(flag: Flag, end: CopyEnd, side: str) -> None:
+    if end.key not in flag.environments:
+        raise NotFound(f"Unknown {side} environment '{end.key}'")
+    version = flag.environments[end.key]["version"]
+    if end.current_version is not None and end.current_version != version:
+        raise OptimisticLockError(
+            f"The {side} configuration is at version {version}, not {end.current_version}. Reload and retry."
+        )
+
+
+def copy_flag_config(
+    deps: Deps,
+    *,
+    actor: Actor,
+    project_key: str,
+    key: str,
+    source: CopyEnd,
+    target: CopyEnd,
+    included: list[CopyAction] | None = None,
+    excluded: list[CopyAction] | None = None,
+    comment: str | None = None,
+) -> tuple[Flag, list[Environment]]:
+    """Make ``target``'s configuration match ``source``'s for the chosen actions (all when neither list
+    is given). Raises InvalidRequest, NotFound, OptimisticLockError (a stated version is stale),
+    ApprovalRequired (the target requires approval: use an approval request instead)."""
+    require(actor, Permission.UPDATE_FLAG_CONFIG)
+    actions = chosen_actions(included, excluded, list(CopyAction))
+    with deps.uow() as uow:
+        flag = load_flag(uow, project_key, key, for_update=True)
+        check_version(flag, source, "source")
+        check_version(flag, target, "target")
+        context = change_context(uow, deps.clock, flag)
+        plan = plan_copy(
+            flag,
+            source.key,
+            target.key,
+            actions,
+            segment_exists=context.segment_exists,
+            get_flag=context.get_flag,
+        )
+        change = (
+            apply_flag_instructions(flag, plan, environment_key=target.key, context=context)
+            if plan
+            else FlagChange(flag=flag.clone(), environment_actions={}, flag_actions=[])
+        )
+        after = commit_flag_change(
+            uow,
+            deps.clock,
+            actor,
+            before=flag,
+            change=change,
+            comment=comment,
+            extra_actions={target.key: [AuditAction.COPY_FLAG_CONFIG_TO]},
+        )
+        environments = uow.environments.find(project_key)[0]
+        uow.commit()
+    return after, environments

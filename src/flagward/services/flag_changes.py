@@ -1,0 +1,269 @@
+"""The one write path for flag changes. PATCH (semantic, JSON and merge patch), copy between
+environments, approval apply and scheduled execution all end in ``commit_flag_change``, which gates,
+versions, persists, audits and publishes — in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from flagward.domain.accounts import Actor
+from flagward.domain.approvals import Status
+from flagward.domain.audit import AuditAction, flag_spec
+from flagward.domain.changes import describe_changes
+from flagward.domain.conflicts import replay
+from flagward.domain.errors import InvalidRequest
+from flagward.domain.events import ItemKind, SdkItemChanged
+from flagward.domain.flag_documents import check_patch_paths, flag_from_document
+from flagward.domain.flag_validation import validate_flag
+from flagward.domain.flags import Flag
+from flagward.domain.governance import check_approval_gate, stamp_versions
+from flagward.domain.instructions import FlagChange, FlagChangeContext, apply_flag_instructions
+from flagward.domain.permissions import Permission, can, require
+from flagward.domain.projects import Environment
+from flagward.domain.representations import flag_document
+from flagward.services._common import load_flag, record_audit
+from flagward.services.patching import apply_json_patch, apply_merge_patch, check_patch_shape
+from flagward.services.ports import Clock, Deps, UnitOfWork
+
+# Project-level fields that are part of what SDKs receive: changing them is a new version in every
+# environment, or SDKs would ignore the update. (An archived flag is served to SDKs as deleted.)
+_SDK_VISIBLE_ACTIONS = {
+    AuditAction.UPDATE_VARIATIONS,
+    AuditAction.UPDATE_CLIENT_SIDE_AVAILABILITY,
+    AuditAction.ARCHIVE_FLAG,
+}
+_FLAG_WRITABLE = (
+    "name",
+    "description",
+    "variations",
+    "temporary",
+    "tags",
+    "maintainerId",
+    "maintainerTeamKey",
+    "clientSideAvailability",
+    "includeInSnippet",
+    "customProperties",
+    "archived",
+    "deprecated",
+    "defaults",
+    "environments",
+)
+_FLAG_TESTABLE = ("_version", "key", "kind", "creationDate")
+
+
+@dataclass(frozen=True)
+class FlagPatch:
+    kind: str  # "semantic" | "json" | "merge"
+    operations: Any
+    comment: str | None = None
+    environment_key: str | None = None
+
+
+def change_context(uow: UnitOfWork, clock: Clock, flag: Flag) -> FlagChangeContext:
+    """Lookups the domain needs, resolved lazily inside the caller's transaction."""
+    project_key = flag.project_key
+
+    @cache
+    def get_flag(key: str) -> Flag | None:
+        return None if key == flag.key else uow.flags.get(project_key, key)
+
+    @cache
+    def segment_keys(env_key: str) -> frozenset[str]:
+        return frozenset(uow.segments.keys(project_key, env_key))
+
+    def dependents_of(key: str) -> list[tuple[str, str, int]]:
+        return [
+            (other.key, env_key, p["variation"])
+            for other in uow.flags.list_all(project_key)
+            if other.key != key
+            for env_key, config in other.environments.items()
+            for p in config["prerequisites"]
+            if p["key"] == key
+        ]
+
+    return FlagChangeContext(
+        now=clock.now_ms(),
+        environment_keys=frozenset(flag.environments),
+        get_flag=get_flag,
+        segment_exists=lambda env_key, key: key in segment_keys(env_key),
+        member_exists=lambda member_id: uow.members.get(member_id) is not None,
+        team_exists=lambda team_key: uow.teams.get(team_key) is not None,
+        dependents_of=dependents_of,
+    )
+
+
+def compute_change(flag: Flag, patch: FlagPatch, context: FlagChangeContext) -> FlagChange:
+    """What ``patch`` does to ``flag``; raises InvalidRequest / InstructionError / OptimisticLockError."""
+    if patch.kind == "semantic":
+        return apply_flag_instructions(flag, patch.operations, environment_key=patch.environment_key, context=context)
+    document = flag_document(flag)
+    if patch.kind == "json":
+        ops = check_patch_shape(patch.operations)
+        check_patch_paths(ops)
+        patched = apply_json_patch(document, ops, writable=_FLAG_WRITABLE, testable=_FLAG_TESTABLE)
+    elif patch.kind == "merge":
+        patched = apply_merge_patch(document, patch.operations, writable=_FLAG_WRITABLE)
+    else:
+        raise InvalidRequest(f"unknown patch kind {patch.kind}")
+    after = flag_from_document(patched, flag, now=context.now)
+    for field, exists in (("maintainerId", context.member_exists), ("maintainerTeamKey", context.team_exists)):
+        value = patched.get(field)
+        if value is not None and value != document.get(field) and not exists(value):
+            raise InvalidRequest(f"{field} '{value}' does not exist")
+    validate_flag(after, context)
+    return describe_changes(flag, after)
+
+
+def _required_permission(patch: FlagPatch) -> Permission:
+    return Permission.UPDATE_FLAG_CONFIG if patch.environment_key else Permission.MANAGE_FLAGS
+
+
+def _authorize(actor: Actor, change: FlagChange) -> None:
+    if change.environment_actions:
+        require(actor, Permission.UPDATE_FLAG_CONFIG)
+    if change.flag_actions:
+        require(actor, Permission.MANAGE_FLAGS)
+
+
+def commit_flag_change(
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    *,
+    before: Flag,
+    change: FlagChange,
+    comment: str | None,
+    approval_request_id: str | None = None,
+    extra_actions: dict[str, list[str]] | None = None,
+    persist: bool = True,
+) -> Flag:
+    """Gate, version, persist, audit and publish ``change``. The caller owns the transaction.
+
+    ``approval_request_id`` marks a change made by applying an approved request: it satisfies the gate
+    and is recorded on the audit entry. Raises ApprovalRequired.
+    """
+    environments = {e.key: e for e in uow.environments.find(before.project_key)[0]}
+    check_approval_gate(
+        change.environment_actions,
+        environments,
+        tags=set(before.tags) | set(change.flag.tags),
+        can_bypass=can(actor, Permission.BYPASS_REQUIRED_APPROVAL),
+        approved=approval_request_id is not None,
+    )
+    after = change.flag
+    stamped = list(change.environment_actions)
+    if _SDK_VISIBLE_ACTIONS & set(change.flag_actions):
+        stamped = list(after.environments)
+    stamp_versions(after, stamped, now=clock.now_ms(), changed=change.changed)
+    if not persist or not change.changed:
+        return after
+    uow.flags.update(after, environments=stamped)
+    _audit(uow, clock, actor, before, after, change, comment, approval_request_id, extra_actions or {})
+    for env_key in stamped:
+        env = environments[env_key]
+        uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, after.key, after.environments[env_key]["version"]))
+    return after
+
+
+def _audit(
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    before: Flag,
+    after: Flag,
+    change: FlagChange,
+    comment: str | None,
+    approval_request_id: str | None,
+    extra_actions: dict[str, list[str]],
+) -> None:
+    accesses: list[tuple[str, str]] = []
+    for env_key, actions in change.environment_actions.items():
+        resource = flag_spec(after.project_key, after.key, env_key)
+        accesses += [(a, resource) for a in [*extra_actions.get(env_key, []), *actions]]
+    project_resource = flag_spec(after.project_key, after.key)
+    accesses += [(a, project_resource) for a in change.flag_actions]
+    resources = list(dict.fromkeys(r for _, r in accesses))
+    envs = ", ".join(change.environment_actions) or "all environments"
+    record_audit(
+        uow,
+        clock,
+        actor,
+        kind="flag",
+        name=after.name,
+        actions=[],
+        accesses=accesses,
+        resource=resources[0],
+        description=f"Updated flag {after.name} ({after.key}) in {envs}: "
+        + ", ".join(dict.fromkeys(a for a, _ in accesses)),
+        title_verb="updated",
+        comment=comment,
+        previous=flag_document(before, list(change.environment_actions)),
+        current=flag_document(after, list(change.environment_actions)),
+        approval_request_id=approval_request_id,
+        extra_resources=resources[1:],
+    )
+
+
+def flag_step(context: FlagChangeContext, env_key: str) -> Callable[[Flag, dict[str, Any]], tuple[Flag, bool]]:
+    """Apply one instruction; for replaying a request instruction by instruction."""
+
+    def step(flag: Flag, instruction: dict[str, Any]) -> tuple[Flag, bool]:
+        change = apply_flag_instructions(flag, [instruction], environment_key=env_key, context=context)
+        return change.flag, change.changed
+
+    return step
+
+
+def check_patch_conflicts(uow: UnitOfWork, clock: Clock, before: Flag, after: Flag) -> None:
+    """Refuse (400) a direct change after which a pending request's instruction would fail where it
+    applies cleanly today. Requests that already conflict are not the change's fault."""
+    for request in uow.approvals.open_for(before.project_key, None, "flag", before.key):
+        if request.status is not Status.PENDING:
+            continue
+        step_before = flag_step(change_context(uow, clock, before), request.environment_key)
+        step_after = flag_step(change_context(uow, clock, after), request.environment_key)
+        failing_before = {
+            json.dumps(c.instruction, sort_keys=True)
+            for c in replay(before, request.instructions, step_before).conflicts
+        }
+        for conflict in replay(after, request.instructions, step_after).conflicts:
+            if json.dumps(conflict.instruction, sort_keys=True) not in failing_before:
+                raise InvalidRequest(
+                    f"This change would make pending approval request {request.id} ('{request.description}') fail: "
+                    f"{conflict.reason}. Pass ignoreConflicts=true to make it anyway."
+                )
+
+
+def update_flag(
+    deps: Deps,
+    *,
+    actor: Actor,
+    project_key: str,
+    key: str,
+    patch: FlagPatch,
+    dry_run: bool = False,
+    ignore_conflicts: bool = False,
+) -> tuple[Flag, list[Environment]]:
+    """PATCH /api/v2/flags/{projectKey}/{featureFlagKey}: all or nothing.
+
+    With ``dry_run`` the flag is returned as it would be and nothing is stored. Raises Forbidden,
+    NotFound, InvalidRequest (InstructionError), OptimisticLockError, ApprovalRequired.
+    """
+    require(actor, _required_permission(patch) if patch.kind == "semantic" else Permission.UPDATE_FLAG_CONFIG)
+    with deps.uow() as uow:
+        flag = load_flag(uow, project_key, key, for_update=not dry_run)
+        change = compute_change(flag, patch, change_context(uow, deps.clock, flag))
+        _authorize(actor, change)
+        if not ignore_conflicts and change.changed:
+            check_patch_conflicts(uow, deps.clock, flag, change.flag)
+        after = commit_flag_change(
+            uow, deps.clock, actor, before=flag, change=change, comment=patch.comment, persist=not dry_run
+        )
+        environments = uow.environments.find(project_key)[0]
+        if not dry_run:
+            uow.commit()
+    return after, environments

@@ -1,0 +1,125 @@
+"""Approval requests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from flagward.domain.approvals import ApprovalRequest, Status
+from flagward.services.ports import ApprovalQuery
+from flagward.storage.mappers import approval_from_record, approval_to_record, tag_pattern
+from flagward.storage.records import ApprovalRequestRecord, EnvironmentRecord, ProjectRecord
+from flagward.storage.repositories._common import count, paginate
+
+
+class SqlApprovalRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _base(self) -> Select[Any]:
+        return (
+            select(ApprovalRequestRecord, ProjectRecord.key, EnvironmentRecord.key)
+            .join(ProjectRecord, ProjectRecord.id == ApprovalRequestRecord.project_id)
+            .join(EnvironmentRecord, EnvironmentRecord.id == ApprovalRequestRecord.environment_id)
+        )
+
+    def _hydrate(self, rows: Sequence[Any]) -> list[ApprovalRequest]:
+        return [approval_from_record(record, project_key, env_key) for record, project_key, env_key in rows]
+
+    def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None:
+        statement = self._base().where(ApprovalRequestRecord.id == request_id)
+        if for_update:
+            statement = statement.with_for_update(of=ApprovalRequestRecord)
+        found = self._hydrate(self._session.execute(statement).all())
+        return found[0] if found else None
+
+    def _ids(self, project_key: str, env_key: str) -> tuple[str, str]:
+        row = self._session.execute(
+            select(ProjectRecord.id, EnvironmentRecord.id)
+            .join(EnvironmentRecord, EnvironmentRecord.project_id == ProjectRecord.id)
+            .where(ProjectRecord.key == project_key, EnvironmentRecord.key == env_key)
+        ).one()
+        return row[0], row[1]
+
+    def add(self, request: ApprovalRequest) -> None:
+        project_id, env_id = self._ids(request.project_key, request.environment_key)
+        self._session.add(approval_to_record(request, project_id, env_id))
+
+    def update(self, request: ApprovalRequest) -> None:
+        record = self._session.get(ApprovalRequestRecord, request.id)
+        assert record is not None, "update() of a request that was not loaded"
+        approval_to_record(request, record.project_id, record.environment_id, record)
+
+    def delete(self, request: ApprovalRequest) -> None:
+        record = self._session.get(ApprovalRequestRecord, request.id)
+        if record is not None:
+            self._session.delete(record)
+
+    def open_for(self, project_key: str, env_key: str | None, kind: str, key: str) -> list[ApprovalRequest]:
+        """Pending and scheduled requests on one resource (in one environment, or in all)."""
+        statement = self._base().where(
+            ProjectRecord.key == project_key,
+            ApprovalRequestRecord.resource_kind == kind,
+            ApprovalRequestRecord.resource_key == key,
+            ApprovalRequestRecord.status.in_([Status.PENDING.value, Status.SCHEDULED.value]),
+        )
+        if env_key is not None:
+            statement = statement.where(EnvironmentRecord.key == env_key)
+        return self._hydrate(self._session.execute(statement.order_by(ApprovalRequestRecord.creation_date)).all())
+
+    def for_resource(self, project_key: str, env_key: str, kind: str, key: str) -> list[ApprovalRequest]:
+        statement = self._base().where(
+            ProjectRecord.key == project_key,
+            EnvironmentRecord.key == env_key,
+            ApprovalRequestRecord.resource_kind == kind,
+            ApprovalRequestRecord.resource_key == key,
+        )
+        rows = self._session.execute(statement.order_by(ApprovalRequestRecord.creation_date.desc())).all()
+        return self._hydrate(rows)
+
+    def delete_for_resource(self, project_key: str, kind: str, key: str) -> None:
+        for request in self.open_for(project_key, None, kind, key):
+            self.delete(request)
+
+    def find(self, query: ApprovalQuery) -> tuple[list[ApprovalRequest], int]:
+        statement = self._base()
+        if query.project_key:
+            statement = statement.where(ProjectRecord.key == query.project_key)
+        if query.environment_key:
+            statement = statement.where(EnvironmentRecord.key == query.environment_key)
+        if query.resource_kind:
+            statement = statement.where(ApprovalRequestRecord.resource_kind == query.resource_kind)
+        if query.resource_key:
+            statement = statement.where(ApprovalRequestRecord.resource_key == query.resource_key)
+        if query.requestor_id:
+            statement = statement.where(ApprovalRequestRecord.requestor_id == query.requestor_id)
+        if query.statuses:
+            statement = statement.where(ApprovalRequestRecord.status.in_(query.statuses))
+        if query.notify_member_ids:
+            statement = statement.where(
+                or_(*(ApprovalRequestRecord.notify.like(tag_pattern(m), escape="\\") for m in query.notify_member_ids))
+            )
+        statement = statement.order_by(ApprovalRequestRecord.creation_date.desc(), ApprovalRequestRecord.id)
+        if query.page is None:
+            rows = self._session.execute(statement).all()
+            return self._hydrate(rows), len(rows)
+        total = count(self._session, statement)
+        return self._hydrate(self._session.execute(paginate(statement, query.page)).all()), total
+
+    def due(self, now: int, limit: int = 20) -> list[str]:
+        """Ids of scheduled requests whose time has come. On PostgreSQL rows another process holds are
+        skipped, so processes share the work instead of queueing on it."""
+        statement = (
+            select(ApprovalRequestRecord.id)
+            .where(
+                ApprovalRequestRecord.status == Status.SCHEDULED.value,
+                ApprovalRequestRecord.execution_date <= now,
+            )
+            .order_by(ApprovalRequestRecord.execution_date)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self._session.scalars(statement))

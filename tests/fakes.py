@@ -1,0 +1,554 @@
+"""In-memory fakes of every port in ``flagward.services.ports``, for unit tests of the services.
+
+``FakeStore`` holds the committed state; a ``FakeUnitOfWork`` works on a deep copy and publishes it on
+commit, so rollback-by-default and all-or-nothing behave as they do on a real database.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from flagward.domain.accounts import AccessToken, Member, Role, Team
+from flagward.domain.approvals import ApprovalRequest, Status
+from flagward.domain.audit import GENESIS_HASH, AuditEntry, seal, spec_matches
+from flagward.domain.events import Event
+from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
+from flagward.domain.flags import Flag, FlagConfig
+from flagward.domain.projects import Environment, Project
+from flagward.domain.segments import Segment
+from flagward.services.ports import (
+    ApprovalQuery,
+    AuditQuery,
+    Deps,
+    FlagQuery,
+    MemberQuery,
+    Page,
+    ProjectQuery,
+)
+
+
+class FrozenClock:
+    def __init__(self, now: int = 1_700_000_000_000) -> None:
+        self.now = now
+
+    def now_ms(self) -> int:
+        return self.now
+
+    def advance(self, ms: int) -> None:
+        self.now += ms
+
+
+class RecordingBroker:
+    def __init__(self) -> None:
+        self.published: list[Event] = []
+
+    def publish(self, events: list[Event]) -> None:
+        self.published.extend(events)
+
+
+class PlainHasher:
+    """A fast stand-in for argon2: a salted digest, enough to tell passwords apart in tests."""
+
+    def hash(self, secret: str) -> str:
+        return "plain$" + hashlib.sha256(secret.encode()).hexdigest()
+
+    def verify(self, secret_hash: str | None, secret: str) -> bool:
+        return secret_hash is not None and secret_hash == self.hash(secret)
+
+
+def _page(items: list[Any], page: Page | None) -> list[Any]:
+    return items if page is None else items[page.offset : page.offset + page.limit]
+
+
+@dataclass
+class FakeStore:
+    projects: dict[str, Project] = field(default_factory=dict)
+    environments: dict[str, Environment] = field(default_factory=dict)  # by id
+    flags: dict[tuple[str, str], Flag] = field(default_factory=dict)
+    segments: dict[tuple[str, str, str], Segment] = field(default_factory=dict)
+    tombstones: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    flag_usage: dict[tuple[str, str], EvaluationTally] = field(default_factory=dict)
+    approvals: dict[str, ApprovalRequest] = field(default_factory=dict)
+    members: dict[str, Member] = field(default_factory=dict)
+    teams: dict[str, Team] = field(default_factory=dict)
+    tokens: dict[str, AccessToken] = field(default_factory=dict)
+    sessions: dict[str, tuple[str, int]] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+class FakeProjects:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, key: str, *, for_update: bool = False) -> Project | None:
+        return copy.deepcopy(self.s.projects.get(key))
+
+    def find(self, query: ProjectQuery) -> tuple[list[Project], int]:
+        items = [
+            p
+            for p in self.s.projects.values()
+            if (not query.query or query.query.lower() in (p.name + p.key).lower())
+            and all(t in p.tags for t in query.tags)
+        ]
+        reverse = query.sort.startswith("-")
+        attr = "creation_date" if "creationDate" in query.sort else "name"
+        items.sort(key=lambda p: (getattr(p, attr), p.key), reverse=reverse)
+        return copy.deepcopy(_page(items, query.page)), len(items)
+
+    def add(self, project: Project) -> None:
+        self.s.projects[project.key] = copy.deepcopy(project)
+
+    update = add
+
+    def delete(self, project: Project) -> None:
+        self.s.projects.pop(project.key, None)
+        for env in [e for e in self.s.environments.values() if e.project_id == project.id]:
+            FakeEnvironments(self.s).delete(env)
+        for key in [k for k in self.s.flags if k[0] == project.key]:
+            del self.s.flags[key]
+
+
+class FakeEnvironments:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, project_key: str, key: str, *, for_update: bool = False) -> Environment | None:
+        found = [e for e in self.s.environments.values() if e.project_key == project_key and e.key == key]
+        return copy.deepcopy(found[0]) if found else None
+
+    def get_by_id(self, environment_id: str) -> Environment | None:
+        return copy.deepcopy(self.s.environments.get(environment_id))
+
+    def get_by_credential(self, credential: str) -> Environment | None:
+        found = [e for e in self.s.environments.values() if credential in (e.api_key, e.mobile_key)]
+        return copy.deepcopy(found[0]) if found else None
+
+    def find(self, project_key: str, page: Page | None = None) -> tuple[list[Environment], int]:
+        items = sorted(
+            (e for e in self.s.environments.values() if e.project_key == project_key),
+            key=lambda e: (e.creation_date, e.key),
+        )
+        return copy.deepcopy(_page(items, page)), len(items)
+
+    def add(self, environment: Environment) -> None:
+        self.s.environments[environment.id] = copy.deepcopy(environment)
+
+    update = add
+
+    def delete(self, environment: Environment) -> None:
+        self.s.environments.pop(environment.id, None)
+        for flag in self.s.flags.values():
+            if flag.project_key == environment.project_key:
+                flag.environments.pop(environment.key, None)
+
+
+class FakeFlags:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, project_key: str, key: str, *, for_update: bool = False) -> Flag | None:
+        return copy.deepcopy(self.s.flags.get((project_key, key)))
+
+    def find(self, project_key: str, query: FlagQuery) -> tuple[list[Flag], int]:
+        items = [
+            f
+            for (p, _), f in self.s.flags.items()
+            if p == project_key
+            and (not query.query or query.query.lower() in (f.name + f.key).lower())
+            and all(t in f.tags for t in query.tags)
+            and (query.archived is None or f.archived == query.archived)
+        ]
+        items.sort(key=lambda f: (f.creation_date, f.key))
+        return copy.deepcopy(_page(items, query.page)), len(items)
+
+    def list_all(self, project_key: str) -> list[Flag]:
+        return copy.deepcopy(sorted((f for (p, _), f in self.s.flags.items() if p == project_key), key=lambda f: f.key))
+
+    def list_for_environment(self, project_key: str, env_key: str) -> list[Flag]:
+        flags = [f for f in self.list_all(project_key) if env_key in f.environments]
+        for flag in flags:
+            flag.environments = {env_key: flag.environments[env_key]}
+        return flags
+
+    def add(self, flag: Flag) -> None:
+        self.s.flags[flag.project_key, flag.key] = copy.deepcopy(flag)
+
+    def update(self, flag: Flag, *, environments: Iterable[str] = ()) -> None:
+        self.add(flag)
+
+    def delete(self, flag: Flag) -> None:
+        self.s.flags.pop((flag.project_key, flag.key), None)
+
+    def add_environment(self, project_key: str, env_key: str, configs: dict[str, FlagConfig]) -> None:
+        for key, config in configs.items():
+            self.s.flags[project_key, key].environments[env_key] = copy.deepcopy(config)
+
+
+class FakeSegments:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, project_key: str, env_key: str, key: str, *, for_update: bool = False) -> Segment | None:
+        return copy.deepcopy(self.s.segments.get((project_key, env_key, key)))
+
+    def find(self, project_key: str, env_key: str, query: str | None, page: Page | None) -> tuple[list[Segment], int]:
+        items = sorted(
+            (
+                s
+                for (p, e, _), s in self.s.segments.items()
+                if (p, e) == (project_key, env_key) and (not query or query.lower() in (s.name + s.key).lower())
+            ),
+            key=lambda s: s.key,
+        )
+        return copy.deepcopy(_page(items, page)), len(items)
+
+    def keys(self, project_key: str, env_key: str) -> set[str]:
+        return {k for (p, e, k) in self.s.segments if (p, e) == (project_key, env_key)}
+
+    def add(self, segment: Segment) -> None:
+        self.s.segments[segment.project_key, segment.environment_key, segment.key] = copy.deepcopy(segment)
+
+    update = add
+
+    def delete(self, segment: Segment) -> None:
+        self.s.segments.pop((segment.project_key, segment.environment_key, segment.key), None)
+
+
+class FakeTombstones:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def version(self, environment_id: str, kind: str, key: str) -> int:
+        return self.s.tombstones.get((environment_id, kind, key), 0)
+
+    def record(self, environment_id: str, kind: str, key: str, version: int) -> None:
+        self.s.tombstones[environment_id, kind, key] = max(version, self.version(environment_id, kind, key))
+
+    def for_environment(self, environment_id: str) -> dict[tuple[str, str], int]:
+        return {(k, key): v for (e, k, key), v in self.s.tombstones.items() if e == environment_id}
+
+
+class FakeFlagUsage:
+    """Evaluation tallies merged per (environment, flag); counts are not pruned by day here."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def add(self, tallies: Sequence[EvaluationTally]) -> None:
+        for tally in tallies:
+            held = self.s.flag_usage.setdefault(
+                (tally.environment_id, tally.flag_key), EvaluationTally(tally.environment_id, tally.flag_key)
+            )
+            held.add(copy.deepcopy(tally))
+
+    def for_environment(
+        self, environment_id: str, *, since_day: int, flag_key: str | None = None
+    ) -> dict[str, FlagUsage]:
+        result = {}
+        for (env_id, key), tally in self.s.flag_usage.items():
+            if env_id == environment_id and flag_key in (None, key):
+                counts: dict[int, int] = {}
+                for (day, variation), count in tally.counts.items():
+                    if day >= since_day:
+                        counts[variation] = counts.get(variation, 0) + count
+                result[key] = FlagUsage(tally.last_requested, tally.default, tally.has_default, counts)
+        return result
+
+    def prune(self, *, before_day: int) -> None:
+        for tally in self.s.flag_usage.values():
+            tally.counts = {slot: n for slot, n in tally.counts.items() if slot[0] >= before_day}
+
+
+class FakeApprovals:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None:
+        return copy.deepcopy(self.s.approvals.get(request_id))
+
+    def add(self, request: ApprovalRequest) -> None:
+        self.s.approvals[request.id] = copy.deepcopy(request)
+
+    update = add
+
+    def delete(self, request: ApprovalRequest) -> None:
+        self.s.approvals.pop(request.id, None)
+
+    def open_for(self, project_key: str, env_key: str | None, kind: str, key: str) -> list[ApprovalRequest]:
+        return copy.deepcopy(
+            sorted(
+                (
+                    r
+                    for r in self.s.approvals.values()
+                    if (r.project_key, r.resource_kind.value, r.resource_key) == (project_key, kind, key)
+                    and (env_key is None or r.environment_key == env_key)
+                    and r.status in (Status.PENDING, Status.SCHEDULED)
+                ),
+                key=lambda r: r.creation_date,
+            )
+        )
+
+    def for_resource(self, project_key: str, env_key: str, kind: str, key: str) -> list[ApprovalRequest]:
+        return copy.deepcopy(
+            sorted(
+                (
+                    r
+                    for r in self.s.approvals.values()
+                    if (r.project_key, r.environment_key, r.resource_kind.value, r.resource_key)
+                    == (project_key, env_key, kind, key)
+                ),
+                key=lambda r: r.creation_date,
+                reverse=True,
+            )
+        )
+
+    def delete_for_resource(self, project_key: str, kind: str, key: str) -> None:
+        for request in self.open_for(project_key, None, kind, key):
+            self.delete(request)
+
+    def find(self, query: ApprovalQuery) -> tuple[list[ApprovalRequest], int]:
+        q = query
+        items = [
+            r
+            for r in self.s.approvals.values()
+            if (not q.project_key or r.project_key == q.project_key)
+            and (not q.environment_key or r.environment_key == q.environment_key)
+            and (not q.resource_kind or r.resource_kind.value == q.resource_kind)
+            and (not q.resource_key or r.resource_key == q.resource_key)
+            and (not q.requestor_id or r.requestor_id == q.requestor_id)
+            and (not q.statuses or r.status.value in q.statuses)
+            and (not q.notify_member_ids or set(q.notify_member_ids) & set(r.notify_member_ids))
+        ]
+        items.sort(key=lambda r: (-r.creation_date, r.id))
+        return copy.deepcopy(_page(items, q.page)), len(items)
+
+    def due(self, now: int, limit: int = 20) -> list[str]:
+        due = sorted(
+            (
+                r
+                for r in self.s.approvals.values()
+                if r.status is Status.SCHEDULED and r.execution_date is not None and r.execution_date <= now
+            ),
+            key=lambda r: r.execution_date or 0,
+        )
+        return [r.id for r in due[:limit]]
+
+
+class FakeMembers:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def _with_teams(self, member: Member) -> Member:
+        member = copy.deepcopy(member)
+        member.team_keys = sorted(t.key for t in self.s.teams.values() if member.id in t.member_ids)
+        return member
+
+    def get(self, member_id: str) -> Member | None:
+        member = self.s.members.get(member_id)
+        return self._with_teams(member) if member else None
+
+    def get_by_email(self, email: str) -> Member | None:
+        found = [m for m in self.s.members.values() if m.email.lower() == email.strip().lower()]
+        return self._with_teams(found[0]) if found else None
+
+    def find(self, query: MemberQuery) -> tuple[list[Member], int]:
+        items = [self._with_teams(m) for m in sorted(self.s.members.values(), key=lambda m: (m.creation_date, m.id))]
+        items = [
+            m
+            for m in items
+            if (not query.roles or m.role.value in query.roles)
+            and (not query.query or query.query.lower() in f"{m.email} {m.first_name} {m.last_name}".lower())
+            and (not query.team_key or query.team_key.lower() in [k.lower() for k in m.team_keys])
+            and (not query.no_team or not m.team_keys)
+        ]
+        return _page(items, query.page), len(items)
+
+    def count_owners(self) -> int:
+        return sum(1 for m in self.s.members.values() if m.role is Role.OWNER)
+
+    def add(self, member: Member) -> None:
+        self.s.members[member.id] = copy.deepcopy(member)
+
+    update = add
+
+    def delete(self, member: Member) -> None:
+        self.s.members.pop(member.id, None)
+        for team in self.s.teams.values():
+            if member.id in team.member_ids:
+                team.member_ids.remove(member.id)
+
+
+class FakeTeams:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, key: str) -> Team | None:
+        return copy.deepcopy(self.s.teams.get(key))
+
+    def find(self, query: str | None, page: Page) -> tuple[list[Team], int]:
+        items = sorted(
+            (t for t in self.s.teams.values() if not query or query.lower() in (t.name + t.key).lower()),
+            key=lambda t: t.key,
+        )
+        return copy.deepcopy(_page(items, page)), len(items)
+
+    def add(self, team: Team) -> None:
+        self.s.teams[team.key] = copy.deepcopy(team)
+
+    update = add
+
+    def delete(self, team: Team) -> None:
+        self.s.teams.pop(team.key, None)
+
+
+class FakeTokens:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, token_id: str) -> AccessToken | None:
+        return copy.deepcopy(self.s.tokens.get(token_id))
+
+    def get_by_hash(self, token_hash: str) -> AccessToken | None:
+        found = [t for t in self.s.tokens.values() if t.token_hash == token_hash]
+        return copy.deepcopy(found[0]) if found else None
+
+    def find(self, owner_id: str | None, page: Page) -> tuple[list[AccessToken], int]:
+        items = sorted(
+            (t for t in self.s.tokens.values() if owner_id is None or t.owner_id == owner_id),
+            key=lambda t: (t.creation_date, t.id),
+        )
+        return copy.deepcopy(_page(items, page)), len(items)
+
+    def add(self, token: AccessToken) -> None:
+        self.s.tokens[token.id] = copy.deepcopy(token)
+
+    update = add
+
+    def delete(self, token: AccessToken) -> None:
+        self.s.tokens.pop(token.id, None)
+
+    def delete_for_member(self, member_id: str) -> None:
+        for token in [t for t in self.s.tokens.values() if t.member_id == member_id and not t.service_token]:
+            self.delete(token)
+
+
+class FakeSessions:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def add(self, session_hash: str, member_id: str, expires: int) -> None:
+        self.s.sessions[session_hash] = (member_id, expires)
+
+    def get_member_id(self, session_hash: str, now: int) -> str | None:
+        found = self.s.sessions.get(session_hash)
+        return found[0] if found and found[1] > now else None
+
+    def delete(self, session_hash: str) -> None:
+        self.s.sessions.pop(session_hash, None)
+
+    def delete_for_member(self, member_id: str) -> None:
+        for key in [k for k, (m, _) in self.s.sessions.items() if m == member_id]:
+            del self.s.sessions[key]
+
+
+class FakeAuditLog:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def append(self, entry: AuditEntry) -> AuditEntry:
+        entry.seq = len(self.s.audit) + 1
+        seal(entry, prev_hash=self.s.audit[-1].hash if self.s.audit else GENESIS_HASH)
+        self.s.audit.append(copy.deepcopy(entry))
+        return entry
+
+    def get(self, entry_id: str) -> AuditEntry | None:
+        found = [e for e in self.s.audit if e.id == entry_id]
+        return copy.deepcopy(found[0]) if found else None
+
+    def find(self, query: AuditQuery) -> list[AuditEntry]:
+        items = [
+            e
+            for e in reversed(self.s.audit)
+            if (query.before is None or e.date < query.before)
+            and (query.after is None or e.date > query.after)
+            and (not query.q or query.q.lower() in repr(e.content()).lower())
+            and (
+                not query.spec
+                or any(spec_matches(query.spec, r) for r in e.target_resources + [a.resource for a in e.accesses])
+            )
+        ]
+        return copy.deepcopy(items[: query.limit])
+
+
+class FakeMeta:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def account_id(self) -> str:
+        return self.s.meta.setdefault("account_id", "0" * 24)
+
+
+class FakeUnitOfWork:
+    def __init__(self, shared: FakeStore, broker: RecordingBroker) -> None:
+        self._shared = shared
+        self._broker = broker
+        self._events: list[Event] = []
+        self.committed = False
+
+    def __enter__(self) -> Self:
+        self._work = copy.deepcopy(self._shared)
+        store = self._work
+        self.projects = FakeProjects(store)
+        self.environments = FakeEnvironments(store)
+        self.flags = FakeFlags(store)
+        self.segments = FakeSegments(store)
+        self.tombstones = FakeTombstones(store)
+        self.flag_usage = FakeFlagUsage(store)
+        self.approvals = FakeApprovals(store)
+        self.members = FakeMembers(store)
+        self.teams = FakeTeams(store)
+        self.tokens = FakeTokens(store)
+        self.sessions = FakeSessions(store)
+        self.audit = FakeAuditLog(store)
+        self.meta = FakeMeta(store)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self._shared.__dict__.update(copy.deepcopy(self._work).__dict__)
+        self.committed = True
+        events, self._events = self._events, []
+        if events:
+            self._broker.publish(events)
+
+    def rollback(self) -> None:
+        self._work = copy.deepcopy(self._shared)
+        self._events.clear()
+
+    def publish(self, event: Event) -> None:
+        self._events.append(event)
+
+
+class FakeUnitOfWorkFactory:
+    def __init__(self) -> None:
+        self.store = FakeStore()
+        self.broker = RecordingBroker()
+
+    def __call__(self, *, write: bool = True) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.store, self.broker)
+
+
+def fake_deps() -> tuple[Deps, FakeUnitOfWorkFactory, FrozenClock]:
+    factory = FakeUnitOfWorkFactory()
+    clock = FrozenClock()
+    return Deps(uow=factory, clock=clock, passwords=PlainHasher()), factory, clock
