@@ -12,9 +12,11 @@ app = typer.Typer(help="flagward: self-hosted, LaunchDarkly-compatible feature m
 db = typer.Typer(help="Database schema.")
 tokens = typer.Typer(help="Access tokens.")
 audit = typer.Typer(help="The audit log.")
+members = typer.Typer(help="Account members.")
 app.add_typer(db, name="db")
 app.add_typer(tokens, name="tokens")
 app.add_typer(audit, name="audit")
+app.add_typer(members, name="members")
 
 DatabaseOption = Annotated[
     str | None, typer.Option("--database-url", help="sqlite:///path or postgresql://user@host:port/db")
@@ -51,6 +53,29 @@ def db_upgrade(database_url: DatabaseOption = None) -> None:
     upgrade(engine)
     typer.echo(f"schema at revision {current_revision(engine)}")
     engine.dispose()
+
+
+@members.command("set-password")
+def members_set_password(
+    email: Annotated[str, typer.Option("--email", help="The member's email")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Set a member's sign-in password (prompted for, never echoed); ends their sessions."""
+    from flagward.bootstrap import build_services
+    from flagward.domain.accounts import SYSTEM_ACTOR
+    from flagward.domain.errors import DomainError
+    from flagward.services.members import set_password
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    services = build_services(_settings(database_url))
+    try:
+        set_password(services.deps, actor=SYSTEM_ACTOR, email=email, password=password)
+    except DomainError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+    typer.echo(f"password set for {email}")
 
 
 @tokens.command("create")

@@ -190,3 +190,30 @@ def delete_member(deps: Deps, *, actor: Actor, member_id: str) -> None:
             previous=member_document(member),
         )
         uow.commit()
+
+
+def set_password(deps: Deps, *, actor: Actor, email: str, password: str) -> Member:
+    """Set a member's sign-in password (the CLI's ``members set-password``, run on the server host).
+
+    Other sessions of the member end. Raises NotFound, InvalidRequest (too short)."""
+    with deps.uow() as uow:
+        member = uow.members.get_by_email(email)
+        if member is None:
+            raise NotFound(f"No member has the email '{email}'")
+        member.password_hash = _password_hash(deps, password)
+        member.version += 1
+        uow.members.update(member)
+        uow.sessions.delete_for_member(member.id)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="member",
+            name=member.email,
+            actions=[AuditAction.UPDATE_MEMBER],
+            resource=member_spec(member.id),
+            title_verb="updated",
+            description=f"Set the password of member {member.email}",
+        )
+        uow.commit()
+    return member

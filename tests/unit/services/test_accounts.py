@@ -83,3 +83,17 @@ def test_configured_admin_token_is_ensured_and_never_returned(world: World) -> N
     first = auth.ensure_owner_and_admin_token(world.deps, owner_email="o@example.com", admin_token="api-fixed-secret")
     assert first is not None and first.admin_token_secret is None
     assert auth.authenticate_token(world.deps, "api-fixed-secret").role is Role.ADMIN
+
+
+def test_set_password_lets_the_owner_sign_in_and_ends_old_sessions(world: World) -> None:
+    from flagward.domain.accounts import SYSTEM_ACTOR
+
+    owner = world.member(Role.OWNER, email="boss@example.com")
+    members.set_password(world.deps, actor=SYSTEM_ACTOR, email="boss@example.com", password="a long secret")
+    throttle = auth.LoginThrottle()
+    first = auth.login(world.deps, throttle, email="boss@example.com", password="a long secret", address="x")
+    assert auth.authenticate_session(world.deps, first.session_secret).role is Role.OWNER
+    members.set_password(world.deps, actor=SYSTEM_ACTOR, email="boss@example.com", password="another secret")
+    with pytest.raises(Unauthorized):
+        auth.authenticate_session(world.deps, first.session_secret)
+    assert owner.member_id is not None
