@@ -41,6 +41,8 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(mem_kb / 1024 / 1024, 1),
         "os": platform.platform(),
         "python": platform.python_version(),
+        # The machine may be shared: a busy one gives lower figures.
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -60,7 +62,13 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def report(name: str, results: dict[str, Any]) -> None:
-    out = {"benchmark": name, "machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"), **results}
+    out = {
+        "benchmark": name,
+        "machine": machine(),
+        "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "revision": git_revision(),
+        **results,
+    }
     text = json.dumps(out, indent=2)
     print(text)
     target = REPO / "bench" / "results"
@@ -80,13 +88,21 @@ def make_flags(api: Rest, env: Env, count: int, *, prefix: str = "flag") -> list
             key,
             env.key,
             {"kind": "turnFlagOn"},
-            {"kind": "addTargets", "contextKind": "user", "values": [f"user-{i}", f"user-{i + 1}"], "variationId": ids[1]},
+            {
+                "kind": "addTargets",
+                "contextKind": "user",
+                "values": [f"user-{i}", f"user-{i + 1}"],
+                "variationId": ids[1],
+            },
             {
                 "kind": "addRule",
                 "clauses": [{"attribute": "email", "op": "endsWith", "values": ["@example.com"], "negate": False}],
                 "variationId": ids[2],
             },
-            {"kind": "updateFallthroughVariationOrRollout", "rolloutWeights": {ids[0]: 50000, ids[1]: 50000, ids[2]: 0}},
+            {
+                "kind": "updateFallthroughVariationOrRollout",
+                "rolloutWeights": {ids[0]: 50000, ids[1]: 50000, ids[2]: 0},
+            },
         )
         keys.append(key)
     return keys
@@ -111,7 +127,9 @@ class StreamClient:
     @classmethod
     async def open(cls, port: int, sdk_key: str, path: str = "/all") -> StreamClient:
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
-        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {sdk_key}\r\nAccept: text/event-stream\r\n\r\n"
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {sdk_key}\r\nAccept: text/event-stream\r\n\r\n"
+        )
         writer.write(request.encode())
         await writer.drain()
         return cls(reader, writer, patch_times=[])
@@ -149,6 +167,8 @@ def wait_for(check: Any, timeout: float, interval: float = 0.05) -> None:
 
 def git_revision() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], check=False, cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
     except OSError:
         return "unknown"

@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._common import StreamClient, make_flags, report, rss_bytes
 from tests.support.sdk import rest
 from tests.support.server import ServerProcess
+
+from bench._common import StreamClient, make_flags, report, rss_bytes
 
 
 async def _open_all(port: int, sdk_key: str, count: int, batch: int = 500) -> tuple[list[StreamClient], list[Any]]:

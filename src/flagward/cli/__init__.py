@@ -114,7 +114,7 @@ def audit_verify(database_url: DatabaseOption = None) -> None:
     finally:
         services.close()
     for item in breaks:
-        typer.echo(f"{item.entry_id}\tseq {item.seq}\t{item.reason}")
+        typer.echo(f"{item.entry_id or '(id unknown)'}\tseq {item.seq}\t{item.reason}")
     if breaks:
         typer.echo(f"audit log: {len(breaks)} problem(s) in {checked} entries", err=True)
         raise typer.Exit(1)

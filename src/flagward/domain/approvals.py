@@ -5,9 +5,14 @@ Decisions (where LaunchDarkly documents only intent):
 - Each reviewer's latest approve or decline counts; comments never count.
 - ``reviewStatus`` is ``declined`` while any current decline stands, else ``approved`` once approvals
   reach the environment's ``minNumApprovals``, else ``pending``.
-- Apply needs ``status == pending``, approvals >= ``minNumApprovals`` and no current decline (unless
-  ``canApplyDeclinedChanges``). A request is applied at most once; applying a request whose
-  ``executionDate`` is in the future schedules it instead.
+- Approving or declining needs the review right; one's own request only with ``canReviewOwnRequest``.
+  Commenting needs the review right, or being the requester.
+- Apply needs the apply right or being the requester; then ``status == pending``, approvals >=
+  ``minNumApprovals`` and no current decline (unless ``canApplyDeclinedChanges``). A request is applied
+  at most once; applying a request whose ``executionDate`` is in the future schedules it instead.
+- The requester's privileges (comment, apply, update and delete their own request) last as long as they
+  may still create approval requests: a member demoted to reader or no access loses them.
+- Refusals name the actor first (Forbidden), then the request's state (InvalidRequest).
 - ``updateDescription`` and ``addReviewers`` do not reset approvals; instructions cannot be edited.
 """
 
@@ -20,6 +25,7 @@ from typing import Any
 from flagward.domain.accounts import Actor
 from flagward.domain.errors import Forbidden, InvalidRequest
 from flagward.domain.ids import new_object_id
+from flagward.domain.permissions import Permission, can
 from flagward.domain.projects import ApprovalSettings
 
 MAX_DESCRIPTION = 5000
@@ -75,6 +81,27 @@ class Conflict:
     reason: str
 
 
+@dataclass(frozen=True)
+class Rights:
+    """What an actor's role allows on approval requests."""
+
+    request: bool = False
+    review: bool = False
+    apply: bool = False
+    update: bool = False
+    delete: bool = False
+
+    @classmethod
+    def of(cls, actor: Actor) -> Rights:
+        return cls(
+            request=can(actor, Permission.CREATE_APPROVAL_REQUEST),
+            review=can(actor, Permission.REVIEW_APPROVAL_REQUEST),
+            apply=can(actor, Permission.APPLY_APPROVAL_REQUEST),
+            update=can(actor, Permission.UPDATE_APPROVAL_REQUEST),
+            delete=can(actor, Permission.DELETE_APPROVAL_REQUEST),
+        )
+
+
 @dataclass
 class ApprovalRequest:
     id: str
@@ -90,6 +117,7 @@ class ApprovalRequest:
     requestor_token_id: str | None = None
     comment: str | None = None
     notify_member_ids: list[str] = field(default_factory=list)
+    notify_team_keys: list[str] = field(default_factory=list)  # as given; their members are in notify_member_ids
     reviews: list[Review] = field(default_factory=list)
     status: Status = Status.PENDING
     execution_date: int | None = None
@@ -113,6 +141,10 @@ class ApprovalRequest:
         if actor.member_id is not None:
             return actor.member_id == self.requestor_id
         return actor.token_id is not None and actor.token_id == self.requestor_token_id
+
+    def acts_as_requestor(self, actor: Actor, rights: Rights) -> bool:
+        """The requester's privileges hold while they may still create requests."""
+        return rights.request and self.is_requestor(actor)
 
     def current_verdicts(self) -> dict[str, ReviewKind]:
         """Each reviewer's latest approve or decline."""
@@ -159,18 +191,18 @@ def add_review(
     comment: str | None,
     *,
     settings: ApprovalSettings,
-    can_review: bool,
+    rights: Rights,
     now: int,
 ) -> Review:
-    """Record a review. Raises InvalidRequest (the request is no longer open) or Forbidden (the actor
-    lacks the review right, or approves/declines their own request without ``canReviewOwnRequest``)."""
-    if request.status in (Status.COMPLETED, Status.FAILED, Status.SCHEDULED):
-        raise InvalidRequest(f"This approval request is {request.status} and can no longer be reviewed")
+    """Record a review. Raises Forbidden (the actor lacks the review right, or approves/declines their
+    own request without ``canReviewOwnRequest``) or InvalidRequest (the request is no longer open)."""
     own = request.is_requestor(actor)
-    if not can_review and not (own and kind is ReviewKind.COMMENT):
+    if not rights.review and not (kind is ReviewKind.COMMENT and request.acts_as_requestor(actor, rights)):
         raise Forbidden("You do not have permission to review approval requests")
     if own and kind is not ReviewKind.COMMENT and not settings.can_review_own_request:
         raise Forbidden("You cannot approve or decline your own approval request in this environment")
+    if request.status is not Status.PENDING:
+        raise InvalidRequest(f"This approval request is {request.status} and can no longer be reviewed")
     review = Review(
         id=new_object_id(),
         kind=kind,
@@ -184,13 +216,13 @@ def add_review(
     return review
 
 
-def check_can_apply(request: ApprovalRequest, actor: Actor, *, settings: ApprovalSettings, can_apply: bool) -> None:
-    """Raise unless ``actor`` may apply ``request`` now (InvalidRequest for the request's state,
-    Forbidden for the actor)."""
+def check_can_apply(request: ApprovalRequest, actor: Actor, *, settings: ApprovalSettings, rights: Rights) -> None:
+    """Raise unless ``actor`` may apply ``request`` now: Forbidden for the actor, then InvalidRequest for
+    the request's state."""
+    if not (rights.apply or request.acts_as_requestor(actor, rights)):
+        raise Forbidden("You do not have permission to apply approval requests")
     if request.status is not Status.PENDING:
         raise InvalidRequest(f"This approval request is {request.status}; a request is applied at most once")
-    if not (can_apply or request.is_requestor(actor)):
-        raise Forbidden("You do not have permission to apply approval requests")
     approvals = request.approvals()
     if approvals < settings.min_num_approvals:
         raise InvalidRequest(
@@ -199,6 +231,23 @@ def check_can_apply(request: ApprovalRequest, actor: Actor, *, settings: Approva
         )
     if request.declines() and not settings.can_apply_declined_changes:
         raise InvalidRequest("This approval request was declined and this environment does not allow applying it")
+
+
+def check_can_update(request: ApprovalRequest, actor: Actor, *, rights: Rights) -> None:
+    """Patching a request: its requester or the update right, and not once it was applied."""
+    if not (rights.update or request.acts_as_requestor(actor, rights)):
+        raise Forbidden("You do not have permission to update approval requests")
+    if request.status is Status.COMPLETED:
+        raise InvalidRequest("An applied approval request cannot be changed")
+
+
+def check_can_delete(request: ApprovalRequest, actor: Actor, *, rights: Rights) -> None:
+    """Deleting (or cancelling, when scheduled) a request: its requester or the delete right, and not
+    once it was applied."""
+    if not (rights.delete or request.acts_as_requestor(actor, rights)):
+        raise Forbidden("You do not have permission to delete approval requests")
+    if request.status is Status.COMPLETED:
+        raise InvalidRequest("An applied approval request cannot be deleted")
 
 
 def mark_applied(request: ApprovalRequest, actor: Actor, *, now: int, scheduled: bool = False) -> None:
@@ -230,34 +279,40 @@ def mark_failed(request: ApprovalRequest, actor: Actor, *, now: int, reason: str
 
 
 def apply_request_patch(request: ApprovalRequest, instructions: object, *, known_member: Any) -> list[str]:
-    """Semantic patch of a request: ``addReviewers`` and ``updateDescription``. Returns what changed.
+    """Semantic patch of a request: ``addReviewers`` and ``updateDescription``, all or nothing. Returns
+    what changed (empty: nothing did, and the version stays).
 
     ``known_member(id) -> bool`` and team expansion are the caller's (the service resolves team keys to
     member ids first). Approvals are not reset. Raises InvalidRequest.
     """
     if not isinstance(instructions, list) or not instructions:
         raise InvalidRequest("instructions must be a non-empty list")
-    changed: list[str] = []
+    description = request.description
+    members, teams = list(request.notify_member_ids), list(request.notify_team_keys)
     for index, instruction in enumerate(instructions):
         if not isinstance(instruction, dict):
             raise InvalidRequest(f"instruction {index} must be an object")
         kind = instruction.get("kind")
         if kind == "updateDescription":
-            value = validate_description(instruction.get("value"))
-            if value != request.description:
-                request.description = value
-                changed.append("description")
+            description = validate_description(instruction.get("value"))
         elif kind == "addReviewers":
-            member_ids = instruction.get("notifyMemberIds") or []
-            added = [m for m in member_ids if m not in request.notify_member_ids]
+            added = [m for m in instruction.get("notifyMemberIds") or [] if m not in members]
             unknown = [m for m in added if not known_member(m)]
             if unknown:
                 raise InvalidRequest(f"instruction {index} (addReviewers): unknown member ids {', '.join(unknown)}")
-            if added:
-                request.notify_member_ids.extend(added)
-                changed.append("reviewers")
+            members += added
+            teams += [t for t in instruction.get("notifyTeamKeys") or [] if t not in teams]
         else:
             raise InvalidRequest(f"instruction {index}: unknown kind '{kind}'; use addReviewers or updateDescription")
+    changed = [
+        name
+        for name, differs in (
+            ("description", description != request.description),
+            ("reviewers", (members, teams) != (request.notify_member_ids, request.notify_team_keys)),
+        )
+        if differs
+    ]
     if changed:
+        request.description, request.notify_member_ids, request.notify_team_keys = description, members, teams
         request.touch()
     return changed

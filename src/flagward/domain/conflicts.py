@@ -26,14 +26,16 @@ _PARTS = {
     "replaceRules": "rules",
     "reorderRules": "rules",
 }
-_PREFIXES = (
-    ("Targets", "targets"),
-    ("Prerequisite", "prerequisites"),
-    ("Prerequisites", "prerequisites"),
+# Suffixes of instruction kinds, the more specific first: a segment's ``addIncludedTargets`` touches
+# its included targets, not "targets".
+_SUFFIXES = (
     ("IncludedTargets", "included"),
     ("IncludedUsers", "included"),
     ("ExcludedTargets", "excluded"),
     ("ExcludedUsers", "excluded"),
+    ("Targets", "targets"),
+    ("Prerequisite", "prerequisites"),
+    ("Prerequisites", "prerequisites"),
 )
 _PART_NAMES = {
     "on": "the targeting state (on/off)",
@@ -57,7 +59,7 @@ def instruction_part(instruction: dict[str, Any]) -> str:
     rule_id = instruction.get("ruleId")
     if isinstance(rule_id, str):
         return f"rule/{rule_id}"
-    for suffix, part in _PREFIXES:
+    for suffix, part in _SUFFIXES:
         if kind.endswith(suffix):
             return part
     return f"flag/{kind}"

@@ -147,6 +147,8 @@ def _lifecycle(flag: Flag, doc: dict[str, Any], original: Flag, now: int | None)
         date = (now if value else None) if changed else getattr(original, f"{name}_date")
         setattr(flag, name, value)
         setattr(flag, f"{name}_date", date)
+    for config in flag.environments.values():
+        config["archived"] = flag.archived  # each configuration shows the flag's archive state
 
 
 def _availability(doc: dict[str, Any], base: dict[str, Any]) -> ClientSideAvailability:

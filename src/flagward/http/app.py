@@ -102,5 +102,6 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
     app.add_middleware(MethodOverride)
     app.add_middleware(ClientSideCors)
     app.add_middleware(SdkStreams)
+    app.add_middleware(sdk_polling.LatestAll)
     app.add_middleware(RefuseNul)
     return app

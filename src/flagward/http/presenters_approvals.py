@@ -14,27 +14,25 @@ from flagward.services.approval_queries import RequestView
 API = "/api/v2"
 
 
-def _links(request: ApprovalRequest) -> dict[str, Any]:
+def _links(request: ApprovalRequest, *, top_level: bool) -> dict[str, Any]:
+    """``self`` and ``parent`` in the form of the route family that answered (flag-scoped or top-level),
+    the other form beside them, and the resource the request changes."""
     top = f"{API}/approval-requests/{request.id}"
-    if request.resource_kind is ResourceKind.FLAG:
-        base = (
-            f"{API}/projects/{request.project_key}/flags/{request.resource_key}"
-            f"/environments/{request.environment_key}/approval-requests"
-        )
-        return links(
-            f"{base}/{request.id}",
-            base,
-            approvalRequest=top,
-            flag=f"{API}/flags/{request.project_key}/{request.resource_key}",
-        )
-    return links(
-        top,
-        f"{API}/approval-requests",
-        segment=f"{API}/segments/{request.project_key}/{request.environment_key}/{request.resource_key}",
+    if request.resource_kind is ResourceKind.SEGMENT:
+        segment = f"{API}/segments/{request.project_key}/{request.environment_key}/{request.resource_key}"
+        return links(top, f"{API}/approval-requests", segment=segment)
+    scoped_parent = (
+        f"{API}/projects/{request.project_key}/flags/{request.resource_key}"
+        f"/environments/{request.environment_key}/approval-requests"
     )
+    scoped, flag = f"{scoped_parent}/{request.id}", f"{API}/flags/{request.project_key}/{request.resource_key}"
+    if top_level:
+        return links(top, f"{API}/approval-requests", flagApprovalRequest=scoped, flag=flag)
+    return links(scoped, scoped_parent, approvalRequest=top, flag=flag)
 
 
-def flag_scoped(view: RequestView) -> dict[str, Any]:
+def flag_scoped(view: RequestView, *, top_level: bool = False) -> dict[str, Any]:
+    """LaunchDarkly's ``FlagConfigApprovalRequestResponse``."""
     request = view.request
     doc: dict[str, Any] = {
         "_id": request.id,
@@ -47,7 +45,7 @@ def flag_scoped(view: RequestView) -> dict[str, Any]:
         "status": request.status.value,
         "instructions": request.instructions,
         "conflicts": [{"instruction": c.instruction, "reason": c.reason} for c in view.conflicts],
-        "_links": _links(request),
+        "_links": _links(request, top_level=top_level),
         "description": request.description,
     }
     optional = {
@@ -59,6 +57,8 @@ def flag_scoped(view: RequestView) -> dict[str, Any]:
         "operatingOnId": request.operating_on_id,
     }
     doc.update({k: v for k, v in optional.items() if v is not None})
+    if request.notify_team_keys:
+        doc["notifyTeamKeys"] = list(request.notify_team_keys)
     if request.source is not None:
         doc["source"] = {"key": request.source.key}
         if request.source.version is not None:
@@ -79,7 +79,8 @@ def _review(review: Any) -> dict[str, Any]:
 
 
 def top_level(view: RequestView) -> dict[str, Any]:
-    doc = flag_scoped(view)
+    """LaunchDarkly's ``ApprovalRequestResponse`` (with any expansions asked for)."""
+    doc = flag_scoped(view, top_level=True)
     doc["resourceId"] = view.request.resource_id
     doc["approvalSettings"] = approval_settings(view.settings)
     if view.project is not None:

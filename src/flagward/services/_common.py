@@ -66,9 +66,11 @@ def record_audit(
     approval_request_id: str | None = None,
     extra_resources: Sequence[str] = (),
     accesses: Sequence[tuple[str, str]] = (),
+    delta: Any = None,
 ) -> AuditEntry:
     """Append the audit entry of a change, in the caller's transaction. Each of ``actions`` is recorded
-    on ``resource``; ``accesses`` adds (action, resource) pairs on other resources."""
+    on ``resource``; ``accesses`` adds (action, resource) pairs on other resources; ``delta`` is the
+    request body that made the change (LaunchDarkly's ``delta``), without its comment."""
     who = actor.member_email or actor.token_name or actor.kind.value
     entry = AuditEntry(
         id=new_object_id(),
@@ -87,5 +89,6 @@ def record_audit(
         previous=previous,
         current=current,
         approval_request_id=approval_request_id,
+        delta=delta,
     )
     return uow.audit.append(entry)

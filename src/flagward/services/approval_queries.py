@@ -17,7 +17,7 @@ from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.segment_changes import SegmentChangeContext, apply_segment_instructions
 from flagward.domain.segments import Segment
-from flagward.services.approvals import Scope, load_request, settings_for
+from flagward.services._approvals import Scope, load_request, parse_resource_id, settings_for
 from flagward.services.flag_changes import change_context, flag_step
 from flagward.services.ports import ApprovalQuery, Clock, Deps, Page, UnitOfWork
 from flagward.services.segments import segment_context
@@ -106,9 +106,12 @@ def _touched(resolver: _Resolver, request: ApprovalRequest) -> tuple[list[Confli
 
 
 def conflicts_of(resolver: _Resolver, request: ApprovalRequest) -> list[Conflict]:
+    """A failed request's one conflict is why it failed; a completed one has none; a pending or
+    scheduled one lists its instructions that would no longer apply, and those that touch what another
+    open request on the same resource and environment touches."""
     if request.status is Status.FAILED:
         return [Conflict({}, f"Applying failed: {request.failure_reason}")]
-    if request.status is not Status.PENDING:
+    if request.status is Status.COMPLETED:
         return []
     conflicts, touched = _touched(resolver, request)
     others = {
@@ -216,8 +219,6 @@ def parse_filter(raw: str | None) -> dict[str, Any]:
 
 
 def build_filter(raw: str | None, page: Page) -> RequestFilter:
-    from flagward.services.approvals import parse_resource_id
-
     parsed = parse_filter(raw)
     project_key = parsed.get("projectKey")
     env_key = kind = key = None

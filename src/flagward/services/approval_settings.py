@@ -9,7 +9,7 @@ from typing import Any
 from flagward.domain.accounts import Actor
 from flagward.domain.approvals import ResourceKind
 from flagward.domain.audit import AuditAction, environment_spec
-from flagward.domain.errors import InvalidRequest
+from flagward.domain.errors import InvalidRequest, NotFound
 from flagward.domain.events import EnvironmentChanged
 from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings, Environment
@@ -44,7 +44,7 @@ def get_settings(
     if environment_key is not None:
         envs = [e for e in envs if e.key == environment_key]
         if not envs:
-            raise InvalidRequest(f"Unknown environment '{environment_key}'")
+            raise NotFound(f"Unknown environment '{environment_key}' in project '{project_key}'")
     return {
         kind.value: {
             "environments": {e.key: approval_settings(_settings(e, kind)) for e in envs},

@@ -4,6 +4,7 @@ planned as semantic instructions and applied through the one write path."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import AuditAction
@@ -77,7 +78,27 @@ def copy_flag_config(
             change=change,
             comment=comment,
             extra_actions={target.key: [AuditAction.COPY_FLAG_CONFIG_TO]},
+            delta=_delta(source, target, included, excluded),
         )
         environments = uow.environments.find(project_key)[0]
         uow.commit()
     return after, environments
+
+
+def _delta(
+    source: CopyEnd, target: CopyEnd, included: list[CopyAction] | None, excluded: list[CopyAction] | None
+) -> dict[str, Any]:
+    """The copy request without its comment, as the audit entry's ``delta``."""
+
+    def end(value: CopyEnd) -> dict[str, Any]:
+        return {
+            "key": value.key,
+            **({} if value.current_version is None else {"currentVersion": value.current_version}),
+        }
+
+    delta: dict[str, Any] = {"source": end(source), "target": end(target)}
+    if included is not None:
+        delta["includedActions"] = [a.value for a in included]
+    if excluded is not None:
+        delta["excludedActions"] = [a.value for a in excluded]
+    return delta

@@ -15,7 +15,7 @@ from flagward.domain.approvals import Status
 from flagward.domain.audit import AuditAction, flag_spec
 from flagward.domain.changes import describe_changes
 from flagward.domain.conflicts import replay
-from flagward.domain.errors import InvalidRequest
+from flagward.domain.errors import InstructionError, InvalidRequest
 from flagward.domain.events import ItemKind, SdkItemChanged
 from flagward.domain.flag_documents import check_patch_paths, flag_from_document
 from flagward.domain.flag_validation import validate_flag
@@ -25,6 +25,7 @@ from flagward.domain.instructions import FlagChange, FlagChangeContext, apply_fl
 from flagward.domain.permissions import Permission, can, require
 from flagward.domain.projects import Environment
 from flagward.domain.representations import flag_document
+from flagward.services import flags as flags_service
 from flagward.services._common import load_flag, record_audit
 from flagward.services.patching import apply_json_patch, apply_merge_patch, check_patch_shape
 from flagward.services.ports import Clock, Deps, UnitOfWork
@@ -61,6 +62,15 @@ class FlagPatch:
     operations: Any
     comment: str | None = None
     environment_key: str | None = None
+
+    def delta(self) -> Any:
+        """The request body without its comment: what the audit entry records as ``delta``."""
+        if self.kind == "semantic":
+            env = {"environmentKey": self.environment_key} if self.environment_key else {}
+            return {**env, "instructions": self.operations}
+        if self.kind == "merge":
+            return {"merge": self.operations}
+        return self.operations
 
 
 def change_context(uow: UnitOfWork, clock: Clock, flag: Flag) -> FlagChangeContext:
@@ -140,6 +150,7 @@ def commit_flag_change(
     approval_request_id: str | None = None,
     extra_actions: dict[str, list[str]] | None = None,
     persist: bool = True,
+    delta: Any = None,
 ) -> Flag:
     """Gate, version, persist, audit and publish ``change``. The caller owns the transaction.
 
@@ -162,7 +173,7 @@ def commit_flag_change(
     if not persist or not change.changed:
         return after
     uow.flags.update(after, environments=stamped)
-    _audit(uow, clock, actor, before, after, change, comment, approval_request_id, extra_actions or {})
+    _audit(uow, clock, actor, before, after, change, comment, approval_request_id, extra_actions or {}, delta)
     for env_key in stamped:
         env = environments[env_key]
         uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, after.key, after.environments[env_key]["version"]))
@@ -179,6 +190,7 @@ def _audit(
     comment: str | None,
     approval_request_id: str | None,
     extra_actions: dict[str, list[str]],
+    delta: Any,
 ) -> None:
     accesses: list[tuple[str, str]] = []
     for env_key, actions in change.environment_actions.items():
@@ -205,6 +217,7 @@ def _audit(
         current=flag_document(after, list(change.environment_actions)),
         approval_request_id=approval_request_id,
         extra_resources=resources[1:],
+        delta=delta,
     )
 
 
@@ -254,6 +267,8 @@ def update_flag(
     NotFound, InvalidRequest (InstructionError), OptimisticLockError, ApprovalRequired.
     """
     require(actor, _required_permission(patch) if patch.kind == "semantic" else Permission.UPDATE_FLAG_CONFIG)
+    if patch.kind == "semantic" and _deletes(patch.operations):
+        return _delete_flag(deps, actor=actor, project_key=project_key, key=key, dry_run=dry_run)
     with deps.uow() as uow:
         flag = load_flag(uow, project_key, key, for_update=not dry_run)
         change = compute_change(flag, patch, change_context(uow, deps.clock, flag))
@@ -261,9 +276,41 @@ def update_flag(
         if not ignore_conflicts and change.changed:
             check_patch_conflicts(uow, deps.clock, flag, change.flag)
         after = commit_flag_change(
-            uow, deps.clock, actor, before=flag, change=change, comment=patch.comment, persist=not dry_run
+            uow,
+            deps.clock,
+            actor,
+            before=flag,
+            change=change,
+            comment=patch.comment,
+            persist=not dry_run,
+            delta=patch.delta(),
         )
         environments = uow.environments.find(project_key)[0]
         if not dry_run:
             uow.commit()
     return after, environments
+
+
+def _deletes(instructions: object) -> bool:
+    """Whether a semantic patch is LaunchDarkly's ``deleteFlag``, which must come alone: deleting is not
+    a change that other instructions could follow or be undone with. Raises InstructionError."""
+    if not isinstance(instructions, list):
+        return False
+    kinds = [i.get("kind") if isinstance(i, dict) else None for i in instructions]
+    if "deleteFlag" not in kinds:
+        return False
+    if len(kinds) > 1:
+        raise InstructionError(kinds.index("deleteFlag"), "deleteFlag", "deleteFlag must be the only instruction")
+    return True
+
+
+def _delete_flag(
+    deps: Deps, *, actor: Actor, project_key: str, key: str, dry_run: bool
+) -> tuple[Flag, list[Environment]]:
+    """The ``deleteFlag`` instruction: the flag as it was, deleted like DELETE deletes it (not gated by
+    approvals, refused while another flag uses it as a prerequisite)."""
+    require(actor, Permission.MANAGE_FLAGS)
+    flag, environments = flags_service.get_flag(deps, actor=actor, project_key=project_key, key=key)
+    if not dry_run:
+        flags_service.delete_flag(deps, actor=actor, project_key=project_key, key=key)
+    return flag, environments

@@ -175,8 +175,10 @@ def commit_segment_change(
     change: SegmentChange,
     comment: str | None,
     approval_request_id: str | None = None,
+    delta: Any = None,
 ) -> Segment:
-    """Gate, version, persist, audit and publish a segment change, in the caller's transaction."""
+    """Gate, version, persist, audit and publish a segment change, in the caller's transaction.
+    ``delta`` is the request body that made it, for the audit entry."""
     check_segment_gate(actor, env, before, change, approved=approval_request_id is not None)
     after = change.segment
     if not change.changed:
@@ -198,6 +200,7 @@ def commit_segment_change(
         previous=segment_document(before),
         current=segment_document(after),
         approval_request_id=approval_request_id,
+        delta=delta,
     )
     uow.publish(SdkItemChanged(env.id, ItemKind.SEGMENT, after.key, after.version))
     return after
@@ -220,7 +223,9 @@ def patch_segment(
         change = compute_segment_change(segment, patch, segment_context(uow, deps.clock, segment))
         if dry_run:
             return change.segment
-        after = commit_segment_change(uow, deps.clock, actor, env, before=segment, change=change, comment=patch.comment)
+        after = commit_segment_change(
+            uow, deps.clock, actor, env, before=segment, change=change, comment=patch.comment, delta=patch.delta()
+        )
         uow.commit()
     return after
 

@@ -11,5 +11,5 @@ from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
 def verify(engine: Engine) -> tuple[int, list[ChainBreak]]:
     with SqlUnitOfWorkFactory(engine)(write=False) as uow:
         entries = uow.audit.all_in_order()
-        seq, head = uow.audit.head()
-    return len(entries), verify_chain(entries, expected_head=head if seq else None)
+        head = uow.audit.head()
+    return len(entries), verify_chain(entries, head=head)

@@ -27,9 +27,14 @@ class SdkDelivery:
         self.broker = broker
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
+    async def start(self, *, wait_seconds: float = 5.0) -> None:
+        """Start the hub and the broker, and give the broker up to ``wait_seconds`` to connect, so that a
+        server that has just started does not turn SDKs away with 503 (it does, until it connects)."""
         await self.hub.start(connected=False)
         self._task = asyncio.create_task(self.broker.run(self.hub))
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while not self.hub.ready and asyncio.get_running_loop().time() < deadline and not self._task.done():
+            await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -41,4 +46,4 @@ class SdkDelivery:
     def shutdown_requested(self) -> None:
         """From a signal handler or another thread: end every stream now, so that the server's graceful
         shutdown does not wait for SDKs that would never hang up."""
-        self.hub.call_threadsafe(self.hub.close_all_streams)
+        self.hub.call_threadsafe(self.hub.begin_shutdown)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -26,11 +25,13 @@ from flagward.services.ports import StoreUnavailable
 from flagward.streaming.cache import EnvironmentCache, change_events
 from flagward.streaming.payloads import tombstone
 from flagward.streaming.source import EnvironmentKeys, Source
+from flagward.streaming.streams import HEARTBEAT, Stream
+
+__all__ = ["HEARTBEAT", "EnvironmentState", "Hub", "NotReady", "Stream", "UnknownCredential"]
 
 log = logging.getLogger("flagward.streaming")
 
 T = TypeVar("T")
-HEARTBEAT = b":\n\n"
 _RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
@@ -44,60 +45,6 @@ class UnknownCredential(Exception):
 
 class _GaveUp(Exception):
     """The store stayed unreachable through every retry."""
-
-
-class Stream:
-    """One connected SDK stream: a small buffer of pre-serialized events. A consumer that falls
-    ``limit`` events behind is closed; its SDK reconnects and gets a fresh ``put``."""
-
-    __slots__ = ("_buffer", "_closed", "_limit", "_waiter", "credential", "environment_id", "flags_only")
-
-    def __init__(self, environment_id: str, credential: str, *, flags_only: bool, limit: int) -> None:
-        self.environment_id = environment_id
-        self.credential = credential
-        self.flags_only = flags_only
-        self._buffer: deque[bytes] = deque()
-        self._limit = limit
-        self._closed = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    @property
-    def idle(self) -> bool:
-        return not self._buffer
-
-    def push(self, data: bytes) -> None:
-        if self._closed:
-            return
-        if len(self._buffer) >= self._limit:
-            log.warning("closing a stream of environment %s that fell behind", self.environment_id)
-            self.close()
-            return
-        self._buffer.append(data)
-        self._wake()
-
-    def close(self) -> None:
-        self._closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def next(self) -> bytes | None:
-        """The next event to send, or None once the stream is closed."""
-        while not self._buffer and not self._closed:
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        if self._closed:
-            return None
-        return self._buffer.popleft()
 
 
 class EnvironmentState:
@@ -173,6 +120,11 @@ class Hub:
         except RuntimeError:  # the loop closed meanwhile
             return False
         return True
+
+    def begin_shutdown(self) -> None:
+        """Stop taking SDK requests (503) and end every stream: the server is going away."""
+        self._stopping = True
+        self.close_all_streams()
 
     def close_all_streams(self) -> None:
         for state in self._envs.values():

@@ -82,11 +82,18 @@ def _archive(step: Step) -> None:
         raise InvalidRequest(
             f"flag '{step.flag.key}' is a prerequisite of {', '.join(dependents)}; remove those prerequisites first"
         )
-    step.flag.archived, step.flag.archived_date = True, step.context.now
+    _set_archived(step, True, step.context.now)
 
 
 def _restore(step: Step) -> None:
-    step.flag.archived, step.flag.archived_date = False, None
+    _set_archived(step, False, None)
+
+
+def _set_archived(step: Step, archived: bool, date: int | None) -> None:
+    """Each configuration's ``archived`` follows the flag's: it is what the REST API shows per environment."""
+    step.flag.archived, step.flag.archived_date = archived, date
+    for config in step.flag.environments.values():
+        config["archived"] = archived
 
 
 def _deprecate(step: Step) -> None:

@@ -208,4 +208,5 @@ def apply_request(actor: ActorDep, deps: DepsDep, id: str, body: PostApprovalReq
 def patch_request(actor: ActorDep, deps: DepsDep, id: str, payload: Annotated[Any, Body()]) -> dict[str, Any]:
     instructions, comment = _patch_body(payload)
     request = service.patch(deps, actor=actor, request_id=id, instructions=instructions, comment=comment)
-    return flag_scoped(queries.view_of(deps, request))
+    # LaunchDarkly answers this one with a FlagConfigApprovalRequestResponse, in the top-level form.
+    return flag_scoped(queries.view_of(deps, request), top_level=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -106,7 +107,10 @@ def list_audit(
         "_links": {"self": link("/api/v2/auditlog")},
     }
     if len(entries) == limit:
-        result["_links"]["next"] = link(f"/api/v2/auditlog?before={entries[-1].date}&limit={limit}")
+        # The same query, one page further: dates strictly increase along the log, so nothing repeats.
+        params = {"before": entries[-1].date, "after": after, "q": q, "limit": limit, "spec": spec}
+        next_query = urlencode({k: v for k, v in params.items() if v is not None})
+        result["_links"]["next"] = link(f"/api/v2/auditlog?{next_query}")
     return result
 
 

@@ -1,38 +1,56 @@
 """Server-side polling: ``/sdk/latest-all`` (with ETag and gzip), and the per-kind and per-item
-endpoints older SDKs use. Bodies are the hub's cached bytes."""
+endpoints older SDKs use. Bodies are the hub's cached bytes, never serialized per request."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from flagward.domain.errors import NotFound
 from flagward.domain.events import ItemKind
-from flagward.http.sdk._common import server_environment
+from flagward.http.sdk._common import scope_environment, server_environment
 
 router = APIRouter(include_in_schema=False)
 
 JSON = "application/json"
 
 
-def _etag_matches(request: Request, etag: bytes) -> bool:
-    header = request.headers.get("if-none-match")
+def _etag_matches(header: bytes | None, etag: bytes) -> bool:
     if not header:
         return False
-    tag = etag.decode()
-    return any(candidate.strip().removeprefix("W/") in (tag, "*") for candidate in header.split(","))
+    return any(candidate.strip().removeprefix(b"W/") in (etag, b"*") for candidate in header.split(b","))
 
 
-@router.get("/sdk/latest-all")
-async def latest_all(request: Request) -> Response:
-    state, _ = await server_environment(request)
-    etag = state.cache.etag()
-    headers = {"ETag": etag.decode(), "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
-    if _etag_matches(request, etag):
-        return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        return Response(state.cache.latest_all_gzip(), media_type=JSON, headers=headers)
-    return Response(state.cache.latest_all(), media_type=JSON, headers=headers)
+class LatestAll:
+    """``GET /sdk/latest-all``, the polling hot path, as plain ASGI ahead of the framework's routing:
+    the cached body (or its cached gzip form), or 304 when ``If-None-Match`` names the current ETag."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/sdk/latest-all" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        found = await scope_environment(scope, receive, send)
+        if found is None:
+            return
+        cache = found[0].cache
+        request_headers = dict(scope["headers"])
+        etag = cache.etag()
+        headers = [(b"etag", etag), (b"cache-control", b"no-cache"), (b"vary", b"Accept-Encoding")]
+        if _etag_matches(request_headers.get(b"if-none-match"), etag):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if b"gzip" in request_headers.get(b"accept-encoding", b""):
+            body = cache.latest_all_gzip()
+            headers.append((b"content-encoding", b"gzip"))
+        else:
+            body = cache.latest_all()
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 async def _map(request: Request, kind: ItemKind) -> Response:

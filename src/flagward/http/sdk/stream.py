@@ -14,8 +14,8 @@ import contextlib
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from flagward.http.errors import error_response
-from flagward.streaming.hub import Hub, NotReady, Stream, UnknownCredential
+from flagward.http.sdk._common import scope_environment
+from flagward.streaming.hub import Hub, Stream
 
 _PATHS = {"/all": False, "/flags": True}  # path -> flags only
 _HEADERS = [
@@ -23,15 +23,6 @@ _HEADERS = [
     (b"cache-control", b"no-cache, no-store"),
     (b"x-accel-buffering", b"no"),  # tell nginx-like proxies not to buffer the stream
 ]
-
-
-def _credential(scope: Scope) -> str:
-    """The raw key in ``Authorization``; Relay's ``api_key <key>`` form is accepted too."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            text = value.decode("latin-1").strip()
-            return text[8:].strip() if text[:8].lower() == "api_key " else text
-    return ""
 
 
 class SdkStreams:
@@ -45,20 +36,11 @@ class SdkStreams:
         if flags_only is None or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
+        found = await scope_environment(scope, receive, send)
+        if found is None:
+            return
+        state, key = found
         hub: Hub = scope["app"].state.sdk_hub
-        key = _credential(scope)
-        try:
-            if not key:
-                raise UnknownCredential()
-            state = await hub.by_credential(key)
-        except NotReady:
-            await error_response(503, "service_unavailable", "Not ready to serve SDKs yet; retry shortly")(
-                scope, receive, send
-            )
-            return
-        except UnknownCredential:
-            await error_response(401, "unauthorized", "Invalid SDK key")(scope, receive, send)
-            return
         await serve_stream(hub, hub.subscribe(state, key, flags_only=flags_only), receive, send)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
-from flagward.domain.audit import GENESIS_HASH, AuditEntry, seal, spec_matches
+from flagward.domain.audit import GENESIS_HASH, AuditEntry, ChainHead, seal, spec_matches
 from flagward.domain.ids import new_object_id
 from flagward.services.ports import AuditQuery
 from flagward.storage.mappers import audit_from_record, audit_to_record
@@ -13,6 +13,7 @@ from flagward.storage.records import AuditHeadRecord, AuditRecord, MetaRecord
 from flagward.storage.repositories._common import contains_ci
 
 _SCAN_BATCH = 200
+_HEAD_ID = "audit_head_id"
 
 
 class SqlAuditLog:
@@ -26,11 +27,26 @@ class SqlAuditLog:
         if head is None:
             head = AuditHeadRecord(id=1, seq=0, hash=GENESIS_HASH)
             self._session.add(head)
+        previous = self._session.get(AuditRecord, head.seq) if head.seq else None
         entry.seq = head.seq + 1
-        seal(entry, prev_hash=head.hash)
+        seal(
+            entry,
+            prev_hash=head.hash,
+            prev_id=previous.id if previous else None,
+            prev_date=previous.date if previous else None,
+        )
         self._session.add(audit_to_record(entry))
         head.seq, head.hash = entry.seq, entry.hash
+        self._set_head_id(entry.id)
         return entry
+
+    def _set_head_id(self, entry_id: str) -> None:
+        """The last entry's id, kept beside the head so that ``verify`` can name a removed tail."""
+        record = self._session.get(MetaRecord, _HEAD_ID)
+        if record is None:
+            self._session.add(MetaRecord(key=_HEAD_ID, value=entry_id))
+        else:
+            record.value = entry_id
 
     def get(self, entry_id: str) -> AuditEntry | None:
         record = self._session.scalar(select(AuditRecord).where(AuditRecord.id == entry_id))
@@ -67,9 +83,12 @@ class SqlAuditLog:
     def all_in_order(self) -> list[AuditEntry]:
         return [audit_from_record(r) for r in self._session.scalars(select(AuditRecord).order_by(AuditRecord.seq))]
 
-    def head(self) -> tuple[int, str]:
+    def head(self) -> ChainHead:
         record = self._session.get(AuditHeadRecord, 1)
-        return (record.seq, record.hash) if record else (0, GENESIS_HASH)
+        head_id = self._session.get(MetaRecord, _HEAD_ID)
+        if record is None:
+            return ChainHead(0, GENESIS_HASH)
+        return ChainHead(record.seq, record.hash, head_id.value if head_id else None)
 
 
 class SqlMeta:

@@ -1,0 +1,112 @@
+"""What the approval-request use cases share: loading a request (within a flag's scope, when a
+flag-scoped route names one), the settings that govern it, reviewers, resource ids and audit entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flagward.domain.accounts import Actor
+from flagward.domain.approvals import ApprovalRequest, ResourceKind
+from flagward.domain.audit import AuditAction, flag_spec, segment_spec
+from flagward.domain.errors import InvalidRequest, NotFound
+from flagward.domain.projects import ApprovalSettings, Environment
+from flagward.services._common import record_audit
+from flagward.services.ports import Clock, UnitOfWork
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The flag-scoped routes name the request's flag and environment; a mismatch is a 404."""
+
+    project_key: str
+    flag_key: str
+    environment_key: str
+
+
+def settings_for(env: Environment, kind: ResourceKind) -> ApprovalSettings:
+    return env.approval_settings if kind is ResourceKind.FLAG else env.segment_approval_settings
+
+
+def resource_spec(request: ApprovalRequest) -> str:
+    if request.resource_kind is ResourceKind.FLAG:
+        return flag_spec(request.project_key, request.resource_key, request.environment_key)
+    return segment_spec(request.project_key, request.environment_key, request.resource_key)
+
+
+def parse_resource_id(resource_id: object) -> tuple[str, str, ResourceKind, str]:
+    """``proj/p:env/e:flag/f`` or ``proj/p:env/e:segment/s``. Raises InvalidRequest."""
+    parts = resource_id.split(":") if isinstance(resource_id, str) else []
+    try:
+        (proj, project), (env, env_key), (kind, key) = (p.split("/", 1) for p in parts)
+        if (proj, env) != ("proj", "env") or not (project and env_key and key):
+            raise ValueError
+        return project, env_key, ResourceKind(kind), key
+    except ValueError:
+        raise InvalidRequest(
+            "resourceId must be a resource specifier such as proj/my-project:env/production:flag/my-flag"
+        ) from None
+
+
+def load_request(
+    uow: UnitOfWork, request_id: str, scope: Scope | None = None, *, for_update: bool = False
+) -> ApprovalRequest:
+    """Raises NotFound, also when ``scope`` names another flag or environment (or the request is a
+    segment's)."""
+    request = uow.approvals.get(request_id, for_update=for_update)
+    matches = scope is None or (
+        request is not None
+        and request.resource_kind is ResourceKind.FLAG
+        and (request.project_key, request.resource_key, request.environment_key)
+        == (scope.project_key, scope.flag_key, scope.environment_key)
+    )
+    if request is None or not matches:
+        raise NotFound("Unable to find approval request")
+    return request
+
+
+def resolve_reviewers(uow: UnitOfWork, member_ids: object, team_keys: object) -> list[str]:
+    """Member ids to notify: the given ones plus every member of the given teams, in that order and
+    without repeats. Raises InvalidRequest for an unknown member id or team key."""
+    if not _strings(member_ids) or not _strings(team_keys):
+        raise InvalidRequest("notifyMemberIds and notifyTeamKeys must be lists of strings")
+    assert isinstance(member_ids, list) and isinstance(team_keys, list)
+    unknown = [m for m in member_ids if uow.members.get(m) is None]
+    if unknown:
+        raise InvalidRequest(f"notifyMemberIds: unknown member ids {', '.join(unknown)}")
+    result = list(dict.fromkeys(member_ids))
+    for key in team_keys:
+        team = uow.teams.get(key)
+        if team is None:
+            raise InvalidRequest(f"notifyTeamKeys: unknown team '{key}'")
+        result += [m for m in team.member_ids if m not in result]
+    return result
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def audit(
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    request: ApprovalRequest,
+    action: AuditAction,
+    verb: str,
+    comment: str | None = None,
+) -> None:
+    """The audit entry of one step of a request, on its resource (``proj/p:env/e:flag/f``)."""
+    record_audit(
+        uow,
+        clock,
+        actor,
+        kind="approvalRequest",
+        name=request.description,
+        actions=[action],
+        resource=resource_spec(request),
+        title_verb=verb,
+        description=f"{verb[0].upper()}{verb[1:]} approval request {request.id} on "
+        f"{request.resource_kind} {request.resource_key} in {request.environment_key}",
+        comment=comment,
+        approval_request_id=request.id,
+    )

@@ -1,0 +1,152 @@
+"""Applying approval requests: now, or when their ``executionDate`` falls due.
+
+Apply runs the request's instructions through the one write path (``commit_flag_change`` /
+``commit_segment_change``) in the same transaction that marks the request completed. The request's row
+is locked first and its status checked under the lock, so a request is applied at most once however
+many processes try; the losers see it completed and are refused (400).
+
+When the instructions no longer apply, nothing changes but the request: it becomes ``failed``, that is
+committed (with its audit entry), and the call raises ``ApprovalApplyFailed`` (400) with the reason,
+which reads of the request then show as their one ``conflicts`` entry. A failed request is never
+retried; the requester makes a new one (or deletes it).
+"""
+
+from __future__ import annotations
+
+from flagward.domain import approvals as domain
+from flagward.domain.accounts import Actor, ActorKind, Role
+from flagward.domain.approvals import ApprovalRequest, ResourceKind, Rights, Status
+from flagward.domain.audit import AuditAction
+from flagward.domain.errors import DomainError, InvalidRequest, NotFound, OptimisticLockError
+from flagward.domain.instructions import apply_flag_instructions
+from flagward.domain.projects import Environment
+from flagward.domain.segment_changes import apply_segment_instructions
+from flagward.services._approvals import Scope, audit, load_request, settings_for
+from flagward.services._common import load_environment, load_flag
+from flagward.services.flag_changes import change_context, commit_flag_change
+from flagward.services.ports import Deps, UnitOfWork
+from flagward.services.segments import commit_segment_change, load_segment, segment_context
+
+
+class ApprovalApplyFailed(InvalidRequest):
+    """Applying found instructions that no longer apply cleanly; the request is now ``failed``."""
+
+
+def apply(
+    deps: Deps, *, actor: Actor, request_id: str, comment: str | None = None, scope: Scope | None = None
+) -> ApprovalRequest:
+    """Apply an approved request now, or schedule it when its ``executionDate`` is in the future.
+
+    Raises NotFound, Forbidden, InvalidRequest (not approved enough, declined, already applied or
+    failed), ApprovalApplyFailed (the instructions no longer apply; the request is left ``failed``)."""
+    failure: DomainError | None = None
+    with deps.uow() as uow:
+        request = load_request(uow, request_id, scope, for_update=True)
+        env = load_environment(uow, request.project_key, request.environment_key)
+        settings = settings_for(env, request.resource_kind)
+        domain.check_can_apply(request, actor, settings=settings, rights=Rights.of(actor))
+        now = deps.clock.now_ms()
+        if request.execution_date is not None and request.execution_date > now:
+            domain.mark_scheduled(request, actor, now=now)
+            uow.approvals.update(request)
+            audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "scheduled", comment)
+        else:
+            failure = execute(uow, deps, request, actor, env, comment=comment, scheduled=False)
+        uow.commit()
+    if failure is not None:
+        raise ApprovalApplyFailed(f"The approval request could not be applied and is now failed: {failure.message}")
+    return request
+
+
+def execute(
+    uow: UnitOfWork,
+    deps: Deps,
+    request: ApprovalRequest,
+    actor: Actor,
+    env: Environment,
+    *,
+    comment: str | None,
+    scheduled: bool,
+) -> DomainError | None:
+    """Run the request's instructions through the write path and mark it completed, or mark it failed
+    and return why. Both outcomes are written in the caller's transaction."""
+    now = deps.clock.now_ms()
+    try:
+        _write(uow, deps, request, actor, env, comment or request.description)
+    except (InvalidRequest, NotFound) as exc:
+        domain.mark_failed(request, actor, now=now, reason=exc.message, scheduled=scheduled)
+        uow.approvals.update(request)
+        audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "failed to apply", exc.message)
+        return exc
+    domain.mark_applied(request, actor, now=now, scheduled=scheduled)
+    uow.approvals.update(request)
+    audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "applied", comment)
+    return None
+
+
+def _write(uow: UnitOfWork, deps: Deps, request: ApprovalRequest, actor: Actor, env: Environment, comment: str) -> None:
+    """The change itself; ``approval_request_id`` satisfies the approval gate and marks the audit entry."""
+    if request.resource_kind is ResourceKind.FLAG:
+        flag = load_flag(uow, request.project_key, request.resource_key, for_update=True)
+        change = apply_flag_instructions(
+            flag,
+            request.instructions,
+            environment_key=request.environment_key,
+            context=change_context(uow, deps.clock, flag),
+        )
+        commit_flag_change(
+            uow, deps.clock, actor, before=flag, change=change, comment=comment, approval_request_id=request.id
+        )
+        return
+    segment = load_segment(uow, request.project_key, request.environment_key, request.resource_key, for_update=True)
+    segment_change = apply_segment_instructions(
+        segment, request.instructions, context=segment_context(uow, deps.clock, segment)
+    )
+    commit_segment_change(
+        uow,
+        deps.clock,
+        actor,
+        env,
+        before=segment,
+        change=segment_change,
+        comment=comment,
+        approval_request_id=request.id,
+    )
+
+
+def scheduled_actor(request: ApprovalRequest) -> Actor:
+    """The server executes a scheduled request on behalf of whoever applied it."""
+    return Actor(
+        kind=ActorKind.SYSTEM,
+        role=Role.OWNER,
+        member_id=request.applied_by_member_id,
+        token_id=request.applied_by_service_token_id,
+        token_name="scheduler",
+    )
+
+
+def run_due(deps: Deps, *, limit: int = 20) -> list[str]:
+    """Execute scheduled requests whose time has come, each in its own transaction and each exactly once
+    across processes (its row is locked and its status re-checked under the lock). A request whose
+    transaction loses a race is left for the next run. Returns the ids executed here."""
+    with deps.uow() as uow:
+        due = uow.approvals.due(deps.clock.now_ms(), limit)
+    done: list[str] = []
+    for request_id in due:
+        try:
+            if _run_one(deps, request_id):
+                done.append(request_id)
+        except OptimisticLockError:
+            continue
+    return done
+
+
+def _run_one(deps: Deps, request_id: str) -> bool:
+    with deps.uow() as uow:
+        request = uow.approvals.get(request_id, for_update=True)
+        if request is None or request.status is not Status.SCHEDULED:
+            return False  # another process got there first, or it was cancelled
+        env = load_environment(uow, request.project_key, request.environment_key)
+        execute(uow, deps, request, scheduled_actor(request), env, comment=None, scheduled=True)
+        uow.commit()
+    return True

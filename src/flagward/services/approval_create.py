@@ -1,0 +1,207 @@
+"""Creating approval requests: a change to a flag's configuration in one environment, a copy of another
+environment's configuration (materialised as the instructions it amounts to), or a change to a segment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flagward.domain import approvals as domain
+from flagward.domain.accounts import Actor
+from flagward.domain.approvals import ApprovalRequest, CopySource, ResourceKind
+from flagward.domain.audit import AuditAction
+from flagward.domain.copy import APPROVAL_COPY_ACTIONS, CopyAction, chosen_actions, plan_copy
+from flagward.domain.errors import InvalidRequest, OptimisticLockError
+from flagward.domain.instructions import apply_flag_instructions
+from flagward.domain.permissions import Permission, require
+from flagward.domain.segment_changes import apply_segment_instructions
+from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers
+from flagward.services._common import load_environment, load_flag
+from flagward.services.flag_changes import change_context
+from flagward.services.ports import Deps, UnitOfWork
+from flagward.services.segments import load_segment, segment_context
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    description: str
+    instructions: list[dict[str, Any]]
+    comment: str | None = None
+    notify_member_ids: list[str] = field(default_factory=list)
+    notify_team_keys: list[str] = field(default_factory=list)
+    execution_date: int | None = None
+    operating_on_id: str | None = None
+
+
+@dataclass(frozen=True)
+class NewCopyRequest:
+    description: str
+    source: CopySource
+    comment: str | None = None
+    notify_member_ids: list[str] = field(default_factory=list)
+    notify_team_keys: list[str] = field(default_factory=list)
+    included: list[CopyAction] | None = None
+    excluded: list[CopyAction] | None = None
+
+
+@dataclass(frozen=True)
+class _Target:
+    kind: ResourceKind
+    project_key: str
+    env_key: str
+    key: str
+    base_version: int
+
+
+def _add(
+    uow: UnitOfWork,
+    deps: Deps,
+    actor: Actor,
+    target: _Target,
+    *,
+    description: str,
+    instructions: list[dict[str, Any]],
+    comment: str | None,
+    member_ids: list[str],
+    team_keys: list[str],
+    **extra: Any,
+) -> ApprovalRequest:
+    request = domain.new_request(
+        project_key=target.project_key,
+        environment_key=target.env_key,
+        resource_kind=target.kind,
+        resource_key=target.key,
+        creation_date=deps.clock.now_ms(),
+        description=description,
+        instructions=instructions,
+        base_version=target.base_version,
+        requestor_id=actor.member_id,
+        requestor_token_id=actor.token_id if actor.member_id is None else None,
+        comment=comment,
+        notify_member_ids=resolve_reviewers(uow, member_ids, team_keys),
+        notify_team_keys=list(dict.fromkeys(team_keys)),
+        **extra,
+    )
+    uow.approvals.add(request)
+    audit(uow, deps.clock, actor, request, AuditAction.CREATE_APPROVAL_REQUEST, "requested", comment)
+    return request
+
+
+def _check_instructions(instructions: object) -> list[dict[str, Any]]:
+    if not isinstance(instructions, list) or not instructions or not all(isinstance(i, dict) for i in instructions):
+        raise InvalidRequest("instructions must be a non-empty list of instruction objects")
+    return instructions
+
+
+def _check_new(new: NewRequest) -> list[dict[str, Any]]:
+    domain.validate_description(new.description)
+    if new.operating_on_id is not None:
+        raise InvalidRequest("operatingOnId: scheduled changes are not supported; use executionDate")
+    return _check_instructions(new.instructions)
+
+
+def create_flag_request(
+    deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, new: NewRequest
+) -> ApprovalRequest:
+    """Request a change to one environment's configuration of a flag (or to the flag itself).
+
+    The instructions must apply to the current flag; the request records the configuration version it
+    was based on. Raises Forbidden, NotFound, InvalidRequest."""
+    require(actor, Permission.CREATE_APPROVAL_REQUEST)
+    instructions = _check_new(new)
+    with deps.uow() as uow:
+        load_environment(uow, project_key, env_key)
+        flag = load_flag(uow, project_key, flag_key)
+        apply_flag_instructions(
+            flag, instructions, environment_key=env_key, context=change_context(uow, deps.clock, flag)
+        )
+        target = _Target(ResourceKind.FLAG, project_key, env_key, flag_key, flag.config(env_key)["version"])
+        request = _add(
+            uow,
+            deps,
+            actor,
+            target,
+            description=new.description,
+            instructions=instructions,
+            comment=new.comment,
+            member_ids=new.notify_member_ids,
+            team_keys=new.notify_team_keys,
+            execution_date=new.execution_date,
+        )
+        uow.commit()
+    return request
+
+
+def create_copy_request(
+    deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, new: NewCopyRequest
+) -> ApprovalRequest:
+    """Request copying the source environment's configuration into ``env_key`` (the target).
+
+    The copy is materialised now as the instructions it amounts to, so reviewers see exactly what apply
+    will do, and conflicts are computed like any other request's. Raises NotFound (the flag or the
+    target), OptimisticLockError (``source.version`` is not the source's current version) and
+    InvalidRequest (an unknown source, both action lists, nothing to copy)."""
+    require(actor, Permission.CREATE_APPROVAL_REQUEST)
+    domain.validate_description(new.description)
+    actions = chosen_actions(new.included, new.excluded, APPROVAL_COPY_ACTIONS)
+    with deps.uow() as uow:
+        load_environment(uow, project_key, env_key)
+        flag = load_flag(uow, project_key, flag_key)
+        if new.source.key not in flag.environments:
+            raise InvalidRequest(f"source.key: unknown environment '{new.source.key}'")
+        source_version = flag.environments[new.source.key]["version"]
+        if new.source.version is not None and new.source.version != source_version:
+            raise OptimisticLockError(
+                f"The source configuration is at version {source_version}, not {new.source.version}"
+            )
+        context = change_context(uow, deps.clock, flag)
+        instructions = plan_copy(
+            flag, new.source.key, env_key, actions, segment_exists=context.segment_exists, get_flag=context.get_flag
+        )
+        if not instructions:
+            raise InvalidRequest(
+                f"There is nothing to copy: environment '{env_key}' already matches '{new.source.key}' "
+                "for the chosen actions"
+            )
+        target = _Target(ResourceKind.FLAG, project_key, env_key, flag_key, flag.config(env_key)["version"])
+        request = _add(
+            uow,
+            deps,
+            actor,
+            target,
+            description=new.description,
+            instructions=instructions,
+            comment=new.comment,
+            member_ids=new.notify_member_ids,
+            team_keys=new.notify_team_keys,
+            source=CopySource(key=new.source.key, version=source_version),
+        )
+        uow.commit()
+    return request
+
+
+def create_request(deps: Deps, *, actor: Actor, resource_id: object, new: NewRequest) -> ApprovalRequest:
+    """POST /api/v2/approval-requests: a request on a flag or a segment named by ``resourceId``."""
+    project_key, env_key, kind, key = parse_resource_id(resource_id)
+    if kind is ResourceKind.FLAG:
+        return create_flag_request(deps, actor=actor, project_key=project_key, flag_key=key, env_key=env_key, new=new)
+    require(actor, Permission.CREATE_APPROVAL_REQUEST)
+    instructions = _check_new(new)
+    with deps.uow() as uow:
+        load_environment(uow, project_key, env_key)
+        segment = load_segment(uow, project_key, env_key, key)
+        apply_segment_instructions(segment, instructions, context=segment_context(uow, deps.clock, segment))
+        request = _add(
+            uow,
+            deps,
+            actor,
+            _Target(kind, project_key, env_key, key, segment.version),
+            description=new.description,
+            instructions=instructions,
+            comment=new.comment,
+            member_ids=new.notify_member_ids,
+            team_keys=new.notify_team_keys,
+            execution_date=new.execution_date,
+        )
+        uow.commit()
+    return request
