@@ -11,7 +11,6 @@ from functools import cache
 from typing import Any
 
 from flagward.domain.accounts import Actor
-from flagward.domain.approvals import Status
 from flagward.domain.audit import AuditAction, flag_spec
 from flagward.domain.changes import describe_changes
 from flagward.domain.conflicts import replay
@@ -232,13 +231,11 @@ def flag_step(context: FlagChangeContext, env_key: str) -> Callable[[Flag, dict[
 
 
 def check_patch_conflicts(uow: UnitOfWork, clock: Clock, before: Flag, after: Flag) -> None:
-    """Refuse (400) a direct change after which a pending request's instruction would fail where it
-    applies cleanly today. Requests that already conflict are not the change's fault."""
+    """Refuse (400) a direct change after which an instruction of a pending or scheduled request would
+    fail where it applies cleanly today. Requests that already conflict are not the change's fault."""
+    contexts = (change_context(uow, clock, before), change_context(uow, clock, after))
     for request in uow.approvals.open_for(before.project_key, None, "flag", before.key):
-        if request.status is not Status.PENDING:
-            continue
-        step_before = flag_step(change_context(uow, clock, before), request.environment_key)
-        step_after = flag_step(change_context(uow, clock, after), request.environment_key)
+        step_before, step_after = (flag_step(c, request.environment_key) for c in contexts)
         failing_before = {
             json.dumps(c.instruction, sort_keys=True)
             for c in replay(before, request.instructions, step_before).conflicts
@@ -246,8 +243,8 @@ def check_patch_conflicts(uow: UnitOfWork, clock: Clock, before: Flag, after: Fl
         for conflict in replay(after, request.instructions, step_after).conflicts:
             if json.dumps(conflict.instruction, sort_keys=True) not in failing_before:
                 raise InvalidRequest(
-                    f"This change would make pending approval request {request.id} ('{request.description}') fail: "
-                    f"{conflict.reason}. Pass ignoreConflicts=true to make it anyway."
+                    f"This change would make {request.status} approval request {request.id} "
+                    f"('{request.description}') fail: {conflict.reason}. Pass ignoreConflicts=true to make it anyway."
                 )
 
 

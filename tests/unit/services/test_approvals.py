@@ -286,6 +286,17 @@ def test_a_direct_change_that_would_make_a_pending_request_fail_is_refused(shop:
     assert any("No longer applies cleanly" in r for r in _reasons(shop, request.id))
 
 
+def test_a_direct_change_that_would_make_a_scheduled_request_fail_is_refused(shop: Shop) -> None:
+    shop.change(shop.admin, email_rule(shop.variation_id(0)), env=PRODUCTION)
+    rule_id = shop.rule_id()
+    instruction = {"kind": "updateRuleDescription", "ruleId": rule_id, "description": "VIPs"}
+    request = _approved(shop, instruction, execution_date=shop.world.clock.now + 1000)
+    approvals.apply(shop.deps, actor=shop.member(), request_id=request.id)
+    with pytest.raises(InvalidRequest, match=f"scheduled approval request {request.id}"):
+        shop.change(shop.admin, {"kind": "removeRule", "ruleId": rule_id}, env=PRODUCTION)
+    assert shop.config()["rules"][0]["_id"] == rule_id
+
+
 def test_two_requests_on_one_rule_both_show_the_conflict_and_the_second_fails_on_apply(shop: Shop) -> None:
     shop.change(shop.admin, email_rule(shop.variation_id(0)), env=PRODUCTION)
     rule_id = shop.rule_id()
