@@ -463,7 +463,13 @@ class FakeAuditLog:
 
     def append(self, entry: AuditEntry) -> AuditEntry:
         entry.seq = len(self.s.audit) + 1
-        seal(entry, prev_hash=self.s.audit[-1].hash if self.s.audit else GENESIS_HASH)
+        previous = self.s.audit[-1] if self.s.audit else None
+        seal(
+            entry,
+            prev_hash=previous.hash if previous else GENESIS_HASH,
+            prev_id=previous.id if previous else None,
+            prev_date=previous.date if previous else None,
+        )
         self.s.audit.append(copy.deepcopy(entry))
         return entry
 
