@@ -1,0 +1,314 @@
+"""The same contract, run against the in-memory fakes and the SQL adapter on SQLite and PostgreSQL: the
+fakes the unit tests rely on behave like the real store, and the store behaves the same on both dialects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flagward.domain.accounts import AccessToken, Member, Role, Team
+from flagward.domain.approvals import ApprovalRequest, ResourceKind, Status
+from flagward.domain.audit import Access, AuditActor, AuditEntry, verify_chain
+from flagward.domain.events import EnvironmentChanged
+from flagward.domain.flags import Defaults, Flag, new_config, new_variations
+from flagward.domain.projects import Environment, Project
+from flagward.domain.segments import Segment
+from flagward.services.ports import ApprovalQuery, AuditQuery, FlagQuery, MemberQuery, Page, ProjectQuery
+from flagward.storage.engine import make_engine
+from flagward.storage.migrate import upgrade
+from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
+from tests.fakes import FakeUnitOfWorkFactory, RecordingBroker
+from tests.support.databases import database_url
+
+NOW = 1_700_000_000_000
+
+
+@pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    if request.param == "fake":
+        yield FakeUnitOfWorkFactory()
+        return
+    with database_url(request.param, tmp_path) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        sql = SqlUnitOfWorkFactory(engine, RecordingBroker())
+        try:
+            yield sql
+        finally:
+            engine.dispose()
+
+
+def _broker(factory: Any) -> RecordingBroker:
+    broker = factory.broker
+    assert isinstance(broker, RecordingBroker)
+    return broker
+
+
+def _project(key: str = "shop", tags: list[str] | None = None, created: int = NOW) -> Project:
+    return Project(
+        id=f"{abs(hash(key)) % 16**24:024x}", key=key, name=key.title(), creation_date=created, tags=tags or []
+    )
+
+
+def _env(project: Project, key: str, created: int = NOW) -> Environment:
+    return Environment(
+        id=f"{abs(hash(project.key + key)) % 16**24:024x}",
+        project_id=project.id,
+        project_key=project.key,
+        key=key,
+        name=key.title(),
+        api_key=f"sdk-{project.key}-{key}",
+        mobile_key=f"mob-{project.key}-{key}",
+        color="00AA00",
+        creation_date=created,
+    )
+
+
+def _flag(project_key: str, key: str, envs: list[str], tags: list[str] | None = None, created: int = NOW) -> Flag:
+    kind, variations = new_variations(None)
+    flag = Flag(
+        id=f"{abs(hash(project_key + key)) % 16**24:024x}",
+        project_key=project_key,
+        key=key,
+        name=key.upper(),
+        kind=kind,
+        variations=variations,
+        creation_date=created,
+        defaults=Defaults(0, 1),
+        tags=tags or [],
+    )
+    for env in envs:
+        flag.environments[env] = new_config(flag.defaults, now=NOW)
+    return flag
+
+
+def _seed(factory: Any) -> None:
+    with factory() as uow:
+        project = _project()
+        uow.projects.add(project)
+        for i, key in enumerate(("production", "staging")):
+            uow.environments.add(_env(project, key, NOW + i))
+        for i, key in enumerate(("alpha", "beta", "gamma")):
+            uow.flags.add(
+                _flag("shop", key, ["production", "staging"], tags=["t"] if key != "beta" else [], created=NOW + i)
+            )
+        uow.commit()
+
+
+def test_nothing_is_kept_or_published_without_commit(factory: Any) -> None:
+    with factory() as uow:
+        uow.projects.add(_project("temp"))
+        uow.publish(EnvironmentChanged(environment_id="x"))
+    with factory(write=False) as uow:
+        assert uow.projects.get("temp") is None
+    assert _broker(factory).published == []
+    with factory() as uow:
+        uow.projects.add(_project("kept"))
+        uow.publish(EnvironmentChanged(environment_id="x"))
+        assert _broker(factory).published == []  # not before the commit
+        uow.commit()
+    assert _broker(factory).published == [EnvironmentChanged(environment_id="x")]
+
+
+def test_projects_filter_sort_and_page(factory: Any) -> None:
+    with factory() as uow:
+        for i, key in enumerate(("b-proj", "a-proj", "c-proj")):
+            uow.projects.add(_project(key, tags=["x"] if key != "c-proj" else [], created=NOW + i))
+        uow.commit()
+    with factory(write=False) as uow:
+        items, total = uow.projects.find(ProjectQuery(page=Page(limit=2)))
+        assert [p.key for p in items] == ["a-proj", "b-proj"] and total == 3
+        items, total = uow.projects.find(ProjectQuery(tags=("x",), sort="-creationDate"))
+        assert [p.key for p in items] == ["a-proj", "b-proj"] and total == 2
+        items, _ = uow.projects.find(ProjectQuery(query="C-P"))
+        assert [p.key for p in items] == ["c-proj"]
+
+
+def test_flags_with_their_configurations(factory: Any) -> None:
+    _seed(factory)
+    with factory() as uow:
+        flag = uow.flags.get("shop", "alpha", for_update=True)
+        assert flag is not None and set(flag.environments) == {"production", "staging"}
+        flag.environments["production"]["on"] = True
+        flag.environments["production"]["version"] += 1
+        flag.version += 1
+        uow.flags.update(flag, environments=["production"])
+        uow.commit()
+    with factory(write=False) as uow:
+        stored = uow.flags.get("shop", "alpha")
+        assert stored is not None and stored.version == 2
+        assert stored.environments["production"]["on"] is True and stored.environments["production"]["version"] == 2
+        assert stored.environments["staging"]["on"] is False
+        items, total = uow.flags.find("shop", FlagQuery(tags=("t",)))
+        assert [f.key for f in items] == ["alpha", "gamma"] and total == 2
+        items, total = uow.flags.find("shop", FlagQuery(query="BET", page=Page(limit=1)))
+        assert [f.key for f in items] == ["beta"] and total == 1
+        assert [f.key for f in uow.flags.list_all("shop")] == ["alpha", "beta", "gamma"]
+
+
+def test_a_new_environment_adds_configurations_and_deleting_removes_them(factory: Any) -> None:
+    _seed(factory)
+    with factory() as uow:
+        project = uow.projects.get("shop")
+        assert project is not None
+        uow.environments.add(_env(project, "qa", NOW + 5))
+        uow.flags.add_environment("shop", "qa", {"alpha": new_config(Defaults(0, 1), now=NOW)})
+        uow.commit()
+    with factory() as uow:
+        flag = uow.flags.get("shop", "alpha")
+        assert flag is not None and "qa" in flag.environments
+        env = uow.environments.get("shop", "qa")
+        assert env is not None and uow.environments.get_by_credential(env.api_key) is not None
+        uow.environments.delete(env)
+        uow.commit()
+    with factory(write=False) as uow:
+        flag = uow.flags.get("shop", "alpha")
+        assert flag is not None and "qa" not in flag.environments
+        assert [e.key for e in uow.environments.find("shop")[0]] == ["production", "staging"]
+
+
+def test_segments_and_tombstones(factory: Any) -> None:
+    _seed(factory)
+    with factory() as uow:
+        for key in ("vip", "beta"):
+            uow.segments.add(
+                Segment(
+                    id=f"{abs(hash(key)) % 16**24:024x}",
+                    project_key="shop",
+                    environment_key="production",
+                    key=key,
+                    name=key,
+                    creation_date=NOW,
+                    last_modified=NOW,
+                    salt="s",
+                    included=["u1"],
+                )
+            )
+        env = uow.environments.get("shop", "production")
+        assert env is not None
+        uow.tombstones.record(env.id, "flags", "gone", 4)
+        uow.tombstones.record(env.id, "flags", "gone", 2)  # versions never go back
+        uow.commit()
+    with factory(write=False) as uow:
+        assert uow.segments.keys("shop", "production") == {"vip", "beta"}
+        assert uow.segments.keys("shop", "staging") == set()
+        segment = uow.segments.get("shop", "production", "vip")
+        assert segment is not None and segment.included == ["u1"]
+        env = uow.environments.get("shop", "production")
+        assert env is not None and uow.tombstones.version(env.id, "flags", "gone") == 4
+        assert uow.tombstones.for_environment(env.id) == {("flags", "gone"): 4}
+
+
+def test_members_teams_and_tokens(factory: Any) -> None:
+    with factory() as uow:
+        for i, (email, role) in enumerate(
+            (("ann@x.io", Role.OWNER), ("bob@x.io", Role.WRITER), ("cy@x.io", Role.READER))
+        ):
+            uow.members.add(Member(id=f"{i:024x}", email=email, role=role, creation_date=NOW + i, first_name=email[:3]))
+        uow.teams.add(
+            Team(id="a" * 24, key="ops", name="Ops", creation_date=NOW, last_modified=NOW, member_ids=[f"{1:024x}"])
+        )
+        uow.tokens.add(
+            AccessToken(
+                id="b" * 24,
+                owner_id=f"{1:024x}",
+                member_id=f"{1:024x}",
+                name="ci",
+                role=Role.WRITER,
+                service_token=False,
+                token_hash="h" * 64,
+                last4="abcd",
+                creation_date=NOW,
+                last_modified=NOW,
+            )
+        )
+        uow.commit()
+    with factory(write=False) as uow:
+        assert uow.members.count_owners() == 1
+        bob = uow.members.get_by_email("BOB@x.io")
+        assert bob is not None and bob.team_keys == ["ops"]
+        assert [m.email for m in uow.members.find(MemberQuery(team_key="OPS"))[0]] == ["bob@x.io"]
+        assert [m.email for m in uow.members.find(MemberQuery(no_team=True))[0]] == ["ann@x.io", "cy@x.io"]
+        assert [m.email for m in uow.members.find(MemberQuery(roles=("reader", "owner")))[0]] == ["ann@x.io", "cy@x.io"]
+        token = uow.tokens.get_by_hash("h" * 64)
+        assert token is not None and token.name == "ci"
+    with factory() as uow:
+        bob = uow.members.get(f"{1:024x}")
+        assert bob is not None
+        uow.tokens.delete_for_member(bob.id)
+        uow.members.delete(bob)
+        uow.commit()
+    with factory(write=False) as uow:
+        team = uow.teams.get("ops")
+        assert team is not None and team.member_ids == []
+        assert uow.tokens.get("b" * 24) is None
+
+
+def _request(request_id: str, status: Status, created: int, notify: list[str]) -> ApprovalRequest:
+    return ApprovalRequest(
+        id=request_id,
+        project_key="shop",
+        environment_key="production",
+        resource_kind=ResourceKind.FLAG,
+        resource_key="alpha",
+        creation_date=created,
+        description=request_id,
+        instructions=[{"kind": "turnFlagOn"}],
+        base_version=1,
+        requestor_id="r" * 24,
+        notify_member_ids=notify,
+        status=status,
+        execution_date=created + 10 if status is Status.SCHEDULED else None,
+    )
+
+
+def test_approval_requests(factory: Any) -> None:
+    _seed(factory)
+    with factory() as uow:
+        uow.approvals.add(_request("1" * 24, Status.PENDING, NOW, ["m1"]))
+        uow.approvals.add(_request("2" * 24, Status.SCHEDULED, NOW + 1, ["m2"]))
+        uow.approvals.add(_request("3" * 24, Status.COMPLETED, NOW + 2, ["m1", "m2"]))
+        uow.commit()
+    with factory() as uow:
+        assert [r.id for r in uow.approvals.open_for("shop", "production", "flag", "alpha")] == ["1" * 24, "2" * 24]
+        assert uow.approvals.open_for("shop", "staging", "flag", "alpha") == []
+        found, total = uow.approvals.find(ApprovalQuery(notify_member_ids=("m1",)))
+        assert [r.id for r in found] == ["3" * 24, "1" * 24] and total == 2
+        found, total = uow.approvals.find(ApprovalQuery(statuses=("pending",), page=Page(limit=5)))
+        assert [r.id for r in found] == ["1" * 24] and total == 1
+        assert uow.approvals.due(NOW + 5) == []
+        assert uow.approvals.due(NOW + 11) == ["2" * 24]
+
+
+def _entry(i: int) -> AuditEntry:
+    return AuditEntry(
+        id=f"{i:024x}",
+        date=NOW,
+        kind="flag",
+        name="alpha",
+        description=f"change {i}",
+        short_description="x",
+        title_verb="updated",
+        accesses=[Access("updateOn", "proj/shop:env/production:flag/alpha")],
+        actor=AuditActor(member_id="m" * 24),
+        target_resources=["proj/shop:env/production:flag/alpha"],
+    )
+
+
+def test_the_audit_log_is_a_chain(factory: Any) -> None:
+    with factory() as uow:
+        for i in range(1, 5):
+            uow.audit.append(_entry(i))
+        uow.commit()
+    with factory(write=False) as uow:
+        newest = uow.audit.find(AuditQuery(limit=3))
+        assert [e.id for e in newest] == [f"{i:024x}" for i in (4, 3, 2)]
+        dates = [e.date for e in reversed(newest)]
+        assert dates == sorted(set(dates))  # strictly increasing, although written in the same millisecond
+        assert [e.id for e in uow.audit.find(AuditQuery(spec="proj/shop:env/*:flag/*", limit=20))][-1] == f"{1:024x}"
+        assert uow.audit.find(AuditQuery(spec="proj/other:env/*:flag/*", limit=20)) == []
+        chain = sorted(uow.audit.find(AuditQuery(limit=20)), key=lambda e: e.seq)
+        assert verify_chain(chain) == []
