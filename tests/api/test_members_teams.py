@@ -261,6 +261,18 @@ def test_team_patches_are_all_or_nothing(api: launchdarkly_api.ApiClient) -> Non
     assert teams.get_team(key).name == f"Team {key}"
 
 
+def test_a_team_patch_comment_must_be_a_string(server: ServerProcess, api: launchdarkly_api.ApiClient) -> None:
+    """The comment goes to the audit log, whose entries document it as a string."""
+    key = _team(api)
+    response = httpx.patch(
+        f"{server.url}/api/v2/teams/{key}",
+        headers={"Authorization": server.admin_token},
+        json={"comment": 5, "instructions": [{"kind": "updateName", "value": "Changed"}]},
+    )
+    assert response.status_code == 400 and response.json()["message"] == "comment must be a string"
+    assert TeamsApi(api).get_team(key).name == f"Team {key}"
+
+
 def test_team_keys_are_unique_and_valid(api: launchdarkly_api.ApiClient) -> None:
     key = _team(api)
     teams = TeamsApi(api)

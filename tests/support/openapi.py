@@ -5,14 +5,15 @@ copy keyed by the file's path, size and mtime is kept in the temporary directory
 validated with OpenAPI 3.0 semantics (``nullable`` and friends) by ``OAS30Validator``; ``$ref``s resolve
 inside the document through a ``referencing`` registry, so recursive schemas need no inlining.
 
-The document's location comes from ``FLAGWARD_LD_OPENAPI``, by default
-``<repo>/../shared/reference/launchdarkly-openapi.yaml``. When it is missing, ``load_spec`` raises
+The document's location comes from ``FLAGWARD_LD_OPENAPI``, by default the gzip'd copy vendored in
+``tests/data/launchdarkly-openapi.yaml.gz``. When it is missing, ``load_spec`` raises
 ``SpecUnavailable``: validation tests fail, they never skip.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ from referencing.jsonschema import DRAFT4
 
 SPEC_ENV = "FLAGWARD_LD_OPENAPI"
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SPEC = (REPO_ROOT / ".." / "shared" / "reference" / "launchdarkly-openapi.yaml").resolve()
+DEFAULT_SPEC = REPO_ROOT / "tests" / "data" / "launchdarkly-openapi.yaml.gz"
 _SPEC_URI = "urn:launchdarkly:openapi"
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
@@ -74,7 +75,8 @@ def _read(path: Path) -> dict[str, Any]:
             return cached
         except (OSError, pickle.UnpicklingError, EOFError):
             pass  # a torn or stale cache: read the YAML again
-    with path.open("rb") as fh:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
         document = yaml.load(fh, Loader=yaml.CSafeLoader)
     if not isinstance(document, dict) or "paths" not in document:
         raise SpecUnavailable(f"{path} is not an OpenAPI document")

@@ -24,7 +24,8 @@ class PatchBody:
     environment_key: str | None = None
 
 
-def _comment(payload: dict[str, Any]) -> str | None:
+def comment_of(payload: dict[str, Any]) -> str | None:
+    """The body's ``comment`` (it goes to the audit log): a string or absent; InvalidRequest otherwise."""
     comment = payload.get("comment")
     if comment is not None and not isinstance(comment, str):
         raise InvalidRequest("comment must be a string")
@@ -41,13 +42,13 @@ def parse_patch(request: Request, payload: Any, *, merge: bool = False, semantic
         env = payload.get("environmentKey")
         if env is not None and not isinstance(env, str):
             raise InvalidRequest("environmentKey must be a string")
-        return PatchBody("semantic", payload["instructions"], _comment(payload), env)
+        return PatchBody("semantic", payload["instructions"], comment_of(payload), env)
     if isinstance(payload, list):
         return PatchBody("json", payload)
     if isinstance(payload, dict) and "patch" in payload:
-        return PatchBody("json", payload["patch"], _comment(payload))
+        return PatchBody("json", payload["patch"], comment_of(payload))
     if merge and isinstance(payload, dict) and "merge" in payload:
-        return PatchBody("merge", payload["merge"], _comment(payload))
+        return PatchBody("merge", payload["merge"], comment_of(payload))
     if isinstance(payload, dict) and "instructions" in payload:
         raise InvalidRequest(
             "this looks like a semantic patch: send Content-Type: "

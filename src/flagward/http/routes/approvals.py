@@ -11,12 +11,21 @@ from flagward.domain.errors import InvalidRequest
 from flagward.http.deps import ActorDep, DepsDep, PageDep, require_beta
 from flagward.http.links import collection, link
 from flagward.http.presenters_approvals import flag_scoped, top_level
+from flagward.http.routes._responses import returns
 from flagward.http.schemas.approvals import (
     CreateApprovalRequestRequest,
     CreateCopyFlagConfigApprovalRequestRequest,
     CreateFlagConfigApprovalRequestRequest,
     PostApprovalRequestApplyRequest,
     PostApprovalRequestReviewRequest,
+)
+from flagward.http.schemas.read_approvals import (
+    ApprovalRequestResponse,
+    ApprovalRequestSettings,
+    ExpandableApprovalRequestResponse,
+    ExpandableApprovalRequestsResponse,
+    FlagConfigApprovalRequestResponse,
+    FlagConfigApprovalRequestsResponse,
 )
 from flagward.services import approval_queries as queries
 from flagward.services import approval_settings
@@ -50,7 +59,11 @@ def _patch_body(payload: Any) -> tuple[Any, str | None]:
     return payload["instructions"], comment if isinstance(comment, str) else None
 
 
-@router.get(FLAG + "/approval-requests", summary="List approval requests for a flag")
+@router.get(
+    FLAG + "/approval-requests",
+    summary="List approval requests for a flag",
+    **returns(FlagConfigApprovalRequestsResponse),
+)
 def list_for_flag(actor: ActorDep, deps: DepsDep, scope: ScopeDep) -> dict[str, Any]:
     views = queries.list_for_flag(deps, actor=actor, scope=scope)
     path = FLAG.format(
@@ -59,7 +72,12 @@ def list_for_flag(actor: ActorDep, deps: DepsDep, scope: ScopeDep) -> dict[str, 
     return {"items": [flag_scoped(v) for v in views], "_links": {"self": link(f"{path}/approval-requests")}}
 
 
-@router.post(FLAG + "/approval-requests", status_code=201, summary="Create approval request for a flag")
+@router.post(
+    FLAG + "/approval-requests",
+    status_code=201,
+    summary="Create approval request for a flag",
+    **returns(FlagConfigApprovalRequestResponse),
+)
 def create_for_flag(
     actor: ActorDep, deps: DepsDep, scope: ScopeDep, body: CreateFlagConfigApprovalRequestRequest
 ) -> dict[str, Any]:
@@ -78,6 +96,7 @@ def create_for_flag(
     FLAG + "/approval-requests-flag-copy",
     status_code=201,
     summary="Create approval request to copy flag configurations across environments",
+    **returns(FlagConfigApprovalRequestResponse),
 )
 def create_copy(
     actor: ActorDep, deps: DepsDep, scope: ScopeDep, body: CreateCopyFlagConfigApprovalRequestRequest
@@ -94,7 +113,11 @@ def create_copy(
     return flag_scoped(queries.view_of(deps, request))
 
 
-@router.get(FLAG + "/approval-requests/{id}", summary="Get approval request for a flag")
+@router.get(
+    FLAG + "/approval-requests/{id}",
+    summary="Get approval request for a flag",
+    **returns(FlagConfigApprovalRequestResponse),
+)
 def get_for_flag(actor: ActorDep, deps: DepsDep, scope: ScopeDep, id: str) -> dict[str, Any]:
     return flag_scoped(queries.get_request(deps, actor=actor, request_id=id, scope=scope))
 
@@ -105,7 +128,11 @@ def delete_for_flag(actor: ActorDep, deps: DepsDep, scope: ScopeDep, id: str) ->
     return Response(status_code=204)
 
 
-@router.post(FLAG + "/approval-requests/{id}/reviews", summary="Review approval request for a flag")
+@router.post(
+    FLAG + "/approval-requests/{id}/reviews",
+    summary="Review approval request for a flag",
+    **returns(FlagConfigApprovalRequestResponse),
+)
 def review_for_flag(
     actor: ActorDep, deps: DepsDep, scope: ScopeDep, id: str, body: PostApprovalRequestReviewRequest
 ) -> dict[str, Any]:
@@ -113,7 +140,11 @@ def review_for_flag(
     return flag_scoped(queries.view_of(deps, request))
 
 
-@router.post(FLAG + "/approval-requests/{id}/apply", summary="Apply approval request for a flag")
+@router.post(
+    FLAG + "/approval-requests/{id}/apply",
+    summary="Apply approval request for a flag",
+    **returns(FlagConfigApprovalRequestResponse),
+)
 def apply_for_flag(
     actor: ActorDep, deps: DepsDep, scope: ScopeDep, id: str, body: PostApprovalRequestApplyRequest
 ) -> dict[str, Any]:
@@ -121,7 +152,11 @@ def apply_for_flag(
     return flag_scoped(queries.view_of(deps, request))
 
 
-@router.patch(FLAG + "/approval-requests/{id}", summary="Update approval request for a flag (semantic patch)")
+@router.patch(
+    FLAG + "/approval-requests/{id}",
+    summary="Update approval request for a flag (semantic patch)",
+    **returns(FlagConfigApprovalRequestResponse),
+)
 def patch_for_flag(
     actor: ActorDep, deps: DepsDep, scope: ScopeDep, id: str, payload: Annotated[Any, Body()]
 ) -> dict[str, Any]:
@@ -130,7 +165,7 @@ def patch_for_flag(
     return flag_scoped(queries.view_of(deps, request))
 
 
-@router.get(TOP, summary="List approval requests")
+@router.get(TOP, summary="List approval requests", **returns(ExpandableApprovalRequestsResponse))
 def list_requests(
     actor: ActorDep,
     deps: DepsDep,
@@ -145,7 +180,7 @@ def list_requests(
     return collection(TOP, [top_level(v) for v in views], total, page, {"filter": filter, "expand": expand})
 
 
-@router.post(TOP, status_code=201, summary="Create approval request")
+@router.post(TOP, status_code=201, summary="Create approval request", **returns(ApprovalRequestResponse))
 def create_request(actor: ActorDep, deps: DepsDep, body: CreateApprovalRequestRequest) -> dict[str, Any]:
     request = service.create_request(deps, actor=actor, resource_id=body.resourceId, new=body.to_domain())
     return top_level(queries.view_of(deps, request))
@@ -155,6 +190,7 @@ def create_request(actor: ActorDep, deps: DepsDep, body: CreateApprovalRequestRe
     TOP + "/projects/{projectKey}/settings",
     summary="Get approval request settings (beta)",
     dependencies=[Depends(require_beta)],
+    **returns(ApprovalRequestSettings),
 )
 def get_settings(
     actor: ActorDep,
@@ -173,6 +209,7 @@ def get_settings(
     TOP + "/projects/{projectKey}/settings",
     summary="Update approval request settings (beta)",
     dependencies=[Depends(require_beta)],
+    **returns(ApprovalRequestSettings),
 )
 def patch_settings(actor: ActorDep, deps: DepsDep, projectKey: str, payload: Annotated[Any, Body()]) -> dict[str, Any]:
     if not isinstance(payload, dict):
@@ -180,7 +217,7 @@ def patch_settings(actor: ActorDep, deps: DepsDep, projectKey: str, payload: Ann
     return approval_settings.patch_settings(deps, actor=actor, project_key=projectKey, body=payload)
 
 
-@router.get(TOP + "/{id}", summary="Get approval request")
+@router.get(TOP + "/{id}", summary="Get approval request", **returns(ExpandableApprovalRequestResponse))
 def get_request(actor: ActorDep, deps: DepsDep, id: str, expand: str | None = None) -> dict[str, Any]:
     expanded = _expand(expand, {"flag", "project", "environments", "resource"})
     return top_level(queries.get_request(deps, actor=actor, request_id=id, expand=expanded))
@@ -192,19 +229,21 @@ def delete_request(actor: ActorDep, deps: DepsDep, id: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post(TOP + "/{id}/reviews", summary="Review approval request")
+@router.post(TOP + "/{id}/reviews", summary="Review approval request", **returns(ApprovalRequestResponse))
 def review_request(actor: ActorDep, deps: DepsDep, id: str, body: PostApprovalRequestReviewRequest) -> dict[str, Any]:
     request = service.review(deps, actor=actor, request_id=id, kind=body.kind, comment=body.comment)
     return top_level(queries.view_of(deps, request))
 
 
-@router.post(TOP + "/{id}/apply", summary="Apply approval request")
+@router.post(TOP + "/{id}/apply", summary="Apply approval request", **returns(ApprovalRequestResponse))
 def apply_request(actor: ActorDep, deps: DepsDep, id: str, body: PostApprovalRequestApplyRequest) -> dict[str, Any]:
     request = service.apply(deps, actor=actor, request_id=id, comment=body.comment)
     return top_level(queries.view_of(deps, request))
 
 
-@router.patch(TOP + "/{id}", summary="Update approval request (semantic patch)")
+@router.patch(
+    TOP + "/{id}", summary="Update approval request (semantic patch)", **returns(FlagConfigApprovalRequestResponse)
+)
 def patch_request(actor: ActorDep, deps: DepsDep, id: str, payload: Annotated[Any, Body()]) -> dict[str, Any]:
     instructions, comment = _patch_body(payload)
     request = service.patch(deps, actor=actor, request_id=id, instructions=instructions, comment=comment)

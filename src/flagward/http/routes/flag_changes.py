@@ -9,7 +9,9 @@ from fastapi import APIRouter, Body, Request
 from flagward.http import presenters
 from flagward.http.deps import ActorDep, DepsDep
 from flagward.http.routes._bodies import parse_patch
+from flagward.http.routes._responses import returns
 from flagward.http.schemas.changes import FlagCopyConfigPost
+from flagward.http.schemas.read_flags import FeatureFlag
 from flagward.services import copy as copy_service
 from flagward.services import flag_changes
 from flagward.services.flag_changes import FlagPatch
@@ -17,7 +19,7 @@ from flagward.services.flag_changes import FlagPatch
 router = APIRouter(tags=["Feature flags"])
 
 
-@router.patch("/api/v2/flags/{projectKey}/{featureFlagKey}", summary="Update feature flag")
+@router.patch("/api/v2/flags/{projectKey}/{featureFlagKey}", summary="Update feature flag", **returns(FeatureFlag))
 def patch_flag(
     request: Request,
     actor: ActorDep,
@@ -43,7 +45,12 @@ def patch_flag(
     return presenters.flag(flag, envs)
 
 
-@router.post("/api/v2/flags/{projectKey}/{featureFlagKey}/copy", status_code=201, summary="Copy feature flag")
+@router.post(
+    "/api/v2/flags/{projectKey}/{featureFlagKey}/copy",
+    status_code=201,
+    summary="Copy feature flag",
+    **returns(FeatureFlag),
+)
 def copy_flag(
     actor: ActorDep, deps: DepsDep, projectKey: str, featureFlagKey: str, body: FlagCopyConfigPost
 ) -> dict[str, Any]:

@@ -10,6 +10,12 @@ from fastapi import APIRouter
 from flagward.domain.flag_statuses import FlagStatus
 from flagward.http.deps import ActorDep, DepsDep
 from flagward.http.links import link, links
+from flagward.http.routes._responses import returns
+from flagward.http.schemas.read_flags import (
+    FeatureFlagStatusAcrossEnvironments,
+    FeatureFlagStatuses,
+    FlagStatusRep,
+)
 from flagward.services import flag_statuses as service
 
 router = APIRouter(tags=["Feature flags"])
@@ -38,7 +44,11 @@ def _rep(project_key: str, env_key: str, status: FlagStatus) -> dict[str, Any]:
     }
 
 
-@router.get("/api/v2/flag-statuses/{projectKey}/{environmentKey}", summary="List feature flag statuses")
+@router.get(
+    "/api/v2/flag-statuses/{projectKey}/{environmentKey}",
+    summary="List feature flag statuses",
+    **returns(FeatureFlagStatuses),
+)
 def list_flag_statuses(actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str) -> dict[str, Any]:
     statuses = service.list_flag_statuses(deps, actor=actor, project_key=projectKey, env_key=environmentKey)
     return {
@@ -47,7 +57,11 @@ def list_flag_statuses(actor: ActorDep, deps: DepsDep, projectKey: str, environm
     }
 
 
-@router.get("/api/v2/flag-statuses/{projectKey}/{environmentKey}/{featureFlagKey}", summary="Get feature flag status")
+@router.get(
+    "/api/v2/flag-statuses/{projectKey}/{environmentKey}/{featureFlagKey}",
+    summary="Get feature flag status",
+    **returns(FlagStatusRep),
+)
 def get_flag_status(
     actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str, featureFlagKey: str
 ) -> dict[str, Any]:
@@ -57,7 +71,11 @@ def get_flag_status(
     return _rep(projectKey, environmentKey, status)
 
 
-@router.get("/api/v2/flag-status/{projectKey}/{featureFlagKey}", summary="Get flag status across environments")
+@router.get(
+    "/api/v2/flag-status/{projectKey}/{featureFlagKey}",
+    summary="Get flag status across environments",
+    **returns(FeatureFlagStatusAcrossEnvironments),
+)
 def get_flag_status_across_environments(
     actor: ActorDep, deps: DepsDep, projectKey: str, featureFlagKey: str, env: str | None = None
 ) -> dict[str, Any]:

@@ -8,7 +8,9 @@ from flagward.domain.errors import InvalidRequest
 from flagward.http import presenters
 from flagward.http.deps import ActorDep, ApiVersionDep, DepsDep, PageDep
 from flagward.http.links import collection
+from flagward.http.routes._responses import returns
 from flagward.http.schemas.flags import FeatureFlagBody
+from flagward.http.schemas.read_flags import FeatureFlag, FeatureFlags
 from flagward.services import flags as service
 from flagward.services.ports import FlagQuery
 
@@ -60,7 +62,7 @@ def _env_keys(env: str | None, filter_env: str | None) -> list[str] | None:
     return keys or None
 
 
-@router.get("/api/v2/flags/{projectKey}", summary="List feature flags")
+@router.get("/api/v2/flags/{projectKey}", summary="List feature flags", **returns(FeatureFlags))
 def list_flags(
     actor: ActorDep,
     deps: DepsDep,
@@ -97,13 +99,13 @@ def list_flags(
     return collection(f"/api/v2/flags/{projectKey}", items, total, page, params)
 
 
-@router.post("/api/v2/flags/{projectKey}", status_code=201, summary="Create a feature flag")
+@router.post("/api/v2/flags/{projectKey}", status_code=201, summary="Create a feature flag", **returns(FeatureFlag))
 def create_flag(actor: ActorDep, deps: DepsDep, projectKey: str, body: FeatureFlagBody) -> dict[str, Any]:
     flag, envs = service.create_flag(deps, actor=actor, project_key=projectKey, new=body.to_domain())
     return presenters.flag(flag, envs)
 
 
-@router.get("/api/v2/flags/{projectKey}/{featureFlagKey}", summary="Get feature flag")
+@router.get("/api/v2/flags/{projectKey}/{featureFlagKey}", summary="Get feature flag", **returns(FeatureFlag))
 def get_flag(
     actor: ActorDep, deps: DepsDep, projectKey: str, featureFlagKey: str, env: str | None = None
 ) -> dict[str, Any]:

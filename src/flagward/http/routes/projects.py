@@ -9,7 +9,9 @@ from flagward.http import presenters
 from flagward.http.deps import ActorDep, ApiVersionDep, DepsDep, PageDep
 from flagward.http.links import collection
 from flagward.http.routes._bodies import json_patch_only
+from flagward.http.routes._responses import returns
 from flagward.http.schemas.projects import EnvironmentPost, ProjectPost
+from flagward.http.schemas.read_projects import Environment, Environments, Project, ProjectRep, Projects
 from flagward.services import environments as env_service
 from flagward.services import projects as service
 from flagward.services.ports import ProjectQuery
@@ -57,7 +59,7 @@ def parse_project_filter(raw: str | None) -> tuple[str | None, tuple[str, ...]]:
     return query, tags
 
 
-@router.get("/api/v2/projects", summary="List projects")
+@router.get("/api/v2/projects", summary="List projects", **returns(Projects))
 def list_projects(
     actor: ActorDep,
     deps: DepsDep,
@@ -83,13 +85,13 @@ def list_projects(
     )
 
 
-@router.post("/api/v2/projects", status_code=201, summary="Create project")
+@router.post("/api/v2/projects", status_code=201, summary="Create project", **returns(ProjectRep))
 def create_project(actor: ActorDep, deps: DepsDep, body: ProjectPost) -> dict[str, Any]:
     project, envs = service.create_project(deps, actor=actor, new=body.to_domain())
     return presenters.project_rep(project, envs)
 
 
-@router.get("/api/v2/projects/{projectKey}", summary="Get project")
+@router.get("/api/v2/projects/{projectKey}", summary="Get project", **returns(Project))
 def get_project(
     actor: ActorDep, deps: DepsDep, projectKey: str, version: ApiVersionDep, expand: str | None = None
 ) -> dict[str, Any]:
@@ -97,7 +99,7 @@ def get_project(
     return presenters.project(project, envs if _with_environments(expand, version) else None)
 
 
-@router.patch("/api/v2/projects/{projectKey}", summary="Update project (JSON patch)")
+@router.patch("/api/v2/projects/{projectKey}", summary="Update project (JSON patch)", **returns(ProjectRep))
 def patch_project(
     request: Request, actor: ActorDep, deps: DepsDep, projectKey: str, payload: Annotated[Any, Body()]
 ) -> dict[str, Any]:
@@ -114,7 +116,7 @@ def delete_project(actor: ActorDep, deps: DepsDep, projectKey: str) -> Response:
     return Response(status_code=204)
 
 
-@env_router.get("/api/v2/projects/{projectKey}/environments", summary="List environments")
+@env_router.get("/api/v2/projects/{projectKey}/environments", summary="List environments", **returns(Environments))
 def list_environments(actor: ActorDep, deps: DepsDep, projectKey: str, page: PageDep) -> dict[str, Any]:
     envs, total = env_service.list_environments(deps, actor=actor, project_key=projectKey, page=page)
     return collection(
@@ -122,20 +124,29 @@ def list_environments(actor: ActorDep, deps: DepsDep, projectKey: str, page: Pag
     )
 
 
-@env_router.post("/api/v2/projects/{projectKey}/environments", status_code=201, summary="Create environment")
+@env_router.post(
+    "/api/v2/projects/{projectKey}/environments",
+    status_code=201,
+    summary="Create environment",
+    **returns(Environment),
+)
 def create_environment(actor: ActorDep, deps: DepsDep, projectKey: str, body: EnvironmentPost) -> dict[str, Any]:
     env = env_service.create_environment(deps, actor=actor, project_key=projectKey, new=body.to_domain())
     return presenters.environment(env)
 
 
-@env_router.get("/api/v2/projects/{projectKey}/environments/{environmentKey}", summary="Get environment")
+@env_router.get(
+    "/api/v2/projects/{projectKey}/environments/{environmentKey}", summary="Get environment", **returns(Environment)
+)
 def get_environment(actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str) -> dict[str, Any]:
     env = env_service.get_environment(deps, actor=actor, project_key=projectKey, key=environmentKey)
     return presenters.environment(env)
 
 
 @env_router.patch(
-    "/api/v2/projects/{projectKey}/environments/{environmentKey}", summary="Update environment (JSON patch)"
+    "/api/v2/projects/{projectKey}/environments/{environmentKey}",
+    summary="Update environment (JSON patch)",
+    **returns(Environment),
 )
 def patch_environment(
     request: Request,
@@ -168,7 +179,9 @@ def delete_environment(actor: ActorDep, deps: DepsDep, projectKey: str, environm
 
 
 @env_router.post(
-    "/api/v2/projects/{projectKey}/environments/{environmentKey}/apiKey", summary="Reset environment SDK key"
+    "/api/v2/projects/{projectKey}/environments/{environmentKey}/apiKey",
+    summary="Reset environment SDK key",
+    **returns(Environment),
 )
 def reset_sdk_key(
     actor: ActorDep,
@@ -186,6 +199,7 @@ def reset_sdk_key(
 @env_router.post(
     "/api/v2/projects/{projectKey}/environments/{environmentKey}/mobileKey",
     summary="Reset environment mobile SDK key",
+    **returns(Environment),
 )
 def reset_mobile_key(actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str) -> dict[str, Any]:
     env = env_service.reset_key(deps, actor=actor, project_key=projectKey, key=environmentKey, mobile=True)

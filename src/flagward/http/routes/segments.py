@@ -11,7 +11,9 @@ from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection
 from flagward.http.presenters_segments import segment as present
 from flagward.http.routes._bodies import parse_patch
+from flagward.http.routes._responses import returns
 from flagward.http.schemas.changes import SegmentBody
+from flagward.http.schemas.read_segments import UserSegment, UserSegments
 from flagward.services import segments as service
 from flagward.services.flag_changes import FlagPatch
 
@@ -30,7 +32,7 @@ def _query(filter: str | None) -> str | None:
     return query
 
 
-@router.get(BASE, summary="List segments")
+@router.get(BASE, summary="List segments", **returns(UserSegments))
 def list_segments(
     actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str, page: PageDep, filter: str | None = None
 ) -> dict[str, Any]:
@@ -41,7 +43,7 @@ def list_segments(
     return collection(path, [present(s) for s in items], total, page, {"filter": filter})
 
 
-@router.post(BASE, status_code=201, summary="Create segment")
+@router.post(BASE, status_code=201, summary="Create segment", **returns(UserSegment))
 def create_segment(
     actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str, body: SegmentBody
 ) -> dict[str, Any]:
@@ -51,7 +53,7 @@ def create_segment(
     return present(segment, [])
 
 
-@router.get(BASE + "/{segmentKey}", summary="Get segment")
+@router.get(BASE + "/{segmentKey}", summary="Get segment", **returns(UserSegment))
 def get_segment(
     actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str, segmentKey: str
 ) -> dict[str, Any]:
@@ -61,7 +63,7 @@ def get_segment(
     return present(segment, flags)
 
 
-@router.patch(BASE + "/{segmentKey}", summary="Patch segment")
+@router.patch(BASE + "/{segmentKey}", summary="Patch segment", **returns(UserSegment))
 def patch_segment(
     request: Request,
     actor: ActorDep,

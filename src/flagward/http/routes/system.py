@@ -12,7 +12,10 @@ from flagward.domain.errors import InvalidRequest
 from flagward.http import presenters
 from flagward.http.deps import SESSION_COOKIE, ActorDep, DepsDep, get_throttle
 from flagward.http.links import link
+from flagward.http.routes._responses import returns
 from flagward.http.schemas.accounts import LoginBody
+from flagward.http.schemas.read_accounts import CallerIdentityRep, Member
+from flagward.http.schemas.read_audit import AuditLogEntryListingRepCollection, AuditLogEntryRep
 from flagward.services import audit as audit_service
 from flagward.services import auth
 from flagward.services.auth import LoginThrottle
@@ -40,7 +43,7 @@ def readyz(deps: DepsDep) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-@identity.get("/api/v2/caller-identity", summary="Identify the caller")
+@identity.get("/api/v2/caller-identity", summary="Identify the caller", **returns(CallerIdentityRep))
 def get_caller_identity(actor: ActorDep, deps: DepsDep) -> dict[str, Any]:
     result = caller_identity(deps, actor=actor)
     doc: dict[str, Any] = {
@@ -55,7 +58,7 @@ def get_caller_identity(actor: ActorDep, deps: DepsDep) -> dict[str, Any]:
     return doc
 
 
-@session.post("/auth/login", summary="Sign in with email and password")
+@session.post("/auth/login", summary="Sign in with email and password", **returns(Member))
 def login(
     request: Request,
     deps: DepsDep,
@@ -87,7 +90,7 @@ def logout(request: Request, deps: DepsDep) -> Response:
     return response
 
 
-@auditlog.get("/api/v2/auditlog", summary="List audit log entries")
+@auditlog.get("/api/v2/auditlog", summary="List audit log entries", **returns(AuditLogEntryListingRepCollection))
 def list_audit(
     actor: ActorDep,
     deps: DepsDep,
@@ -114,7 +117,7 @@ def list_audit(
     return result
 
 
-@auditlog.get("/api/v2/auditlog/{id}", summary="Get audit log entry")
+@auditlog.get("/api/v2/auditlog/{id}", summary="Get audit log entry", **returns(AuditLogEntryRep))
 def get_audit(actor: ActorDep, deps: DepsDep, id: str) -> dict[str, Any]:
     entry = audit_service.get_audit_entry(deps, actor=actor, entry_id=id)
     return presenters.audit_entry(entry, caller_identity(deps, actor=actor).account_id, detail=True)

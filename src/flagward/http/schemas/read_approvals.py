@@ -1,0 +1,121 @@
+"""Response models: approval requests and approval settings (LaunchDarkly's
+``FlagConfigApprovalRequestResponse``, ``ApprovalRequestResponse`` and their expandable and list forms,
+and the beta ``ApprovalRequestSettings``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ConfigDict, Field, RootModel
+
+from flagward.http.schemas.read_common import ApprovalSettings, Links, Maybe, Read
+from flagward.http.schemas.read_flags import ExpandedFlagRep
+from flagward.http.schemas.read_projects import Environment, Project
+from flagward.http.schemas.read_segments import UserSegment
+
+INSTRUCTION = "A semantic-patch instruction: an object with a ``kind`` and the fields that kind takes"
+
+
+class ReviewResponse(Read):
+    id: str = Field(alias="_id")
+    kind: str
+    creationDate: Maybe[int] = None
+    comment: Maybe[str] = None
+    memberId: Maybe[str] = None
+    serviceTokenId: Maybe[str] = None
+
+
+class Conflict(Read):
+    """Another pending request whose instruction this request's instruction overlaps."""
+
+    instruction: Maybe[dict[str, Any]] = Field(default=None, description=INSTRUCTION)
+    reason: Maybe[str] = None
+
+
+class CopiedFromEnv(Read):
+    key: str
+    version: Maybe[int] = None
+
+
+class FlagConfigApprovalRequestResponse(Read):
+    """An approval request. ``_links`` names it in the form of the route that answered (flag-scoped or
+    top-level), the other form beside it, and the flag or segment it changes."""
+
+    id: str = Field(alias="_id")
+    version: int = Field(alias="_version")
+    creationDate: int
+    serviceKind: str
+    requestorId: Maybe[str] = None
+    description: Maybe[str] = None
+    reviewStatus: str
+    allReviews: list[ReviewResponse]
+    notifyMemberIds: list[str]
+    notifyTeamKeys: Maybe[list[str]] = None
+    appliedDate: Maybe[int] = None
+    appliedByMemberId: Maybe[str] = None
+    appliedByServiceTokenId: Maybe[str] = None
+    status: str
+    instructions: list[dict[str, Any]] = Field(description=f"{INSTRUCTION}s")
+    conflicts: list[Conflict]
+    links: Links = Field(alias="_links")
+    executionDate: Maybe[int] = None
+    operatingOnId: Maybe[str] = None
+    source: Maybe[CopiedFromEnv] = None
+
+
+class FlagConfigApprovalRequestsResponse(Read):
+    items: list[FlagConfigApprovalRequestResponse]
+    links: Links = Field(alias="_links")
+
+
+class ApprovalRequestResponse(FlagConfigApprovalRequestResponse):
+    resourceId: Maybe[str] = None
+    approvalSettings: Maybe[ApprovalSettings] = None
+
+
+class ExpandedResourceRep(Read):
+    kind: str
+    flag: Maybe[ExpandedFlagRep] = None
+    segment: Maybe[UserSegment] = None
+
+
+class ExpandableApprovalRequestResponse(ApprovalRequestResponse):
+    """An approval request with the expansions asked for (``expand=flag,project,environments,resource``)."""
+
+    project: Maybe[Project] = None
+    environments: Maybe[list[Environment]] = None
+    flag: Maybe[ExpandedFlagRep] = None
+    resource: Maybe[ExpandedResourceRep] = None
+
+
+class ExpandableApprovalRequestsResponse(Read):
+    items: list[ExpandableApprovalRequestResponse]
+    totalCount: int
+    links: Links = Field(alias="_links")
+
+
+class ApprovalRequestSetting(Read):
+    required: bool
+    bypassApprovalsForPendingChanges: bool
+    minNumApprovals: int
+    canReviewOwnRequest: bool
+    canApplyDeclinedChanges: bool
+    autoApplyApprovedChanges: Maybe[bool] = None
+    serviceKind: str
+    serviceConfig: dict[str, Any]
+    requiredApprovalTags: list[str]
+    serviceKindConfigurationId: Maybe[str] = None
+
+
+class ApprovalRequestSettingWithEnvs(Read):
+    """One resource kind's settings: per environment, and the default new environments get (``_default``,
+    in the answer to GET only)."""
+
+    environments: Maybe[dict[str, ApprovalRequestSetting]] = None
+    default: Maybe[ApprovalRequestSetting] = Field(default=None, alias="_default")
+
+
+class ApprovalRequestSettings(RootModel[dict[str, ApprovalRequestSettingWithEnvs]]):
+    """Approval settings by resource kind (``flag``, ``segment``)."""
+
+    model_config = ConfigDict(strict=True)
