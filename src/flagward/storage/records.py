@@ -207,6 +207,14 @@ Index(
     ApprovalRequestRecord.resource_key,
     ApprovalRequestRecord.status,
 )
+# Open requests on one resource in any environment (a direct flag change checks them all for conflicts).
+Index(
+    "ix_approval_requests_project_resource",
+    ApprovalRequestRecord.project_id,
+    ApprovalRequestRecord.resource_kind,
+    ApprovalRequestRecord.resource_key,
+    ApprovalRequestRecord.status,
+)
 Index("ix_approval_requests_due", ApprovalRequestRecord.status, ApprovalRequestRecord.execution_date)
 Index("ix_approval_requests_created", ApprovalRequestRecord.creation_date)
 
