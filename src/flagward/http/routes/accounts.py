@@ -10,6 +10,7 @@ from flagward.http import presenters
 from flagward.http.deps import ActorDep, DepsDep, PageDep, TokenPageDep
 from flagward.http.links import collection
 from flagward.http.routes._bodies import comment_of, json_patch_only
+from flagward.http.routes._filters import field_filters
 from flagward.http.routes._responses import returns
 from flagward.http.schemas.accounts import AccessTokenPost, NewMemberForm, TeamPostInput
 from flagward.http.schemas.read_accounts import Member, Members, Team, TeamImportsRep, Teams, Token, Tokens
@@ -25,24 +26,16 @@ tokens = APIRouter(tags=["Access tokens"])
 
 def parse_member_filter(raw: str | None) -> dict[str, Any]:
     """``filter=role:admin|writer,query:ann,team:ops,noteam:true``."""
+    filters = field_filters(raw, ("role", "query", "team", "noteam"))
     result: dict[str, Any] = {}
-    for part in (raw or "").split(","):
-        if not part.strip():
-            continue
-        field, sep, value = part.partition(":")
-        field = field.strip()
-        if not sep:
-            raise InvalidRequest(f"filter '{part}' must be field:value")
-        if field == "role":
-            result["roles"] = tuple(r for r in value.split("|") if r)
-        elif field == "query":
-            result["query"] = value
-        elif field == "team":
-            result["team_key"] = value
-        elif field == "noteam":
-            result["no_team"] = value.lower() == "true"
-        else:
-            raise InvalidRequest(f"unsupported filter field '{field}'; use role, query, team or noteam")
+    if "role" in filters:
+        result["roles"] = tuple(r for r in filters["role"].split("|") if r)
+    if "query" in filters:
+        result["query"] = filters["query"]
+    if "team" in filters:
+        result["team_key"] = filters["team"]
+    if "noteam" in filters:
+        result["no_team"] = filters["noteam"].lower() == "true"
     return result
 
 
@@ -87,13 +80,7 @@ def _team_expand(expand: str | None) -> bool:
 def list_teams(
     actor: ActorDep, deps: DepsDep, page: PageDep, filter: str | None = None, expand: str | None = None
 ) -> dict[str, Any]:
-    query = None
-    for part in (filter or "").split(","):
-        field, sep, value = part.partition(":")
-        if field.strip() == "query" and sep:
-            query = value
-        elif part.strip():
-            raise InvalidRequest(f"unsupported filter '{part}'; use query:<text>")
+    query = field_filters(filter, ("query",)).get("query")
     items, total = team_service.list_teams(deps, actor=actor, query=query, page=page)
     return collection(
         "/api/v2/teams",

@@ -8,6 +8,7 @@ from flagward.domain.errors import InvalidRequest
 from flagward.http import presenters
 from flagward.http.deps import ActorDep, ApiVersionDep, DepsDep, PageDep
 from flagward.http.links import collection
+from flagward.http.routes._filters import field_filters, plus_list
 from flagward.http.routes._responses import returns
 from flagward.http.schemas.flags import FeatureFlagBody
 from flagward.http.schemas.read_flags import FeatureFlag, FeatureFlags
@@ -32,28 +33,16 @@ def _bool(value: str, field: str) -> bool:
 
 def parse_flag_filter(raw: str | None) -> dict[str, Any]:
     """``filter=query:x,tags:a+b,archived:true,state:archived,filterEnv:production``."""
-    result: dict[str, Any] = {}
-    for part in (raw or "").split(","):
-        if not part.strip():
-            continue
-        field, sep, value = part.partition(":")
-        field = field.strip()
-        if not sep:
-            raise InvalidRequest(f"filter '{part}' must be field:value")
-        if field == "query":
-            result["query"] = value
-        elif field == "tags":
-            result["tags"] = tuple(t for t in value.replace(" ", "+").split("+") if t)
-        elif field == "archived":
-            result["archived"] = _bool(value, "filter archived")
-        elif field == "state":
-            if value not in ("live", "archived"):
-                raise InvalidRequest("filter state must be live or archived")
-            result["archived"] = value == "archived"
-        elif field == "filterEnv":
-            result["filterEnv"] = value
-        else:
-            raise InvalidRequest(f"unsupported filter field '{field}'; use query, tags, archived, state or filterEnv")
+    filters = field_filters(raw, ("query", "tags", "archived", "state", "filterEnv"))
+    result: dict[str, Any] = {k: v for k, v in filters.items() if k in ("query", "filterEnv")}
+    if "tags" in filters:
+        result["tags"] = plus_list(filters["tags"])
+    if "archived" in filters:
+        result["archived"] = _bool(filters["archived"], "filter archived")
+    if "state" in filters:
+        if filters["state"] not in ("live", "archived"):
+            raise InvalidRequest("filter state must be live or archived")
+        result["archived"] = filters["state"] == "archived"
     return result
 
 

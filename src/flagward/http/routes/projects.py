@@ -9,6 +9,7 @@ from flagward.http import presenters
 from flagward.http.deps import ActorDep, ApiVersionDep, DepsDep, PageDep
 from flagward.http.links import collection
 from flagward.http.routes._bodies import json_patch_only
+from flagward.http.routes._filters import field_filters, plus_list
 from flagward.http.routes._responses import returns
 from flagward.http.schemas.projects import EnvironmentPost, ProjectPost
 from flagward.http.schemas.read_projects import Environment, Environments, Project, ProjectRep, Projects
@@ -42,21 +43,8 @@ def _with_environments(expand: str | None, version: int) -> bool:
 
 def parse_project_filter(raw: str | None) -> tuple[str | None, tuple[str, ...]]:
     """``filter=query:abc,tags:a+b`` (LaunchDarkly's field:value list)."""
-    query: str | None = None
-    tags: tuple[str, ...] = ()
-    for part in (raw or "").split(","):
-        if not part.strip():
-            continue
-        field, sep, value = part.partition(":")
-        if not sep:
-            raise InvalidRequest(f"filter '{part}' must be field:value")
-        if field.strip() == "query":
-            query = value
-        elif field.strip() == "tags":
-            tags = tuple(t for t in value.replace(" ", "+").split("+") if t)
-        else:
-            raise InvalidRequest(f"unsupported filter field '{field}'; use query or tags")
-    return query, tags
+    filters = field_filters(raw, ("query", "tags"))
+    return filters.get("query"), plus_list(filters.get("tags", ""))
 
 
 @router.get("/api/v2/projects", summary="List projects", **returns(Projects))

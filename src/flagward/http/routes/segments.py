@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
-from flagward.domain.errors import InvalidRequest
 from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection
 from flagward.http.presenters_segments import segment as present
 from flagward.http.routes._bodies import parse_patch
+from flagward.http.routes._filters import field_filters
 from flagward.http.routes._responses import returns
 from flagward.http.schemas.changes import SegmentBody
 from flagward.http.schemas.read_segments import UserSegment, UserSegments
@@ -22,14 +22,7 @@ BASE = "/api/v2/segments/{projectKey}/{environmentKey}"
 
 
 def _query(filter: str | None) -> str | None:
-    query = None
-    for part in (filter or "").split(","):
-        field, _, value = part.partition(":")
-        if field.strip() == "query":
-            query = value
-        elif part.strip():
-            raise InvalidRequest(f"unsupported filter field '{field}'; use query")
-    return query
+    return field_filters(filter, ("query",)).get("query")
 
 
 @router.get(BASE, summary="List segments", **returns(UserSegments))
