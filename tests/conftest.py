@@ -10,6 +10,8 @@ import pytest
 from tests.support.databases import database_url
 from tests.support.server import ServerProcess
 
+pytest_plugins = ["tests.support.conformance"]
+
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,44 +17,12 @@ from launchdarkly_api.api.feature_flags_api import FeatureFlagsApi
 from flagward.domain.instructions import ENVIRONMENT_INSTRUCTIONS, PROJECT_INSTRUCTIONS
 from tests.support.accounts import unique
 from tests.support.openapi import load_spec
-from tests.support.recording import Recorder
 from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.usefixtures("conforms")
 
 SEMANTIC = "application/json; domain-model=launchdarkly.semanticpatch"
 FLAG_PATH = "/api/v2/flags/{projectKey}/{featureFlagKey}"
-
-
-@pytest.fixture(scope="module")
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture(scope="module")
-def api(server: ServerProcess, recorder: Recorder) -> Iterator[launchdarkly_api.ApiClient]:
-    with recorder.client(server.url, server.admin_token) as api_client:
-        yield api_client
-
-
-@pytest.fixture(scope="module")
-def http(server: ServerProcess, recorder: Recorder) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=server.url,
-        headers={"Authorization": server.admin_token},
-        event_hooks={"response": [recorder.httpx_hook]},
-    ) as client:
-        yield client
-
-
-@pytest.fixture(autouse=True)
-def conforms(recorder: Recorder) -> Iterator[None]:
-    """Whatever a test exchanged must validate against LaunchDarkly's document."""
-    start = len(recorder.exchanges)
-    yield
-    spec = load_spec()
-    problems = [
-        p for e in recorder.exchanges[start:] for p in spec.problems(e.method, e.url, e.status, e.body, e.content_type)
-    ]
-    assert problems == [], "\n".join(problems)
 
 
 @pytest.fixture
