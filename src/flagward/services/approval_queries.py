@@ -47,6 +47,8 @@ class _Resolver:
         self._envs: dict[tuple[str, str], Environment | None] = {}
         self._open: dict[tuple[str, str, str, str], list[ApprovalRequest]] = {}
         self._flag_contexts: dict[tuple[str, str], FlagChangeContext] = {}
+        # A request's replay is needed for its own view and for every view of its open siblings.
+        self.replays: dict[str, tuple[list[Conflict], list[tuple[dict[str, Any], str]]]] = {}
 
     def flag(self, project_key: str, key: str) -> Flag | None:
         if (project_key, key) not in self._flags:
@@ -89,6 +91,13 @@ def _segment_step(context: SegmentChangeContext) -> Any:
 
 
 def _touched(resolver: _Resolver, request: ApprovalRequest) -> tuple[list[Conflict], list[tuple[dict[str, Any], str]]]:
+    """The request's instructions replayed on the current resource, once per read."""
+    if request.id not in resolver.replays:
+        resolver.replays[request.id] = _replay(resolver, request)
+    return resolver.replays[request.id]
+
+
+def _replay(resolver: _Resolver, request: ApprovalRequest) -> tuple[list[Conflict], list[tuple[dict[str, Any], str]]]:
     if request.resource_kind is ResourceKind.FLAG:
         flag = resolver.flag(request.project_key, request.resource_key)
         if flag is None:

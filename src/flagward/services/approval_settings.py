@@ -85,7 +85,6 @@ def patch_settings(deps: Deps, *, actor: Actor, project_key: str, body: dict[str
             merged.pop("serviceKindConfigurationId", None)
         updated = parse_approval_settings(merged)
         if updated != _settings(env, kind):
-            before = approval_settings(_settings(env, kind))
             if kind is ResourceKind.FLAG:
                 env = replace(env, approval_settings=updated)
             else:
@@ -102,7 +101,7 @@ def patch_settings(deps: Deps, *, actor: Actor, project_key: str, body: dict[str
                 resource=environment_spec(project_key, env_key),
                 title_verb="updated",
                 description=f"Updated {kind.value} approval settings of environment {env.name}",
-                previous=before,
+                previous=current,
                 current=approval_settings(updated),
             )
             uow.publish(EnvironmentChanged(environment_id=env.id))
