@@ -26,7 +26,7 @@ from flagward.domain.projects import Environment
 from flagward.domain.representations import flag_document
 from flagward.services import flags as flags_service
 from flagward.services._common import load_flag, record_audit
-from flagward.services.patching import apply_json_patch, apply_merge_patch, check_patch_shape
+from flagward.services.patching import patch_document
 from flagward.services.ports import Clock, Deps, UnitOfWork
 
 # Project-level fields that are part of what SDKs receive: changing them is a new version in every
@@ -110,14 +110,14 @@ def compute_change(flag: Flag, patch: FlagPatch, context: FlagChangeContext) -> 
     if patch.kind == "semantic":
         return apply_flag_instructions(flag, patch.operations, environment_key=patch.environment_key, context=context)
     document = flag_document(flag)
-    if patch.kind == "json":
-        ops = check_patch_shape(patch.operations)
-        check_patch_paths(ops)
-        patched = apply_json_patch(document, ops, writable=_FLAG_WRITABLE, testable=_FLAG_TESTABLE)
-    elif patch.kind == "merge":
-        patched = apply_merge_patch(document, patch.operations, writable=_FLAG_WRITABLE)
-    else:
-        raise InvalidRequest(f"unknown patch kind {patch.kind}")
+    patched = patch_document(
+        document,
+        patch.kind,
+        patch.operations,
+        writable=_FLAG_WRITABLE,
+        testable=_FLAG_TESTABLE,
+        check_paths=check_patch_paths,
+    )
     after = flag_from_document(patched, flag, now=context.now)
     for field, exists in (("maintainerId", context.member_exists), ("maintainerTeamKey", context.team_exists)):
         value = patched.get(field)

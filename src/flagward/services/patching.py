@@ -4,7 +4,7 @@ refused. The caller validates the patched document the same way it validates any
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import jsonpatch
@@ -84,3 +84,24 @@ def _merge(target: Any, patch: Any) -> Any:
         else:
             result[key] = _merge(result.get(key), value)
     return result
+
+
+def patch_document(
+    document: dict[str, Any],
+    kind: str,
+    operations: object,
+    *,
+    writable: Collection[str],
+    testable: Collection[str] = (),
+    check_paths: Callable[[list[dict[str, Any]]], None] | None = None,
+) -> dict[str, Any]:
+    """A JSON patch (``kind`` "json", paths first vetted by ``check_paths``) or a merge patch ("merge")
+    of ``document``; the caller parses and validates the result like any other change."""
+    if kind == "json":
+        ops = check_patch_shape(operations)
+        if check_paths is not None:
+            check_paths(ops)
+        return apply_json_patch(document, ops, writable=writable, testable=testable)
+    if kind == "merge":
+        return apply_merge_patch(document, operations, writable=writable)
+    raise InvalidRequest(f"unknown patch kind {kind}")

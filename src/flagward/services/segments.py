@@ -28,7 +28,7 @@ from flagward.domain.segment_changes import (
 from flagward.domain.segments import Segment
 from flagward.services._common import load_environment, record_audit
 from flagward.services.flag_changes import FlagPatch
-from flagward.services.patching import apply_json_patch, apply_merge_patch, check_patch_shape
+from flagward.services.patching import patch_document
 from flagward.services.ports import Clock, Deps, Page, UnitOfWork
 
 
@@ -142,13 +142,14 @@ def flags_using(uow: UnitOfWork, segment: Segment) -> list[str]:
 def compute_segment_change(segment: Segment, patch: FlagPatch, context: SegmentChangeContext) -> SegmentChange:
     if patch.kind == "semantic":
         return apply_segment_instructions(segment, patch.operations, context=context)
-    document = segment_document(segment)
-    if patch.kind == "json":
-        ops = check_patch_shape(patch.operations)
-        check_segment_patch_paths(ops)
-        patched = apply_json_patch(document, ops, writable=SEGMENT_WRITABLE_FIELDS, testable=("version", "key"))
-    else:
-        patched = apply_merge_patch(document, patch.operations, writable=SEGMENT_WRITABLE_FIELDS)
+    patched = patch_document(
+        segment_document(segment),
+        patch.kind,
+        patch.operations,
+        writable=SEGMENT_WRITABLE_FIELDS,
+        testable=("version", "key"),
+        check_paths=check_segment_patch_paths,
+    )
     after = segment_from_document(patched, segment)
     validate_segment(after, context)
     return describe_segment_changes(segment, after)
