@@ -215,6 +215,9 @@ SDK_ERRORS: dict[str, frozenset[int]] = {
 # Operations answering 202 with no body (SDK events), rather than FastAPI's default "200, some JSON".
 _ACCEPTED = {name for name in SDK_ERRORS if name.startswith("post")}
 
+# Lists filtered by the path's keys, which look nothing up: unknown keys list nothing (200, no 404).
+_FILTERS_BY_PATH = {"getApprovalsForFlag"}
+
 # Reads that check no permission: any authenticated caller, whatever its role, gets an answer.
 _UNGUARDED_READS = {"getCallerIdentity"}
 
@@ -340,7 +343,7 @@ def declared_errors(method: str, route: APIRoute) -> frozenset[int]:
         statuses |= {401, 429}
         if name not in _UNGUARDED_READS or method != "GET":
             statuses.add(403)
-        if route.param_convertors:  # path parameters, whether the handler or a dependency reads them
+        if route.param_convertors and name not in _FILTERS_BY_PATH:  # path parameters, read by handler or dependency
             statuses.add(404)
     if route.body_field is not None:
         statuses.add(413)
@@ -428,9 +431,11 @@ def build_document(app: FastAPI) -> dict[str, Any]:
         routes=app.routes,
         tags=app.openapi_tags,
     )
-    for item in document["paths"].values():
+    for path, item in list(document["paths"].items()):
         for method in [m for m in item if m.upper() not in DOCUMENTED_METHODS]:
             del item[method]  # REPORT: OpenAPI has no such operation
+        if not item:
+            del document["paths"][path]
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
