@@ -10,7 +10,7 @@ import httpx
 import launchdarkly_api
 import pytest
 
-from tests.support.openapi import load_spec
+from tests.support.openapi import flagward_spec, load_spec, undeclared
 from tests.support.recording import Recorder
 from tests.support.server import ServerProcess
 
@@ -40,11 +40,17 @@ def http(server: ServerProcess, recorder: Recorder) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def conforms(recorder: Recorder) -> Iterator[None]:
-    """Whatever a test exchanged must validate against LaunchDarkly's document."""
+    """Whatever a test exchanged must validate against LaunchDarkly's document, and its status must be one
+    flagward's own document declares for the operation (so the document never hides an answer)."""
     start = len(recorder.exchanges)
     yield
-    spec = load_spec()
+    spec, ours = load_spec(), flagward_spec()
     problems = [
-        p for e in recorder.exchanges[start:] for p in spec.problems(e.method, e.url, e.status, e.body, e.content_type)
+        p
+        for e in recorder.exchanges[start:]
+        for p in [
+            *spec.problems(e.method, e.url, e.status, e.body, e.content_type),
+            *undeclared(ours, e.method, e.url, e.status),
+        ]
     ]
     assert problems == [], "\n".join(problems)

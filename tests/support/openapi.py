@@ -204,3 +204,24 @@ class Spec:
 def load_spec() -> Spec:
     """The session's Spec. Raises SpecUnavailable when the document is absent."""
     return Spec(_read(spec_path()))
+
+
+@functools.cache
+def flagward_spec() -> Spec:
+    """flagward's own document (``GET /openapi.json``), built from an app on fakes: it depends on the routes only."""
+    from flagward.config import Settings
+    from flagward.http.app import create_app
+    from tests.fakes import fake_deps
+
+    return Spec(create_app(Settings(database_url="sqlite://"), fake_deps()[0]).openapi())
+
+
+def undeclared(spec: Spec, method: str, url: str, status: int) -> list[str]:
+    """A line when ``spec`` does not declare ``status`` for the operation serving ``method url``."""
+    try:
+        operation = spec.operation(method, url)
+    except LookupError as exc:
+        return [str(exc)]
+    if str(status) in operation.definition.get("responses", {}):
+        return []
+    return [f"{method.upper()} {url} -> {status}: {operation.operation_id} does not declare {status}"]

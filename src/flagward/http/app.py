@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from flagward import __version__
 from flagward.config import Settings
-from flagward.http import errors
+from flagward.http import errors, openapi
 from flagward.http.background import run_evaluation_flush, run_scheduler
 from flagward.http.middleware import MethodOverride, RefuseNul
 from flagward.http.routes import (
@@ -99,6 +99,7 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
         sdk_evaluate.router,
     ):
         app.include_router(router)
+    openapi.install(app)
     app.add_middleware(MethodOverride)
     app.add_middleware(ClientSideCors)
     app.add_middleware(SdkStreams)

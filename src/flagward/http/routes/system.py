@@ -28,12 +28,16 @@ session = APIRouter(tags=["Sign-in"])
 auditlog = APIRouter(tags=["Audit log"])
 
 
-@health.get("/healthz", include_in_schema=False)
+@health.get("/healthz", summary="Liveness")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@health.get("/readyz", include_in_schema=False)
+@health.get(
+    "/readyz",
+    summary="Readiness: the store answers",
+    responses={503: {"description": "Not ready: the store does not answer ({status, reason})"}},
+)
 def readyz(deps: DepsDep) -> Response:
     try:
         with deps.uow(write=False) as uow:

@@ -22,7 +22,7 @@ from flagward.http.sdk._common import hub_of, mobile_environment
 from flagward.streaming.cache import dumps
 from flagward.streaming.hub import EnvironmentState, UnknownCredential
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["SDK"])
 JSON = "application/json"
 
 

@@ -17,7 +17,7 @@ from flagward.http.sdk._common import hub_of, mobile_environment, server_environ
 from flagward.services.flag_statuses import EvaluationRecorder
 from flagward.streaming.hub import EnvironmentState, UnknownCredential
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["SDK"])
 
 
 def recorder_of(request: Request) -> EvaluationRecorder:

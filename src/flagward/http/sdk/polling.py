@@ -10,7 +10,7 @@ from flagward.domain.errors import NotFound
 from flagward.domain.events import ItemKind
 from flagward.http.sdk._common import scope_environment, server_environment
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["SDK"])
 
 JSON = "application/json"
 
