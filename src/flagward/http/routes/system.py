@@ -29,8 +29,10 @@ auditlog = APIRouter(tags=["Audit log"])
 
 
 @health.get("/healthz", include_in_schema=False)
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, Any]:
+    """Liveness (answered on the event loop itself, so it shows when the loop is blocked), and how many
+    malformed SDK events this process dropped since it started."""
+    return {"status": "ok", "droppedSdkEvents": request.app.state.evaluations.dropped}
 
 
 @health.get("/readyz", include_in_schema=False)
