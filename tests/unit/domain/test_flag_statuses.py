@@ -18,8 +18,8 @@ from flagward.domain.flag_statuses import (
     tallies_from_events,
     tallies_from_summary,
 )
-from flagward.domain.json_values import INT64_MAX
 from flagward.domain.flags import Defaults, Flag, new_config
+from flagward.domain.json_values import INT64_MAX
 from flagward.services.flag_statuses import EvaluationRecorder
 
 NOW = 1_800_000_000_000
