@@ -257,7 +257,7 @@ def _summary(flag_key: str, end: int, count: Any = 1, default: Any = False, vari
 
 
 def _dropped(server: ServerProcess) -> int:
-    count: int = httpx.get(f"{server.url}/healthz").json()["droppedSdkEvents"]
+    count: int = httpx.get(f"{server.url}/healthz").json().get("droppedSdkEvents", 0)
     return count
 
 
