@@ -26,3 +26,7 @@ class Settings(BaseSettings):
     # How often each process writes the SDK evaluation counts it received (flag statuses) to the store.
     flag_status_flush_seconds: float = 10.0
     log_level: str = "info"
+    # The largest request body accepted, in bytes, counted after inflating a gzip/deflate body (413 beyond):
+    # for the REST API and everything but SDK analytics events, and for those events.
+    api_body_limit: int = Field(default=1024 * 1024, gt=0)
+    events_body_limit: int = Field(default=5 * 1024 * 1024, gt=0)

@@ -35,11 +35,23 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on [FLAGWARD_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [FLAGWARD_PORT]")] = None,
     database_url: DatabaseOption = None,
+    api_body_limit: Annotated[
+        int | None,
+        typer.Option(help="Largest request body in bytes, after inflating, for the REST API [FLAGWARD_API_BODY_LIMIT]"),
+    ] = None,
+    events_body_limit: Annotated[
+        int | None,
+        typer.Option(help="Largest SDK events body in bytes, after inflating [FLAGWARD_EVENTS_BODY_LIMIT]"),
+    ] = None,
 ) -> None:
     """Apply migrations and serve the API and the SDK endpoints."""
     from flagward.cli.serve import run
 
-    run(_settings(database_url, host=host, port=port))
+    run(
+        _settings(
+            database_url, host=host, port=port, api_body_limit=api_body_limit, events_body_limit=events_body_limit
+        )
+    )
 
 
 @db.command("upgrade")

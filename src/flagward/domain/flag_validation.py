@@ -15,6 +15,7 @@ from flagward.domain.changes import same_json
 from flagward.domain.clauses import parse_clause
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.flags import Clause, Flag, FlagConfig, Rollout, Rule, Target, Variation, WeightedVariation
+from flagward.domain.ids import check_name_length
 
 if TYPE_CHECKING:
     from flagward.domain.instructions.context import FlagChangeContext
@@ -144,6 +145,7 @@ def _optional(value: Any, path: str, check: Callable[[Any, str], object]) -> Non
 
 def _check_flag_fields(flag: Flag) -> None:
     _text(flag.name, "name")
+    check_name_length(flag.name)
     if flag.kind not in FLAG_KINDS:
         _fail("kind", "must be 'boolean' or 'multivariate'")
     _check_variations(flag)

@@ -12,6 +12,7 @@ from flagward.domain.errors import InvalidRequest
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PROJECT_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*$", re.IGNORECASE)
 MAX_KEY_LENGTH = 256
+MAX_NAME_LENGTH = 256  # LaunchDarkly's limit on names (and the stores' name columns)
 # SDK keys must survive the SDK's own format check (`validate_sdk_key_format`): [A-Za-z0-9._-].
 _SDK_KEY_ALPHABET = string.ascii_letters + string.digits + "._-"
 
@@ -33,6 +34,12 @@ def new_salt() -> str:
 def new_secret(prefix: str, length: int = 36) -> str:
     """``prefix`` plus ``length`` random characters from the SDK-key alphabet."""
     return prefix + "".join(secrets.choice(_SDK_KEY_ALPHABET) for _ in range(length))
+
+
+def check_name_length(value: object, *, field: str = "name") -> None:
+    """Raise InvalidRequest if ``value`` is a string longer than LaunchDarkly allows for a name."""
+    if isinstance(value, str) and len(value) > MAX_NAME_LENGTH:
+        raise InvalidRequest(f"{field} must be at most {MAX_NAME_LENGTH} characters")
 
 
 def validate_key(value: object, *, field: str = "key") -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from flagward.domain.errors import InvalidRequest
+from flagward.domain.ids import check_name_length
 
 _COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
 MAX_APPROVALS = 5
@@ -109,6 +110,7 @@ class Environment:
     def validate(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidRequest("name is required")
+        check_name_length(self.name)
         if not isinstance(self.color, str) or not _COLOR.match(self.color):
             raise InvalidRequest("color must be six hexadecimal digits, such as F5A623")
         if (
@@ -145,6 +147,7 @@ class Project:
     def validate(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidRequest("name is required")
+        check_name_length(self.name)
         _validate_tags(self.tags)
 
 

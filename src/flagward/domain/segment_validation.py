@@ -15,6 +15,7 @@ from typing import Any
 
 from flagward.domain.clauses import parse_clause, segment_keys
 from flagward.domain.errors import InvalidRequest
+from flagward.domain.ids import check_name_length
 from flagward.domain.segments import Segment, SegmentRule, SegmentTarget
 
 USER_KIND = "user"
@@ -68,6 +69,7 @@ def validate_segment(segment: Segment, context: SegmentChangeContext) -> None:
 def check_name(name: object) -> None:
     if not isinstance(name, str) or not name.strip():
         raise InvalidRequest("name is required and must be a non-empty string")
+    check_name_length(name)
 
 
 def check_strings(values: object, where: str) -> list[str]:

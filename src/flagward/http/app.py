@@ -12,7 +12,8 @@ from flagward import __version__
 from flagward.config import Settings
 from flagward.http import errors, openapi
 from flagward.http.background import run_evaluation_flush, run_scheduler
-from flagward.http.middleware import MethodOverride, RefuseNul
+from flagward.http.bodies import RequestBodies
+from flagward.http.middleware import MethodOverride
 from flagward.http.routes import (
     accounts,
     approvals,
@@ -104,5 +105,5 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
     app.add_middleware(ClientSideCors)
     app.add_middleware(SdkStreams)
     app.add_middleware(sdk_polling.LatestAll)
-    app.add_middleware(RefuseNul)
+    app.add_middleware(RequestBodies, api_limit=settings.api_body_limit, events_limit=settings.events_body_limit)
     return app

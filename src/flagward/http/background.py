@@ -32,11 +32,19 @@ async def run_scheduler(deps: Deps, interval: float, stop: asyncio.Event) -> Non
 
 
 async def run_evaluation_flush(deps: Deps, recorder: EvaluationRecorder, interval: float, stop: asyncio.Event) -> None:
-    """Flush every ``interval`` seconds, and once more when stopping."""
+    """Flush every ``interval`` seconds, and once more when stopping; log the events dropped since."""
+    reported = 0
     while True:
         stopping = stop.is_set()
         try:
             await to_thread.run_sync(flush_evaluations, deps, recorder)
+            if recorder.dropped > reported:
+                log.warning(
+                    "flag statuses: dropped %d malformed SDK events (%d since start; see /healthz)",
+                    recorder.dropped - reported,
+                    recorder.dropped,
+                )
+                reported = recorder.dropped
         except StoreUnavailable as exc:
             log.warning("flag statuses: store unavailable, keeping the counts for later: %s", exc)
         except Exception:

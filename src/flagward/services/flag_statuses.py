@@ -13,32 +13,40 @@ from flagward.domain.flag_statuses import (
     EvaluationTally,
     FlagStatus,
     status_of,
-    tallies_from_summary,
+    tallies_from_events,
 )
 from flagward.domain.permissions import Permission, require
 from flagward.services._common import load_environment, load_flag
-from flagward.services.ports import Deps
+from flagward.services.ports import Deps, StoreUnavailable
 
 RETENTION_DAYS = 30
 
 
 class EvaluationRecorder:
-    """Summary events received by this process and not yet stored. Thread-safe."""
+    """Summary events received by this process and not yet stored. Thread-safe.
+
+    ``dropped`` counts, since the process started, the malformed events refused one by one
+    (``tallies_from_events``) and the tallies the store refused to write; valid events beside them
+    are kept."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tallies: dict[tuple[str, str], EvaluationTally] = {}
+        self.dropped = 0
 
-    def record(self, environment_id: str, events: Any) -> int:
+    def record(self, environment_id: str, events: list[Any]) -> int:
         """Tally the ``summary`` events among ``events`` (an SDK's event payload); returns how many flags
-        they mentioned. Other event kinds, and malformed ones, are ignored."""
-        if not isinstance(events, list):
-            return 0
-        tallies = [t for event in events for t in tallies_from_summary(environment_id, event)]
+        they mentioned. Other event kinds are ignored; malformed events are dropped and counted."""
+        tallies, dropped = tallies_from_events(environment_id, events)
         with self._lock:
+            self.dropped += dropped
             for tally in tallies:
                 self._merge(tally)
         return len(tallies)
+
+    def count_dropped(self, n: int) -> None:
+        with self._lock:
+            self.dropped += n
 
     def _merge(self, tally: EvaluationTally) -> None:
         held = self._tallies.get((tally.environment_id, tally.flag_key))
@@ -60,20 +68,42 @@ class EvaluationRecorder:
 
 
 def flush_evaluations(deps: Deps, recorder: EvaluationRecorder) -> int:
-    """Write what ``recorder`` holds; returns the number of (environment, flag) tallies written. On failure
-    the tallies go back to the recorder and the error propagates (StoreUnavailable…)."""
+    """Write what ``recorder`` holds; returns the number of (environment, flag) tallies written. When the
+    store is unavailable the tallies go back to the recorder and StoreUnavailable propagates. Any other
+    failure cannot be cured by retrying: the tallies are then written one by one, and those the store
+    refuses are dropped (``recorder.dropped``), so one bad tally never stops later flushes."""
     tallies = recorder.drain()
     if not tallies:
         return 0
     try:
-        with deps.uow() as uow:
-            uow.flag_usage.add(tallies)
-            uow.flag_usage.prune(before_day=deps.clock.now_ms() // DAY_MS - RETENTION_DAYS)
-            uow.commit()
-    except BaseException:
+        _write(deps, tallies)
+    except StoreUnavailable:
         recorder.restore(tallies)
         raise
+    except Exception:
+        return _write_one_by_one(deps, recorder, tallies)
     return len(tallies)
+
+
+def _write(deps: Deps, tallies: list[EvaluationTally]) -> None:
+    with deps.uow() as uow:
+        uow.flag_usage.add(tallies)
+        uow.flag_usage.prune(before_day=deps.clock.now_ms() // DAY_MS - RETENTION_DAYS)
+        uow.commit()
+
+
+def _write_one_by_one(deps: Deps, recorder: EvaluationRecorder, tallies: list[EvaluationTally]) -> int:
+    written = 0
+    for i, tally in enumerate(tallies):
+        try:
+            _write(deps, [tally])
+            written += 1
+        except StoreUnavailable:
+            recorder.restore(tallies[i:])
+            raise
+        except Exception:
+            recorder.count_dropped(1)
+    return written
 
 
 def _since_day(now: int) -> int:

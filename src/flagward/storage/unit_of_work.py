@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from flagward.domain.errors import OptimisticLockError
 from flagward.domain.events import Event
 from flagward.services.ports import Broker, StoreUnavailable
+from flagward.storage import limits
 from flagward.storage.engine import WRITE_OPTION
 from flagward.storage.repositories import (
     SqlApprovalRepository,
@@ -110,6 +111,7 @@ class SqlUnitOfWorkFactory:
         self.engine = engine
         self.broker = broker
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+        limits.install(self._sessions)
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions, self.broker, write=write)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import pytest
 
 from flagward.domain.flag_statuses import (
     DAY_MS,
     DEFAULT_VARIATION,
     WINDOW_MS,
     FlagUsage,
+    MalformedEvent,
     StatusName,
     status_of,
+    tallies_from_events,
     tallies_from_summary,
 )
 from flagward.domain.flags import Defaults, Flag, new_config
+from flagward.domain.json_values import INT64_MAX
 from flagward.services.flag_statuses import EvaluationRecorder
 
 NOW = 1_800_000_000_000
@@ -52,11 +58,50 @@ def test_summary_events_are_tallied_by_day_and_variation() -> None:
     assert tally.default == "d" and tally.has_default
 
 
-def test_other_events_and_malformed_ones_are_ignored() -> None:
+def test_other_events_are_ignored_and_malformed_summaries_refused_whole() -> None:
     assert tallies_from_summary("env", {"kind": "feature", "key": "f"}) == []
-    assert tallies_from_summary("env", {"kind": "summary", "endDate": "yesterday", "features": {}}) == []
-    (tally,) = tallies_from_summary("env", _summary(NOW, [{"count": "many"}, "junk", {"count": 1, "variation": True}]))
-    assert tally.counts == {(NOW // DAY_MS, DEFAULT_VARIATION): 1}
+    for junk in ([{"count": "many"}], ["junk"], [{"count": 1, "variation": True}], [{"count": -1}]):
+        with pytest.raises(MalformedEvent):
+            tallies_from_summary("env", _summary(NOW, junk))
+    with pytest.raises(MalformedEvent):
+        tallies_from_summary("env", {"kind": "summary", "endDate": "yesterday", "features": {}})
+
+
+def _bad_summaries() -> list[object]:
+    """Each one made every later flush fail before (issue 8 §2), or carries what the stores cannot keep."""
+    huge = _summary(NOW, [{"count": 10**20, "variation": 0}])
+    long_key = {**_summary(NOW, []), "features": {"k" * 300: {"counters": [{"count": 1}]}}}
+    nul_key = {**_summary(NOW, []), "features": {"a\x00b": {"counters": [{"count": 1}]}}}
+    nan_default = {**_summary(NOW, []), "features": {"f": {"default": math.nan, "counters": [{"count": 1}]}}}
+    far_future = _summary(2**62, [{"count": 1}])
+    wide_variation = _summary(NOW, [{"count": 1, "variation": 2**40}])
+    deep = {**_summary(NOW, []), "features": {"f": {"default": _nested(100), "counters": []}}}
+    return [huge, long_key, nul_key, nan_default, far_future, wide_variation, deep, "junk", 7, None]
+
+
+def _nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_each_malformed_event_is_dropped_and_counted_and_valid_ones_kept() -> None:
+    good = _summary(NOW, [{"count": 2, "variation": 0}])
+    tallies, dropped = tallies_from_events("env", [*_bad_summaries(), good, {"kind": "custom", "key": "x"}])
+    assert dropped == len(_bad_summaries())
+    assert [(t.flag_key, t.counts) for t in tallies] == [("f", {(NOW // DAY_MS, 0): 2})]
+    recorder = EvaluationRecorder()
+    assert recorder.record("env", [*_bad_summaries(), good]) == 1
+    assert recorder.dropped == len(_bad_summaries())
+
+
+def test_counts_saturate_at_the_stores_largest_integer() -> None:
+    recorder = EvaluationRecorder()
+    for _ in range(3):
+        recorder.record("env", [_summary(NOW, [{"count": INT64_MAX, "variation": 0}])])
+    (tally,) = recorder.drain()
+    assert tally.counts == {(NOW // DAY_MS, 0): INT64_MAX}
 
 
 def test_the_recorder_merges_and_can_put_back_what_it_drained() -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from flagward.domain.errors import InvalidRequest
+from flagward.domain.json_values import INT64_MAX, INT64_MIN
 from flagward.http import presenters
 from flagward.http.deps import SESSION_COOKIE, ActorDep, DepsDep, get_throttle
 from flagward.http.links import link
@@ -29,8 +30,10 @@ auditlog = APIRouter(tags=["Audit log"])
 
 
 @health.get("/healthz", summary="Liveness")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(request: Request) -> dict[str, Any]:
+    """Liveness (answered on the event loop itself, so it shows when the loop is blocked), and how many
+    malformed SDK events this process dropped since it started."""
+    return {"status": "ok", "droppedSdkEvents": request.app.state.evaluations.dropped}
 
 
 @health.get(
@@ -98,8 +101,8 @@ def logout(request: Request, deps: DepsDep) -> Response:
 def list_audit(
     actor: ActorDep,
     deps: DepsDep,
-    before: int | None = None,
-    after: int | None = None,
+    before: Annotated[int | None, Query(ge=INT64_MIN, le=INT64_MAX)] = None,
+    after: Annotated[int | None, Query(ge=INT64_MIN, le=INT64_MAX)] = None,
     q: str | None = None,
     limit: Annotated[int, Query()] = 10,
     spec: str | None = None,

@@ -1,18 +1,20 @@
 """Analytics events from SDKs: server-side (SDK key), mobile (mobile key) and client-side (client-side ID
 in the path). Every payload is acknowledged with 202; the summary events in it are tallied for flag
 statuses, everything else is dropped. A 4xx other than 400 would turn an SDK's events off for good, so
-only unknown credentials (401/404) and unreadable payloads (400) are refused."""
+only unknown credentials (401/404), unreadable payloads (400) and oversized ones (413, ``http.bodies``)
+are refused. Malformed events inside a readable payload are dropped one by one and counted
+(``EvaluationRecorder.dropped``, shown by ``/healthz``); the valid events beside them are kept."""
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Request, Response
 
 from flagward.domain.errors import InvalidRequest, NotFound
+from flagward.domain.json_values import MAX_DEPTH
 from flagward.http.sdk._common import hub_of, mobile_environment, server_environment
 from flagward.services.flag_statuses import EvaluationRecorder
 from flagward.streaming.hub import EnvironmentState, UnknownCredential
@@ -25,18 +27,26 @@ def recorder_of(request: Request) -> EvaluationRecorder:
     return recorder
 
 
-async def _payload(request: Request) -> Any:
-    body = await request.body()
+def _parse(body: bytes) -> list[Any]:
+    """The events of a payload. Only its syntax can refuse the whole payload (400); the events in it are
+    checked one by one when they are recorded (a malformed one is dropped and counted)."""
     try:
-        if request.headers.get("content-encoding", "").lower() == "gzip":
-            body = gzip.decompress(body)
-        return json.loads(body) if body.strip() else []
-    except (ValueError, OSError, EOFError, zlib.error):
+        events = json.loads(body) if body.strip() else []
+    except RecursionError:
+        raise InvalidRequest(f"The event payload is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:
         raise InvalidRequest("The event payload is not valid JSON") from None
+    if not isinstance(events, list):
+        raise InvalidRequest("The event payload must be a JSON array of events")
+    return events
 
 
 async def _record(request: Request, state: EnvironmentState) -> Response:
-    recorder_of(request).record(state.keys.id, await _payload(request))
+    # The body is at most the events limit, already inflated (``http.bodies``); parsing and checking
+    # it can still take tens of milliseconds, so it happens on a worker thread, off the event loop.
+    body = await request.body()
+    recorder = recorder_of(request)
+    await to_thread.run_sync(lambda: recorder.record(state.keys.id, _parse(body)))
     return Response(status_code=202)
 
 

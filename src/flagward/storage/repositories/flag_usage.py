@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
+from flagward.domain.json_values import INT64_MAX
 from flagward.storage.records import FlagEvaluationCountRecord, FlagUsageRecord
 
 
@@ -17,6 +18,12 @@ def _insert(session: Session, table: Any) -> Any:
     """An INSERT that supports ``on_conflict_do_update`` (both dialects spell upserts the same way)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+def _saturating_sum(stored: Any, added: Any) -> Any:
+    """``stored + added`` held at the largest 64-bit integer: PostgreSQL would fail on overflow and
+    SQLite would turn the sum into a float. Written so that no intermediate value overflows."""
+    return case((stored > INT64_MAX - added, INT64_MAX), else_=stored + added)
 
 
 class SqlFlagUsage:
@@ -40,7 +47,7 @@ class SqlFlagUsage:
             self._session.execute(
                 insert.on_conflict_do_update(
                     index_elements=["environment_id", "flag_key", "day", "variation"],
-                    set_={"count": FlagEvaluationCountRecord.count + insert.excluded.count},
+                    set_={"count": _saturating_sum(FlagEvaluationCountRecord.count, insert.excluded.count)},
                 )
             )
 

@@ -1,0 +1,42 @@
+"""Values must fit their columns, on both stores alike.
+
+PostgreSQL refuses a string longer than its ``VARCHAR(n)`` column (deep in a transaction: a 500) while
+SQLite stores it whatever its length. Checked before every flush, a value too long for its column is a
+client error (400) naming the field, the same on both stores, whatever route or instruction set it.
+The domain checks the limits it knows first (``domain.ids.MAX_KEY_LENGTH``, names); this is the net
+under every other path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import String, event, inspect
+from sqlalchemy.orm import Session
+
+from flagward.domain.errors import InvalidRequest
+
+
+def install(sessions: Any) -> None:
+    """Check every new or changed record before each flush of a session made by ``sessions``."""
+    event.listen(sessions, "before_flush", _check_session)
+
+
+def _check_session(session: Session, _context: object, _instances: object) -> None:
+    for record in [*session.new, *session.dirty]:
+        check_record(record)
+
+
+def check_record(record: object) -> None:
+    """Raise InvalidRequest if a string attribute of ``record`` is longer than its column allows."""
+    mapper = inspect(type(record), raiseerr=False)
+    for column in mapper.columns if mapper is not None else ():
+        length = column.type.length if isinstance(column.type, String) else None
+        value = getattr(record, column.key, None)
+        if length is not None and isinstance(value, str) and len(value) > length:
+            raise InvalidRequest(f"{_camel(column.key)} must be at most {length} characters")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
