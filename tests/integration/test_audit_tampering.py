@@ -1,0 +1,155 @@
+"""Issue 8 §5 on both stores: an edit to any stored column of any audit entry is named by
+``flagward audit verify``; a cut tail with its head rolled back, or an emptied log, fails against an
+anchor taken earlier with ``flagward audit head``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from flagward.domain.audit_chain import REPLACED, ChainHead
+from flagward.services import projects
+from flagward.services.projects import NewProject
+from flagward.storage.audit_verify import current_head, verify
+from flagward.storage.engine import make_engine
+from flagward.storage.migrate import upgrade
+from flagward.storage.records import AuditRecord
+from tests.support.audit_log import (
+    OWNER,
+    by_seq,
+    deps,
+    execute,
+    flagward_audit,
+    named,
+    populate,
+    roll_head_back,
+    set_comment,
+)
+
+HEAD = re.compile(r"(\d+):([0-9a-f]{64})")
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[Engine]:
+    engine = make_engine(store_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def take_anchor(url: str) -> str:
+    result = flagward_audit(url, "head")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert HEAD.fullmatch(result.stdout.strip()), result.stdout
+    return result.stdout.strip()
+
+
+# The findings, one by one.
+
+
+def test_editing_an_entrys_resources_is_named(engine: Engine, store_url: str) -> None:
+    """The entry then vanished from ``?spec=`` searches while the chain still verified."""
+    ids = populate(engine)
+    execute(engine, "UPDATE audit_log SET resources = 'proj/elsewhere' WHERE seq = 3")
+    result = flagward_audit(store_url, "verify")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert set(named(result.stdout)) == {ids[2]}, result.stdout
+    assert named(result.stdout)[ids[2]].startswith("altered")
+
+
+def test_editing_an_entrys_date_is_named(engine: Engine, store_url: str) -> None:
+    ids = populate(engine)
+    execute(engine, "UPDATE audit_log SET date = date - 86400000 WHERE seq = 5")
+    result = flagward_audit(store_url, "verify")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert set(named(result.stdout)) == {ids[4]}, result.stdout
+
+
+def test_deleting_the_last_entry_and_rolling_back_the_head_fails_against_an_anchor(
+    engine: Engine, store_url: str
+) -> None:
+    ids = populate(engine)
+    anchor = take_anchor(store_url)
+    assert anchor.startswith(f"{len(ids)}:")
+    execute(engine, "DELETE FROM audit_log WHERE seq = :s", s=len(ids))
+    roll_head_back(engine, len(ids) - 1)
+
+    assert verify(engine) == (len(ids) - 1, [])  # consistent with itself: only an anchor shows the cut
+    result = flagward_audit(store_url, "verify", "--anchor", anchor)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert list(by_seq(result.stdout)) == [len(ids)], result.stdout
+    assert "the log ends before the anchored entry" in result.stdout
+    assert "1 problem(s)" in result.stderr
+
+
+def test_deleting_every_entry_fails_against_an_anchor(engine: Engine, store_url: str) -> None:
+    ids = populate(engine)
+    anchor = take_anchor(store_url)
+    execute(engine, "DELETE FROM audit_log")
+    roll_head_back(engine, 0)
+    assert current_head(engine) == (ChainHead(0, "0" * 64, ""), [])  # consistent with itself
+
+    result = flagward_audit(store_url, "verify", "--anchor", anchor)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert sorted(by_seq(result.stdout)) == list(range(1, len(ids) + 1)), result.stdout
+    assert f"{len(ids)} problem(s) in 0 entries" in result.stderr
+
+
+def test_a_tail_cut_and_written_over_fails_against_an_anchor(engine: Engine, store_url: str) -> None:
+    """Cut after the anchor was taken, then let new changes take the cut positions: the anchored
+    position now holds another entry."""
+    ids = populate(engine)
+    anchor = take_anchor(store_url)
+    execute(engine, "DELETE FROM audit_log WHERE seq >= :s", s=len(ids) - 1)
+    roll_head_back(engine, len(ids) - 2)
+    for key in ("q", "r", "s"):
+        projects.create_project(deps(engine), actor=OWNER, new=NewProject(key=key, name=key))
+
+    assert verify(engine) == (len(ids) + 1, [])
+    result = flagward_audit(store_url, "verify", "--anchor", anchor)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert by_seq(result.stdout) == {len(ids): [REPLACED]}, result.stdout
+
+
+# Every column, whatever columns the table has.
+
+
+def _swap_seq(engine: Engine) -> None:
+    execute(
+        engine,
+        "UPDATE audit_log SET seq = -1 WHERE seq = 4",
+        "UPDATE audit_log SET seq = 4 WHERE seq = 5",
+        "UPDATE audit_log SET seq = 5 WHERE seq = -1",
+    )
+
+
+TAMPER: dict[str, Callable[[Engine], None]] = {
+    "seq": _swap_seq,
+    "id": lambda e: execute(e, "UPDATE audit_log SET id = :v WHERE seq = 4", v="f" * 24),
+    "date": lambda e: execute(e, "UPDATE audit_log SET date = date + 1 WHERE seq = 4"),
+    "kind": lambda e: execute(e, "UPDATE audit_log SET kind = 'segment' WHERE seq = 4"),
+    "doc": lambda e: set_comment(e, 4),
+    "resources": lambda e: execute(e, "UPDATE audit_log SET resources = resources || :v WHERE seq = 4", v="\nproj/x"),
+    "prev_hash": lambda e: execute(e, "UPDATE audit_log SET prev_hash = :v WHERE seq = 4", v="1" * 64),
+    "hash": lambda e: execute(e, "UPDATE audit_log SET hash = :v WHERE seq = 4", v="1" * 64),
+    "hash_version": lambda e: execute(e, "UPDATE audit_log SET hash_version = 1 WHERE seq = 4"),
+}
+
+
+def test_every_stored_column_has_a_tampering_case() -> None:
+    """A column added to ``audit_log`` needs a case here, which the test below then proves detected."""
+    assert set(TAMPER) == {c.name for c in AuditRecord.__table__.columns}
+
+
+@pytest.mark.parametrize("column", sorted(TAMPER))
+def test_an_edit_to_any_column_names_the_entry(engine: Engine, column: str) -> None:
+    populate(engine)
+    assert verify(engine) == (8, [])
+    TAMPER[column](engine)
+    checked, breaks = verify(engine)
+    assert checked == 8
+    assert 4 in {b.seq for b in breaks} and all(b.reason.startswith("altered") for b in breaks if b.seq == 4), breaks
+    assert {b.seq for b in breaks} <= {3, 4, 5}, breaks
