@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import Engine
 
-from flagward.domain.audit_chain import REPLACED, ChainHead
+from flagward.domain.audit import AuditActor, AuditEntry
+from flagward.domain.audit_chain import REPLACED, ChainHead, stored_fields
 from flagward.services import projects
 from flagward.services.projects import NewProject
 from flagward.storage.audit_verify import current_head, verify
@@ -137,6 +138,12 @@ TAMPER: dict[str, Callable[[Engine], None]] = {
     "hash": lambda e: execute(e, "UPDATE audit_log SET hash = :v WHERE seq = 4", v="1" * 64),
     "hash_version": lambda e: execute(e, "UPDATE audit_log SET hash_version = 1 WHERE seq = 4"),
 }
+
+
+def test_the_hash_covers_every_stored_column() -> None:
+    """``stored_fields`` is what an entry's hash covers; storage keeps exactly it, and the hash."""
+    entry = AuditEntry("", 0, "", "", "", "", "", [], AuditActor(), [])
+    assert set(stored_fields(entry)) | {"hash"} == {c.name for c in AuditRecord.__table__.columns}
 
 
 def test_every_stored_column_has_a_tampering_case() -> None:
