@@ -120,7 +120,7 @@ def audit_verify(
     Exit status: 0 intact (and every anchor holds), 1 problems found, 2 bad arguments.
     """
     from flagward.domain.audit_chain import Anchor
-    from flagward.storage.audit_verify import verify
+    from flagward.storage.audit_verify import SchemaNotCurrent, verify
     from flagward.storage.engine import make_engine
 
     try:
@@ -131,6 +131,9 @@ def audit_verify(
     engine = make_engine(_settings(database_url).database_url, pool_size=1)
     try:
         checked, breaks = verify(engine, anchors)
+    except SchemaNotCurrent as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     finally:
         engine.dispose()
     for item in breaks:
@@ -149,15 +152,17 @@ def audit_verify(
 def audit_head(database_url: DatabaseOption = None) -> None:
     """Print the audit chain's head as SEQ:HASH, to keep elsewhere for `audit verify --anchor`.
 
-    Exit status: 0 printed (0:000…0 for an empty log), 1 the log's last entry does not match its hash or
-    the recorded head (nothing printed; run `flagward audit verify`).
+    Exit status: 0 printed (0:000… for an empty log), 1 the log's end does not verify, 2 bad arguments.
     """
-    from flagward.storage.audit_verify import current_head
+    from flagward.storage.audit_verify import SchemaNotCurrent, current_head
     from flagward.storage.engine import make_engine
 
     engine = make_engine(_settings(database_url).database_url, pool_size=1)
     try:
         head, breaks = current_head(engine)
+    except SchemaNotCurrent as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     finally:
         engine.dispose()
     for item in breaks:

@@ -10,7 +10,12 @@ from sqlalchemy.orm import Session
 
 from flagward.domain.audit_chain import Anchor, ChainBreak, ChainHead, StoredLink, head_breaks, verify_chain
 from flagward.storage.engine import is_sqlite
+from flagward.storage.migrate import current_revision, head_revision
 from flagward.storage.repositories import SqlAuditLog
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the code's schema revision; verifying never migrates it."""
 
 
 def verify(engine: Engine, anchors: Sequence[Anchor] = ()) -> tuple[int, list[ChainBreak]]:
@@ -34,7 +39,13 @@ def current_head(engine: Engine) -> tuple[ChainHead, list[ChainBreak]]:
 def _snapshot(engine: Engine) -> Iterator[SqlAuditLog]:
     """A read-only transaction that sees one snapshot of the log and its head, so that entries
     appended meanwhile cannot look like tampering: a SQLite read transaction is one already, and
-    PostgreSQL's READ COMMITTED would take a new snapshot per statement."""
+    PostgreSQL's READ COMMITTED would take a new snapshot per statement. Raises ``SchemaNotCurrent``."""
+    revision, expected = current_revision(engine), head_revision()
+    if revision != expected:
+        raise SchemaNotCurrent(
+            f"the database schema is at revision {revision or '(none)'}, not {expected}: "
+            "run `flagward db upgrade` (the server does it on start) first"
+        )
     options = {} if is_sqlite(engine) else {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
     with engine.connect().execution_options(**options) as connection, Session(bind=connection) as session:
         try:
