@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 
 from flagward.domain.audit import AuditActor, AuditEntry
 from flagward.domain.audit_chain import REPLACED, ChainHead, stored_fields
-from flagward.services import projects
+from flagward.services import flags, projects
+from flagward.services.flags import NewFlag
 from flagward.services.projects import NewProject
 from flagward.storage.audit_verify import current_head, verify
 from flagward.storage.engine import make_engine
@@ -113,6 +114,15 @@ def test_a_tail_cut_and_written_over_fails_against_an_anchor(engine: Engine, sto
     result = flagward_audit(store_url, "verify", "--anchor", anchor)
     assert result.returncode == 1, result.stdout + result.stderr
     assert by_seq(result.stdout) == {len(ids): [REPLACED]}, result.stdout
+
+
+def test_numbers_that_the_store_rewrites_do_not_look_altered(engine: Engine) -> None:
+    """PostgreSQL's JSONB gives ``1e20`` back as the integer 10^20; the entry must still verify."""
+    projects.create_project(deps(engine), actor=OWNER, new=NewProject(key="n", name="N"))
+    values = [{"value": 1e20}, {"value": 2.5}, {"value": 1e-7}, {"value": -0.0}]
+    new = NewFlag(key="numbers", name="Numbers", variations=values)
+    flags.create_flag(deps(engine), actor=OWNER, project_key="n", new=new)
+    assert verify(engine) == (2, [])
 
 
 # Every column, whatever columns the table has.

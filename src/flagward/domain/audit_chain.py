@@ -64,7 +64,19 @@ def stored_hash(fields: Mapping[str, Any]) -> str:
     """The hash that ``fields`` (a stored entry but its hash) must carry, by its own hash version."""
     if fields["hash_version"] == LEGACY_HASH_VERSION:
         return chain_hash(fields["doc"], fields["prev_hash"])
-    return chain_hash(dict(fields), fields["prev_hash"])
+    return chain_hash(_integral_floats_as_ints(dict(fields)), fields["prev_hash"])
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    """``value`` with every integral float as an int, as it reads back from every store: PostgreSQL's
+    JSONB keeps numbers as decimals, so ``1e20`` written comes back as the integer 10^20."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_integral_floats_as_ints(v) for v in value]
+    return value
 
 
 def seal(entry: AuditEntry, *, prev_hash: str, prev_id: str | None = None, prev_date: int | None = None) -> AuditEntry:
