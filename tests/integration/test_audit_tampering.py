@@ -5,6 +5,7 @@ anchor taken earlier with ``flagward audit head``."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -170,3 +171,31 @@ def test_an_edit_to_any_column_names_the_entry(engine: Engine, column: str) -> N
     assert checked == 8
     assert 4 in {b.seq for b in breaks} and all(b.reason.startswith("altered") for b in breaks if b.seq == 4), breaks
     assert {b.seq for b in breaks} <= {3, 4, 5}, breaks
+
+
+def test_verifying_while_entries_are_appended_finds_nothing(engine: Engine) -> None:
+    """``verify`` and ``audit head`` read the log and its head in one snapshot: an append committed
+    between their reads must not look like a cut tail or an entry beyond the head."""
+    populate(engine)
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            for n in range(40):
+                projects.create_project(deps(engine), actor=OWNER, new=NewProject(key=f"c{n}", name="C"))
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    rounds = 0
+    while not done.is_set() or rounds < 3:
+        assert verify(engine)[1] == []
+        assert current_head(engine)[1] == []
+        rounds += 1
+    writer.join()
+    assert failures == [] and rounds >= 3
+    assert verify(engine) == (48, [])
