@@ -86,8 +86,9 @@ class SqlAuditLog:
         return found
 
     def links(self) -> Iterator[StoredLink]:
-        """Every stored entry, in ``seq`` order, exactly as stored: each of the table's columns, read
-        in batches (a column added to the table is verified without further code)."""
+        """Every stored entry, in ``seq`` order, exactly as stored: all of the table's columns, read in
+        batches. A column added to the table is thus hashed on verify; ``stored_fields`` must hash it on
+        append too, or every new entry reads as altered."""
         statement = select(AuditRecord.__table__).order_by(AuditRecord.seq)
         for row in self._session.execute(statement, execution_options={"yield_per": _VERIFY_BATCH}).mappings():
             yield _link(row)
