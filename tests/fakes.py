@@ -15,7 +15,8 @@ from typing import Any, Self
 
 from flagward.domain.accounts import AccessToken, Member, Role, Team
 from flagward.domain.approvals import ApprovalRequest, Status
-from flagward.domain.audit import GENESIS_HASH, AuditEntry, seal, spec_matches
+from flagward.domain.audit import GENESIS_HASH, AuditEntry, spec_matches
+from flagward.domain.audit_chain import seal
 from flagward.domain.events import Event
 from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
@@ -484,10 +485,7 @@ class FakeAuditLog:
             if (query.before is None or e.date < query.before)
             and (query.after is None or e.date > query.after)
             and (not query.q or query.q.lower() in repr(e.content()).lower())
-            and (
-                not query.spec
-                or any(spec_matches(query.spec, r) for r in e.target_resources + [a.resource for a in e.accesses])
-            )
+            and (not query.spec or any(spec_matches(query.spec, r) for r in e.resources()))
         ]
         return copy.deepcopy(items[: query.limit])
 

@@ -1,5 +1,5 @@
-"""The command line: the first start's admin token, FLAGWARD_ADMIN_TOKEN, ``tokens create`` and
-``db upgrade``, each on a fresh store of both kinds."""
+"""The command line: the first start's admin token, FLAGWARD_ADMIN_TOKEN, ``tokens create``,
+``db upgrade``, ``audit head`` and ``audit verify --anchor``, each on a fresh store of both kinds."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ from launchdarkly_api.api.access_tokens_api import AccessTokensApi
 from launchdarkly_api.api.account_members_api import AccountMembersApi
 from launchdarkly_api.api.other_api import OtherApi
 from launchdarkly_api.api.projects_api import ProjectsApi
+from sqlalchemy import text
 
-from tests.support import accounts, ldapi
+from flagward.storage.engine import make_engine
+from tests.support import accounts, audit_log, ldapi
 from tests.support.server import free_port
 
 TOKEN = re.compile(r"api-[A-Za-z0-9._-]{20,}")
@@ -169,3 +171,37 @@ def test_db_upgrade_migrates_an_empty_store_idempotently(store_url: str, tmp_pat
         with ldapi.client(url, token) as api_client:
             post = launchdarkly_api.ProjectPost(key="after-upgrade", name="After upgrade")
             assert ProjectsApi(api_client).post_project(post).key == "after-upgrade"
+
+
+def test_audit_head_prints_an_anchor_that_verify_checks(store_url: str) -> None:
+    """``audit head`` prints ``SEQ:HASH`` (exit 0), or nothing and exit 1 when the log's end does not
+    verify; ``audit verify --anchor`` exits 0 while the log holds the anchor, 1 once it does not, 2
+    for an anchor it cannot read; both exit 2 on a schema they were not built for."""
+    outdated = flagward(store_url, "audit", "head")
+    assert (outdated.returncode, outdated.stdout) == (2, "") and "flagward db upgrade" in outdated.stderr
+    assert flagward(store_url, "db", "upgrade").returncode == 0
+    empty = flagward(store_url, "audit", "head")
+    assert (empty.returncode, empty.stdout) == (0, "0:" + "0" * 64 + "\n"), empty.stderr
+
+    engine = make_engine(store_url)
+    try:
+        count = len(audit_log.populate(engine))
+        with engine.connect() as conn:
+            last_hash = conn.execute(text("SELECT hash FROM audit_log WHERE seq = :s"), {"s": count}).scalar_one()
+        head = flagward(store_url, "audit", "head")
+        assert (head.returncode, head.stdout, head.stderr) == (0, f"{count}:{last_hash}\n", "")
+        anchor = head.stdout.strip()
+
+        held = flagward(store_url, "audit", "verify", "--anchor", anchor, "--anchor", empty.stdout.strip())
+        assert held.returncode == 0, held.stdout + held.stderr
+        assert held.stdout == f"audit log intact: {count} entries; it still holds {anchor}, {empty.stdout.strip()}\n"
+        unreadable = flagward(store_url, "audit", "verify", "--anchor", "latest")
+        assert (unreadable.returncode, unreadable.stdout) == (2, "") and "not an anchor" in unreadable.stderr
+
+        audit_log.execute(engine, "DELETE FROM audit_log WHERE seq = :s", s=count)
+        cut = flagward(store_url, "audit", "head")
+        assert (cut.returncode, cut.stdout) == (1, "") and f"seq {count}\tremoved" in cut.stderr
+        broken = flagward(store_url, "audit", "verify", "--anchor", anchor)
+        assert broken.returncode == 1 and f"seq {count}\tremoved" in broken.stdout
+    finally:
+        engine.dispose()

@@ -4,28 +4,20 @@ names (and exits 1 for) every entry altered or removed directly in the database 
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
-from flagward.bootstrap import SystemClock
-from flagward.domain.accounts import Actor, ActorKind, Role
-from flagward.domain.audit import AuditActor, AuditEntry, ChainHead, chain_hash, seal, verify_chain
-from flagward.services import flag_changes, flags, projects, segments
-from flagward.services.flag_changes import FlagPatch
-from flagward.services.flags import NewFlag
-from flagward.services.ports import Deps
+from flagward.domain.audit import AuditActor, AuditEntry
+from flagward.domain.audit_chain import ChainHead, StoredLink, seal, stored_hash, verify_chain
+from flagward.services import projects
 from flagward.services.projects import NewProject
-from flagward.services.segments import NewSegment
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
-from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
-from tests.fakes import PlainHasher
-
-OWNER = Actor(kind=ActorKind.SESSION, role=Role.OWNER, member_email="owner@example.com")
+from flagward.storage.records import AuditRecord
+from tests.support.audit_log import OWNER, deps, execute, flagward_audit, named, populate, set_comment
 
 
 @pytest.fixture
@@ -36,51 +28,16 @@ def engine(store_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def populate(engine: Engine) -> list[str]:
-    """Eight audited changes; returns the entries' ids in chain order."""
-    deps = Deps(uow=SqlUnitOfWorkFactory(engine), clock=SystemClock(), passwords=PlainHasher())
-    projects.create_project(deps, actor=OWNER, new=NewProject(key="p", name="P"))
-    for key in ("a", "b", "c"):
-        flags.create_flag(deps, actor=OWNER, project_key="p", new=NewFlag(key=key, name=key.upper()))
-    for key in ("a", "b"):
-        patch = FlagPatch("semantic", [{"kind": "turnFlagOn"}], "on", "production")
-        flag_changes.update_flag(deps, actor=OWNER, project_key="p", key=key, patch=patch)
-    segments.create_segment(deps, actor=OWNER, project_key="p", env_key="test", new=NewSegment(key="s", name="S"))
-    flags.delete_flag(deps, actor=OWNER, project_key="p", key="c")
-    with engine.connect() as conn:
-        return [row.id for row in conn.execute(text("SELECT id FROM audit_log ORDER BY seq"))]
-
-
 def audit_verify(url: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flagward", "audit", "verify", "--database-url", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def named(output: str) -> dict[str, str]:
-    """``{id: reason}`` from the command's report lines (``id<TAB>seq n<TAB>reason``)."""
-    lines = [line.split("\t") for line in output.splitlines() if line.count("\t") == 2]
-    return {entry_id: reason for entry_id, _, reason in lines}
+    return flagward_audit(url, "verify")
 
 
 def alter_comment(engine: Engine, seq: int) -> None:
-    """Rewrite one entry's JSON in place, as someone with database access could."""
-    statement = (
-        "UPDATE audit_log SET doc = jsonb_set(doc, '{comment}', '\"tampered\"') WHERE seq = :seq"
-        if engine.dialect.name == "postgresql"
-        else "UPDATE audit_log SET doc = json_set(doc, '$.comment', 'tampered') WHERE seq = :seq"
-    )
-    with engine.begin() as conn:
-        assert conn.execute(text(statement), {"seq": seq}).rowcount == 1
+    set_comment(engine, seq)
 
 
 def delete_entry(engine: Engine, seq: int) -> None:
-    with engine.begin() as conn:
-        assert conn.execute(text("DELETE FROM audit_log WHERE seq = :seq"), {"seq": seq}).rowcount == 1
+    execute(engine, "DELETE FROM audit_log WHERE seq = :seq", seq=seq)
 
 
 def test_an_intact_log_verifies(engine: Engine, store_url: str) -> None:
@@ -108,8 +65,9 @@ def test_a_rehashed_entry_and_a_removed_tail_are_named(engine: Engine, store_url
     ids = populate(engine)
     alter_comment(engine, 2)
     with engine.begin() as conn:
-        row = conn.execute(text("SELECT doc, prev_hash FROM audit_log WHERE seq = 2")).one()
-        conn.execute(text("UPDATE audit_log SET hash = :h WHERE seq = 2"), {"h": chain_hash(row.doc, row.prev_hash)})
+        row = conn.execute(select(AuditRecord.__table__).where(AuditRecord.seq == 2)).mappings().one()
+        fields = {k: v for k, v in row.items() if k != "hash"}
+        conn.execute(text("UPDATE audit_log SET hash = :h WHERE seq = 2"), {"h": stored_hash(fields)})
     delete_entry(engine, len(ids))
     result = audit_verify(store_url)
     assert result.returncode == 1
@@ -121,8 +79,7 @@ def test_a_rehashed_entry_and_a_removed_tail_are_named(engine: Engine, store_url
 def test_entries_keep_being_appended_after_a_break(engine: Engine, store_url: str) -> None:
     ids = populate(engine)
     delete_entry(engine, 4)
-    deps = Deps(uow=SqlUnitOfWorkFactory(engine), clock=SystemClock(), passwords=PlainHasher())
-    projects.create_project(deps, actor=OWNER, new=NewProject(key="q", name="Q"))
+    projects.create_project(deps(engine), actor=OWNER, new=NewProject(key="q", name="Q"))
     reasons = named(audit_verify(store_url).stdout)
     assert set(reasons) == {ids[3]}
 
@@ -164,7 +121,11 @@ def _chain(count: int) -> list[AuditEntry]:
 def test_dates_strictly_increase_along_the_chain() -> None:
     entries = _chain(5)  # all written "at" 1000 ms
     assert [e.date for e in entries] == [1000, 1001, 1002, 1003, 1004]
-    assert verify_chain(entries, head=ChainHead(5, entries[-1].hash, entries[-1].id)) == []
+    assert verify_chain(links(entries), head=ChainHead(5, entries[-1].hash, entries[-1].id)) == []
+
+
+def links(entries: list[AuditEntry]) -> list[StoredLink]:
+    return [StoredLink.of(e) for e in entries]
 
 
 def test_entries_sealed_before_prev_id_existed_still_verify() -> None:
@@ -173,11 +134,11 @@ def test_entries_sealed_before_prev_id_existed_still_verify() -> None:
     seal(legacy, prev_hash="0" * 64)
     content: dict[str, Any] = legacy.content()
     assert "prev_id" not in content
-    assert verify_chain([legacy]) == []
+    assert verify_chain(links([legacy])) == []
 
 
 def test_several_removed_entries_are_all_reported() -> None:
     entries = _chain(6)
     kept = [entries[0], entries[4], entries[5]]
-    breaks = verify_chain(kept, head=ChainHead(6, entries[-1].hash, entries[-1].id))
+    breaks = verify_chain(links(kept), head=ChainHead(6, entries[-1].hash, entries[-1].id))
     assert [(b.entry_id, b.seq) for b in breaks] == [("", 2), ("", 3), (entries[3].id, 4)]

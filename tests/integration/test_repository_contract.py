@@ -11,7 +11,8 @@ import pytest
 
 from flagward.domain.accounts import AccessToken, Member, Role, Team
 from flagward.domain.approvals import ApprovalRequest, ResourceKind, Status
-from flagward.domain.audit import Access, AuditActor, AuditEntry, verify_chain
+from flagward.domain.audit import Access, AuditActor, AuditEntry
+from flagward.domain.audit_chain import StoredLink, verify_chain
 from flagward.domain.events import EnvironmentChanged
 from flagward.domain.flags import Defaults, Flag, new_config, new_variations
 from flagward.domain.projects import Environment, Project
@@ -311,4 +312,4 @@ def test_the_audit_log_is_a_chain(factory: Any) -> None:
         assert [e.id for e in uow.audit.find(AuditQuery(spec="proj/shop:env/*:flag/*", limit=20))][-1] == f"{1:024x}"
         assert uow.audit.find(AuditQuery(spec="proj/other:env/*:flag/*", limit=20)) == []
         chain = sorted(uow.audit.find(AuditQuery(limit=20)), key=lambda e: e.seq)
-        assert verify_chain(chain) == []
+        assert verify_chain([StoredLink.of(e) for e in chain]) == []

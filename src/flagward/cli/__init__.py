@@ -1,4 +1,4 @@
-"""The ``flagward`` command line: serve, db upgrade, tokens create, audit verify."""
+"""The ``flagward`` command line: serve, db upgrade, tokens create, audit verify and head."""
 
 from __future__ import annotations
 
@@ -115,22 +115,74 @@ def tokens_create(
 
 
 @audit.command("verify")
-def audit_verify(database_url: DatabaseOption = None) -> None:
-    """Check the audit log's hash chain; prints the id of every altered or removed entry."""
-    from flagward.bootstrap import build_services
-    from flagward.storage.audit_verify import verify
+def audit_verify(
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anchor",
+            metavar="SEQ:HASH",
+            help="A head printed earlier by `flagward audit head` and kept elsewhere: the log must still hold "
+            "that entry unchanged (catches a cut tail). Repeatable.",
+        ),
+    ] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Check the audit log's hash chain; prints the id of every altered or removed entry.
 
-    services = build_services(_settings(database_url), migrate=False)
+    Exit status: 0 intact (and every anchor holds), 1 problems found, 2 bad arguments.
+    """
+    from flagward.domain.audit_chain import Anchor
+    from flagward.storage.audit_verify import SchemaNotCurrent, verify
+    from flagward.storage.engine import make_engine
+
     try:
-        checked, breaks = verify(services.engine)
+        anchors = [Anchor.parse(text) for text in anchor or ()]
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    engine = make_engine(_settings(database_url).database_url, pool_size=1)
+    try:
+        checked, breaks = verify(engine, anchors)
+    except SchemaNotCurrent as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     finally:
-        services.close()
+        engine.dispose()
     for item in breaks:
         typer.echo(f"{item.entry_id or '(id unknown)'}\tseq {item.seq}\t{item.reason}")
     if breaks:
         typer.echo(f"audit log: {len(breaks)} problem(s) in {checked} entries", err=True)
         raise typer.Exit(1)
-    typer.echo(f"audit log intact: {checked} entries")
+    if anchors:
+        typer.echo(f"audit log intact: {checked} entries; it still holds {', '.join(str(a) for a in anchors)}")
+    else:
+        typer.echo(f"audit log intact: {checked} entries")
+        typer.echo("note: without --anchor, a cut tail with its head rolled back goes unnoticed", err=True)
+
+
+@audit.command("head")
+def audit_head(database_url: DatabaseOption = None) -> None:
+    """Print the audit chain's head as SEQ:HASH, to keep elsewhere for `audit verify --anchor`.
+
+    Exit status: 0 printed (0:000… for an empty log), 1 the log's end does not verify, 2 bad arguments.
+    """
+    from flagward.storage.audit_verify import SchemaNotCurrent, current_head
+    from flagward.storage.engine import make_engine
+
+    engine = make_engine(_settings(database_url).database_url, pool_size=1)
+    try:
+        head, breaks = current_head(engine)
+    except SchemaNotCurrent as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    for item in breaks:
+        typer.echo(f"{item.entry_id or '(id unknown)'}\tseq {item.seq}\t{item.reason}", err=True)
+    if breaks:
+        typer.echo("audit log: its end does not verify; no head printed", err=True)
+        raise typer.Exit(1)
+    typer.echo(str(head.anchor))
 
 
 def main() -> None:

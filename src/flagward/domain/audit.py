@@ -1,21 +1,20 @@
-"""Audit entries, the closed set of actions they record, resource specifiers, and the hash chain.
+"""Audit entries, the closed set of actions they record, and resource specifiers.
 
-Each entry stores ``hash = sha256(prev_hash + canonical JSON of its content)``, and its content names
-its predecessor (``prev_id``), so that ``verify_chain`` can name every entry that was altered, and every
-entry that was removed, by id. Dates strictly increase along the chain, so listing "entries before this
-date" pages through the log without skipping or repeating entries.
+Entries form a hash chain (``audit_chain.py``); an entry's content names its predecessor (``prev_id``),
+and dates strictly increase along the chain, so listing "entries before this date" pages through the
+log without skipping or repeating entries.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 GENESIS_HASH = "0" * 64
+# 1: the hash covered the JSON document only (entries written before it existed); 2: every stored field.
+HASH_VERSION = 2
 
 
 class AuditAction(StrEnum):
@@ -162,86 +161,18 @@ class AuditEntry:
     hash: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     prev_id: str | None = None  # the id of the entry before this one in the chain
+    hash_version: int = HASH_VERSION  # the formula its hash was computed with (``audit_chain``)
 
     def content(self) -> dict[str, Any]:
-        """Everything the hash covers: all fields but ``seq`` and the hashes themselves. ``prev_id`` is
-        left out while unset, so entries sealed before it existed keep their hashes."""
+        """The entry's document: all fields but its place in the chain (``seq``, the hashes and their
+        version). ``prev_id`` is left out while unset, as in entries sealed before it existed."""
         data = asdict(self)
-        for name in ("seq", "prev_hash", "hash"):
+        for name in ("seq", "prev_hash", "hash", "hash_version"):
             data.pop(name)
         if data["prev_id"] is None:
             del data["prev_id"]
         return data
 
-
-def chain_hash(content: dict[str, Any], prev_hash: str) -> str:
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
-
-
-def seal(entry: AuditEntry, *, prev_hash: str, prev_id: str | None = None, prev_date: int | None = None) -> AuditEntry:
-    """Link ``entry`` after the entry ``prev_id`` (hash ``prev_hash``, date ``prev_date``) and hash it.
-
-    The date moves to ``prev_date + 1`` when it is not later than that: entries written in the same
-    millisecond, or by a transaction that read the clock before another committed, still get dates that
-    increase with their position, which is what ``before``/``after`` paging relies on.
-    """
-    if prev_date is not None and entry.date <= prev_date:
-        entry.date = prev_date + 1
-    entry.prev_id = prev_id
-    entry.prev_hash = prev_hash
-    entry.hash = chain_hash(entry.content(), prev_hash)
-    return entry
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    entry_id: str  # "" when the id of a removed entry cannot be known
-    seq: int
-    reason: str
-
-
-ALTERED = "altered: its content does not match its hash"
-REHASHED = "altered: its hash was recomputed, so its successor no longer links to it"
-REMOVED = "removed: the chain skips it"
-
-
-@dataclass(frozen=True)
-class ChainHead:
-    """The last link as recorded on append: its seq, hash and (when recorded) entry id."""
-
-    seq: int
-    hash: str
-    entry_id: str | None = None
-
-
-def verify_chain(entries: list[AuditEntry], *, head: ChainHead | None = None) -> list[ChainBreak]:
-    """Every altered or removed entry of ``entries`` (all of the log, in ``seq`` order), by id.
-
-    An entry is altered when its content no longer hashes to its hash, or when its successor's link no
-    longer matches it (it was re-hashed). A removed entry shows as a gap in ``seq``; the successor's
-    ``prev_id`` names it (the ids of any others removed with it are unknown). ``head``, the last link as
-    recorded on append, reveals a removed tail.
-    """
-    breaks: list[ChainBreak] = []
-    previous: AuditEntry | None = None
-    for entry in entries:
-        prev_seq = previous.seq if previous else 0
-        if entry.hash != chain_hash(entry.content(), entry.prev_hash):
-            breaks.append(ChainBreak(entry.id, entry.seq, ALTERED))
-        if entry.seq > prev_seq + 1:
-            breaks += _removed(prev_seq + 1, entry.seq - 1, entry.prev_id)
-        elif previous is not None and entry.prev_hash != previous.hash:
-            breaks.append(ChainBreak(previous.id, previous.seq, REHASHED))
-        previous = entry
-    if head is not None and head.seq > 0:
-        if previous is None or previous.seq < head.seq:
-            breaks += _removed(previous.seq + 1 if previous else 1, head.seq, head.entry_id)
-        elif previous.hash != head.hash:
-            breaks.append(ChainBreak(previous.id, previous.seq, REHASHED))
-    return list(dict.fromkeys(breaks))
-
-
-def _removed(first: int, last: int, last_id: str | None) -> list[ChainBreak]:
-    """Entries ``first``..``last`` are gone; only the last one's id is known (``last_id``)."""
-    return [ChainBreak((last_id or "") if seq == last else "", seq, REMOVED) for seq in range(first, last + 1)]
+    def resources(self) -> list[str]:
+        """Every resource specifier the entry names (its targets, then its accesses'), for spec filters."""
+        return self.target_resources + [a.resource for a in self.accesses]

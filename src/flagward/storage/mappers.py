@@ -10,6 +10,7 @@ from flagward.domain.accounts import AccessToken, Member, Role, Team
 from flagward.domain.approvals import ApprovalRequest, CopySource, ResourceKind, Review, ReviewKind
 from flagward.domain.approvals import Status as ApprovalStatus
 from flagward.domain.audit import Access, AuditActor, AuditEntry
+from flagward.domain.audit_chain import stored_fields
 from flagward.domain.flags import Defaults, Flag, FlagConfig, Variation
 from flagward.domain.projects import ApprovalSettings, ClientSideAvailability, Environment, Project
 from flagward.domain.segments import Segment
@@ -294,23 +295,16 @@ def token_from_record(record: TokenRecord) -> AccessToken:
 
 
 def audit_to_record(entry: AuditEntry) -> AuditRecord:
-    return AuditRecord(
-        seq=entry.seq,
-        id=entry.id,
-        date=entry.date,
-        kind=entry.kind,
-        doc=entry.content(),
-        resources="\n".join(entry.target_resources + [a.resource for a in entry.accesses]),
-        prev_hash=entry.prev_hash,
-        hash=entry.hash,
-    )
+    return AuditRecord(**stored_fields(entry), hash=entry.hash)
 
 
 def audit_from_record(record: AuditRecord) -> AuditEntry:
     doc = dict(record.doc)
     doc["accesses"] = [Access(**a) for a in doc["accesses"]]
     doc["actor"] = AuditActor(**doc["actor"])
-    return AuditEntry(**doc, seq=record.seq, prev_hash=record.prev_hash, hash=record.hash)
+    return AuditEntry(
+        **doc, seq=record.seq, prev_hash=record.prev_hash, hash=record.hash, hash_version=record.hash_version
+    )
 
 
 def segment_to_record(segment: Segment, environment_id: str, record: SegmentRecord | None = None) -> SegmentRecord:

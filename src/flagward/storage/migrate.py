@@ -37,6 +37,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 connection.commit()
 
 
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def current_revision(engine: Engine) -> str | None:
     from alembic.runtime.migration import MigrationContext
 

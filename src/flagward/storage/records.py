@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -149,6 +150,8 @@ Index("ix_flag_configs_environment", FlagConfigRecord.environment_id)
 
 
 class AuditRecord(Base):
+    """One audit entry. Every column but ``hash`` is covered by ``hash`` (``audit_chain.stored_fields``)."""
+
     __tablename__ = "audit_log"
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     id: Mapped[str] = mapped_column(String(24), unique=True)
@@ -158,6 +161,8 @@ class AuditRecord(Base):
     resources: Mapped[str] = mapped_column(Text)  # newline-separated specifiers, for spec filters
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The formula ``hash`` was computed with (domain/audit_chain.py); rows from before it existed are 1.
+    hash_version: Mapped[int] = mapped_column(SmallInteger, server_default="1")
 
 
 class SegmentRecord(Base):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import String, cast, select
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
-from flagward.domain.audit import GENESIS_HASH, AuditEntry, ChainHead, seal, spec_matches
+from flagward.domain.audit import GENESIS_HASH, AuditEntry, spec_matches
+from flagward.domain.audit_chain import ChainHead, StoredLink, seal
 from flagward.domain.ids import new_object_id
 from flagward.services.ports import AuditQuery
 from flagward.storage.mappers import audit_from_record, audit_to_record
@@ -13,6 +17,7 @@ from flagward.storage.records import AuditHeadRecord, AuditRecord, MetaRecord
 from flagward.storage.repositories._common import contains_ci
 
 _SCAN_BATCH = 200
+_VERIFY_BATCH = 1000
 _HEAD_ID = "audit_head_id"
 
 
@@ -80,8 +85,18 @@ class SqlAuditLog:
             offset += _SCAN_BATCH
         return found
 
-    def all_in_order(self) -> list[AuditEntry]:
-        return [audit_from_record(r) for r in self._session.scalars(select(AuditRecord).order_by(AuditRecord.seq))]
+    def links(self) -> Iterator[StoredLink]:
+        """Every stored entry, in ``seq`` order, exactly as stored: all of the table's columns, read in
+        batches. A column added to the table is thus hashed on verify; ``stored_fields`` must hash it on
+        append too, or every new entry reads as altered."""
+        statement = select(AuditRecord.__table__).order_by(AuditRecord.seq)
+        for row in self._session.execute(statement, execution_options={"yield_per": _VERIFY_BATCH}).mappings():
+            yield _link(row)
+
+    def last_link(self) -> StoredLink | None:
+        statement = select(AuditRecord.__table__).order_by(AuditRecord.seq.desc()).limit(1)
+        row = self._session.execute(statement).mappings().first()
+        return _link(row) if row is not None else None
 
     def head(self) -> ChainHead:
         record = self._session.get(AuditHeadRecord, 1)
@@ -89,6 +104,11 @@ class SqlAuditLog:
         if record is None:
             return ChainHead(0, GENESIS_HASH)
         return ChainHead(record.seq, record.hash, head_id.value if head_id else None)
+
+
+def _link(row: RowMapping) -> StoredLink:
+    fields = dict(row)
+    return StoredLink(fields, fields.pop("hash"))
 
 
 class SqlMeta:
