@@ -26,3 +26,16 @@ class Settings(BaseSettings):
     # How often each process writes the SDK evaluation counts it received (flag statuses) to the store.
     flag_status_flush_seconds: float = 10.0
     log_level: str = "info"
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed
+    # (comma-separated IPs or networks, or "*"). Empty: none, the client is the socket's peer.
+    forwarded_allow_ips: str = ""
+    # Failed sign-ins allowed per email and client address, and per client address over every email,
+    # within the window; 0 turns that limit off.
+    login_failure_limit: int = 10
+    login_address_failure_limit: int = 50
+    login_failure_window_seconds: float = 900.0
+    # The REST API's own rate limit, per access token (or member session): requests per window over
+    # every route, and per route; 0 turns a limit off (the default: no limit, no headers).
+    api_rate_limit: int = 0
+    api_route_rate_limit: int = 0
+    api_rate_limit_window_seconds: float = 10.0

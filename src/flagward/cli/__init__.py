@@ -35,11 +35,18 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on [FLAGWARD_HOST]")] = None,
     port: Annotated[int | None, typer.Option(help="Port [FLAGWARD_PORT]")] = None,
     database_url: DatabaseOption = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Reverse proxies trusted for X-Forwarded-For/-Proto: comma-separated IPs or networks, or '*'; "
+            "default none [FLAGWARD_FORWARDED_ALLOW_IPS]"
+        ),
+    ] = None,
 ) -> None:
     """Apply migrations and serve the API and the SDK endpoints."""
     from flagward.cli.serve import run
 
-    run(_settings(database_url, host=host, port=port))
+    run(_settings(database_url, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips))
 
 
 @db.command("upgrade")
