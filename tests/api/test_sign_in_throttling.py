@@ -117,14 +117,20 @@ def test_two_processes_on_one_postgresql_share_the_limit(tmp_path: Path) -> None
     assert statuses == {401: LIMIT, 429: 40 - LIMIT}
 
 
-def test_rotating_x_forwarded_for_does_not_bypass_the_limit(
+def test_rotating_x_forwarded_for_does_not_bypass_the_limits(
     server: ServerProcess, admin: launchdarkly_api.ApiClient
 ) -> None:
     member = accounts.invite(admin, "reader")
     source = "127.0.0.1"  # the address uvicorn trusts by default (no other test here fails from it)
-    for i in range(LIMIT):
-        assert _login(server, member.email, "wrong", source=source, forwarded=f"10.0.0.{i}").status_code == 401
-    _assert_rate_limited(_login(server, member.email, PASSWORD, source=source, forwarded="10.9.9.9"))
+    forwarded = (f"10.0.{i // 250}.{i % 250 + 1}" for i in itertools.count())
+    for _ in range(LIMIT):
+        assert _login(server, member.email, "wrong", source=source, forwarded=next(forwarded)).status_code == 401
+    _assert_rate_limited(_login(server, member.email, PASSWORD, source=source, forwarded=next(forwarded)))
+    for _ in range(ADDRESS_LIMIT - LIMIT):  # spraying other emails, from "new" addresses each time
+        sprayed = accounts.unique_email("sprayed")
+        assert _login(server, sprayed, "wrong", source=source, forwarded=next(forwarded)).status_code == 401
+    sprayed = accounts.unique_email("sprayed")
+    _assert_rate_limited(_login(server, sprayed, "wrong", source=source, forwarded=next(forwarded)))
 
 
 def test_x_forwarded_for_is_believed_from_a_named_proxy_only(proxied: ServerProcess) -> None:
