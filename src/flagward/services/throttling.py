@@ -43,6 +43,8 @@ def spend(deps: Deps, budgets: Sequence[Budget]) -> Allowance:
     The counts are committed before this returns, so callers doing slow work afterwards (a password
     check) cannot be overtaken by concurrent requests: N concurrent events never get past a limit."""
     now = deps.clock.now_ms()
+    if not budgets:
+        return Allowance(allowed=True, usages=(), now=now)
     with deps.uow() as uow:
         usages = tuple(_spend(uow, budget, now) for budget in sorted(budgets, key=lambda b: b.key))
         allowed = not any(usage.exceeded for usage in usages)
@@ -58,7 +60,12 @@ def _spend(uow: UnitOfWork, budget: Budget, now: int) -> Usage:
 
 def spend_api_budget(deps: Deps, limits: ApiLimits, *, caller: str, route: str) -> Allowance | None:
     """One REST API request by ``caller`` (a token or a member's sessions) to ``route`` (method and URL
-    pattern); None when the API rate limit is off."""
+    pattern); None when the API rate limit is off.
+
+    The counters are in the store, not in each process's memory: behind a load balancer in front of
+    several processes on one PostgreSQL, a per-process budget would grow with the number of processes
+    and depend on where requests land, so it would promise nothing. The price is one small upsert per
+    REST request, paid only when the limit is configured; SDK endpoints never come here."""
     if not limits.enabled:
         return None
     return spend(deps, limits.budgets(caller, route))
