@@ -79,6 +79,7 @@ class FakeStore:
     teams: dict[str, Team] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
     sessions: dict[str, tuple[str, int]] = field(default_factory=dict)
+    rate_counters: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (count, resets_at)
     audit: list[AuditEntry] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
 
@@ -458,6 +459,32 @@ class FakeSessions:
             del self.s.sessions[key]
 
 
+class FakeRateCounters:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def spend(self, key: str, now: int, window_ms: int) -> tuple[int, int]:
+        count, resets_at = self.s.rate_counters.get(key, (0, 0))
+        if resets_at <= now:
+            count, resets_at = 0, now + window_ms
+        self.s.rate_counters[key] = (count + 1, resets_at)
+        return count + 1, resets_at
+
+    def refund(self, key: str) -> None:
+        if key in self.s.rate_counters:
+            count, resets_at = self.s.rate_counters[key]
+            self.s.rate_counters[key] = (max(0, count - 1), resets_at)
+
+    def clear(self, key: str) -> None:
+        self.s.rate_counters.pop(key, None)
+
+    def prune(self, now: int, limit: int = 1000) -> int:
+        expired = sorted(k for k, (_, resets_at) in self.s.rate_counters.items() if resets_at <= now)[:limit]
+        for key in expired:
+            del self.s.rate_counters[key]
+        return len(expired)
+
+
 class FakeAuditLog:
     def __init__(self, store: FakeStore) -> None:
         self.s = store
@@ -519,6 +546,7 @@ class FakeUnitOfWork:
         self.teams = FakeTeams(store)
         self.tokens = FakeTokens(store)
         self.sessions = FakeSessions(store)
+        self.rate_counters = FakeRateCounters(store)
         self.audit = FakeAuditLog(store)
         self.meta = FakeMeta(store)
         return self

@@ -30,3 +30,16 @@ class Settings(BaseSettings):
     # for the REST API and everything but SDK analytics events, and for those events.
     api_body_limit: int = Field(default=1024 * 1024, gt=0)
     events_body_limit: int = Field(default=5 * 1024 * 1024, gt=0)
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto headers are believed
+    # (comma-separated IPs or networks, or "*"). Empty: none, the client is the socket's peer.
+    forwarded_allow_ips: str = ""
+    # Failed sign-ins allowed per email and client address, and per client address over every email,
+    # within the window; 0 turns that limit off.
+    login_failure_limit: int = 10
+    login_address_failure_limit: int = 50
+    login_failure_window_seconds: float = 900.0
+    # The REST API's own rate limit, per access token (or member session): requests per window over
+    # every route, and per route; 0 turns a limit off (the default: no limit, no headers).
+    api_rate_limit: int = 0
+    api_route_rate_limit: int = 0
+    api_rate_limit_window_seconds: float = 10.0

@@ -313,3 +313,27 @@ def test_the_audit_log_is_a_chain(factory: Any) -> None:
         assert uow.audit.find(AuditQuery(spec="proj/other:env/*:flag/*", limit=20)) == []
         chain = sorted(uow.audit.find(AuditQuery(limit=20)), key=lambda e: e.seq)
         assert verify_chain([StoredLink.of(e) for e in chain]) == []
+
+
+def test_rate_counters_count_per_window_refund_clear_and_prune(factory: Any) -> None:
+    with factory() as uow:
+        assert uow.rate_counters.spend("a", NOW, 1000) == (1, NOW + 1000)
+        assert uow.rate_counters.spend("a", NOW + 999, 1000) == (2, NOW + 1000)
+        assert uow.rate_counters.spend("b", NOW, 5000) == (1, NOW + 5000)
+        uow.commit()
+    with factory() as uow:
+        uow.rate_counters.spend("a", NOW, 1000)  # rolled back: never counted
+    with factory() as uow:
+        uow.rate_counters.refund("a")
+        uow.rate_counters.refund("missing")
+        assert uow.rate_counters.spend("a", NOW, 1000) == (2, NOW + 1000)
+        uow.rate_counters.clear("b")
+        assert uow.rate_counters.spend("b", NOW + 10, 5000) == (1, NOW + 5010)
+        uow.commit()
+    with factory() as uow:
+        assert uow.rate_counters.spend("a", NOW + 1000, 1000) == (1, NOW + 2000)  # the window ended: start over
+        assert uow.rate_counters.prune(NOW + 2000) == 1  # only "a" has ended by then
+        uow.commit()
+    with factory() as uow:
+        assert uow.rate_counters.spend("a", NOW + 2000, 1000) == (1, NOW + 3000)
+        assert uow.rate_counters.spend("b", NOW + 2000, 5000) == (2, NOW + 5010)

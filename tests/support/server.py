@@ -29,6 +29,7 @@ class ServerProcess:
     port: int = field(default_factory=free_port)
     admin_token: str = ADMIN_TOKEN
     extra_env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)  # more ``flagward serve`` options
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -47,7 +48,7 @@ class ServerProcess:
         self.log_path = self.workdir / f"server-{self.port}.log"
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "flagward", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "flagward", "serve", "--port", str(self.port), *self.extra_args],
                 cwd=self.workdir,
                 env=env,
                 stdout=log,

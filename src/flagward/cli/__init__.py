@@ -43,13 +43,25 @@ def serve(
         int | None,
         typer.Option(help="Largest SDK events body in bytes, after inflating [FLAGWARD_EVENTS_BODY_LIMIT]"),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Reverse proxies trusted for X-Forwarded-For/-Proto: comma-separated IPs or networks, or '*'; "
+            "default none [FLAGWARD_FORWARDED_ALLOW_IPS]"
+        ),
+    ] = None,
 ) -> None:
     """Apply migrations and serve the API and the SDK endpoints."""
     from flagward.cli.serve import run
 
     run(
         _settings(
-            database_url, host=host, port=port, api_body_limit=api_body_limit, events_body_limit=events_body_limit
+            database_url,
+            host=host,
+            port=port,
+            api_body_limit=api_body_limit,
+            events_body_limit=events_body_limit,
+            forwarded_allow_ips=forwarded_allow_ips,
         )
     )
 

@@ -30,8 +30,17 @@ def run(settings: Settings) -> None:
             flush=True,
         )
     app = create_app(settings, services.deps, services.sdk)
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; flagward believes it only from the
+    # proxies the operator names, since sign-in throttling counts per client address.
+    trusted = settings.forwarded_allow_ips.strip()
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, timeout_graceful_shutdown=5
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=5,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
     )
     try:
         _Server(config, on_exit=services.sdk.shutdown_requested).run()

@@ -69,9 +69,14 @@ class OptimisticLockError(DomainError):
         super().__init__(message)
 
 
+API_RATE_LIMITED = "You've exceeded the API rate limit. Try again later."  # LaunchDarkly's words
+
+
 class RateLimited(DomainError):
     code = "rate_limited"
 
-    def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__("You've exceeded the API rate limit. Try again later.")
+    def __init__(
+        self, retry_after_seconds: int, message: str = "You've exceeded the API rate limit. Try again later."
+    ) -> None:
+        super().__init__(message)
         self.retry_after_seconds = retry_after_seconds

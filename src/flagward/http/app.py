@@ -10,10 +10,12 @@ from fastapi import FastAPI
 
 from flagward import __version__
 from flagward.config import Settings
+from flagward.domain.rate_limits import ApiLimits, SignInLimits
 from flagward.http import errors, openapi
-from flagward.http.background import run_evaluation_flush, run_scheduler
+from flagward.http.background import run_counter_pruning, run_evaluation_flush, run_scheduler
 from flagward.http.bodies import RequestBodies
 from flagward.http.middleware import MethodOverride
+from flagward.http.rate_limit_headers import RateLimitHeaders
 from flagward.http.routes import (
     accounts,
     approvals,
@@ -31,7 +33,6 @@ from flagward.http.sdk import install as install_sdk
 from flagward.http.sdk import polling as sdk_polling
 from flagward.http.sdk.cors import ClientSideCors
 from flagward.http.sdk.stream import SdkStreams
-from flagward.services.auth import LoginThrottle
 from flagward.services.flag_statuses import EvaluationRecorder
 from flagward.services.ports import Deps
 from flagward.streaming.delivery import SdkDelivery
@@ -54,12 +55,14 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
         await sdk.start()
         scheduler = asyncio.create_task(run_scheduler(deps, settings.scheduler_interval_seconds, stop))
         flusher = asyncio.create_task(run_evaluation_flush(deps, evaluations, settings.flag_status_flush_seconds, stop))
+        pruner = asyncio.create_task(run_counter_pruning(deps, COUNTER_PRUNE_SECONDS, stop))
         try:
             yield
         finally:
             stop.set()
             await scheduler
             await flusher
+            await pruner
             await sdk.stop()
 
     app = FastAPI(
@@ -73,7 +76,8 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
     )
     app.state.settings = settings
     app.state.deps = deps
-    app.state.login_throttle = LoginThrottle()
+    app.state.sign_in_limits = sign_in_limits(settings)
+    app.state.api_limits = api_limits(settings)
     app.state.sdk = sdk
     app.state.sdk_hub = sdk.hub
     app.state.evaluations = evaluations
@@ -106,4 +110,24 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
     app.add_middleware(SdkStreams)
     app.add_middleware(sdk_polling.LatestAll)
     app.add_middleware(RequestBodies, api_limit=settings.api_body_limit, events_limit=settings.events_body_limit)
+    app.add_middleware(RateLimitHeaders)
     return app
+
+
+COUNTER_PRUNE_SECONDS = 60.0
+
+
+def sign_in_limits(settings: Settings) -> SignInLimits:
+    return SignInLimits(
+        per_account_and_address=settings.login_failure_limit,
+        per_address=settings.login_address_failure_limit,
+        window_ms=int(settings.login_failure_window_seconds * 1000),
+    )
+
+
+def api_limits(settings: Settings) -> ApiLimits:
+    return ApiLimits(
+        per_caller=settings.api_rate_limit,
+        per_route=settings.api_route_rate_limit,
+        window_ms=int(settings.api_rate_limit_window_seconds * 1000),
+    )

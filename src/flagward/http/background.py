@@ -13,6 +13,7 @@ from anyio import to_thread
 from flagward.services.approvals import run_due
 from flagward.services.flag_statuses import EvaluationRecorder, flush_evaluations
 from flagward.services.ports import Deps, StoreUnavailable
+from flagward.services.throttling import prune
 
 log = logging.getLogger("flagward.scheduler")
 
@@ -51,5 +52,18 @@ async def run_evaluation_flush(deps: Deps, recorder: EvaluationRecorder, interva
             log.exception("flag statuses: unexpected error while writing evaluation counts")
         if stopping:
             return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+async def run_counter_pruning(deps: Deps, interval: float, stop: asyncio.Event) -> None:
+    """Delete rate-limit counters whose window has ended (they would start over anyway)."""
+    while not stop.is_set():
+        try:
+            await to_thread.run_sync(prune, deps)
+        except StoreUnavailable as exc:
+            log.warning("rate limits: store unavailable: %s", exc)
+        except Exception:
+            log.exception("rate limits: unexpected error while pruning counters")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Query, Request
 
 from flagward.domain.accounts import Actor
-from flagward.domain.errors import Forbidden, InvalidRequest, Unauthorized
-from flagward.services import auth
-from flagward.services.auth import LoginThrottle
+from flagward.domain.errors import Forbidden, InvalidRequest, RateLimited, Unauthorized
+from flagward.domain.rate_limits import ApiLimits, SignInLimits
+from flagward.http.rate_limit_headers import STATE_KEY
+from flagward.services import auth, throttling
 from flagward.services.ports import Deps, Page
 
 SESSION_COOKIE = "flagward_session"
@@ -24,9 +25,15 @@ def get_deps(request: Request) -> Deps:
     return deps
 
 
-def get_throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle = request.app.state.login_throttle
-    return throttle
+def get_sign_in_limits(request: Request) -> SignInLimits:
+    limits: SignInLimits = request.app.state.sign_in_limits
+    return limits
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the socket's peer, or what a trusted proxy forwarded (uvicorn rewrites
+    the peer from X-Forwarded-For only for ``--forwarded-allow-ips``). Never read that header here."""
+    return request.client.host if request.client else "unknown"
 
 
 def expected_origin(request: Request) -> str:
@@ -64,11 +71,27 @@ def get_actor(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> Act
     """The authenticated caller. Every REST route depends on it, so the LD-API-Version header is
     checked here too: an unknown version is refused rather than silently served as another."""
     actor = _authenticate(request, deps)
+    _spend_api_budget(request, deps, actor)
     value = request.headers.get("ld-api-version")
     if value is not None and value not in API_VERSIONS:
         allowed = ", ".join(sorted(API_VERSIONS))
         raise InvalidRequest(f"LD-API-Version: '{value}' is not a supported API version; use one of {allowed}")
     return actor
+
+
+def _spend_api_budget(request: Request, deps: Deps, actor: Actor) -> None:
+    """The REST API's rate limit, per token (or per member for sessions) and per route pattern."""
+    limits: ApiLimits = request.app.state.api_limits
+    if not limits.enabled:
+        return
+    caller = f"token:{actor.token_id}" if actor.token_id else f"member:{actor.member_id}"
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    allowance = throttling.spend_api_budget(deps, limits, caller=caller, route=f"{request.method} {route}")
+    if allowance is None:
+        return
+    setattr(request.state, STATE_KEY, allowance)
+    if not allowance.allowed:
+        raise RateLimited(retry_after_seconds=allowance.retry_after_seconds)
 
 
 def api_version(request: Request, actor: Annotated[Actor, Depends(get_actor)]) -> int:

@@ -221,7 +221,7 @@ _FILTERS_BY_PATH = {"getApprovalsForFlag"}
 # Reads that check no permission: any authenticated caller, whatever its role, gets an answer.
 _UNGUARDED_READS = {"getCallerIdentity"}
 
-# Paths whose every request passes the ``RefuseNul`` middleware (400 for a NUL in URL or body).
+# Paths whose every request passes the ``RequestBodies`` middleware (400 for a NUL in URL or body).
 _GUARDED_PREFIXES = ("/api/", "/auth/")
 # Methods OpenAPI can describe; the SDK's REPORT routes (JSON context in the body) cannot be.
 DOCUMENTED_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS")

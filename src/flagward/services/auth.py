@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import threading
-from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from flagward.domain.accounts import (
@@ -18,6 +16,8 @@ from flagward.domain.accounts import (
 )
 from flagward.domain.errors import RateLimited, Unauthorized
 from flagward.domain.ids import new_object_id
+from flagward.domain.rate_limits import SignInLimits
+from flagward.services import throttling
 from flagward.services.ports import Deps, MemberQuery, Page
 from flagward.services.tokens import NewToken, create_token, new_token_secret
 
@@ -84,40 +84,6 @@ def _touch(deps: Deps, token: AccessToken) -> None:
             uow.commit()
 
 
-class LoginThrottle:
-    """At most ``limit`` failed sign-ins per email and per address within ``window_ms``.
-
-    Kept in memory per server process: it slows guessing; it is not an account lockout."""
-
-    def __init__(self, *, limit: int = 10, window_ms: int = 15 * 60 * 1000) -> None:
-        self._limit = limit
-        self._window = window_ms
-        self._failures: dict[str, deque[int]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str, now: int) -> deque[int]:
-        failures = self._failures[key]
-        while failures and failures[0] <= now - self._window:
-            failures.popleft()
-        return failures
-
-    def check(self, keys: list[str], now: int) -> None:
-        with self._lock:
-            for key in keys:
-                failures = self._recent(key, now)
-                if len(failures) >= self._limit:
-                    raise RateLimited(retry_after_seconds=max(1, (failures[0] + self._window - now) // 1000))
-
-    def fail(self, keys: list[str], now: int) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures[key].append(now)
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
 @dataclass(frozen=True)
 class SignedIn:
     member: Member
@@ -125,22 +91,34 @@ class SignedIn:
     expires: int
 
 
-def login(deps: Deps, throttle: LoginThrottle, *, email: str, password: str, address: str) -> SignedIn:
-    """Check an email and password; a good pair opens a session. Always costs one password hash check,
-    so a wrong email and a wrong password take the same time."""
-    now = deps.clock.now_ms()
-    keys = [f"email:{email.strip().lower()}", f"addr:{address}"]
-    throttle.check(keys, now)
+def login(deps: Deps, limits: SignInLimits, *, email: str, password: str, address: str) -> SignedIn:
+    """Check an email and password from ``address``; a good pair opens a session. Always costs one
+    password hash check, so a wrong email and a wrong password take the same time.
+
+    Each attempt is counted as a failure before the (slow) password check, so concurrent guesses can
+    never outrun the limits; a success takes its attempt back and clears the failures of this email
+    from this address. Raises RateLimited (with Retry-After) once a limit is reached."""
+    budgets = limits.budgets(email, address)
+    allowance = throttling.spend(deps, budgets)
+    if not allowance.allowed:
+        raise RateLimited(
+            retry_after_seconds=allowance.retry_after_seconds,
+            message="Too many failed sign-ins. Try again later.",
+        )
     with deps.uow(write=False) as uow:
         member = uow.members.get_by_email(email) if isinstance(email, str) else None
     ok = deps.passwords.verify(member.password_hash if member else None, password)
     if member is None or not ok or member.role is Role.NO_ACCESS:
-        throttle.fail(keys, now)
         raise Unauthorized("Invalid email or password")
-    throttle.clear(keys[0])
+    now = deps.clock.now_ms()
     secret = secrets.token_urlsafe(32)
     expires = now + SESSION_TTL_MS
     with deps.uow() as uow:
+        for budget in sorted(budgets, key=lambda b: b.key):  # key order, as spend() locks them
+            if budget.name == "account":
+                uow.rate_counters.clear(budget.key)
+            else:
+                uow.rate_counters.refund(budget.key)
         uow.sessions.add(hash_token(secret), member.id, expires)
         current = uow.members.get(member.id)
         if current is not None:

@@ -199,6 +199,27 @@ class SessionRepository(Protocol):
     def delete_for_member(self, member_id: str) -> None: ...
 
 
+class RateCounters(Protocol):
+    """Counters of rate-limit budgets (``flagward.domain.rate_limits``), shared by every process.
+
+    A counter changed in a transaction is locked until it ends (on PostgreSQL), so transactions that
+    change several counters must change them in key order."""
+
+    def spend(self, key: str, now: int, window_ms: int) -> tuple[int, int]:
+        """Count one event atomically and return ``(count, resets_at)`` including it. A counter whose
+        window ended (``resets_at <= now``) starts over at 1 with a window ending ``now + window_ms``."""
+        ...
+
+    def refund(self, key: str) -> None:
+        """Take one event back (never below zero)."""
+        ...
+
+    def clear(self, key: str) -> None: ...
+    def prune(self, now: int, limit: int = 1000) -> int:
+        """Delete up to ``limit`` counters whose window has ended; returns how many."""
+        ...
+
+
 @dataclass(frozen=True)
 class AuditQuery:
     before: int | None = None
@@ -249,6 +270,8 @@ class UnitOfWork(Protocol):
     def tokens(self) -> TokenRepository: ...
     @property
     def sessions(self) -> SessionRepository: ...
+    @property
+    def rate_counters(self) -> RateCounters: ...
     @property
     def audit(self) -> AuditLog: ...
     @property

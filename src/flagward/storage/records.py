@@ -99,6 +99,15 @@ class SessionRecord(Base):
     expires: Mapped[int] = mapped_column(BigInteger)
 
 
+class RateCounterRecord(Base):
+    """One rate-limit counter (``flagward.domain.rate_limits``); the key is a digest, never an email."""
+
+    __tablename__ = "rate_counters"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    resets_at: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
 class ProjectRecord(Base):
     __tablename__ = "projects"
     id: Mapped[str] = mapped_column(String(24), primary_key=True)

@@ -24,6 +24,7 @@ from flagward.storage.repositories import (
     SqlMemberRepository,
     SqlMeta,
     SqlProjectRepository,
+    SqlRateCounters,
     SqlSegmentRepository,
     SqlSessionRepository,
     SqlTeamRepository,
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
     teams: SqlTeamRepository
     tokens: SqlTokenRepository
     sessions: SqlSessionRepository
+    rate_counters: SqlRateCounters
     audit: SqlAuditLog
     meta: SqlMeta
 
@@ -73,6 +75,7 @@ class SqlUnitOfWork:
         self.teams = SqlTeamRepository(self.session)
         self.tokens = SqlTokenRepository(self.session)
         self.sessions = SqlSessionRepository(self.session)
+        self.rate_counters = SqlRateCounters(self.session)
         self.audit = SqlAuditLog(self.session)
         self.meta = SqlMeta(self.session)
         return self

@@ -4,6 +4,7 @@ import pytest
 
 from flagward.domain.accounts import ActorKind, Role, hash_token
 from flagward.domain.errors import Forbidden, InvalidRequest, RateLimited, Unauthorized
+from flagward.domain.rate_limits import SignInLimits
 from flagward.services import auth, members, tokens
 from flagward.services.members import NewMember
 from flagward.services.tokens import NewToken
@@ -62,7 +63,7 @@ def test_personal_token_acts_with_the_weaker_of_token_and_member_role(world: Wor
 def test_login_checks_password_and_is_rate_limited(world: World) -> None:
     admin = world.member(Role.ADMIN)
     members.create_members(world.deps, actor=admin, new=[NewMember(email="ann@example.com", password="correct horse")])
-    throttle = auth.LoginThrottle(limit=3)
+    throttle = SignInLimits(per_account_and_address=3)
     signed = auth.login(world.deps, throttle, email="ann@example.com", password="correct horse", address="1.2.3.4")
     assert auth.authenticate_session(world.deps, signed.session_secret).member_email == "ann@example.com"
     for _ in range(3):
@@ -90,7 +91,7 @@ def test_set_password_lets_the_owner_sign_in_and_ends_old_sessions(world: World)
 
     owner = world.member(Role.OWNER, email="boss@example.com")
     members.set_password(world.deps, actor=SYSTEM_ACTOR, email="boss@example.com", password="a long secret")
-    throttle = auth.LoginThrottle()
+    throttle = SignInLimits()
     first = auth.login(world.deps, throttle, email="boss@example.com", password="a long secret", address="x")
     assert auth.authenticate_session(world.deps, first.session_secret).role is Role.OWNER
     members.set_password(world.deps, actor=SYSTEM_ACTOR, email="boss@example.com", password="another secret")

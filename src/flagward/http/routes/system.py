@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.json_values import INT64_MAX, INT64_MIN
+from flagward.domain.rate_limits import SignInLimits
 from flagward.http import presenters
-from flagward.http.deps import SESSION_COOKIE, ActorDep, DepsDep, get_throttle
+from flagward.http.deps import SESSION_COOKIE, ActorDep, DepsDep, client_address, get_sign_in_limits
 from flagward.http.links import link
 from flagward.http.routes._responses import returns
 from flagward.http.schemas.accounts import LoginBody
@@ -19,7 +20,6 @@ from flagward.http.schemas.read_accounts import CallerIdentityRep, Member
 from flagward.http.schemas.read_audit import AuditLogEntryListingRepCollection, AuditLogEntryRep
 from flagward.services import audit as audit_service
 from flagward.services import auth
-from flagward.services.auth import LoginThrottle
 from flagward.services.identity import caller_identity
 from flagward.services.ports import AuditQuery, StoreUnavailable
 
@@ -70,10 +70,10 @@ def login(
     request: Request,
     deps: DepsDep,
     body: LoginBody,
-    throttle: Annotated[LoginThrottle, Depends(get_throttle)],
+    limits: Annotated[SignInLimits, Depends(get_sign_in_limits)],
 ) -> Response:
-    address = request.client.host if request.client else "unknown"
-    signed_in = auth.login(deps, throttle, email=body.email, password=body.password, address=address)
+    address = client_address(request)
+    signed_in = auth.login(deps, limits, email=body.email, password=body.password, address=address)
     response = JSONResponse(presenters.member(signed_in.member))
     response.set_cookie(
         SESSION_COOKIE,

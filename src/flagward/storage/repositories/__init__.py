@@ -11,6 +11,7 @@ from flagward.storage.repositories.audit import SqlAuditLog, SqlMeta
 from flagward.storage.repositories.flag_usage import SqlFlagUsage
 from flagward.storage.repositories.flags import SqlFlagRepository
 from flagward.storage.repositories.projects import SqlEnvironmentRepository, SqlProjectRepository
+from flagward.storage.repositories.rate_counters import SqlRateCounters
 from flagward.storage.repositories.segments import SqlSegmentRepository, SqlTombstones
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "SqlMemberRepository",
     "SqlMeta",
     "SqlProjectRepository",
+    "SqlRateCounters",
     "SqlSegmentRepository",
     "SqlSessionRepository",
     "SqlTeamRepository",
