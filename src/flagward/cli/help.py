@@ -1,0 +1,41 @@
+"""Options that describe themselves in ``--help``: each shows its default, and an option named after a
+``Settings`` field shows its environment variable (``FLAGWARD_<NAME>``) and its setting's default.
+
+Click reads that variable too, so the command line and ``Settings`` agree on precedence (option, then
+environment, then default) and a malformed value is reported against the option it feeds.
+
+The command tree is walked through Click's public attributes (``params``, ``commands``, ``envvar``,
+``show_envvar``, ``show_default``, ``default``, ``is_eager``), which Typer's own classes keep.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_core import PydanticUndefined
+
+from flagward.config import Settings
+
+_SCALARS = (str, int, float, bool)
+
+
+def describe_options(command: Any) -> None:
+    """Describe every option of ``command`` and of its subcommands, recursively, in place."""
+    for param in getattr(command, "params", ()):
+        # Arguments have no defaults to show; --help and --version (eager) describe themselves.
+        if getattr(param, "param_type_name", "") == "option" and not param.is_eager:
+            _describe(param)
+    for sub in getattr(command, "commands", {}).values():
+        describe_options(sub)
+
+
+def _describe(option: Any) -> None:
+    field = Settings.model_fields.get(option.name or "")
+    if field is not None:
+        if option.envvar is None:
+            option.envvar = f"{Settings.model_config.get('env_prefix', '')}{option.name.upper()}"
+        default = field.get_default(call_default_factory=True)
+        if option.default is None and default is not PydanticUndefined and isinstance(default, _SCALARS):
+            option.default = default
+        option.show_envvar = True
+    option.show_default = True
