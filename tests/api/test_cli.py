@@ -219,7 +219,7 @@ def test_commands_that_open_the_store_refuse_a_sqlite_file_that_does_not_exist(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_second_server_on_one_sqlite_file_is_refused_naming_postgresql(tmp_path: Path) -> None:
+def test_a_second_server_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
     """Its SDK streams and /sdk/latest-all would never see changes made through the first process."""
     database = tmp_path / "flagward.db"
     url = f"sqlite:///{database}"
