@@ -277,6 +277,9 @@ def test_help_shows_every_option_default_and_environment_variable(tmp_path: Path
     serve_help = _in(tmp_path, "serve", "--help").stdout
     assert "[env var: FLAGWARD_PORT] [default: 8630]" in serve_help
     assert "[default: sqlite:///./flagward.db]" in serve_help
+    for name in Settings.model_fields:  # settings without an option are listed with their defaults
+        assert f"FLAGWARD_{name.upper()}" in serve_help, name
+    assert "FLAGWARD_OWNER_EMAIL (default: owner@localhost)" in serve_help
 
 
 def test_the_port_comes_from_its_environment_variable_and_a_bad_one_names_it(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from flagward import __version__
-from flagward.cli.help import describe_options
+from flagward.cli.help import describe_options, describe_other_settings
 from flagward.config import Settings
 from flagward.domain.accounts import TOKEN_ROLES, Role
 from flagward.storage.sqlite_file import StoreFileError, require_existing
@@ -160,8 +160,9 @@ def audit_verify(database_url: DatabaseOption = None) -> None:
 
 def command() -> Any:
     """The command line as a Click command (Typer's), every option described (``cli.help``)."""
-    built = typer.main.get_command(app)
+    built: Any = typer.main.get_command(app)
     describe_options(built)
+    describe_other_settings(built.commands["serve"])
     return built
 
 

@@ -19,6 +19,21 @@ from flagward.config import Settings
 _SCALARS = (str, int, float, bool)
 
 
+def describe_other_settings(command: Any) -> None:
+    """Add to ``command``'s help every setting it has no option for: its environment variable and default."""
+    covered = {param.name for param in getattr(command, "params", ())}
+    prefix = Settings.model_config.get("env_prefix", "")
+    lines = []
+    for name, field in Settings.model_fields.items():
+        if name in covered:
+            continue
+        default = field.get_default(call_default_factory=True)
+        shown = "unset" if default is None or default == "" or not field.repr else default
+        lines.append(f"{prefix}{name.upper()} (default: {shown})")
+    if lines:
+        command.epilog = "Other settings, from the environment:\n\n" + "\n\n".join(lines)
+
+
 def describe_options(command: Any) -> None:
     """Describe every option of ``command`` and of its subcommands, recursively, in place."""
     for param in getattr(command, "params", ()):
