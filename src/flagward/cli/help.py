@@ -50,7 +50,10 @@ def _describe(option: Any) -> None:
         if option.envvar is None:
             option.envvar = f"{Settings.model_config.get('env_prefix', '')}{option.name.upper()}"
         default = field.get_default(call_default_factory=True)
-        if option.default is None and default is not PydanticUndefined and isinstance(default, _SCALARS):
-            option.default = default
         option.show_envvar = True
+        if option.default is None and isinstance(default, _SCALARS):
+            option.default = default
+        elif option.default is None and default not in (None, PydanticUndefined):
+            option.show_default = str(default)  # a list or the like: shown, left to Settings to parse
+            return
     option.show_default = True
