@@ -38,7 +38,8 @@ class Services:
 
 def _broker(settings: Settings, engine: Engine) -> ListeningBroker:
     """Several processes share a PostgreSQL store, so changes travel through it (LISTEN/NOTIFY); a
-    SQLite store has one server process, whose hub the broker feeds directly."""
+    SQLite store has one server process (``storage.sqlite_file.serve_lock`` refuses a second), whose hub
+    the broker feeds directly."""
     if engine.dialect.name == "postgresql":
         from flagward.streaming.pg_notify import PgNotifyBroker
 

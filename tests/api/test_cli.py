@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import signal
@@ -13,15 +14,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import launchdarkly_api
+import pytest
 from launchdarkly_api.api.access_tokens_api import AccessTokensApi
 from launchdarkly_api.api.account_members_api import AccountMembersApi
 from launchdarkly_api.api.other_api import OtherApi
 from launchdarkly_api.api.projects_api import ProjectsApi
 from sqlalchemy import text
 
+from flagward.config import Settings
+from flagward.domain.accounts import TOKEN_ROLES, Role
 from flagward.storage.engine import make_engine
 from tests.support import accounts, audit_log, ldapi
 from tests.support.server import free_port
@@ -205,3 +210,130 @@ def test_audit_head_prints_an_anchor_that_verify_checks(store_url: str) -> None:
         assert broken.returncode == 1 and f"seq {count}\tremoved" in broken.stdout
     finally:
         engine.dispose()
+
+
+def _in(cwd: Path, *args: str, stdin: str | None = None, **extra: str) -> subprocess.CompletedProcess[str]:
+    """``flagward ARGS`` run in ``cwd`` with no FLAGWARD_* setting but ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLAGWARD_")}
+    env.update(COLUMNS="400", **extra)
+    return subprocess.run(
+        [sys.executable, "-m", "flagward", *args],
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin"),
+    [
+        (("tokens", "create", "--member", "ann@example.com", "--role", "writer"), None),
+        (("members", "set-password", "--email", "owner@localhost"), "a-password-1\na-password-1\n"),
+        (("audit", "verify"), None),
+    ],
+    ids=["tokens-create", "members-set-password", "audit-verify"],
+)
+def test_commands_that_open_the_store_refuse_a_sqlite_file_that_does_not_exist(
+    tmp_path: Path, args: tuple[str, ...], stdin: str | None
+) -> None:
+    """Run from the wrong directory, they say where they looked and how to point at the right store,
+    instead of creating an empty one there (and printing a token that works nowhere)."""
+    done = _in(tmp_path, *args, stdin=stdin)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert not TOKEN.search(done.stdout) and "Password" not in done.stdout
+    message = " ".join(done.stderr.split())
+    assert str(tmp_path / "flagward.db") in message
+    assert "--database-url" in message and "FLAGWARD_DATABASE_URL" in message
+    assert list(tmp_path.iterdir()) == []
+    elsewhere = tmp_path / "nowhere" / "store.db"
+    explicit = _in(tmp_path, *args, "--database-url", f"sqlite:///{elsewhere}", stdin=stdin)
+    assert explicit.returncode == 1 and str(elsewhere) in " ".join(explicit.stderr.split())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_server_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    """Its SDK streams and /sdk/latest-all would never see changes made through the first process."""
+    database = tmp_path / "flagward.db"
+    url = f"sqlite:///{database}"
+    token = "api-first-server-admin-0123456789abcdefgh"
+    with serve(url, tmp_path, FLAGWARD_ADMIN_TOKEN=token) as (first, _):
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        for cwd, store in ((tmp_path, "./flagward.db"), (elsewhere, str(database))):
+            second = subprocess.run(
+                [sys.executable, "-m", "flagward", "serve", "--port", str(free_port())],
+                cwd=cwd,
+                env=_env(f"sqlite:///{store}", COLUMNS="400"),
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert second.returncode == 1, second.stderr
+            assert "PostgreSQL" in second.stderr and str(database) in second.stderr
+        assert httpx.get(f"{first}/healthz").status_code == 200
+        # Commands that are not servers still work while it runs.
+        created = flagward(url, "tokens", "create", "--member", "owner@localhost", "--role", "admin")
+        assert created.returncode == 0, created.stderr
+        assert _identity(first, created.stdout.strip()).status_code == 200
+        assert flagward(url, "audit", "verify").returncode == 0
+    with serve(url, tmp_path) as (again, _):  # once the first has stopped, another may serve the file
+        assert _identity(again, token).status_code == 200
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_help_shows_every_option_default_and_environment_variable(tmp_path: Path) -> None:
+    from flagward.cli import command
+
+    checked = 0
+    for path, cmd in _commands(command()):
+        shown = _in(tmp_path, *path, "--help")
+        assert shown.returncode == 0, shown.stderr
+        for option in cmd.params:
+            if option.param_type_name != "option" or option.is_eager:
+                continue
+            line = next(line for line in shown.stdout.splitlines() if f" {option.opts[0]} " in line)
+            field = Settings.model_fields.get(option.name)
+            default = field.default if field is not None else option.default
+            if field is not None:
+                assert f"[env var: FLAGWARD_{option.name.upper()}]" in line, line
+            if default is not None:
+                assert f"[default: {getattr(default, 'value', default)}]" in line, line
+            checked += 1
+    assert checked >= 8
+    serve_help = _in(tmp_path, "serve", "--help").stdout
+    assert "[env var: FLAGWARD_PORT] [default: 8630]" in serve_help
+    assert "[default: sqlite:///./flagward.db]" in serve_help
+    for name in Settings.model_fields:  # settings without an option are listed with their defaults
+        assert f"FLAGWARD_{name.upper()}" in serve_help, name
+    assert "FLAGWARD_OWNER_EMAIL (default: owner@localhost)" in serve_help
+
+
+def test_the_port_comes_from_its_environment_variable_and_a_bad_one_names_it(tmp_path: Path) -> None:
+    bad = _in(tmp_path, "serve", FLAGWARD_PORT="eighty")
+    assert bad.returncode == 2 and "FLAGWARD_PORT" in bad.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version(tmp_path: Path) -> None:
+    shown = _in(tmp_path, "--version")
+    assert (shown.returncode, shown.stdout) == (0, f"flagward {importlib.metadata.version('flagward')}\n")
+
+
+def test_tokens_create_help_lists_the_roles_a_token_may_have(tmp_path: Path) -> None:
+    roles = [role.value for role in TOKEN_ROLES]
+    assert f"[{'|'.join(roles)}]" in _in(tmp_path, "tokens", "create", "--help").stdout.replace("<", "[").replace(
+        ">", "]"
+    )
+    for role in (r for r in Role if r not in TOKEN_ROLES):
+        refused = _in(tmp_path, "tokens", "create", "--member", "a@example.com", "--role", role.value)
+        assert refused.returncode == 2 and all(r in refused.stderr for r in roles), refused.stderr

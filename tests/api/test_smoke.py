@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import launchdarkly_api
 import pytest
@@ -35,3 +37,21 @@ def test_official_client_creates_and_reads_a_project(server: ServerProcess) -> N
         with pytest.raises(launchdarkly_api.ApiException) as info:
             projects.get_project("nope")
         assert info.value.status == 404
+
+
+def test_docs_load_swagger_ui_from_the_server_itself(server: ServerProcess) -> None:
+    """/docs works without internet access: every script, style sheet and icon it references is served by
+    flagward, with the right content type."""
+    page = httpx.get(f"{server.url}/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    references = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", page.text)
+    assert not [r for r in re.findall(r"""["'](\w+:)?//[^"']*["']""", page.text)], "an external URL"
+    assert {r.rsplit("/", 1)[-1] for r in references} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+    kinds = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+    for reference in references:
+        assert reference.startswith("/"), reference
+        asset = httpx.get(f"{server.url}{reference}")
+        assert asset.status_code == 200, reference
+        assert asset.headers["content-type"].startswith(kinds[reference[reference.rindex(".") :]]), reference
+        assert len(asset.content) > 0
+    assert "'/openapi.json'" in page.text or '"/openapi.json"' in page.text

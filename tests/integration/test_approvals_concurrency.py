@@ -1,7 +1,7 @@
 """An approved request is applied at most once, however many callers race on however many processes:
 32 concurrent apply calls on one request, split across two server processes sharing one PostgreSQL
-database (and, for good measure, one SQLite file). Exactly one call succeeds, every other one is refused
-with 400, and the flag's versions rise by exactly one."""
+database (and, on SQLite, which one process serves, sent to that process). Exactly one call succeeds,
+every other one is refused with 400, and the flag's versions rise by exactly one."""
 
 from __future__ import annotations
 
@@ -27,13 +27,13 @@ FLAG = "contended"
 
 @pytest.fixture(params=[pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"])
 def two_servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    """Two ``flagward serve`` processes on one store."""
+    """Two ``flagward serve`` processes on one PostgreSQL store; the one process of a SQLite store, twice."""
     if request.param == "postgres":
         with fresh_postgres_database() as url, _pair(url, tmp_path) as pair:
             yield pair
     else:
-        with _pair(f"sqlite:///{tmp_path / 'shared.db'}", tmp_path) as pair:
-            yield pair
+        with ServerProcess(database_url=f"sqlite:///{tmp_path / 'shared.db'}", workdir=tmp_path) as only:
+            yield only, only
 
 
 class _pair:  # noqa: N801 - used as a context manager, like contextlib's lower-case helpers

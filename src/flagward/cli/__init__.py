@@ -1,12 +1,23 @@
-"""The ``flagward`` command line: serve, db upgrade, tokens create, audit verify and head."""
+"""The ``flagward`` command line: serve, db upgrade, tokens create, members set-password, audit verify and head.
+
+``main`` runs the Typer app through ``cli.help.describe_options``, so every option's ``--help`` shows its
+default, and an option named after a ``Settings`` field also shows (and reads) its environment variable:
+a new option gets both by naming itself after its setting.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import sys
+from enum import StrEnum
+from typing import Annotated, Any
 
 import typer
 
+from flagward import __version__
+from flagward.cli.help import describe_options, describe_other_settings
 from flagward.config import Settings
+from flagward.domain.accounts import TOKEN_ROLES, Role
+from flagward.storage.sqlite_file import StoreFileError, require_existing
 
 app = typer.Typer(help="flagward: self-hosted, LaunchDarkly-compatible feature management.", no_args_is_help=True)
 db = typer.Typer(help="Database schema.")
@@ -23,40 +34,67 @@ DatabaseOption = Annotated[
 ]
 
 
-def _settings(database_url: str | None = None, **overrides: object) -> Settings:
+# The roles a token may have, as the domain defines them; --help lists them and Click refuses others.
+TokenRole = StrEnum("TokenRole", {role.name: role.value for role in TOKEN_ROLES})  # type: ignore[misc]
+_DEFAULT_TOKEN_ROLE = TokenRole(Role.READER.value)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"flagward {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """flagward: self-hosted, LaunchDarkly-compatible feature management."""
+
+
+def _settings(database_url: str | None = None, *, create_store: bool = False, **overrides: object) -> Settings:
+    """The settings: the command line's values over the environment's. Unless ``create_store`` (``serve``,
+    ``db upgrade``), a SQLite file that does not exist is refused (StoreNotFound): opening it would
+    create an empty store, typically in the wrong directory, instead of using the server's."""
     values = {k: v for k, v in overrides.items() if v is not None}
     if database_url:
         values["database_url"] = database_url
-    return Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if not create_store:
+        require_existing(settings.database_url)
+    return settings
 
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to listen on [FLAGWARD_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [FLAGWARD_PORT]")] = None,
+    host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
     database_url: DatabaseOption = None,
     api_body_limit: Annotated[
         int | None,
-        typer.Option(help="Largest request body in bytes, after inflating, for the REST API [FLAGWARD_API_BODY_LIMIT]"),
+        typer.Option(help="Largest request body in bytes, after inflating, for the REST API"),
     ] = None,
     events_body_limit: Annotated[
         int | None,
-        typer.Option(help="Largest SDK events body in bytes, after inflating [FLAGWARD_EVENTS_BODY_LIMIT]"),
+        typer.Option(help="Largest SDK events body in bytes, after inflating"),
     ] = None,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
             help="Reverse proxies trusted for X-Forwarded-For/-Proto: comma-separated IPs or networks, or '*'; "
-            "default none [FLAGWARD_FORWARDED_ALLOW_IPS]"
+            "default none"
         ),
     ] = None,
 ) -> None:
-    """Apply migrations and serve the API and the SDK endpoints."""
+    """Apply migrations and serve the API and the SDK endpoints (creates a SQLite store if there is none)."""
     from flagward.cli.serve import run
 
     run(
         _settings(
             database_url,
+            create_store=True,
             host=host,
             port=port,
             api_body_limit=api_body_limit,
@@ -68,11 +106,11 @@ def serve(
 
 @db.command("upgrade")
 def db_upgrade(database_url: DatabaseOption = None) -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration (creates a SQLite store if there is none)."""
     from flagward.storage.engine import make_engine
     from flagward.storage.migrate import current_revision, upgrade
 
-    settings = _settings(database_url)
+    settings = _settings(database_url, create_store=True)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     typer.echo(f"schema at revision {current_revision(engine)}")
@@ -90,8 +128,9 @@ def members_set_password(
     from flagward.domain.errors import DomainError
     from flagward.services.members import set_password
 
+    settings = _settings(database_url)  # refuses a missing store before asking for a password
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    services = build_services(_settings(database_url))
+    services = build_services(settings)
     try:
         set_password(services.deps, actor=SYSTEM_ACTOR, email=email, password=password)
     except DomainError as exc:
@@ -105,19 +144,18 @@ def members_set_password(
 @tokens.command("create")
 def tokens_create(
     member: Annotated[str, typer.Option("--member", help="The member's email")],
-    role: Annotated[str, typer.Option(help="reader, writer or admin")] = "reader",
+    role: Annotated[TokenRole, typer.Option(help="The token's role")] = _DEFAULT_TOKEN_ROLE,
     name: Annotated[str | None, typer.Option(help="A name for the token")] = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Create a personal access token for a member; prints the secret once."""
     from flagward.bootstrap import build_services
-    from flagward.domain.accounts import Role
     from flagward.domain.errors import DomainError
     from flagward.services.auth import create_token_for_member
 
     services = build_services(_settings(database_url))
     try:
-        _, secret = create_token_for_member(services.deps, email=member, role=Role.parse(role), name=name)
+        _, secret = create_token_for_member(services.deps, email=member, role=Role(role.value), name=name)
     except DomainError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(2) from None
@@ -197,8 +235,20 @@ def audit_head(database_url: DatabaseOption = None) -> None:
     typer.echo(str(head.anchor))
 
 
+def command() -> Any:
+    """The command line as a Click command (Typer's), every option described (``cli.help``)."""
+    built: Any = typer.main.get_command(app)
+    describe_options(built)
+    describe_other_settings(built.commands["serve"])
+    return built
+
+
 def main() -> None:
-    app(prog_name="flagward")
+    try:
+        command()(prog_name="flagward")
+    except StoreFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,17 @@ from flagward.bootstrap import build_services
 from flagward.config import Settings
 from flagward.http.app import create_app
 from flagward.services.auth import ensure_owner_and_admin_token
+from flagward.storage.sqlite_file import serve_lock
 
 
 def run(settings: Settings) -> None:
+    """Serve until stopped. On SQLite, first take the store's serve lock (StoreInUse when another process
+    serves it): its SDK fan-out lives in this process, so a second server would serve stale flags."""
+    with serve_lock(settings.database_url):
+        _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
     services = build_services(settings)
     first = ensure_owner_and_admin_token(
         services.deps, owner_email=settings.owner_email, admin_token=settings.admin_token

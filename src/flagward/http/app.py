@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from flagward import __version__
 from flagward.config import Settings
 from flagward.domain.rate_limits import ApiLimits, SignInLimits
-from flagward.http import errors, openapi
+from flagward.http import docs, errors, openapi
 from flagward.http.background import run_counter_pruning, run_evaluation_flush, run_scheduler
 from flagward.http.bodies import RequestBodies
 from flagward.http.middleware import MethodOverride
@@ -70,7 +70,7 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
         title="flagward",
         version=__version__,
         description="A self-hosted feature-management server that speaks LaunchDarkly's REST API v2.",
-        docs_url="/docs",
+        docs_url=None,  # http.docs serves /docs with Swagger UI's files from the package, not a CDN
         openapi_url="/openapi.json",
         redoc_url=None,
     )
@@ -82,6 +82,7 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
     app.state.sdk_hub = sdk.hub
     app.state.evaluations = evaluations
     errors.install(app)
+    docs.install(app, openapi_url="/openapi.json")
     install_sdk(app)
     for router in (
         system.health,
