@@ -14,22 +14,28 @@ from flagward.bootstrap import build_services
 from flagward.config import Settings
 from flagward.domain.accounts import Role
 from flagward.services.auth import create_token_for_member
+from tests.conftest import STORES
 from tests.support import accounts
+from tests.support.databases import database_url
 from tests.support.server import ServerProcess
 
 GLOBAL, ROUTE, WINDOW_SECONDS = 4, 2, 60
 RATE_HEADERS = ("x-ratelimit-global-remaining", "x-ratelimit-route-remaining", "x-ratelimit-reset")
 
 
-@pytest.fixture(scope="module")
-def limited(module_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module", params=STORES)
+def limited(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with the limits on, on a store of its own (one SQLite file is served by one process)."""
     env = {
         "FLAGWARD_API_RATE_LIMIT": str(GLOBAL),
         "FLAGWARD_API_ROUTE_RATE_LIMIT": str(ROUTE),
         "FLAGWARD_API_RATE_LIMIT_WINDOW_SECONDS": str(WINDOW_SECONDS),
     }
     workdir = tmp_path_factory.mktemp("limited")
-    with ServerProcess(database_url=module_store_url, workdir=workdir, extra_env=env) as process:
+    with (
+        database_url(request.param, workdir) as url,
+        ServerProcess(database_url=url, workdir=workdir, extra_env=env) as process,
+    ):
         yield process
 
 
