@@ -369,6 +369,9 @@ class FakeMembers:
         ]
         return _page(items, query.page), len(items)
 
+    def lock_owners(self) -> None:
+        pass  # one fake unit of work runs at a time: nothing to serialize
+
     def count_owners(self) -> int:
         return sum(1 for m in self.s.members.values() if m.role is Role.OWNER)
 

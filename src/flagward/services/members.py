@@ -127,6 +127,7 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
     """JSON patch on role, firstName, lastName. Nobody can demote the last owner."""
     require(actor, Permission.MANAGE_MEMBERS)
     with deps.uow() as uow:
+        uow.members.lock_owners()  # before reading: "the last owner" must still be true at commit
         member = load_member(uow, member_id)
         if member.role.rank > actor.role.rank:
             raise Forbidden("You cannot change a member whose role is above your own")
@@ -169,6 +170,7 @@ def delete_member(deps: Deps, *, actor: Actor, member_id: str) -> None:
     """Remove a member with their personal tokens and sessions. The last owner cannot be removed."""
     require(actor, Permission.MANAGE_MEMBERS)
     with deps.uow() as uow:
+        uow.members.lock_owners()  # before reading: "the last owner" must still be true at commit
         member = load_member(uow, member_id)
         if member.role.rank > actor.role.rank:
             raise Forbidden("You cannot remove a member whose role is above your own")

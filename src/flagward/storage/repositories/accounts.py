@@ -22,7 +22,7 @@ from flagward.storage.records import (
     TeamRecord,
     TokenRecord,
 )
-from flagward.storage.repositories._common import contains_ci, count, paginate
+from flagward.storage.repositories._common import advisory_lock, contains_ci, count, paginate
 
 
 class SqlMemberRepository:
@@ -81,6 +81,11 @@ class SqlMemberRepository:
             self._session.scalars(paginate(statement.order_by(MemberRecord.creation_date, MemberRecord.id), query.page))
         )
         return self._hydrate(records), total
+
+    def lock_owners(self) -> None:
+        # An advisory lock, not FOR UPDATE on the owners' rows: the set may be empty (the first start),
+        # and a row lock would not stop a concurrent transaction from adding to it.
+        advisory_lock(self._session, "flagward:account-owners")
 
     def count_owners(self) -> int:
         return int(self._session.scalar(select(func.count()).where(MemberRecord.role == Role.OWNER.value)) or 0)
