@@ -3,6 +3,7 @@ on an account whose owners are all gone, and on an account whose owner is not ``
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from flagward.bootstrap import build_services
 from flagward.config import Settings
 from flagward.domain.accounts import Role
 from flagward.services.auth import ensure_owner_and_admin_token
-from flagward.services.ports import Deps, MemberQuery
+from flagward.services.ports import Deps, MemberQuery, Page
 from flagward.storage.engine import make_engine
 from tests.support.databases import fresh_postgres_database
 from tests.support.server import ServerProcess
@@ -56,6 +57,36 @@ def test_two_processes_starting_together_on_a_fresh_postgres_both_come_up(tmp_pa
         finally:
             for server in servers:
                 server.stop()
+
+
+@pytest.mark.postgres
+def test_concurrent_owner_bootstraps_on_an_empty_account_make_one_owner() -> None:
+    """What every starting process runs, by 6 threads at once, 10 times over (the account emptied in
+    between): none fails, and there is one owner and one admin token."""
+    with fresh_postgres_database() as url:
+        services = build_services(Settings(database_url=url))
+        try:
+            failures: list[str] = []
+            for attempt in range(10):
+                with services.engine.begin() as connection:
+                    connection.execute(text("TRUNCATE members, tokens, meta CASCADE"))
+                start = threading.Barrier(6)
+
+                def bootstrap(attempt: int = attempt, start: threading.Barrier = start) -> None:
+                    start.wait()
+                    ensure_owner_and_admin_token(
+                        services.deps, owner_email="owner@localhost", admin_token=f"admin-token-{attempt:032d}"
+                    )
+
+                with ThreadPoolExecutor(6) as pool:
+                    futures = [pool.submit(bootstrap) for _ in range(6)]
+                    failures += [f"{attempt}: {f.exception()!r}" for f in futures if f.exception() is not None]
+                assert _owner_emails(services.deps) == ["owner@localhost"]
+                with services.deps.uow(write=False) as uow:
+                    assert len(uow.tokens.find(None, Page(limit=10))[0]) == 1
+            assert failures == []
+        finally:
+            services.close()
 
 
 def test_serve_starts_on_an_account_without_an_owner_and_restores_one(store_url: str, tmp_path: Path) -> None:
