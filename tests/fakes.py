@@ -391,7 +391,7 @@ class FakeTeams:
     def __init__(self, store: FakeStore) -> None:
         self.s = store
 
-    def get(self, key: str) -> Team | None:
+    def get(self, key: str, *, for_update: bool = False) -> Team | None:
         return copy.deepcopy(self.s.teams.get(key))
 
     def find(self, query: str | None, page: Page) -> tuple[list[Team], int]:

@@ -197,3 +197,51 @@ def _add_prerequisite(
         "instructions": [{"kind": "addPrerequisite", "key": prerequisite, "variationId": variation}],
     }
     return client.patch(f"/api/v2/flags/{project}/{flag}", content=json.dumps(body), headers={"Content-Type": SEMANTIC})
+
+
+# Races of the same kind, beyond the three the issue names (fewer tries: each broke in most tries).
+MORE_TRIES = 20
+
+
+def test_concurrent_additions_to_a_team_lose_no_member(pair: Pair) -> None:
+    first, second = pair.clients
+    ids = []
+    for role in ("reader", "writer"):
+        response = first.post("/api/v2/members", json=[{"email": f"{unique(role)}@example.com", "role": role}])
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["items"][0]["_id"])
+    violations = []
+    for attempt in range(MORE_TRIES):
+        team = unique("team")
+        assert first.post("/api/v2/teams", json={"key": team, "name": team}).status_code == 201
+        statuses = _race(
+            partial(first.patch, f"/api/v2/teams/{team}", json=_add_members(ids[0])),
+            partial(second.patch, f"/api/v2/teams/{team}", json=_add_members(ids[1])),
+        )
+        members, _ = member_service.list_members(pair.deps, actor=SYSTEM, query=MemberQuery(team_key=team))
+        if statuses != (200, 200) or {m.id for m in members} != set(ids):
+            violations.append((attempt, statuses, len(members)))
+    assert violations == [], f"{len(violations)} of {MORE_TRIES} tries broke the invariant: {violations}"
+
+
+def _add_members(member_id: str) -> dict[str, object]:
+    return {"instructions": [{"kind": "addMembers", "values": [member_id]}]}
+
+
+def test_an_approval_request_made_while_its_flag_is_deleted_does_not_outlive_it(pair: Pair, project: str) -> None:
+    first, second = pair.clients
+    violations = []
+    for attempt in range(MORE_TRIES):
+        flag = f"e{attempt}"
+        _create_flags(first, project, flag)
+        request = {"description": "on", "instructions": [{"kind": "turnFlagOn"}]}
+        path = f"/api/v2/projects/{project}/flags/{flag}/environments/production/approval-requests"
+        statuses = _race(
+            partial(first.post, path, json=request),
+            partial(second.delete, f"/api/v2/flags/{project}/{flag}"),
+        )
+        with pair.deps.uow(write=False) as uow:
+            orphans = uow.approvals.open_for(project, None, "flag", flag)
+        if orphans or statuses[1] != 204:
+            violations.append((attempt, statuses, len(orphans)))
+    assert violations == [], f"{len(violations)} of {MORE_TRIES} tries broke the invariant: {violations}"

@@ -63,8 +63,9 @@ def create_members(deps: Deps, *, actor: Actor, new: list[NewMember]) -> list[Me
             _check_grant(actor, spec.role)
             if uow.members.get_by_email(spec.email) is not None:
                 raise Conflict(f"A member with email '{spec.email}' already exists")
-            teams = [uow.teams.get(key) for key in spec.team_keys]
-            missing = [key for key, team in zip(spec.team_keys, teams, strict=True) if team is None]
+            keys = sorted(spec.team_keys)  # locked in one order, so two such requests cannot deadlock
+            teams = [uow.teams.get(key, for_update=True) for key in keys]
+            missing = [key for key, team in zip(keys, teams, strict=True) if team is None]
             if missing:
                 raise InvalidRequest(f"unknown teamKeys: {', '.join(missing)}")
             member = Member(

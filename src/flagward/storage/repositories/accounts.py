@@ -119,8 +119,12 @@ class SqlTeamRepository:
             )
         )
 
-    def get(self, key: str) -> Team | None:
-        record = self._session.scalar(select(TeamRecord).where(TeamRecord.key == key))
+    def get(self, key: str, *, for_update: bool = False) -> Team | None:
+        statement = select(TeamRecord).where(TeamRecord.key == key)
+        if for_update:
+            # FOR NO KEY UPDATE: membership rows added meanwhile only take KEY SHARE on the team.
+            statement = statement.with_for_update(key_share=True)
+        record = self._session.scalar(statement)
         return team_from_record(record, self._member_ids(record.id)) if record else None
 
     def find(self, query: str | None, page: Page) -> tuple[list[Team], int]:
