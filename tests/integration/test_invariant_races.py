@@ -245,3 +245,24 @@ def test_an_approval_request_made_while_its_flag_is_deleted_does_not_outlive_it(
         if orphans or statuses[1] != 204:
             violations.append((attempt, statuses, len(orphans)))
     assert violations == [], f"{len(violations)} of {MORE_TRIES} tries broke the invariant: {violations}"
+
+
+def test_writers_deadlocked_by_lock_order_get_a_conflict_to_retry(pair: Pair) -> None:
+    """PostgreSQL aborts one of two transactions that wait for each other; that is a 409 the client
+    may retry (OptimisticLockError), not a 503 as if the database were down."""
+    projects = [unique("lock-order") for _ in range(2)]
+    for key in projects:
+        assert pair.clients[0].post("/api/v2/projects", json={"key": key, "name": key}).status_code == 201
+    both_hold_one = threading.Barrier(2)
+
+    def lock(first: str, second: str) -> None:
+        with pair.deps.uow() as uow:
+            uow.projects.get(first, for_update=True)
+            both_hold_one.wait()
+            uow.projects.get(second, for_update=True)
+            uow.commit()
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(lock, *projects), pool.submit(lock, *reversed(projects))]
+        errors = [f.exception(timeout=60) for f in futures]
+    assert sorted(type(e).__name__ for e in errors) == ["NoneType", "OptimisticLockError"], errors
