@@ -266,3 +266,34 @@ def test_writers_deadlocked_by_lock_order_get_a_conflict_to_retry(pair: Pair) ->
         futures = [pool.submit(lock, *projects), pool.submit(lock, *reversed(projects))]
         errors = [f.exception(timeout=60) for f in futures]
     assert sorted(type(e).__name__ for e in errors) == ["NoneType", "OptimisticLockError"], errors
+
+
+def test_a_segment_deleted_while_a_rule_starts_using_it_never_dangles(pair: Pair, project: str) -> None:
+    first, second = pair.clients
+    violations = []
+    for attempt in range(MORE_TRIES):
+        flag, segment = f"f{attempt}", f"s{attempt}"
+        _create_flags(first, project, flag)
+        created = first.post(f"/api/v2/segments/{project}/production", json={"key": segment, "name": segment})
+        assert created.status_code == 201, created.text
+        clause = {"contextKind": "user", "attribute": "segmentMatch", "op": "segmentMatch", "values": [segment]}
+        body = {
+            "environmentKey": "production",
+            "instructions": [
+                {"kind": "addRule", "clauses": [clause], "variationId": _variation_id(first, project, flag)}
+            ],
+        }
+        statuses = _race(
+            partial(
+                first.patch,
+                f"/api/v2/flags/{project}/{flag}",
+                content=json.dumps(body),
+                headers={"Content-Type": SEMANTIC},
+            ),
+            partial(second.delete, f"/api/v2/segments/{project}/production/{segment}"),
+        )
+        rules = first.get(f"/api/v2/flags/{project}/{flag}").json()["environments"]["production"]["rules"]
+        exists = first.get(f"/api/v2/segments/{project}/production/{segment}").status_code == 200
+        if (rules and not exists) or sorted(statuses) not in ([200, 400], [204, 400]):
+            violations.append((attempt, statuses, len(rules), exists))
+    assert violations == [], f"{len(violations)} of {MORE_TRIES} tries broke the invariant: {violations}"
