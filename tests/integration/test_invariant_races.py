@@ -3,8 +3,9 @@
 Each race fires two requests at the same moment (threads behind a barrier), one to each process, and
 repeats with fresh keys: the account keeps an owner when two owners demote each other; concurrent
 ``addPrerequisite`` A→B and B→A never make a cycle; ``addPrerequisite`` A→B concurrent with deleting
-B never leaves a dangling prerequisite. Before the fix these broke in most tries (see the report of
-issue 8, §3); now every try must hold.
+B never leaves a dangling prerequisite; likewise a segment deleted under a new rule, an approval
+request made while its flag is deleted, and two additions to one team. Before the fix these broke in
+most tries; now every try must hold.
 """
 
 from __future__ import annotations
