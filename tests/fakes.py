@@ -371,6 +371,9 @@ class FakeMembers:
         ]
         return _page(items, query.page), len(items)
 
+    def lock_owners(self) -> None:
+        pass  # one fake unit of work runs at a time: nothing to serialize
+
     def count_owners(self) -> int:
         return sum(1 for m in self.s.members.values() if m.role is Role.OWNER)
 
@@ -390,7 +393,7 @@ class FakeTeams:
     def __init__(self, store: FakeStore) -> None:
         self.s = store
 
-    def get(self, key: str) -> Team | None:
+    def get(self, key: str, *, for_update: bool = False) -> Team | None:
         return copy.deepcopy(self.s.teams.get(key))
 
     def find(self, query: str | None, page: Page) -> tuple[list[Team], int]:

@@ -27,6 +27,8 @@ def _serve(settings: Settings) -> None:
     first = ensure_owner_and_admin_token(
         services.deps, owner_email=settings.owner_email, admin_token=settings.admin_token
     )
+    if first is not None and first.restored:
+        print(f"flagward: the account had no owner; {first.owner.email} is its owner again", file=sys.stderr)
     if first is not None and first.admin_token_secret is not None:
         # Shown once, on stderr, never logged: the store keeps only its hash.
         print(

@@ -111,7 +111,7 @@ def create_flag_request(
     instructions = _check_new(new)
     with deps.uow() as uow:
         load_environment(uow, project_key, env_key)
-        flag = load_flag(uow, project_key, flag_key)
+        flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
         apply_flag_instructions(
             flag, instructions, environment_key=env_key, context=change_context(uow, deps.clock, flag)
         )
@@ -146,7 +146,7 @@ def create_copy_request(
     actions = chosen_actions(new.included, new.excluded, APPROVAL_COPY_ACTIONS)
     with deps.uow() as uow:
         load_environment(uow, project_key, env_key)
-        flag = load_flag(uow, project_key, flag_key)
+        flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
         if new.source.key not in flag.environments:
             raise InvalidRequest(f"source.key: unknown environment '{new.source.key}'")
         source_version = flag.environments[new.source.key]["version"]
@@ -189,7 +189,7 @@ def create_request(deps: Deps, *, actor: Actor, resource_id: object, new: NewReq
     instructions = _check_new(new)
     with deps.uow() as uow:
         load_environment(uow, project_key, env_key)
-        segment = load_segment(uow, project_key, env_key, key)
+        segment = load_segment(uow, project_key, env_key, key, for_update=True)
         apply_segment_instructions(segment, instructions, context=segment_context(uow, deps.clock, segment))
         request = _add(
             uow,

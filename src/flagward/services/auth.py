@@ -14,11 +14,15 @@ from flagward.domain.accounts import (
     hash_token,
     weaker,
 )
+from flagward.domain.audit import AuditAction
 from flagward.domain.errors import RateLimited, Unauthorized
 from flagward.domain.ids import new_object_id
 from flagward.domain.rate_limits import SignInLimits
+from flagward.domain.representations import member_document
 from flagward.services import throttling
-from flagward.services.ports import Deps, MemberQuery, Page
+from flagward.services._common import record_audit
+from flagward.services.members import member_spec
+from flagward.services.ports import Deps, MemberQuery, Page, UnitOfWork
 from flagward.services.tokens import NewToken, create_token, new_token_secret
 
 INVALID_TOKEN = "Invalid access token"
@@ -147,36 +151,70 @@ def logout(deps: Deps, secret: str) -> None:
 class FirstStart:
     owner: Member
     admin_token_secret: str | None  # set only when a token was generated and must be shown once
+    restored: bool = False  # the account existed but had no owner; ``owner`` is its owner again
+
+
+_STARTUP = Actor(kind=ActorKind.SYSTEM, role=Role.OWNER, token_name="flagward serve")
 
 
 def ensure_owner_and_admin_token(deps: Deps, *, owner_email: str, admin_token: str | None) -> FirstStart | None:
-    """On an empty store, create the account owner and an admin token for it. With ``admin_token``,
-    make sure a token with exactly that value exists (role admin, owned by the owner).
+    """Make sure the account has an owner and, with ``admin_token``, a token of exactly that value
+    (role admin, owned by an owner). Safe to run by every starting process, several at once: the
+    account's owner set is locked, so one of them does the work and the others find it done.
 
+    An empty store gets the owner ``owner_email`` and, without ``admin_token``, an admin token to show
+    once. An account whose owners are all gone gets ``owner_email`` as its owner again (that member
+    promoted, or added), audited. An account with an owner keeps it, whatever ``owner_email`` says.
     Returns what was created, or None when there was nothing to do."""
     now = deps.clock.now_ms()
     with deps.uow() as uow:
+        uow.members.lock_owners()
         uow.meta.account_id()
         owners, _ = uow.members.find(_owner_query())
-        created_owner = not owners
-        owner = (
-            owners[0] if owners else Member(id=new_object_id(), email=owner_email, role=Role.OWNER, creation_date=now)
-        )
-        if created_owner:
-            uow.members.add(owner)
+        restored = not owners and uow.members.find(MemberQuery(page=Page(limit=1)))[1] > 0
+        owner = owners[0] if owners else _make_owner(uow, deps, owner_email, now, audited=restored)
         secret: str | None = None
         if admin_token is not None:
             if uow.tokens.get_by_hash(hash_token(admin_token)) is None:
                 uow.tokens.add(_admin_token(owner, admin_token, now, name="FLAGWARD_ADMIN_TOKEN"))
-            elif not created_owner:
+            elif owners:
                 return None
-        elif created_owner:
+        elif not owners:
             secret = new_token_secret()
             uow.tokens.add(_admin_token(owner, secret, now, name="first-start admin token"))
         else:
             return None
         uow.commit()
-    return FirstStart(owner=owner, admin_token_secret=secret)
+    return FirstStart(owner=owner, admin_token_secret=secret, restored=restored)
+
+
+def _make_owner(uow: UnitOfWork, deps: Deps, email: str, now: int, *, audited: bool) -> Member:
+    """``email`` becomes the owner: the member with that email is promoted, or a new member added.
+    ``audited``: record it (not on the first start, where the account itself is being made)."""
+    member = uow.members.get_by_email(email)
+    before = member_document(member) if member else None
+    if member is None:
+        member = Member(id=new_object_id(), email=email, role=Role.OWNER, creation_date=now)
+        uow.members.add(member)
+    else:
+        member.role = Role.OWNER
+        member.version += 1
+        uow.members.update(member)
+    if audited:
+        record_audit(
+            uow,
+            deps.clock,
+            _STARTUP,
+            kind="member",
+            name=member.email,
+            actions=[AuditAction.UPDATE_MEMBER_ROLE if before else AuditAction.CREATE_MEMBER],
+            resource=member_spec(member.id),
+            title_verb="updated" if before else "added",
+            description=f"Made {member.email} the account's owner at startup: the account had no owner",
+            previous=before,
+            current=member_document(member),
+        )
+    return member
 
 
 def _owner_query() -> MemberQuery:

@@ -56,7 +56,8 @@ def create_flag(deps: Deps, *, actor: Actor, project_key: str, new: NewFlag) -> 
     defaults = new.defaults or _default_defaults(kind, len(variations))
     validate_defaults(defaults, variations)
     with deps.uow() as uow:
-        project = load_project(uow, project_key)
+        # Locked: an environment created meanwhile must give this flag a configuration too.
+        project = load_project(uow, project_key, for_update=True)
         if uow.flags.get(project_key, new.key) is not None:
             raise Conflict(f"A flag with key '{new.key}' already exists in project '{project_key}'")
         _check_maintainer(uow, new)

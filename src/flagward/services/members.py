@@ -63,8 +63,9 @@ def create_members(deps: Deps, *, actor: Actor, new: list[NewMember]) -> list[Me
             _check_grant(actor, spec.role)
             if uow.members.get_by_email(spec.email) is not None:
                 raise Conflict(f"A member with email '{spec.email}' already exists")
-            teams = [uow.teams.get(key) for key in spec.team_keys]
-            missing = [key for key, team in zip(spec.team_keys, teams, strict=True) if team is None]
+            keys = sorted(spec.team_keys)  # locked in one order, so two such requests cannot deadlock
+            teams = [uow.teams.get(key, for_update=True) for key in keys]
+            missing = [key for key, team in zip(keys, teams, strict=True) if team is None]
             if missing:
                 raise InvalidRequest(f"unknown teamKeys: {', '.join(missing)}")
             member = Member(
@@ -127,6 +128,7 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
     """JSON patch on role, firstName, lastName. Nobody can demote the last owner."""
     require(actor, Permission.MANAGE_MEMBERS)
     with deps.uow() as uow:
+        uow.members.lock_owners()  # before reading: "the last owner" must still be true at commit
         member = load_member(uow, member_id)
         if member.role.rank > actor.role.rank:
             raise Forbidden("You cannot change a member whose role is above your own")
@@ -169,6 +171,7 @@ def delete_member(deps: Deps, *, actor: Actor, member_id: str) -> None:
     """Remove a member with their personal tokens and sessions. The last owner cannot be removed."""
     require(actor, Permission.MANAGE_MEMBERS)
     with deps.uow() as uow:
+        uow.members.lock_owners()  # before reading: "the last owner" must still be true at commit
         member = load_member(uow, member_id)
         if member.role.rank > actor.role.rank:
             raise Forbidden("You cannot remove a member whose role is above your own")

@@ -26,7 +26,7 @@ from flagward.domain.segment_changes import (
     validate_segment,
 )
 from flagward.domain.segments import Segment
-from flagward.services._common import load_environment, record_audit
+from flagward.services._common import load_environment, load_project, record_audit
 from flagward.services.flag_changes import FlagPatch
 from flagward.services.patching import patch_document
 from flagward.services.ports import Clock, Deps, Page, UnitOfWork
@@ -42,6 +42,10 @@ class NewSegment:
 
 
 def load_segment(uow: UnitOfWork, project_key: str, env_key: str, key: str, *, for_update: bool = False) -> Segment:
+    """The segment; ``for_update`` locks its project first, like ``load_flag`` (a segment's checks read
+    the flags and segments that use it, or that it uses)."""
+    if for_update:
+        load_project(uow, project_key, for_update=True)
     segment = uow.segments.get(project_key, env_key, key, for_update=for_update)
     if segment is None:
         raise NotFound(f"Unknown segment '{key}' in environment '{env_key}'")

@@ -36,8 +36,9 @@ def team_spec(key: str) -> str:
     return f"team/{key}"
 
 
-def load_team(uow: UnitOfWork, key: str) -> Team:
-    team = uow.teams.get(key)
+def load_team(uow: UnitOfWork, key: str, *, for_update: bool = False) -> Team:
+    """The team; writers pass ``for_update``: a membership change is computed from the members read."""
+    team = uow.teams.get(key, for_update=for_update)
     if team is None:
         raise NotFound(f"Unknown team '{key}'")
     return team
@@ -140,7 +141,7 @@ def patch_team(deps: Deps, *, actor: Actor, key: str, instructions: object, comm
     if not isinstance(instructions, list) or not instructions:
         raise InvalidRequest("instructions must be a non-empty list")
     with deps.uow() as uow:
-        team = load_team(uow, key)
+        team = load_team(uow, key, for_update=True)
         before = team_document(team)
         actions = [a for i, ins in enumerate(instructions) if (a := _apply_team_instruction(uow, team, i, ins))]
         if actions:
@@ -174,7 +175,7 @@ def add_team_members_by_email(deps: Deps, *, actor: Actor, key: str, emails: lis
     if not emails:
         raise InvalidRequest("file must list at least one email address")
     with deps.uow() as uow:
-        team = load_team(uow, key)
+        team = load_team(uow, key, for_update=True)
         results: list[ImportResult] = []
         found: list[str] = []
         for email in emails:
@@ -209,7 +210,7 @@ def add_team_members_by_email(deps: Deps, *, actor: Actor, key: str, emails: lis
 def delete_team(deps: Deps, *, actor: Actor, key: str) -> None:
     require(actor, Permission.MANAGE_TEAMS)
     with deps.uow() as uow:
-        team = load_team(uow, key)
+        team = load_team(uow, key, for_update=True)
         uow.teams.delete(team)
         record_audit(
             uow,

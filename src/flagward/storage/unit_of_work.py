@@ -123,7 +123,17 @@ class SqlUnitOfWorkFactory:
 def _translate(exc: BaseException | None) -> None:
     """Database failures leave as domain-level errors: a lost race on a unique key or a serialization
     failure is a 409 the client can retry; a lost connection is StoreUnavailable (503)."""
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError) or _lost_to_a_concurrent_transaction(exc):
         raise OptimisticLockError("Conflict with a concurrent request. Retry your request.") from exc
     if isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, OperationalError)):
         raise StoreUnavailable(str(exc.orig)) from exc
+
+
+# PostgreSQL's serialization_failure and deadlock_detected: the database aborted this transaction in
+# favour of a concurrent one (writers that lock in different orders, e.g. applying an approval request
+# while its flag is deleted). The request can simply be retried.
+_CONCURRENCY_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def _lost_to_a_concurrent_transaction(exc: BaseException | None) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _CONCURRENCY_SQLSTATES

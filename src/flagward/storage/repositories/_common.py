@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from flagward.services.ports import Page
@@ -24,3 +25,14 @@ def contains_ci(column: Any, needle: str) -> Any:
     """Case-insensitive substring match that behaves the same on SQLite and PostgreSQL."""
     escaped = needle.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return func.lower(column).like(f"%{escaped}%", escape="\\")
+
+
+def advisory_lock(session: Session, name: str) -> None:
+    """Hold the lock called ``name`` until the transaction ends: for an invariant over a set of rows
+    that may be empty, which no row lock can cover. PostgreSQL takes a transaction-level advisory lock
+    (its 64-bit key derived from ``name``); SQLite needs none, as its write transactions begin
+    IMMEDIATE and so already run one at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

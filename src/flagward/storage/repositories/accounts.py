@@ -22,7 +22,7 @@ from flagward.storage.records import (
     TeamRecord,
     TokenRecord,
 )
-from flagward.storage.repositories._common import contains_ci, count, paginate
+from flagward.storage.repositories._common import advisory_lock, contains_ci, count, paginate
 
 
 class SqlMemberRepository:
@@ -82,6 +82,11 @@ class SqlMemberRepository:
         )
         return self._hydrate(records), total
 
+    def lock_owners(self) -> None:
+        # An advisory lock, not FOR UPDATE on the owners' rows: the set may be empty (the first start),
+        # and a row lock would not stop a concurrent transaction from adding to it.
+        advisory_lock(self._session, "flagward:account-owners")
+
     def count_owners(self) -> int:
         return int(self._session.scalar(select(func.count()).where(MemberRecord.role == Role.OWNER.value)) or 0)
 
@@ -114,8 +119,12 @@ class SqlTeamRepository:
             )
         )
 
-    def get(self, key: str) -> Team | None:
-        record = self._session.scalar(select(TeamRecord).where(TeamRecord.key == key))
+    def get(self, key: str, *, for_update: bool = False) -> Team | None:
+        statement = select(TeamRecord).where(TeamRecord.key == key)
+        if for_update:
+            # FOR NO KEY UPDATE: membership rows added meanwhile only take KEY SHARE on the team.
+            statement = statement.with_for_update(key_share=True)
+        record = self._session.scalar(statement)
         return team_from_record(record, self._member_ids(record.id)) if record else None
 
     def find(self, query: str | None, page: Page) -> tuple[list[Team], int]:

@@ -34,7 +34,9 @@ class SqlProjectRepository:
     def _record(self, key: str, *, for_update: bool = False) -> ProjectRecord | None:
         statement = select(ProjectRecord).where(ProjectRecord.key == key)
         if for_update:
-            statement = statement.with_for_update()
+            # FOR NO KEY UPDATE: writers of the project's contents queue on it, while inserts that only
+            # reference the row (their foreign key check takes KEY SHARE) are not blocked by it.
+            statement = statement.with_for_update(key_share=True)
         return self._session.scalar(statement)
 
     def get(self, key: str, *, for_update: bool = False) -> Project | None:
