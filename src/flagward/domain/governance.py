@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 
+from flagward.domain.audit import AuditAction
 from flagward.domain.changes import describe_changes, same_json
 from flagward.domain.errors import ApprovalRequired
 from flagward.domain.flags import Flag
@@ -27,10 +28,9 @@ _NOT_SERVED = ("version", "debugEventsUntilDate", "lastModified")
 _TARGETING = ("targets", "contextTargets", "rules", "prerequisites")
 # When a gated change is refused, the action named in the message: the first of these the change made.
 _SDK_FLAG_ACTIONS = (
-    "updateVariations",
-    "updateClientSideAvailability",
-    "archiveFlag",
-    "updateTags",
+    AuditAction.UPDATE_VARIATIONS.value,
+    AuditAction.UPDATE_CLIENT_SIDE_AVAILABILITY.value,
+    AuditAction.ARCHIVE_FLAG.value,
 )
 
 
@@ -113,15 +113,15 @@ def check_approval_gate(
 def _action(before: Flag | None, after: Flag | None, env_key: str, *, sdk_changed: bool) -> str:
     """The action to name in the refusal: the one that changed what is served there, if one can tell."""
     if after is None:
-        return "deleteFlag"
+        return AuditAction.DELETE_FLAG.value
     if before is None:
-        return "createFlag"
+        return AuditAction.CREATE_FLAG.value
     change = describe_changes(before, after)
     if sdk_changed and change.environment_actions.get(env_key):
         return change.environment_actions[env_key][0]
     relevant = [a for a in _SDK_FLAG_ACTIONS if a in change.flag_actions]
     if not sdk_changed:
-        return "updateTags"
+        return AuditAction.UPDATE_TAGS.value
     return (relevant or change.flag_actions or ["updateFlag"])[0]
 
 
