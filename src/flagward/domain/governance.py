@@ -104,7 +104,8 @@ def check_approval_gate(
         if before is None:
             refused = not is_plain_off(served(after, env.key))
         else:
-            refused = not same_json(old, new) or (required_before and not required_after)
+            ends_requirement = after is not None and required_before and not required_after
+            refused = not same_json(old, new) or ends_requirement
         if refused:
             action = _action(before, after, env.key, sdk_changed=not same_json(old, new))
             raise ApprovalRequired(f"Flag configuration updates require approval: action '{action}' not allowed")
