@@ -60,7 +60,7 @@ ALLOWED = {
     ("POST", "/api/v2/projects/{projectKey}/environments/{environmentKey}/mobileKey"): "resets a credential",
     ("POST", "/api/v2/segments/{projectKey}/{environmentKey}"): "a new segment: no flag uses it yet",
     ("PATCH", "/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}"): "segments: their own approval settings",
-    ("DELETE", "/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}"): "refused while a flag uses it",
+    ("DELETE", "/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}"): "segments: their own approval settings",
     ("POST", APPROVALS): PROPOSES,
     ("POST", APPROVALS + "-flag-copy"): PROPOSES,
     ("DELETE", APPROVALS + "/{id}"): PROPOSES,
