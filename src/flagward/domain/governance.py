@@ -117,13 +117,11 @@ def _action(before: Flag | None, after: Flag | None, env_key: str, *, sdk_change
         return AuditAction.DELETE_FLAG.value
     if before is None:
         return AuditAction.CREATE_FLAG.value
-    change = describe_changes(before, after)
-    if sdk_changed and change.environment_actions.get(env_key):
-        return change.environment_actions[env_key][0]
-    relevant = [a for a in _SDK_FLAG_ACTIONS if a in change.flag_actions]
     if not sdk_changed:
         return AuditAction.UPDATE_TAGS.value
-    return (relevant or change.flag_actions or ["updateFlag"])[0]
+    change = describe_changes(before, after)
+    relevant = [a for a in _SDK_FLAG_ACTIONS if a in change.flag_actions]
+    return (relevant or change.environment_actions.get(env_key) or change.flag_actions or ["updateFlag"])[0]
 
 
 def prerequisite_dependents(flags: Iterable[Flag], key: str) -> dict[str, set[str]]:
