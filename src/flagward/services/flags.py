@@ -47,7 +47,8 @@ def _default_defaults(kind: str, count: int) -> Defaults:
 def create_flag(deps: Deps, *, actor: Actor, project_key: str, new: NewFlag) -> tuple[Flag, list[Environment]]:
     """Create a flag with a configuration in every environment of the project.
 
-    Raises Forbidden, NotFound (project), InvalidRequest, Conflict (the key is taken).
+    Raises Forbidden, NotFound (project), InvalidRequest, Conflict (the key is taken), ApprovalRequired
+    (turned on where approval is required: a writer creates flags off, as every new flag serves).
     """
     require(actor, Permission.MANAGE_FLAGS)
     validate_key(new.key)
