@@ -1,10 +1,12 @@
-"""The approval gate: where an environment requires approval (``approvalSettings.required``, or
-``requiredApprovalTags`` meeting the flag's tags), environment-level changes through PATCH or copy are
-refused with 405 unless the caller is an owner or admin; project-level changes are not gated.
+"""The approval gate judges effects, not routes: where an environment requires approval for a flag
+(``approvalSettings.required``, or ``requiredApprovalTags`` meeting its tags before or after the change),
+a writer's change is refused with 405 when it would change what SDKs are served there (the flag's SDK
+item, versions and dates aside, absence included) or end the requirement; owners and admins bypass.
 
 ``test_every_mutating_route_is_gated_or_allowed_with_a_reason`` walks every mutating route of the app:
 each is either gated (and probed here) or in ``ALLOWED`` with the reason it cannot go around the gate,
-so a route added later without a decision fails it.
+so a route added later without a decision fails it. (Every flag write also goes through one service
+function, ``flagward.services.flag_gate.check_flag_write``: see tests/unit/services.)
 """
 
 from __future__ import annotations
@@ -35,8 +37,14 @@ APPROVALS = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{
 PROPOSES = "proposes or reviews an approval request; nothing changes until it is applied"
 ACCOUNTS = "accounts and credentials; no flag configuration"
 
-# Routes that can change a flag's environment configuration and must refuse to in a gated environment.
-GATED = {("PATCH", FLAG), ("POST", COPY)}
+# Routes that can change what SDKs are served for a flag and must refuse to in a gated environment,
+# with the action the walk below expects them to name.
+GATED = {
+    ("PATCH", FLAG): "updateOn",
+    ("POST", COPY): "updateOn",
+    ("DELETE", FLAG): "deleteFlag",
+    ("POST", "/api/v2/flags/{projectKey}"): "createFlag",
+}
 
 # Every other mutating route, with the reason it cannot change a configuration past the gate.
 ALLOWED = {
@@ -50,11 +58,9 @@ ALLOWED = {
     ("DELETE", "/api/v2/projects/{projectKey}/environments/{environmentKey}"): "deleting is not gated; admins only",
     ("POST", "/api/v2/projects/{projectKey}/environments/{environmentKey}/apiKey"): "resets a credential",
     ("POST", "/api/v2/projects/{projectKey}/environments/{environmentKey}/mobileKey"): "resets a credential",
-    ("POST", "/api/v2/flags/{projectKey}"): "a new flag's first configurations: creating is not gated",
-    ("DELETE", FLAG): "deleting a flag is not gated (as in LaunchDarkly)",
-    ("POST", "/api/v2/segments/{projectKey}/{environmentKey}"): "segments have their own approval settings",
+    ("POST", "/api/v2/segments/{projectKey}/{environmentKey}"): "a new segment: no flag uses it yet",
     ("PATCH", "/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}"): "segments: their own approval settings",
-    ("DELETE", "/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}"): "refused while a flag uses it",
+    ("DELETE", "/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}"): "segments: their own approval settings",
     ("POST", APPROVALS): PROPOSES,
     ("POST", APPROVALS + "-flag-copy"): PROPOSES,
     ("DELETE", APPROVALS + "/{id}"): PROPOSES,
@@ -297,25 +303,189 @@ def test_tags_before_and_after_the_change_both_count(callers: Callers, project: 
     [
         [{"kind": "updateName", "value": "Renamed"}],
         [{"kind": "updateDescription", "value": "described"}],
-        [{"kind": "addTags", "values": ["more"]}, {"kind": "removeTags", "values": ["gated"]}],
+        [{"kind": "addTags", "values": ["more"]}],
         [{"kind": "removeMaintainer"}],
-        [{"kind": "archiveFlag"}],
+        [{"kind": "makeFlagPermanent"}],
+        [{"kind": "addCustomProperties", "key": "jira", "name": "Jira", "values": ["X-1"]}],
     ],
 )
-def test_project_level_changes_are_not_gated(callers: Callers, project: str, instructions: list[Any]) -> None:
+def test_changes_no_sdk_sees_are_not_gated(callers: Callers, project: str, instructions: list[Any]) -> None:
     before = get_flag(callers.owner, project, "tagged")
     response = semantic(callers.writer, project, "tagged", instructions, None)
     assert response.status_code == 200, response.text
     assert response.json()["_version"] == before["_version"] + 1
     merged = callers.writer.patch(f"/api/v2/flags/{project}/tagged", json={"merge": {"description": "by merge"}})
     assert merged.status_code == 200 and merged.json()["description"] == "by merge"
+    renamed = callers.writer.patch(
+        f"/api/v2/flags/{project}/tagged", json=[{"op": "replace", "path": "/name", "value": "By JSON patch"}]
+    )
+    assert renamed.status_code == 200 and renamed.json()["name"] == "By JSON patch"
 
 
-def test_archiving_restoring_and_deleting_are_not_gated(callers: Callers, project: str) -> None:
-    for kind in ("archiveFlag", "restoreFlag"):
-        assert semantic(callers.writer, project, "plain", [{"kind": kind}], None).status_code == 200
-    assert callers.writer.delete(f"/api/v2/flags/{project}/plain").status_code == 204
+def _multivariate(callers: Callers, project: str) -> str:
+    """A flag serving "c" while off (its off variation), "a" to everyone when on."""
+    key = unique("multi")
+    variations = [{"value": "a"}, {"value": "b"}, {"value": "c", "name": "Off"}]
+    body = {"key": key, "name": key, "variations": variations, "defaults": {"onVariation": 0, "offVariation": 2}}
+    response = callers.owner.post(f"/api/v2/flags/{project}", json=body)
+    assert response.status_code == 201, response.text
+    return key
+
+
+def _flag_level_attempts(project: str, multi: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(what, the action the refusal names, request) for flag-level changes that change what SDKs are
+    served in production (which requires approval for every flag): the findings of issue 8 §1."""
+    flag_path, multi_path = f"/api/v2/flags/{project}/plain", f"/api/v2/flags/{project}/{multi}"
+
+    def semantic_request(path: str, instructions: list[Any], **params: Any) -> dict[str, Any]:
+        body = json.dumps({"instructions": instructions})
+        return {"method": "PATCH", "url": path, "content": body, "headers": {"Content-Type": SEMANTIC}, **params}
+
+    swap = [
+        {"op": "replace", "path": "/variations/0/value", "value": False},
+        {"op": "replace", "path": "/variations/1/value", "value": True},
+    ]
+    return [
+        (
+            "swap the variation values by JSON patch",
+            "updateFlagVariations",
+            {"method": "PATCH", "url": flag_path, "json": swap},
+        ),
+        (
+            "replace the off variation's value (multivariate)",
+            "updateFlagVariations",
+            {
+                "method": "PATCH",
+                "url": multi_path,
+                "json": [{"op": "replace", "path": "/variations/2/value", "value": "z"}],
+            },
+        ),
+        (
+            "add a variation",
+            "updateFlagVariations",
+            semantic_request(multi_path, [{"kind": "addVariation", "value": "d"}]),
+        ),
+        ("archive", "updateGlobalArchived", semantic_request(flag_path, [{"kind": "archiveFlag"}])),
+        (
+            "archive by JSON patch",
+            "updateGlobalArchived",
+            {"method": "PATCH", "url": flag_path, "json": [{"op": "replace", "path": "/archived", "value": True}]},
+        ),
+        (
+            "client-side availability",
+            "updateClientSideFlagAvailability",
+            semantic_request(flag_path, [{"kind": "turnOnClientSideAvailability", "value": "usingEnvironmentId"}]),
+        ),
+        ("deleteFlag", "deleteFlag", semantic_request(flag_path, [{"kind": "deleteFlag"}])),
+        (
+            "deleteFlag, dry run",
+            "deleteFlag",
+            semantic_request(flag_path, [{"kind": "deleteFlag"}], params={"dryRun": "true"}),
+        ),
+        ("DELETE", "deleteFlag", {"method": "DELETE", "url": flag_path}),
+    ]
+
+
+def test_a_writer_cannot_change_what_a_gated_environment_serves_at_flag_level(
+    callers: Callers, project: str, server: ServerProcess
+) -> None:
+    multi = _multivariate(callers, project)
+    before = {key: get_flag(callers.owner, project, key) for key in ("plain", multi)}
+    served = sdk_payload(server, callers, project, "production")
+    for what, action, request in _flag_level_attempts(project, multi):
+        assert_gated(callers.writer.request(**request), action, what)
+    assert {key: get_flag(callers.owner, project, key) for key in ("plain", multi)} == before
+    assert sdk_payload(server, callers, project, "production") == served
+
+
+@pytest.mark.parametrize("role", ["owner", "admin"])
+def test_owners_and_admins_may_make_flag_level_changes(callers: Callers, project: str, role: str) -> None:
+    caller = getattr(callers, role)
+    multi = _multivariate(callers, project)
+    for what, _action, request in _flag_level_attempts(project, multi):
+        if what == "archive by JSON patch":
+            assert semantic(caller, project, "plain", [{"kind": "restoreFlag"}], None).status_code == 200
+        response = caller.request(**request)
+        assert response.status_code in (200, 204), (what, response.text)
+        if what == "deleteFlag, dry run":
+            assert get_flag(callers.owner, project, "plain")["key"] == "plain"
+        elif what == "deleteFlag":
+            assert callers.owner.get(f"/api/v2/flags/{project}/plain").status_code == 404
+            assert callers.owner.post(f"/api/v2/flags/{project}", json={"key": "plain", "name": "p"}).status_code == 201
     assert callers.owner.get(f"/api/v2/flags/{project}/plain").status_code == 404
+
+
+def test_delete_then_recreate_turned_on_is_refused_at_both_steps(callers: Callers, project: str) -> None:
+    recreate = {"key": "plain", "name": "Plain again", "isFlagOn": True}
+    assert_gated(semantic(callers.writer, project, "plain", [{"kind": "deleteFlag"}], None), "deleteFlag")
+    assert_gated(callers.writer.delete(f"/api/v2/flags/{project}/plain"), "deleteFlag")
+    assert callers.admin.delete(f"/api/v2/flags/{project}/plain").status_code == 204
+    assert_gated(callers.writer.post(f"/api/v2/flags/{project}", json=recreate), "createFlag")
+    assert callers.owner.get(f"/api/v2/flags/{project}/plain").status_code == 404
+    # Off, without targeting, a new flag serves its off variation: that is what creating a flag is.
+    off = callers.writer.post(f"/api/v2/flags/{project}", json={**recreate, "isFlagOn": False})
+    assert off.status_code == 201, off.text
+    assert off.json()["environments"]["production"]["on"] is False
+    assert callers.admin.delete(f"/api/v2/flags/{project}/plain").status_code == 204
+    on = callers.admin.post(f"/api/v2/flags/{project}", json=recreate)
+    assert on.status_code == 201 and on.json()["environments"]["production"]["on"] is True
+
+
+def test_a_writer_may_create_a_flag_turned_on_where_no_approval_is_required(callers: Callers, project: str) -> None:
+    owner = callers.owner
+    assert (
+        owner.patch(
+            f"/api/v2/projects/{project}/environments/production",
+            json=[{"op": "replace", "path": "/approvalSettings/required", "value": False}],
+        ).status_code
+        == 200
+    )
+    created = callers.writer.post(f"/api/v2/flags/{project}", json={"key": unique("on"), "name": "n", "isFlagOn": True})
+    assert created.status_code == 201, created.text
+    tagged = callers.writer.post(
+        f"/api/v2/flags/{project}", json={"key": unique("on"), "name": "n", "isFlagOn": True, "tags": ["gated"]}
+    )
+    assert_gated(tagged, "createFlag")
+
+
+def test_removing_the_tag_that_requires_approval_is_refused(callers: Callers, project: str) -> None:
+    path = f"/api/v2/flags/{project}/tagged"
+    assert_gated(callers.writer.patch(path, json=[{"op": "replace", "path": "/tags", "value": []}]), "updateTags")
+    assert_gated(callers.writer.patch(path, json={"merge": {"tags": ["other"]}}), "updateTags")
+    assert_gated(
+        semantic(callers.writer, project, "tagged", [{"kind": "removeTags", "values": ["gated"]}], None), "updateTags"
+    )
+    assert get_flag(callers.owner, project, "tagged")["tags"] == ["gated"]
+    assert_gated(semantic(callers.writer, project, "tagged", [{"kind": "turnFlagOn"}], "test"), "updateOn")
+    # Adding the tag makes the requirement start: allowed, and from then on the flag is gated in test.
+    assert (
+        semantic(callers.writer, project, "plain", [{"kind": "addTags", "values": ["gated"]}], None).status_code == 200
+    )
+    assert_gated(semantic(callers.writer, project, "plain", [{"kind": "turnFlagOn"}], "test"), "updateOn")
+    assert callers.admin.patch(path, json=[{"op": "replace", "path": "/tags", "value": []}]).status_code == 200
+
+
+def test_a_prerequisite_of_a_gated_flag_is_gated_where_the_gated_flag_uses_it(callers: Callers, project: str) -> None:
+    """In test only flags tagged ``gated`` need approval; ``plain`` is untagged, but ``tagged`` uses it as
+    a prerequisite there, so turning ``plain`` on in test changes what ``tagged`` serves."""
+    true_id = get_flag(callers.owner, project, "plain")["variations"][0]["_id"]
+    prerequisite = [{"kind": "addPrerequisite", "key": "plain", "variationId": true_id}]
+    assert_gated(semantic(callers.writer, project, "tagged", prerequisite, "test"), "updatePrerequisites")
+    assert semantic(callers.admin, project, "tagged", prerequisite, "test").status_code == 200
+    assert_gated(semantic(callers.writer, project, "plain", [{"kind": "turnFlagOn"}], "test"), "updateOn")
+    decoy = semantic(callers.writer, project, "decoy", [{"kind": "turnFlagOn"}], "test")
+    assert decoy.status_code == 200, decoy.text
+
+
+def sdk_payload(server: ServerProcess, callers: Callers, project: str, env: str) -> dict[str, Any]:
+    """``/sdk/latest-all`` of ``env`` without versions and dates (they change with every write anywhere)."""
+    sdk_key = callers.owner.get(f"/api/v2/projects/{project}/environments/{env}").json()["apiKey"]
+    body = httpx.get(f"{server.url}/sdk/latest-all", headers={"Authorization": sdk_key}).json()
+    strip = ("version", "debugEventsUntilDate", "lastModified")
+    return {
+        kind: {k: {f: v for f, v in item.items() if f not in strip} for k, item in items.items()}
+        for kind, items in body.items()
+    }
 
 
 def test_readers_are_refused_before_the_gate(callers: Callers, project: str) -> None:
@@ -327,10 +497,10 @@ def test_every_mutating_route_is_gated_or_allowed_with_a_reason(
     server: ServerProcess, callers: Callers, project: str
 ) -> None:
     routes = mutating_routes()
-    assert not GATED & set(ALLOWED)
-    undecided = routes - GATED - set(ALLOWED)
+    assert not set(GATED) & set(ALLOWED)
+    undecided = routes - set(GATED) - set(ALLOWED)
     assert undecided == set(), f"decide whether these routes must pass the approval gate: {sorted(undecided)}"
-    assert set(ALLOWED) | GATED <= routes, f"stale entries: {sorted((set(ALLOWED) | GATED) - routes)}"
+    assert set(ALLOWED) | set(GATED) <= routes, f"stale entries: {sorted((set(ALLOWED) | set(GATED)) - routes)}"
     assert all(reason.strip() for reason in ALLOWED.values())
     openapi = httpx.get(f"{server.url}/openapi.json").json()["paths"]
     documented = {(m.upper(), p) for p, item in openapi.items() for m in item if m.upper() not in _READS}
@@ -345,13 +515,15 @@ def test_every_mutating_route_is_gated_or_allowed_with_a_reason(
             response = _walk(writer, project, method, template)
             assert response.status_code < 500, (method, template, response.text)
             if (method, template) in GATED:
-                assert_gated(response, "updateOn")
+                assert_gated(response, GATED[method, template], f"{method} {template}")
     assert get_flag(callers.owner, project, "plain") == before
+    assert callers.owner.get(f"/api/v2/flags/{project}/decoy").status_code == 200
+    assert callers.owner.get(f"/api/v2/flags/{project}/walked").status_code == 404
 
 
 def _walk(writer: httpx.Client, project: str, method: str, template: str) -> httpx.Response:
-    """Send the writer's attempt at turning ``plain`` on in production through this route. Deleting
-    routes get the decoy flag: deleting is allowed, and the point is what happens to ``plain``."""
+    """Send the writer's attempt at turning ``plain`` on in production through this route (or creating
+    a flag ``walked`` that is on). Deleting routes get the decoy flag, so that the point stays ``plain``."""
     values = {
         "projectKey": project,
         "environmentKey": "production",
@@ -367,6 +539,9 @@ def _walk(writer: httpx.Client, project: str, method: str, template: str) -> htt
         "instructions": [{"kind": "turnFlagOn"}],
         "source": {"key": "test"},
         "target": {"key": "production"},
+        "key": "walked",
+        "name": "walked",
+        "isFlagOn": True,
     }
     if method == "PATCH":
         headers = {"Content-Type": SEMANTIC}

@@ -196,3 +196,28 @@ def test_segment_settings_gate_segments_only(arena: Arena) -> None:
     assert response.status_code == 403 and "approval is required" in response.json()["message"]
     arena.create_flag("free")
     assert arena.semantic("free", PRODUCTION, {"kind": "turnFlagOn"}, token=writer.token).status_code == 200
+
+
+def test_flag_settings_say_whether_segment_changes_need_approval_too(arena: Arena) -> None:
+    """A flag that requires approval serves differently when a segment it uses changes; segments have
+    their own approval settings, and the flag settings say in a field of their own whether they apply."""
+    env_path = f"/api/v2/projects/{arena.project}/environments/{PRODUCTION}"
+    settings_path = SETTINGS.format(projectKey=arena.project)
+
+    def served() -> tuple[Any, Any, Any]:
+        environment = arena.http.get(env_path).json()["approvalSettings"]
+        beta = arena.http.get(settings_path, headers=BETA).json()
+        return (
+            environment["segmentChangesRequireApproval"],
+            beta["flag"]["environments"][PRODUCTION]["segmentChangesRequireApproval"],
+            "segmentChangesRequireApproval" in beta["segment"]["environments"][PRODUCTION],
+        )
+
+    assert served() == (False, False, False)
+    _patch(arena, PRODUCTION, "segment", required=True)
+    assert served() == (True, True, False)
+    # The official client still reads the settings, and a JSON patch of the environment still works.
+    assert _environment_settings(arena, PRODUCTION)["required"] is False
+    patch = [{"op": "replace", "path": "/approvalSettings/required", "value": True}]
+    assert arena.http.patch(env_path, json=patch).status_code == 200
+    assert _settings(arena, resource_kind="flag")["flag"]["environments"][PRODUCTION]["required"] is True

@@ -36,6 +36,17 @@ def approval_settings(settings: ApprovalSettings) -> dict[str, Any]:
     return doc
 
 
+SEGMENT_NOTE_FIELD = "segmentChangesRequireApproval"
+
+
+def flag_approval_settings(env: Environment) -> dict[str, Any]:
+    """An environment's flag approval settings, and a field of flagward's own saying whether changes to
+    segments need approval there too: a flag that requires approval still serves differently when a
+    segment it uses changes, and segments have their own approval settings (as in LaunchDarkly). True
+    only when every segment of the environment requires approval; read-only."""
+    return {**approval_settings(env.approval_settings), SEGMENT_NOTE_FIELD: env.segment_approval_settings.required}
+
+
 def project_document(project: Project) -> dict[str, Any]:
     return {
         "_id": project.id,
@@ -62,7 +73,7 @@ def environment_document(env: Environment) -> dict[str, Any]:
         "confirmChanges": env.confirm_changes,
         "tags": list(env.tags),
         "critical": env.critical,
-        "approvalSettings": approval_settings(env.approval_settings),
+        "approvalSettings": flag_approval_settings(env),
     }
 
 

@@ -17,13 +17,14 @@ from flagward.domain import approvals as domain
 from flagward.domain.accounts import Actor, ActorKind, Role
 from flagward.domain.approvals import ApprovalRequest, ResourceKind, Rights, Status
 from flagward.domain.audit import AuditAction
-from flagward.domain.errors import DomainError, InvalidRequest, NotFound, OptimisticLockError
+from flagward.domain.errors import ApprovalRequired, DomainError, InvalidRequest, NotFound, OptimisticLockError
 from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services._approvals import Scope, audit, load_request, settings_for
 from flagward.services._common import load_environment, load_flag
-from flagward.services.flag_changes import change_context, commit_flag_change
+from flagward.services.flag_changes import change_context, commit_flag_change, deletes
+from flagward.services.flags import delete_loaded_flag
 from flagward.services.ports import Deps, UnitOfWork
 from flagward.services.segments import commit_segment_change, load_segment, segment_context
 
@@ -73,21 +74,40 @@ def execute(
     now = deps.clock.now_ms()
     try:
         _write(uow, deps, request, actor, env, comment or request.description)
+    except ApprovalRequired as exc:
+        # The change also alters what another environment requiring approval serves, and this
+        # request's approval covers only its own. Applied by hand, nothing happens (405) and an owner
+        # or admin may still apply it; executed on schedule, it fails like a change that no longer applies.
+        if not scheduled:
+            raise
+        return _fail(uow, deps, request, actor, now, exc, scheduled=scheduled)
     except (InvalidRequest, NotFound) as exc:
-        domain.mark_failed(request, actor, now=now, reason=exc.message, scheduled=scheduled)
-        uow.approvals.update(request)
-        audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "failed to apply", exc.message)
-        return exc
+        return _fail(uow, deps, request, actor, now, exc, scheduled=scheduled)
     domain.mark_applied(request, actor, now=now, scheduled=scheduled)
     uow.approvals.update(request)
     audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "applied", comment)
     return None
 
 
+def _fail(
+    uow: UnitOfWork, deps: Deps, request: ApprovalRequest, actor: Actor, now: int, exc: DomainError, *, scheduled: bool
+) -> DomainError:
+    domain.mark_failed(request, actor, now=now, reason=exc.message, scheduled=scheduled)
+    uow.approvals.update(request)
+    audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "failed to apply", exc.message)
+    return exc
+
+
 def _write(uow: UnitOfWork, deps: Deps, request: ApprovalRequest, actor: Actor, env: Environment, comment: str) -> None:
     """The change itself; ``approval_request_id`` satisfies the approval gate and marks the audit entry."""
     if request.resource_kind is ResourceKind.FLAG:
         flag = load_flag(uow, request.project_key, request.resource_key, for_update=True)
+        approved = request.environment_key
+        if deletes(request.instructions):
+            delete_loaded_flag(
+                uow, deps.clock, actor, flag, approval_request_id=request.id, approved_environment=approved
+            )
+            return
         change = apply_flag_instructions(
             flag,
             request.instructions,
@@ -95,7 +115,14 @@ def _write(uow: UnitOfWork, deps: Deps, request: ApprovalRequest, actor: Actor, 
             context=change_context(uow, deps.clock, flag),
         )
         commit_flag_change(
-            uow, deps.clock, actor, before=flag, change=change, comment=comment, approval_request_id=request.id
+            uow,
+            deps.clock,
+            actor,
+            before=flag,
+            change=change,
+            comment=comment,
+            approval_request_id=request.id,
+            approved_environment=approved,
         )
         return
     segment = load_segment(uow, request.project_key, request.environment_key, request.resource_key, for_update=True)

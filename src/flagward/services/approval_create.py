@@ -17,7 +17,7 @@ from flagward.domain.permissions import Permission, require
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers
 from flagward.services._common import load_environment, load_flag
-from flagward.services.flag_changes import change_context
+from flagward.services.flag_changes import change_context, check_deletable, deletes
 from flagward.services.ports import Deps, UnitOfWork
 from flagward.services.segments import load_segment, segment_context
 
@@ -112,9 +112,11 @@ def create_flag_request(
     with deps.uow() as uow:
         load_environment(uow, project_key, env_key)
         flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
-        apply_flag_instructions(
-            flag, instructions, environment_key=env_key, context=change_context(uow, deps.clock, flag)
-        )
+        context = change_context(uow, deps.clock, flag)
+        if deletes(instructions):
+            check_deletable(flag, context)
+        else:
+            apply_flag_instructions(flag, instructions, environment_key=env_key, context=context)
         target = _Target(ResourceKind.FLAG, project_key, env_key, flag_key, flag.config(env_key)["version"])
         request = _add(
             uow,

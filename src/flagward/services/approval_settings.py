@@ -13,7 +13,7 @@ from flagward.domain.errors import InvalidRequest, NotFound
 from flagward.domain.events import EnvironmentChanged
 from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings, Environment
-from flagward.domain.representations import approval_settings
+from flagward.domain.representations import SEGMENT_NOTE_FIELD, approval_settings, flag_approval_settings
 from flagward.services._common import load_environment, load_project, record_audit
 from flagward.services.environments import parse_approval_settings
 from flagward.services.ports import Deps
@@ -47,11 +47,19 @@ def get_settings(
             raise NotFound(f"Unknown environment '{environment_key}' in project '{project_key}'")
     return {
         kind.value: {
-            "environments": {e.key: approval_settings(_settings(e, kind)) for e in envs},
-            "_default": approval_settings(ApprovalSettings()),
+            "environments": {e.key: _document(e, kind) for e in envs},
+            "_default": _document(None, kind),
         }
         for kind in kinds
     }
+
+
+def _document(env: Environment | None, kind: ResourceKind) -> dict[str, Any]:
+    """The settings as served; flag settings say whether segment changes need approval too."""
+    if env is None:
+        doc = approval_settings(ApprovalSettings())
+        return {**doc, SEGMENT_NOTE_FIELD: False} if kind is ResourceKind.FLAG else doc
+    return flag_approval_settings(env) if kind is ResourceKind.FLAG else approval_settings(_settings(env, kind))
 
 
 _FIELDS = (
@@ -106,4 +114,4 @@ def patch_settings(deps: Deps, *, actor: Actor, project_key: str, body: dict[str
             )
             uow.publish(EnvironmentChanged(environment_id=env.id))
         uow.commit()
-    return {kind.value: {"environments": {env.key: approval_settings(_settings(env, kind))}}}
+    return {kind.value: {"environments": {env.key: _document(env, kind)}}}

@@ -13,7 +13,7 @@ from flagward.domain.flags import new_config
 from flagward.domain.ids import new_object_id, new_secret, validate_key
 from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings, Environment, Project
-from flagward.domain.representations import environment_document
+from flagward.domain.representations import SEGMENT_NOTE_FIELD, environment_document
 from flagward.services._common import load_environment, load_project, record_audit
 from flagward.services.patching import apply_json_patch
 from flagward.services.ports import Deps, Page
@@ -143,8 +143,8 @@ def parse_approval_settings(raw: object, *, field: str = "approvalSettings") -> 
         raise InvalidRequest(f"{field} must be an object")
     values: dict[str, Any] = {}
     for name, value in raw.items():
-        if name == "resourceKind":
-            continue
+        if name in ("resourceKind", SEGMENT_NOTE_FIELD):
+            continue  # read-only: the resource kind is given elsewhere, the note derives from segment settings
         if name not in _SETTINGS_FIELDS:
             raise InvalidRequest(f"{field}.{name} is not an approval setting")
         if name == "requiredApprovalTags" and not isinstance(value, list):

@@ -19,13 +19,14 @@ from flagward.domain.events import ItemKind, SdkItemChanged
 from flagward.domain.flag_documents import check_patch_paths, flag_from_document
 from flagward.domain.flag_validation import validate_flag
 from flagward.domain.flags import Flag
-from flagward.domain.governance import check_approval_gate, stamp_versions
+from flagward.domain.governance import stamp_versions
 from flagward.domain.instructions import FlagChange, FlagChangeContext, apply_flag_instructions
-from flagward.domain.permissions import Permission, can, require
+from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import Environment
 from flagward.domain.representations import flag_document
 from flagward.services import flags as flags_service
 from flagward.services._common import load_flag, record_audit
+from flagward.services.flag_gate import check_flag_write
 from flagward.services.patching import patch_document
 from flagward.services.ports import Clock, Deps, UnitOfWork
 
@@ -147,23 +148,22 @@ def commit_flag_change(
     change: FlagChange,
     comment: str | None,
     approval_request_id: str | None = None,
+    approved_environment: str | None = None,
     extra_actions: dict[str, list[str]] | None = None,
     persist: bool = True,
     delta: Any = None,
 ) -> Flag:
     """Gate, version, persist, audit and publish ``change``. The caller owns the transaction.
 
-    ``approval_request_id`` marks a change made by applying an approved request: it satisfies the gate
-    and is recorded on the audit entry. Raises ApprovalRequired.
+    ``approval_request_id`` marks a change made by applying an approved request in
+    ``approved_environment``: it satisfies the gate there (not elsewhere) and is recorded on the audit
+    entry. Raises ApprovalRequired.
     """
-    environments = {e.key: e for e in uow.environments.find(before.project_key)[0]}
-    check_approval_gate(
-        change.environment_actions,
-        environments,
-        tags=set(before.tags) | set(change.flag.tags),
-        can_bypass=can(actor, Permission.BYPASS_REQUIRED_APPROVAL),
-        approved=approval_request_id is not None,
+    found = uow.environments.find(before.project_key)[0]
+    check_flag_write(
+        uow, actor, before=before, after=change.flag, environments=found, approved_environment=approved_environment
     )
+    environments = {e.key: e for e in found}
     after = change.flag
     stamped = list(change.environment_actions)
     if _SDK_VISIBLE_ACTIONS & set(change.flag_actions):
@@ -224,6 +224,9 @@ def flag_step(context: FlagChangeContext, env_key: str) -> Callable[[Flag, dict[
     """Apply one instruction; for replaying a request instruction by instruction."""
 
     def step(flag: Flag, instruction: dict[str, Any]) -> tuple[Flag, bool]:
+        if instruction.get("kind") == "deleteFlag":
+            check_deletable(flag, context)
+            return flag, True
         change = apply_flag_instructions(flag, [instruction], environment_key=env_key, context=context)
         return change.flag, change.changed
 
@@ -264,7 +267,7 @@ def update_flag(
     NotFound, InvalidRequest (InstructionError), OptimisticLockError, ApprovalRequired.
     """
     require(actor, _required_permission(patch) if patch.kind == "semantic" else Permission.UPDATE_FLAG_CONFIG)
-    if patch.kind == "semantic" and _deletes(patch.operations):
+    if patch.kind == "semantic" and deletes(patch.operations):
         return _delete_flag(deps, actor=actor, project_key=project_key, key=key, dry_run=dry_run)
     with deps.uow() as uow:
         flag = load_flag(uow, project_key, key, for_update=not dry_run)
@@ -288,7 +291,16 @@ def update_flag(
     return after, environments
 
 
-def _deletes(instructions: object) -> bool:
+def check_deletable(flag: Flag, context: FlagChangeContext) -> None:
+    """InvalidRequest while other flags use ``flag`` as a prerequisite (they would lose it silently)."""
+    dependents = sorted({key for key, _, _ in context.dependents_of(flag.key)})
+    if dependents:
+        raise InvalidRequest(
+            f"Flag '{flag.key}' is a prerequisite of {', '.join(dependents)}; remove those prerequisites first"
+        )
+
+
+def deletes(instructions: object) -> bool:
     """Whether a semantic patch is LaunchDarkly's ``deleteFlag``, which must come alone: deleting is not
     a change that other instructions could follow or be undone with. Raises InstructionError."""
     if not isinstance(instructions, list):
@@ -304,10 +316,10 @@ def _deletes(instructions: object) -> bool:
 def _delete_flag(
     deps: Deps, *, actor: Actor, project_key: str, key: str, dry_run: bool
 ) -> tuple[Flag, list[Environment]]:
-    """The ``deleteFlag`` instruction: the flag as it was, deleted like DELETE deletes it (not gated by
-    approvals, refused while another flag uses it as a prerequisite)."""
+    """The ``deleteFlag`` instruction: the flag as it was, deleted like DELETE deletes it (gated like
+    every write, refused while another flag uses it as a prerequisite)."""
     require(actor, Permission.MANAGE_FLAGS)
-    flag, environments = flags_service.get_flag(deps, actor=actor, project_key=project_key, key=key)
-    if not dry_run:
-        flags_service.delete_flag(deps, actor=actor, project_key=project_key, key=key)
+    flag = flags_service.delete_flag(deps, actor=actor, project_key=project_key, key=key, dry_run=dry_run)
+    with deps.uow(write=False) as uow:
+        environments = uow.environments.find(project_key)[0]
     return flag, environments

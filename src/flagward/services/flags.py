@@ -17,7 +17,8 @@ from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ClientSideAvailability, Environment
 from flagward.domain.representations import flag_document
 from flagward.services._common import load_flag, load_project, record_audit
-from flagward.services.ports import Deps, FlagQuery, UnitOfWork
+from flagward.services.flag_gate import check_flag_write
+from flagward.services.ports import Clock, Deps, FlagQuery, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def _default_defaults(kind: str, count: int) -> Defaults:
 def create_flag(deps: Deps, *, actor: Actor, project_key: str, new: NewFlag) -> tuple[Flag, list[Environment]]:
     """Create a flag with a configuration in every environment of the project.
 
-    Raises Forbidden, NotFound (project), InvalidRequest, Conflict (the key is taken).
+    Raises Forbidden, NotFound (project), InvalidRequest, Conflict (the key is taken), ApprovalRequired
+    (turned on where approval is required: a writer creates flags off, as every new flag serves).
     """
     require(actor, Permission.MANAGE_FLAGS)
     validate_key(new.key)
@@ -89,6 +91,7 @@ def create_flag(deps: Deps, *, actor: Actor, project_key: str, new: NewFlag) -> 
             config = new_config(defaults, now=now, track_events=env.default_track_events, version=version)
             config["on"] = new.is_flag_on
             flag.environments[env.key] = config
+        check_flag_write(uow, actor, before=None, after=flag, environments=environments)
         uow.flags.add(flag)
         record_audit(
             uow,
@@ -134,39 +137,66 @@ def list_flags(
     return flags, total, environments
 
 
-def delete_flag(deps: Deps, *, actor: Actor, project_key: str, key: str) -> None:
-    """Delete a flag everywhere. Refused while other flags use it as a prerequisite."""
+def delete_flag(deps: Deps, *, actor: Actor, project_key: str, key: str, dry_run: bool = False) -> Flag:
+    """Delete a flag everywhere; returns it as it was. Refused while other flags use it as a
+    prerequisite (InvalidRequest), and where approval is required (ApprovalRequired)."""
     require(actor, Permission.MANAGE_FLAGS)
     with deps.uow() as uow:
-        flag = load_flag(uow, project_key, key, for_update=True)
-        dependents = sorted(
-            other.key
-            for other in uow.flags.list_all(project_key)
-            if other.key != key
-            and any(p["key"] == key for c in other.environments.values() for p in c["prerequisites"])
+        flag = load_flag(uow, project_key, key, for_update=not dry_run)
+        delete_loaded_flag(uow, deps.clock, actor, flag, persist=not dry_run)
+        if not dry_run:
+            uow.commit()
+    return flag
+
+
+def delete_loaded_flag(
+    uow: UnitOfWork,
+    clock: Clock,
+    actor: Actor,
+    flag: Flag,
+    *,
+    approval_request_id: str | None = None,
+    approved_environment: str | None = None,
+    persist: bool = True,
+) -> None:
+    """Gate, delete, audit and publish, in the caller's transaction. Open approval requests on the
+    flag are deleted with it, except ``approval_request_id``: the request whose apply deletes the flag
+    stays, and is marked completed by its caller (its record and audit trail outlive the flag)."""
+    project_key, key = flag.project_key, flag.key
+    dependents = sorted(
+        other.key
+        for other in uow.flags.list_all(project_key)
+        if other.key != key and any(p["key"] == key for c in other.environments.values() for p in c["prerequisites"])
+    )
+    if dependents:
+        raise InvalidRequest(
+            f"Flag '{key}' is a prerequisite of {', '.join(dependents)}; remove those prerequisites first"
         )
-        if dependents:
-            raise InvalidRequest(
-                f"Flag '{key}' is a prerequisite of {', '.join(dependents)}; remove those prerequisites first"
-            )
-        environments, _ = uow.environments.find(project_key)
-        uow.approvals.delete_for_resource(project_key, "flag", key)
-        uow.flags.delete(flag)
-        record_audit(
-            uow,
-            deps.clock,
-            actor,
-            kind="flag",
-            name=flag.name,
-            actions=[AuditAction.DELETE_FLAG],
-            resource=flag_spec(project_key, key),
-            title_verb="deleted",
-            description=f"Deleted flag {flag.name} ({flag.key})",
-            previous=flag_document(flag),
-        )
-        for env in environments:
-            if env.key in flag.environments:
-                version = flag.environments[env.key]["version"] + 1
-                uow.tombstones.record(env.id, ItemKind.FLAG, key, version)
-                uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, key, version, deleted=True))
-        uow.commit()
+    environments, _ = uow.environments.find(project_key)
+    check_flag_write(
+        uow, actor, before=flag, after=None, environments=environments, approved_environment=approved_environment
+    )
+    if not persist:
+        return
+    for request in uow.approvals.open_for(project_key, None, "flag", key):
+        if request.id != approval_request_id:
+            uow.approvals.delete(request)
+    uow.flags.delete(flag)
+    record_audit(
+        uow,
+        clock,
+        actor,
+        kind="flag",
+        name=flag.name,
+        actions=[AuditAction.DELETE_FLAG],
+        resource=flag_spec(project_key, key),
+        title_verb="deleted",
+        description=f"Deleted flag {flag.name} ({flag.key})",
+        previous=flag_document(flag),
+        approval_request_id=approval_request_id,
+    )
+    for env in environments:
+        if env.key in flag.environments:
+            version = flag.environments[env.key]["version"] + 1
+            uow.tombstones.record(env.id, ItemKind.FLAG, key, version)
+            uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, key, version, deleted=True))

@@ -241,6 +241,11 @@ def delete_segment(deps: Deps, *, actor: Actor, project_key: str, env_key: str, 
     with deps.uow() as uow:
         env = load_environment(uow, project_key, env_key)
         segment = load_segment(uow, project_key, env_key, key, for_update=True)
+        if env.segment_approval_settings.applies_to(segment.tags) and not can(
+            actor, Permission.BYPASS_REQUIRED_APPROVAL
+        ):
+            # Deleting removes the segment from what SDKs are served, like any targeting change.
+            raise Forbidden("approval is required")
         users = flags_using(uow, segment)
         if users:
             raise InvalidRequest(f"Segment '{key}' is used by flags {', '.join(users)}; remove those rules first")

@@ -76,6 +76,12 @@ class ApprovalSettings(Read):
     requiredApprovalTags: list[str]
     serviceKindConfigurationId: Maybe[str] = None
     resourceKind: Maybe[str] = None
+    segmentChangesRequireApproval: Maybe[bool] = Field(
+        default=None,
+        description="flagward: whether changes to segments need approval in this environment too (flag "
+        "settings only; read-only). A flag that requires approval serves differently when a segment it uses "
+        "changes, and segments have approval settings of their own.",
+    )
 
 
 class MemberSummary(Read):

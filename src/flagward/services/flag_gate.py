@@ -1,0 +1,43 @@
+"""The approval gate at the service edge: every write of a flag (create, update, delete) asks
+``check_flag_write`` first. ``tests/unit/services/test_flag_gate_coverage.py`` checks that the flag
+repository's writes are called only from modules that do, so a write path added later cannot skip it."""
+
+from __future__ import annotations
+
+from flagward.domain.accounts import Actor, ActorKind
+from flagward.domain.flags import Flag
+from flagward.domain.governance import check_approval_gate, prerequisite_dependents
+from flagward.domain.permissions import Permission, can
+from flagward.domain.projects import Environment
+from flagward.services.ports import UnitOfWork
+
+
+def check_flag_write(
+    uow: UnitOfWork,
+    actor: Actor,
+    *,
+    before: Flag | None,
+    after: Flag | None,
+    environments: list[Environment],
+    approved_environment: str | None = None,
+) -> None:
+    """Refuse (ApprovalRequired, 405) a write from ``before`` to ``after`` (None: absent) that changes
+    what SDKs are served where approval is required (``flagward.domain.governance``).
+
+    ``approved_environment``: the environment of the approval request being applied. The server itself
+    (the scheduler) bypasses nothing: it carries out a request, whose approval covers its environment."""
+    subject = before or after
+    if subject is None:
+        return
+    dependent_tags = None
+    if any(e.approval_settings.required_approval_tags and not e.approval_settings.required for e in environments):
+        # Only tag rules make a flag's requirement depend on who uses it as a prerequisite.
+        dependent_tags = prerequisite_dependents(uow.flags.list_all(subject.project_key), subject.key)
+    check_approval_gate(
+        before,
+        after,
+        environments,
+        can_bypass=can(actor, Permission.BYPASS_REQUIRED_APPROVAL) and actor.kind is not ActorKind.SYSTEM,
+        approved_environment=approved_environment,
+        dependent_tags=dependent_tags,
+    )
