@@ -163,7 +163,10 @@ def describe_clauses(clauses: object) -> str:
 
 def _percent(weight: object) -> str:
     if isinstance(weight, int | float) and not isinstance(weight, bool):
-        return f"{weight / 1000:g}%"
+        try:
+            return f"{weight / 1000:g}%"
+        except OverflowError:  # an integer too large for a float
+            pass
     return describe_value(weight)
 
 
@@ -469,9 +472,7 @@ def _remove_clauses(s: _Step) -> str:
 
 
 def _update_clause(s: _Step) -> str:
-    return (
-        f"In {s.rule_label()}, change the condition {s.clause(s.get('clauseId'))} to {describe_clause(s.get('clause'))}"
-    )
+    return f"In {s.rule_label()}, change {s.clause(s.get('clauseId'))} to {describe_clause(s.get('clause'))}"
 
 
 def _add_values(s: _Step) -> str:
