@@ -174,8 +174,8 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     "postSegment": frozenset({409}),
     "patchSegment": frozenset({409}),
     "postFlagCopyConfigApprovalRequest": frozenset({409}),
-    "postApprovalRequestApplyForFlag": frozenset({409}),
-    "postApprovalRequestApply": frozenset({409}),
+    "postApprovalRequestApplyForFlag": frozenset({405, 409}),
+    "postApprovalRequestApply": frozenset({405, 409}),
     "postApprovalRequest": frozenset({404}),
     "postMembers": frozenset({409}),
     "patchMember": frozenset({409}),
@@ -321,6 +321,9 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 def declared_errors(method: str, route: APIRoute) -> frozenset[int]:
     """The error statuses ``method`` on ``route`` can really answer, derived from what it is built on:
 
@@ -329,7 +332,8 @@ def declared_errors(method: str, route: APIRoute) -> frozenset[int]:
       a session write without our Origin, a beta resource without ``LD-API-Version: beta``), 429 (the
       per-token rate limit) and, with path parameters, 404 for a resource that does not exist;
     - a route that takes a body answers 413 (too large) and, under /api/ and /auth/, 415 (not JSON);
-    - a route that reaches the store answers 503 while it is unavailable;
+    - a route that reaches the store answers 503 while it is unavailable, and a write 409 when PostgreSQL
+      aborts it for a concurrent one (deadlock or serialization failure: retry);
     - sign-in answers 401 (wrong password) and 429 (throttled); the SDK edge is listed in SDK_ERRORS.
     """
     name = operation_id(method, route)
@@ -351,6 +355,8 @@ def declared_errors(method: str, route: APIRoute) -> frozenset[int]:
             statuses.add(415)
     if _depends_on(route, get_deps):
         statuses.add(503)
+        if guarded and method in _WRITES:
+            statuses.add(409)
     if name == "login":
         statuses |= {401, 429}
     return frozenset(statuses)
