@@ -186,3 +186,24 @@ def test_a_reader_sees_no_write_controls(world: World) -> None:
     expect(remy.page.get_by_role("link", name="Promote footer to production")).to_be_visible()
     rita.close()
     remy.close()
+
+
+def test_a_form_without_its_csrf_token_is_refused(world: World, console: ServerProcess) -> None:
+    world.flag("sidebar")
+    rita, ada = world.person("Rita"), world.person("Ada")
+    request_id = world.copy_request(rita, "sidebar", ["Ada"])
+    with ada.api() as api:
+        forged = api.post(f"/approvals/{request_id}/review", data={"kind": "approve", "csrf_token": "guess"})
+        assert forged.status_code == 403
+        assert "form has expired" in forged.text
+        assert api.get(f"/api/v2/approval-requests/{request_id}").json()["reviewStatus"] == "pending"
+    rita.close()
+    ada.close()
+
+
+def test_pages_need_a_session(console: ServerProcess) -> None:
+    response = httpx.get(f"{console.url}/approvals?tab=all", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/sign-in?next=%2Fapprovals%3Ftab%3Dall"
+    partial = httpx.get(f"{console.url}/approvals/list", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert partial.headers["HX-Redirect"].startswith("/sign-in")

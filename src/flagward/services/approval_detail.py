@@ -45,6 +45,14 @@ class RequestDetail:
     source: FlagConfig | None = None
     deletes_flag: bool = False
     people: dict[str, str] = field(default_factory=dict)
+    # The flag in each state (for ``domain.diff``, which compares flags): now, after, when requested.
+    proposed_flag: Flag | None = None
+    base_flag: Flag | None = None
+    # Other flags of the project that prerequisites name (for ``domain.describe``'s ``get_flag``).
+    related_flags: dict[str, Flag] = field(default_factory=dict)
+
+    def get_flag(self, key: str) -> Flag | None:
+        return self.related_flags.get(key)
 
     @property
     def changed_since_requested(self) -> bool:
@@ -81,13 +89,31 @@ def _configurations(uow: UnitOfWork, deps: Deps, detail: RequestDetail) -> None:
     detail.deletes_flag = _deletes(request.instructions)
     if not detail.deletes_flag:
         step = flag_step(change_context(uow, deps.clock, flag), request.environment_key)
-        detail.proposed = replay(flag, request.instructions, step).result.environments[request.environment_key]
+        detail.proposed_flag = replay(flag, request.instructions, step).result
+        detail.proposed = detail.proposed_flag.environments[request.environment_key]
     if detail.current["version"] == request.base_version:
-        detail.base = detail.current
+        detail.base, detail.base_flag = detail.current, flag
     else:
         detail.base = _base_from_audit(
             uow, request.project_key, request.resource_key, request.environment_key, request.base_version
         )
+        if detail.base is not None:
+            detail.base_flag = flag.clone()
+            detail.base_flag.environments[request.environment_key] = detail.base
+    detail.related_flags = _related(uow, detail)
+
+
+def _related(uow: UnitOfWork, detail: RequestDetail) -> dict[str, Flag]:
+    keys: set[str] = set()
+    for config in (detail.current, detail.proposed, detail.base, detail.source):
+        if config is not None:
+            keys.update(p["key"] for p in config["prerequisites"])
+    for instruction in detail.view.request.instructions:
+        if "Prerequisite" in str(instruction.get("kind")) and isinstance(instruction.get("key"), str):
+            keys.add(instruction["key"])
+    project = detail.view.request.project_key
+    found = {key: uow.flags.get(project, key) for key in sorted(keys)}
+    return {key: flag for key, flag in found.items() if flag is not None}
 
 
 def _deletes(instructions: list[dict[str, Any]]) -> bool:

@@ -14,11 +14,11 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from flagward.domain.approvals import ReviewStatus, Status
+from flagward.domain.describe import describe_instructions, describe_unknown
 from flagward.domain.errors import DomainError
 from flagward.http.console.actions import request_actions
-from flagward.http.console.instructions import instruction_line
 from flagward.http.console.security import CSRF_FIELD, Viewer, check_form, viewer
-from flagward.http.console.targeting import Row, side_by_side
+from flagward.http.console.targeting import comparison
 from flagward.http.console.templating import render
 from flagward.http.deps import get_deps
 from flagward.services import approvals as service
@@ -151,7 +151,7 @@ def _detail_page(
     detail = request_detail(get_deps(request), actor=current.actor, request_id=request_id)
     actions = request_actions(detail.view.request, current.actor, detail.view.settings)
     notice = NOTICES.get(request.query_params.get("done", ""))
-    headers, rows = _comparison(detail)
+    headers, rows = comparison(detail)
     return render(
         request,
         "approvals/detail.html",
@@ -163,7 +163,7 @@ def _detail_page(
         actions=actions,
         diff_headers=headers,
         diff_rows=rows,
-        instruction_lines=[instruction_line(i) for i in detail.view.request.instructions],
+        instruction_lines=_sentences(detail),
         error=error,
         notice=notice,
     )
@@ -178,24 +178,13 @@ def detail_page(request: Request, request_id: str) -> Response:
         return render(request, "error.html", status_code=404, viewer=current, nav="approvals", error=exc.message)
 
 
-def _comparison(detail: RequestDetail) -> tuple[list[str], list[Row]]:
-    """The columns of the side-by-side view: source/now/after for a copy, then/now/after when the flag
-    changed since the request was made, else now/after."""
-    if detail.flag is None or detail.current is None or detail.proposed is None:
-        return [], []
+def _sentences(detail: RequestDetail) -> list[str]:
+    """The request's instructions in plain language, read against the flag as it was when requested."""
     request = detail.view.request
-    target = detail.environment.name if detail.environment else request.environment_key
-    if request.source is not None:
-        source = detail.source_environment.name if detail.source_environment else request.source.key
-        headers = [f"{source} now (source)", f"{target} now", f"{target} after"]
-        columns = [detail.source, detail.current, detail.proposed]
-    elif detail.changed_since_requested:
-        headers = [f"When requested (v{request.base_version})", f"{target} now", f"{target} after"]
-        columns = [detail.base, detail.current, detail.proposed]
-    else:
-        headers = [f"{target} now", f"{target} after"]
-        columns = [detail.current, detail.proposed]
-    return headers, side_by_side(columns, detail.flag.variations)
+    flag = detail.base_flag or detail.flag
+    if flag is None:
+        return [describe_unknown(i) for i in request.instructions]
+    return describe_instructions(request.instructions, flag, request.environment_key, get_flag=detail.get_flag)
 
 
 def _done(request_id: str, what: str) -> Response:
