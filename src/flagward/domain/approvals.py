@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from flagward.domain.accounts import Actor
-from flagward.domain.errors import Forbidden, InvalidRequest
+from flagward.domain.errors import DomainError, Forbidden, InvalidRequest
 from flagward.domain.ids import new_object_id
 from flagward.domain.permissions import Permission, can
 from flagward.domain.projects import ApprovalSettings
@@ -184,6 +184,45 @@ def new_request(**fields: Any) -> ApprovalRequest:
     return ApprovalRequest(id=new_object_id(), **fields)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why an actor may not take a step on a request: the API's error (class and message) and a short
+    reason a console shows beside the disabled control. The services raise it; the console shows it."""
+
+    error: type[DomainError]
+    message: str
+    short: str
+
+    def raise_(self) -> NoReturn:
+        raise self.error(self.message)
+
+
+def _state_refusal(request: ApprovalRequest, message: str) -> Refusal:
+    return Refusal(InvalidRequest, message, f"this request is {request.status}")
+
+
+def review_refusal(
+    request: ApprovalRequest, actor: Actor, kind: ReviewKind, *, settings: ApprovalSettings, rights: Rights
+) -> Refusal | None:
+    """Why ``actor`` may not review ``request`` with ``kind`` now, or None: Forbidden without the review
+    right (commenting on one's own request excepted) or approving/declining one's own request without
+    ``canReviewOwnRequest``; InvalidRequest once the request is no longer open."""
+    own = request.is_requestor(actor)
+    if not rights.review and not (kind is ReviewKind.COMMENT and request.acts_as_requestor(actor, rights)):
+        return Refusal(
+            Forbidden, "You do not have permission to review approval requests", "your role cannot review requests"
+        )
+    if own and kind is not ReviewKind.COMMENT and not settings.can_review_own_request:
+        return Refusal(
+            Forbidden,
+            "You cannot approve or decline your own approval request in this environment",
+            "you requested this change",
+        )
+    if request.status is not Status.PENDING:
+        return _state_refusal(request, f"This approval request is {request.status} and can no longer be reviewed")
+    return None
+
+
 def add_review(
     request: ApprovalRequest,
     actor: Actor,
@@ -194,15 +233,10 @@ def add_review(
     rights: Rights,
     now: int,
 ) -> Review:
-    """Record a review. Raises Forbidden (the actor lacks the review right, or approves/declines their
-    own request without ``canReviewOwnRequest``) or InvalidRequest (the request is no longer open)."""
-    own = request.is_requestor(actor)
-    if not rights.review and not (kind is ReviewKind.COMMENT and request.acts_as_requestor(actor, rights)):
-        raise Forbidden("You do not have permission to review approval requests")
-    if own and kind is not ReviewKind.COMMENT and not settings.can_review_own_request:
-        raise Forbidden("You cannot approve or decline your own approval request in this environment")
-    if request.status is not Status.PENDING:
-        raise InvalidRequest(f"This approval request is {request.status} and can no longer be reviewed")
+    """Record a review. Raises what ``review_refusal`` names: Forbidden or InvalidRequest."""
+    refusal = review_refusal(request, actor, kind, settings=settings, rights=rights)
+    if refusal is not None:
+        refusal.raise_()
     review = Review(
         id=new_object_id(),
         kind=kind,
@@ -216,38 +250,78 @@ def add_review(
     return review
 
 
-def check_can_apply(request: ApprovalRequest, actor: Actor, *, settings: ApprovalSettings, rights: Rights) -> None:
-    """Raise unless ``actor`` may apply ``request`` now: Forbidden for the actor, then InvalidRequest for
-    the request's state."""
+def apply_refusal(
+    request: ApprovalRequest, actor: Actor, *, settings: ApprovalSettings, rights: Rights
+) -> Refusal | None:
+    """Why ``actor`` may not apply ``request`` now, or None: Forbidden for the actor, then InvalidRequest
+    for the request's state (not pending, too few approvals, declined)."""
     if not (rights.apply or request.acts_as_requestor(actor, rights)):
-        raise Forbidden("You do not have permission to apply approval requests")
+        return Refusal(
+            Forbidden, "You do not have permission to apply approval requests", "your role cannot apply requests"
+        )
     if request.status is not Status.PENDING:
-        raise InvalidRequest(f"This approval request is {request.status}; a request is applied at most once")
+        return _state_refusal(request, f"This approval request is {request.status}; a request is applied at most once")
     approvals = request.approvals()
     if approvals < settings.min_num_approvals:
-        raise InvalidRequest(
+        return Refusal(
+            InvalidRequest,
             f"This approval request needs {settings.min_num_approvals} approval(s) before it can be applied; "
-            f"it has {approvals}"
+            f"it has {approvals}",
+            f"needs {_approvals(settings.min_num_approvals)}, has {approvals}",
         )
     if request.declines() and not settings.can_apply_declined_changes:
-        raise InvalidRequest("This approval request was declined and this environment does not allow applying it")
+        return Refusal(
+            InvalidRequest,
+            "This approval request was declined and this environment does not allow applying it",
+            "it was declined, and this environment does not apply declined changes",
+        )
+    return None
+
+
+def _approvals(count: int) -> str:
+    return f"{count} approval" if count == 1 else f"{count} approvals"
+
+
+def check_can_apply(request: ApprovalRequest, actor: Actor, *, settings: ApprovalSettings, rights: Rights) -> None:
+    """Raise what ``apply_refusal`` names."""
+    refusal = apply_refusal(request, actor, settings=settings, rights=rights)
+    if refusal is not None:
+        refusal.raise_()
+
+
+def update_refusal(request: ApprovalRequest, actor: Actor, *, rights: Rights) -> Refusal | None:
+    """Patching a request: its requester or the update right, and not once it was applied."""
+    if not (rights.update or request.acts_as_requestor(actor, rights)):
+        return Refusal(
+            Forbidden, "You do not have permission to update approval requests", "your role cannot update requests"
+        )
+    if request.status is Status.COMPLETED:
+        return _state_refusal(request, "An applied approval request cannot be changed")
+    return None
 
 
 def check_can_update(request: ApprovalRequest, actor: Actor, *, rights: Rights) -> None:
-    """Patching a request: its requester or the update right, and not once it was applied."""
-    if not (rights.update or request.acts_as_requestor(actor, rights)):
-        raise Forbidden("You do not have permission to update approval requests")
-    if request.status is Status.COMPLETED:
-        raise InvalidRequest("An applied approval request cannot be changed")
+    refusal = update_refusal(request, actor, rights=rights)
+    if refusal is not None:
+        refusal.raise_()
 
 
-def check_can_delete(request: ApprovalRequest, actor: Actor, *, rights: Rights) -> None:
+def delete_refusal(request: ApprovalRequest, actor: Actor, *, rights: Rights) -> Refusal | None:
     """Deleting (or cancelling, when scheduled) a request: its requester or the delete right, and not
     once it was applied."""
     if not (rights.delete or request.acts_as_requestor(actor, rights)):
-        raise Forbidden("You do not have permission to delete approval requests")
+        return Refusal(
+            Forbidden, "You do not have permission to delete approval requests", "your role cannot delete requests"
+        )
     if request.status is Status.COMPLETED:
-        raise InvalidRequest("An applied approval request cannot be deleted")
+        return _state_refusal(request, "An applied approval request cannot be deleted")
+    return None
+
+
+def check_can_delete(request: ApprovalRequest, actor: Actor, *, rights: Rights) -> None:
+    refusal = delete_refusal(request, actor, rights=rights)
+    if refusal is not None:
+        refusal.raise_()
 
 
 def mark_applied(request: ApprovalRequest, actor: Actor, *, now: int, scheduled: bool = False) -> None:

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from flagward import __version__
 from flagward.config import Settings
 from flagward.domain.rate_limits import ApiLimits, SignInLimits
-from flagward.http import docs, errors, openapi
+from flagward.http import console, docs, errors, openapi
 from flagward.http.background import run_counter_pruning, run_evaluation_flush, run_scheduler
 from flagward.http.bodies import RequestBodies
 from flagward.http.middleware import MethodOverride
@@ -105,6 +105,7 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
         sdk_evaluate.router,
     ):
         app.include_router(router)
+    console.install(app)
     openapi.install(app)
     app.add_middleware(MethodOverride)
     app.add_middleware(ClientSideCors)

@@ -43,7 +43,7 @@ def expected_origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
 
 
-def _check_origin(request: Request) -> None:
+def check_origin(request: Request) -> None:
     """Session-authenticated writes must come from our own origin (as LaunchDarkly requires): a
     cross-site page cannot forge them even if SameSite were bypassed."""
     origin = request.headers.get("origin")
@@ -62,7 +62,7 @@ def _authenticate(request: Request, deps: Deps) -> Actor:
     if session:
         actor = auth.authenticate_session(deps, session)
         if request.method not in _SAFE_METHODS:
-            _check_origin(request)
+            check_origin(request)
         return actor
     raise Unauthorized(auth.INVALID_TOKEN)
 

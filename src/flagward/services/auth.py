@@ -244,3 +244,24 @@ def create_token_for_member(deps: Deps, *, email: str, role: Role, name: str | N
         raise Unauthorized(f"No member has the email '{email}'")
     actor = Actor(kind=ActorKind.SESSION, role=member.role, member_id=member.id, member_email=member.email)
     return create_token(deps, actor=actor, new=NewToken(name=name, role=role))
+
+
+def anyone_can_sign_in(deps: Deps) -> bool:
+    """Whether any member with access has a password (the console shows its first-run page until one
+    does). Members are few; they are read a page at a time."""
+    offset = 0
+    with deps.uow(write=False) as uow:
+        while True:
+            members, total = uow.members.find(MemberQuery(page=Page(limit=200, offset=offset)))
+            if any(m.password_hash and m.role is not Role.NO_ACCESS for m in members):
+                return True
+            offset += len(members)
+            if not members or offset >= total:
+                return False
+
+
+def owner_email(deps: Deps) -> str | None:
+    """An owner's email, for the first-run page's instructions."""
+    with deps.uow(write=False) as uow:
+        owners, _ = uow.members.find(_owner_query())
+    return owners[0].email if owners else None

@@ -75,16 +75,21 @@ def login(
     address = client_address(request)
     signed_in = auth.login(deps, limits, email=body.email, password=body.password, address=address)
     response = JSONResponse(presenters.member(signed_in.member))
+    set_session_cookie(request, response, signed_in.session_secret)
+    return response
+
+
+def set_session_cookie(request: Request, response: Response, secret: str) -> None:
+    """The session cookie, as ``/auth/login`` and the console's sign-in set it."""
     response.set_cookie(
         SESSION_COOKIE,
-        signed_in.session_secret,
+        secret,
         max_age=auth.SESSION_TTL_MS // 1000,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
         path="/",
     )
-    return response
 
 
 @session.post("/auth/logout", status_code=204, summary="Sign out")

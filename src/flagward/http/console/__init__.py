@@ -1,0 +1,42 @@
+"""The reviewer console: server-rendered pages (Jinja2) with htmx for partial updates, served at ``/``
+by the same app as the REST API. Pages call the services the REST routes call.
+
+Route map (pages; forms post to the page's own path + a verb):
+
+- ``/`` -> ``/approvals``; ``/sign-in`` (GET form / first-run page, POST), ``/sign-out`` (POST)
+- ``/approvals`` inbox (``tab``, ``project``, ``environment``, ``status``, ``review``, ``page``);
+  ``/approvals/list`` its polled partial
+- ``/approvals/{id}`` a request; ``/approvals/{id}/review|apply|delete`` (POST)
+- ``/console/static/…`` the stylesheet and the vendored htmx
+
+Not for console pages: ``/flags`` and ``/all`` are SDK streaming paths (``http.sdk.stream``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from flagward.http.console import pages_approvals, pages_auth
+from flagward.http.console.security import SignInRequired, sign_in_url
+from flagward.http.console.templating import STATIC_URL, build_environment
+
+STATIC = Path(__file__).parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    app.state.console_templates = build_environment()
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="console-static")
+    app.include_router(pages_auth.router)
+    app.include_router(pages_approvals.router)
+
+    @app.exception_handler(SignInRequired)
+    async def sign_in_required(request: Request, exc: SignInRequired) -> Response:
+        target = sign_in_url(exc.next_path)
+        if request.headers.get("hx-request"):
+            # htmx follows HX-Redirect with a full page load (a 303 would be swapped into the page).
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
