@@ -105,7 +105,9 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/tokens/{id}"): "patchToken",
     ("DELETE", "/api/v2/tokens/{id}"): "deleteToken",
     ("POST", "/api/v2/tokens/{id}/reset"): "resetToken",
-    # flagward's own: health, console sign-in.
+    # flagward's own: health, console sign-in, in-app notifications.
+    ("GET", "/api/v2/notifications"): "getNotifications",
+    ("POST", "/api/v2/notifications/read"): "postNotificationsRead",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/readyz"): "getReadiness",
     ("POST", "/auth/login"): "login",

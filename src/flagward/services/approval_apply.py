@@ -19,12 +19,14 @@ from flagward.domain.approvals import ApprovalRequest, ResourceKind, Rights, Sta
 from flagward.domain.audit import AuditAction
 from flagward.domain.errors import ApprovalRequired, DomainError, InvalidRequest, NotFound, OptimisticLockError
 from flagward.domain.instructions import apply_flag_instructions
+from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services._approvals import Scope, audit, load_request, settings_for
 from flagward.services._common import load_environment, load_flag
 from flagward.services.flag_changes import change_context, commit_flag_change, deletes
 from flagward.services.flags import delete_loaded_flag
+from flagward.services.notify import tell
 from flagward.services.ports import Deps, UnitOfWork
 from flagward.services.segments import commit_segment_change, load_segment, segment_context
 
@@ -86,6 +88,8 @@ def execute(
     domain.mark_applied(request, actor, now=now, scheduled=scheduled)
     uow.approvals.update(request)
     audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "applied", comment)
+    event = RequestEvent.EXECUTED if scheduled else RequestEvent.APPLIED
+    tell(uow, deps, request, event, actor=actor, comment=comment, scheduled=scheduled)
     return None
 
 
@@ -95,6 +99,7 @@ def _fail(
     domain.mark_failed(request, actor, now=now, reason=exc.message, scheduled=scheduled)
     uow.approvals.update(request)
     audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "failed to apply", exc.message)
+    tell(uow, deps, request, RequestEvent.FAILED, actor=actor, scheduled=scheduled)
     return exc
 
 
