@@ -7,7 +7,8 @@ Who is told what is decided in ``flagward.domain.notifications``."""
 from __future__ import annotations
 
 from flagward.domain.accounts import Actor
-from flagward.domain.approvals import ApprovalRequest
+from flagward.domain.approvals import ApprovalRequest, ResourceKind
+from flagward.domain.describe import describe_instructions, describe_unknown
 from flagward.domain.ids import new_object_id
 from flagward.domain.notifications import Notification, RequestEvent, body, email, recipients, title
 from flagward.domain.outbox import MessageKind, NewMessage
@@ -24,8 +25,10 @@ def tell(
     comment: str | None = None,
     added_reviewers: list[str] | None = None,
     scheduled: bool = False,
+    changes: list[str] | None = None,
 ) -> list[str]:
-    """Notify whoever ``event`` concerns (in ``uow``'s transaction); returns their member ids."""
+    """Notify whoever ``event`` concerns (in ``uow``'s transaction); returns their member ids. ``changes``:
+    the instructions in words, when the caller described them before applying them (:func:`describe`)."""
     told = recipients(
         event, request, actor_member_id=None if scheduled else actor.member_id, added_reviewers=added_reviewers
     )
@@ -34,7 +37,7 @@ def tell(
         return []
     now = deps.clock.now_ms()
     heading = title(event, request, "flagward" if scheduled else _name(uow, actor))
-    text = body(request, describe(request), comment)
+    text = body(request, describe(uow, request) if changes is None else changes, comment)
     for member in members:
         notification = Notification(
             id=new_object_id(),
@@ -54,9 +57,20 @@ def tell(
     return [m.id for m in members]
 
 
-def describe(request: ApprovalRequest) -> list[str]:
-    """The request's instructions in plain words (``flagward.domain.describe``, shared with the console)."""
-    return []
+def describe(uow: UnitOfWork, request: ApprovalRequest) -> list[str]:
+    """The request's instructions in plain words (``flagward.domain.describe``, shared with the console),
+    read against the flag as it is now: call it before applying them."""
+    flag = (
+        uow.flags.get(request.project_key, request.resource_key) if request.resource_kind is ResourceKind.FLAG else None
+    )
+    if flag is None:  # a segment's request (describe speaks of flags), or the flag is gone
+        return [describe_unknown(i) for i in request.instructions]
+    return describe_instructions(
+        request.instructions,
+        flag,
+        request.environment_key,
+        get_flag=lambda key: uow.flags.get(request.project_key, key),
+    )
 
 
 def _name(uow: UnitOfWork, actor: Actor) -> str:

@@ -169,6 +169,7 @@ def test_the_email_reads_what_happened(shop: Shop) -> None:
     (mail,) = mailed(shop)
     assert "Flag 'checkout' in environment 'production' of project 'shop'." in str(mail["text"])
     assert "Comment: <please>" in str(mail["text"])
+    assert "- Turn the flag on" in str(mail["text"]) and "<li>Turn the flag on</li>" in str(mail["html"])
     assert "&lt;please&gt;" in str(mail["html"]) and "<please>" not in str(mail["html"])
     assert f'href="https://flags.example.com/api/v2/approval-requests/{request.id}"' in str(mail["html"])
     approvals.review(shop.deps, actor=alice, request_id=request.id, kind="approve", comment=None)
