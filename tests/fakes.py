@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -20,6 +20,8 @@ from flagward.domain.audit_chain import seal
 from flagward.domain.events import Event
 from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
+from flagward.domain.notifications import Notification
+from flagward.domain.outbox import Failure, MessageStatus, NewMessage, OutboxMessage, OutboxStats
 from flagward.domain.projects import Environment, Project
 from flagward.domain.segments import Segment
 from flagward.services.ports import (
@@ -28,6 +30,7 @@ from flagward.services.ports import (
     Deps,
     FlagQuery,
     MemberQuery,
+    OutboxQuery,
     Page,
     ProjectQuery,
 )
@@ -82,6 +85,8 @@ class FakeStore:
     rate_counters: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (count, resets_at)
     audit: list[AuditEntry] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
+    outbox: list[OutboxMessage] = field(default_factory=list)
+    notifications: list[Notification] = field(default_factory=list)
 
 
 class FakeProjects:
@@ -528,6 +533,122 @@ class FakeMeta:
         return self.s.meta.setdefault("account_id", "0" * 24)
 
 
+class FakeOutbox:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def add(self, message: NewMessage, *, now: int) -> str:
+        seq = len(self.s.outbox) + 1
+        self.s.outbox.append(
+            OutboxMessage(
+                id=f"m{seq:031d}",
+                seq=seq,
+                kind=message.kind,
+                payload=copy.deepcopy(message.payload),
+                created_at=now,
+                next_attempt_at=now,
+                target=message.target,
+                ordering_key=message.ordering_key,
+            )
+        )
+        return self.s.outbox[-1].id
+
+    def _due(self, m: OutboxMessage, now: int, kinds: Collection[str]) -> bool:
+        blocked = m.ordering_key is not None and any(
+            e.ordering_key == m.ordering_key and e.seq < m.seq and e.status is MessageStatus.PENDING
+            for e in self.s.outbox
+        )
+        leased = m.lease_until is not None and m.lease_until > now
+        return (
+            m.status is MessageStatus.PENDING and m.next_attempt_at <= now and m.kind in kinds and not leased
+        ) and not blocked
+
+    def claim(self, *, now: int, owner: str, lease_ms: int, limit: int, kinds: Collection[str]) -> list[OutboxMessage]:
+        due = sorted((m for m in self.s.outbox if self._due(m, now, kinds)), key=lambda m: (m.next_attempt_at, m.seq))
+        for m in due[:limit]:
+            m.lease_owner, m.lease_until, m.attempts = owner, now + lease_ms, m.attempts + 1
+        return copy.deepcopy(due[:limit])
+
+    def _owned(self, message_id: str, owner: str) -> OutboxMessage | None:
+        found = [m for m in self.s.outbox if m.id == message_id]
+        ok = found and found[0].lease_owner == owner and found[0].status is MessageStatus.PENDING
+        return found[0] if ok else None
+
+    def succeeded(self, message_id: str, *, owner: str, now: int, status_code: int | None = None) -> bool:
+        m = self._owned(message_id, owner)
+        if m is None:
+            return False
+        m.status, m.delivered_at, m.lease_owner, m.lease_until = MessageStatus.SENT, now, None, None
+        m.last_status_code = status_code
+        return True
+
+    def failed(self, message_id: str, *, owner: str, failure: Failure, retry_at: int | None) -> bool:
+        m = self._owned(message_id, owner)
+        if m is None:
+            return False
+        m.lease_owner, m.lease_until, m.last_error, m.last_status_code = None, None, failure.error, failure.status_code
+        if retry_at is None:
+            m.status = MessageStatus.DEAD
+        else:
+            m.next_attempt_at = retry_at
+        return True
+
+    def release_leases(self) -> int:
+        leased = [m for m in self.s.outbox if m.status is MessageStatus.PENDING and m.lease_until is not None]
+        for m in leased:
+            m.lease_owner = m.lease_until = None
+        return len(leased)
+
+    def get(self, message_id: str) -> OutboxMessage | None:
+        return copy.deepcopy(next((m for m in self.s.outbox if m.id == message_id), None))
+
+    def find(self, query: OutboxQuery) -> tuple[list[OutboxMessage], int]:
+        items = [
+            m
+            for m in reversed(self.s.outbox)
+            if (query.kind is None or m.kind == query.kind)
+            and (query.target is None or m.target == query.target)
+            and (not query.statuses or m.status.value in query.statuses)
+        ]
+        return copy.deepcopy(_page(items, query.page)), len(items)
+
+    def stats(self, now: int) -> OutboxStats:
+        pending = [m for m in self.s.outbox if m.status is MessageStatus.PENDING]
+        due = [m for m in pending if m.next_attempt_at <= now]
+        return OutboxStats(
+            pending=len(pending),
+            due=len(due),
+            retrying=sum(1 for m in pending if m.attempts > 0),
+            dead=sum(1 for m in self.s.outbox if m.status is MessageStatus.DEAD),
+            oldest_due_ms=max(0, now - min(m.next_attempt_at for m in due)) if due else None,
+        )
+
+
+class FakeNotifications:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def add(self, notification: Notification) -> None:
+        self.s.notifications.append(copy.deepcopy(notification))
+
+    def _mine(self, member_id: str, unread_only: bool) -> list[Notification]:
+        items = [n for n in self.s.notifications if n.member_id == member_id and not (unread_only and n.read_at)]
+        return sorted(items, key=lambda n: (n.created_at, n.id), reverse=True)
+
+    def find(self, member_id: str, *, unread_only: bool, page: Page) -> tuple[list[Notification], int]:
+        items = self._mine(member_id, unread_only)
+        return copy.deepcopy(_page(items, page)), len(items)
+
+    def unread_count(self, member_id: str) -> int:
+        return len(self._mine(member_id, True))
+
+    def mark_read(self, member_id: str, ids: Collection[str] | None, *, now: int) -> int:
+        marked = [n for n in self._mine(member_id, True) if ids is None or n.id in ids]
+        for n in marked:
+            n.read_at = now
+        return len(marked)
+
+
 class FakeUnitOfWork:
     def __init__(self, shared: FakeStore, broker: RecordingBroker) -> None:
         self._shared = shared
@@ -552,6 +673,8 @@ class FakeUnitOfWork:
         self.rate_counters = FakeRateCounters(store)
         self.audit = FakeAuditLog(store)
         self.meta = FakeMeta(store)
+        self.outbox = FakeOutbox(store)
+        self.notifications = FakeNotifications(store)
         return self
 
     def __exit__(

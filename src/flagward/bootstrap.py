@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from flagward.config import Settings
+from flagward.delivery import Dispatcher, Doorbell, SmtpTransport
+from flagward.domain.outbox import MessageKind, RetryPolicy
 from flagward.passwords import Argon2Hasher
-from flagward.services.ports import Deps
+from flagward.services.ports import Deps, NotificationOptions, Transport
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -30,6 +32,7 @@ class Services:
     engine: Engine
     deps: Deps
     sdk: SdkDelivery
+    dispatcher: Dispatcher
 
     def close(self) -> None:
         self.sdk.broker.close()
@@ -53,6 +56,39 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         upgrade(engine)
     broker = _broker(settings, engine)
     uow = SqlUnitOfWorkFactory(engine, broker)
-    deps = Deps(uow=uow, clock=SystemClock(), passwords=Argon2Hasher())
+    doorbell = Doorbell()
+    uow.on_outbox_commit = doorbell.ring
+    notify = NotificationOptions(email=bool(settings.smtp_url), public_url=public_url(settings))
+    deps = Deps(uow=uow, clock=SystemClock(), passwords=Argon2Hasher(), notify=notify)
     hub = Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds)
-    return Services(settings=settings, engine=engine, deps=deps, sdk=SdkDelivery(hub, broker))
+    dispatcher = _dispatcher(settings, deps, doorbell, single_process=engine.dialect.name == "sqlite")
+    return Services(settings=settings, engine=engine, deps=deps, sdk=SdkDelivery(hub, broker), dispatcher=dispatcher)
+
+
+def public_url(settings: Settings) -> str:
+    return settings.public_origin.rstrip("/") or f"http://{settings.host}:{settings.port}"
+
+
+def _dispatcher(settings: Settings, deps: Deps, doorbell: Doorbell, *, single_process: bool) -> Dispatcher:
+    """The process's dispatcher, with a transport for each kind of message this configuration delivers."""
+    transports: dict[str, Transport] = {}
+    notes: list[str] = []
+    if settings.smtp_url:
+        transports[MessageKind.EMAIL] = SmtpTransport(
+            settings.smtp_url, settings.smtp_from, timeout=settings.smtp_timeout_seconds
+        )
+    else:
+        notes.append("e-mail is off: FLAGWARD_SMTP_URL is not set (notifications are in-app only)")
+    policy = RetryPolicy(
+        max_attempts=settings.delivery_max_attempts, base_ms=int(settings.delivery_retry_base_seconds * 1000)
+    )
+    return Dispatcher(
+        deps,
+        transports,
+        policy=policy,
+        lease_seconds=settings.delivery_lease_seconds,
+        poll_seconds=settings.delivery_poll_seconds,
+        release_on_start=single_process,
+        doorbell=doorbell,
+        notes=tuple(notes),
+    )

@@ -16,9 +16,23 @@ class Settings(BaseSettings):
     port: int = 8630
     owner_email: str = "owner@localhost"
     admin_token: str | None = Field(default=None, repr=False)
-    # The origin browsers use to reach this server; session-authenticated writes must come from it.
-    # Empty: the origin of the request itself (scheme and Host header).
+    # The origin browsers use to reach this server; session-authenticated writes must come from it, and
+    # e-mails link to it. Empty: the origin of the request itself (scheme and Host header); e-mails then
+    # link to http://host:port.
     public_origin: str = ""
+    # E-mail (approval-request notifications): smtp://user:password@host:port (STARTTLS when offered) or
+    # smtps://…; empty: e-mail is off (in-app notifications only). The From address of every e-mail.
+    smtp_url: str = Field(default="", repr=False)
+    smtp_from: str = "flagward@localhost"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The outbox dispatcher: attempts per message before it is dead, the first retry's delay (doubling,
+    # with jitter, up to an hour), how long a claimed message is reserved for the process sending it
+    # (longer than any send may take; a message of a killed process is sent again after it), and how often
+    # each process looks for messages other processes wrote.
+    delivery_max_attempts: int = Field(default=8, gt=0)
+    delivery_retry_base_seconds: float = Field(default=5.0, ge=0)
+    delivery_lease_seconds: float = Field(default=120.0, gt=0)
+    delivery_poll_seconds: float = Field(default=1.0, gt=0)
     # Seconds between heartbeat comments on SDK streams (the SDK's read timeout is 300 s).
     stream_heartbeat_seconds: float = 30.0
     # How often each process looks for scheduled approval requests that are due.

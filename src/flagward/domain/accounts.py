@@ -50,6 +50,8 @@ class Member:
     password_hash: str | None = None
     last_seen: int | None = None
     version: int = 1
+    # flagward's own: whether approval-request notifications are also e-mailed (``emailNotifications``).
+    email_notifications: bool = True
     team_keys: list[str] = field(default_factory=list)
     team_names: dict[str, str] = field(default_factory=dict)  # team key -> name, where loaded
 

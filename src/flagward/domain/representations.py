@@ -130,6 +130,8 @@ def member_document(member: Member) -> dict[str, Any]:
         "mfa": "disabled",
         "excludedDashboards": [],
         "permissionGrants": [],
+        # flagward's own (LaunchDarkly has none; its clients ignore it): approval-request notifications by e-mail.
+        "emailNotifications": member.email_notifications,
     }
     if member.first_name is not None:
         doc["firstName"] = member.first_name

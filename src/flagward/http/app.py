@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from flagward import __version__
 from flagward.config import Settings
+from flagward.delivery import Dispatcher
 from flagward.domain.rate_limits import ApiLimits, SignInLimits
 from flagward.http import console, docs, errors, openapi
 from flagward.http.background import run_counter_pruning, run_evaluation_flush, run_scheduler
@@ -22,6 +23,7 @@ from flagward.http.routes import (
     flag_changes,
     flag_statuses,
     flags,
+    notifications,
     projects,
     segments,
     system,
@@ -41,9 +43,12 @@ from flagward.streaming.memory import MemoryBroker
 from flagward.streaming.source import ServiceSource
 
 
-def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, deps: Deps, sdk: SdkDelivery | None = None, dispatcher: Dispatcher | None = None
+) -> FastAPI:
     """The application. ``sdk`` is the process's SDK delivery (``bootstrap`` builds it with the broker the
-    units of work publish to); without it, SDKs are served but see no live changes."""
+    units of work publish to); without it, SDKs are served but see no live changes. ``dispatcher`` delivers
+    the outbox's messages while the app runs; without it, they wait for a process that has one."""
     if sdk is None:
         sdk = SdkDelivery(Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds), MemoryBroker())
 
@@ -56,10 +61,13 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
         scheduler = asyncio.create_task(run_scheduler(deps, settings.scheduler_interval_seconds, stop))
         flusher = asyncio.create_task(run_evaluation_flush(deps, evaluations, settings.flag_status_flush_seconds, stop))
         pruner = asyncio.create_task(run_counter_pruning(deps, COUNTER_PRUNE_SECONDS, stop))
+        delivering = asyncio.create_task(dispatcher.run(stop)) if dispatcher is not None else None
         try:
             yield
         finally:
             stop.set()
+            if delivering is not None:
+                await delivering
             await scheduler
             await flusher
             await pruner
@@ -99,6 +107,7 @@ def create_app(settings: Settings, deps: Deps, sdk: SdkDelivery | None = None) -
         accounts.members,
         accounts.teams,
         accounts.tokens,
+        notifications.router,
         sdk_polling.router,
         sdk_events.router,
         sdk_evalx.router,

@@ -105,7 +105,9 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/tokens/{id}"): "patchToken",
     ("DELETE", "/api/v2/tokens/{id}"): "deleteToken",
     ("POST", "/api/v2/tokens/{id}/reset"): "resetToken",
-    # flagward's own: health, console sign-in.
+    # flagward's own: health, console sign-in, in-app notifications.
+    ("GET", "/api/v2/notifications"): "getNotifications",
+    ("POST", "/api/v2/notifications/read"): "postNotificationsRead",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/readyz"): "getReadiness",
     ("POST", "/auth/login"): "login",
@@ -218,8 +220,9 @@ _ACCEPTED = {name for name in SDK_ERRORS if name.startswith("post")}
 # Lists filtered by the path's keys, which look nothing up: unknown keys list nothing (200, no 404).
 _FILTERS_BY_PATH = {"getApprovalsForFlag"}
 
-# Reads that check no permission: any authenticated caller, whatever its role, gets an answer.
-_UNGUARDED_READS = {"getCallerIdentity"}
+# Reads that check no permission: any authenticated caller, whatever its role, gets an answer (its identity,
+# its own notifications).
+_UNGUARDED_READS = {"getCallerIdentity", "getNotifications"}
 
 # Paths whose every request passes the ``RequestBodies`` middleware (400 for a NUL in URL or body).
 _GUARDED_PREFIXES = ("/api/", "/auth/")

@@ -19,12 +19,14 @@ from flagward.domain.approvals import ApprovalRequest, ResourceKind, Rights, Sta
 from flagward.domain.audit import AuditAction
 from flagward.domain.errors import ApprovalRequired, DomainError, InvalidRequest, NotFound, OptimisticLockError
 from flagward.domain.instructions import apply_flag_instructions
+from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services._approvals import Scope, audit, load_request, settings_for
 from flagward.services._common import load_environment, load_flag
 from flagward.services.flag_changes import change_context, commit_flag_change, deletes
 from flagward.services.flags import delete_loaded_flag
+from flagward.services.notify import describe, tell
 from flagward.services.ports import Deps, UnitOfWork
 from flagward.services.segments import commit_segment_change, load_segment, segment_context
 
@@ -72,6 +74,7 @@ def execute(
     """Run the request's instructions through the write path and mark it completed, or mark it failed
     and return why. Both outcomes are written in the caller's transaction."""
     now = deps.clock.now_ms()
+    changes = describe(uow, request)  # in words, before they change what they speak of
     try:
         _write(uow, deps, request, actor, env, comment or request.description)
     except ApprovalRequired as exc:
@@ -80,21 +83,32 @@ def execute(
         # or admin may still apply it; executed on schedule, it fails like a change that no longer applies.
         if not scheduled:
             raise
-        return _fail(uow, deps, request, actor, now, exc, scheduled=scheduled)
+        return _fail(uow, deps, request, actor, now, exc, scheduled=scheduled, changes=changes)
     except (InvalidRequest, NotFound) as exc:
-        return _fail(uow, deps, request, actor, now, exc, scheduled=scheduled)
+        return _fail(uow, deps, request, actor, now, exc, scheduled=scheduled, changes=changes)
     domain.mark_applied(request, actor, now=now, scheduled=scheduled)
     uow.approvals.update(request)
     audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "applied", comment)
+    event = RequestEvent.EXECUTED if scheduled else RequestEvent.APPLIED
+    tell(uow, deps, request, event, actor=actor, comment=comment, scheduled=scheduled, changes=changes)
     return None
 
 
 def _fail(
-    uow: UnitOfWork, deps: Deps, request: ApprovalRequest, actor: Actor, now: int, exc: DomainError, *, scheduled: bool
+    uow: UnitOfWork,
+    deps: Deps,
+    request: ApprovalRequest,
+    actor: Actor,
+    now: int,
+    exc: DomainError,
+    *,
+    scheduled: bool,
+    changes: list[str],
 ) -> DomainError:
     domain.mark_failed(request, actor, now=now, reason=exc.message, scheduled=scheduled)
     uow.approvals.update(request)
     audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "failed to apply", exc.message)
+    tell(uow, deps, request, RequestEvent.FAILED, actor=actor, scheduled=scheduled, changes=changes)
     return exc
 
 

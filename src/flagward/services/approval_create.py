@@ -13,11 +13,13 @@ from flagward.domain.audit import AuditAction
 from flagward.domain.copy import APPROVAL_COPY_ACTIONS, CopyAction, chosen_actions, plan_copy
 from flagward.domain.errors import InvalidRequest, OptimisticLockError
 from flagward.domain.instructions import apply_flag_instructions
+from flagward.domain.notifications import RequestEvent
 from flagward.domain.permissions import Permission, require
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers
 from flagward.services._common import load_environment, load_flag
 from flagward.services.flag_changes import change_context, check_deletable, deletes
+from flagward.services.notify import tell
 from flagward.services.ports import Deps, UnitOfWork
 from flagward.services.segments import load_segment, segment_context
 
@@ -84,6 +86,7 @@ def _add(
     )
     uow.approvals.add(request)
     audit(uow, deps.clock, actor, request, AuditAction.CREATE_APPROVAL_REQUEST, "requested", comment)
+    tell(uow, deps, request, RequestEvent.REQUESTED, actor=actor, comment=comment)
     return request
 
 

@@ -16,6 +16,7 @@ from flagward.domain.accounts import Actor
 from flagward.domain.approvals import ApprovalRequest, ReviewKind, Rights
 from flagward.domain.audit import AuditAction
 from flagward.domain.errors import InvalidRequest
+from flagward.domain.notifications import RequestEvent
 from flagward.services._approvals import Scope, audit, load_request, parse_resource_id, resolve_reviewers, settings_for
 from flagward.services._common import load_environment
 from flagward.services.approval_apply import ApprovalApplyFailed, apply, run_due
@@ -26,6 +27,7 @@ from flagward.services.approval_create import (
     create_flag_request,
     create_request,
 )
+from flagward.services.notify import tell
 from flagward.services.ports import Deps, UnitOfWork
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
 ]
 
 _VERBS = {ReviewKind.APPROVE: "approved", ReviewKind.DECLINE: "declined", ReviewKind.COMMENT: "commented on"}
+_TOLD = {ReviewKind.APPROVE: RequestEvent.APPROVED, ReviewKind.DECLINE: RequestEvent.DECLINED}
 
 
 def review(
@@ -76,6 +79,8 @@ def review(
         )
         uow.approvals.update(request)
         audit(uow, deps.clock, actor, request, AuditAction.REVIEW_APPROVAL_REQUEST, _VERBS[review_kind], comment)
+        if review_kind in _TOLD:
+            tell(uow, deps, request, _TOLD[review_kind], actor=actor, comment=comment)
         uow.commit()
     return request
 
@@ -88,6 +93,7 @@ def delete(deps: Deps, *, actor: Actor, request_id: str, scope: Scope | None = N
         domain.check_can_delete(request, actor, rights=Rights.of(actor))
         uow.approvals.delete(request)
         audit(uow, deps.clock, actor, request, AuditAction.DELETE_APPROVAL_REQUEST, "deleted")
+        tell(uow, deps, request, RequestEvent.DELETED, actor=actor)
         uow.commit()
 
 
@@ -106,10 +112,14 @@ def patch(
         request = load_request(uow, request_id, scope, for_update=True)
         domain.check_can_update(request, actor, rights=Rights.of(actor))
         expanded = _expand_reviewers(uow, instructions)
+        before = set(request.notify_member_ids)
         changed = domain.apply_request_patch(request, expanded, known_member=lambda m: uow.members.get(m) is not None)
         if changed:
             uow.approvals.update(request)
             audit(uow, deps.clock, actor, request, AuditAction.UPDATE_APPROVAL_REQUEST, "updated", comment)
+            added = [m for m in request.notify_member_ids if m not in before]
+            if added:  # addReviewers re-requests a review from the members it adds
+                tell(uow, deps, request, RequestEvent.REQUESTED, actor=actor, comment=comment, added_reviewers=added)
         uow.commit()
     return request
 

@@ -121,12 +121,15 @@ def list_members(deps: Deps, *, actor: Actor, query: MemberQuery) -> tuple[list[
         return uow.members.find(query)
 
 
-_WRITABLE = ("role", "firstName", "lastName")
+_WRITABLE = ("role", "firstName", "lastName", "emailNotifications")
 
 
 def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> Member:
-    """JSON patch on role, firstName, lastName. Nobody can demote the last owner."""
-    require(actor, Permission.MANAGE_MEMBERS)
+    """JSON patch on role, firstName, lastName and emailNotifications (flagward's own). Nobody can demote
+    the last owner. Members may change their own emailNotifications whatever their role."""
+    own = actor.member_id == member_id and not actor.is_service_token
+    if not own:
+        require(actor, Permission.MANAGE_MEMBERS)
     with deps.uow() as uow:
         uow.members.lock_owners()  # before reading: "the last owner" must still be true at commit
         member = load_member(uow, member_id)
@@ -143,10 +146,15 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
         for name in ("firstName", "lastName"):
             if after.get(name) is not None and not isinstance(after[name], str):
                 raise InvalidRequest(f"{name} must be a string")
+        if not isinstance(after.get("emailNotifications"), bool):
+            raise InvalidRequest("emailNotifications must be true or false")
+        if own and _beyond_email_switch(before, after):
+            require(actor, Permission.MANAGE_MEMBERS)
         changed_role = role is not member.role
         member.role = role
         member.first_name = after.get("firstName")
         member.last_name = after.get("lastName")
+        member.email_notifications = after["emailNotifications"]
         if member_document(member) != before:
             member.version += 1
             uow.members.update(member)
@@ -165,6 +173,11 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
             )
         uow.commit()
     return member
+
+
+def _beyond_email_switch(before: dict[str, object], after: dict[str, object]) -> bool:
+    """Whether a patch changes anything but ``emailNotifications`` (which needs the right to manage members)."""
+    return any(before.get(name) != after.get(name) for name in ("role", "firstName", "lastName"))
 
 
 def delete_member(deps: Deps, *, actor: Actor, member_id: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
@@ -13,6 +13,8 @@ from flagward.domain.audit import AuditEntry
 from flagward.domain.events import Event
 from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
+from flagward.domain.notifications import Notification
+from flagward.domain.outbox import Failure, NewMessage, OutboxMessage, OutboxStats
 from flagward.domain.projects import Environment, Project
 from flagward.domain.segments import Segment
 
@@ -246,6 +248,78 @@ class AuditLog(Protocol):
     def find(self, query: AuditQuery) -> list[AuditEntry]: ...
 
 
+@dataclass(frozen=True)
+class OutboxQuery:
+    kind: str | None = None
+    target: str | None = None
+    statuses: tuple[str, ...] = ()
+    page: Page = field(default_factory=Page)
+
+
+class Outbox(Protocol):
+    """The transactional outbox (``flagward.domain.outbox``). Services ``add`` in their unit of work;
+    the dispatcher claims and records outcomes, each in a short transaction of its own."""
+
+    def add(self, message: NewMessage, *, now: int) -> str:
+        """Store ``message`` in the caller's transaction (nothing is sent if it rolls back); its id."""
+        ...
+
+    def claim(self, *, now: int, owner: str, lease_ms: int, limit: int, kinds: Collection[str]) -> list[OutboxMessage]:
+        """Lease up to ``limit`` due messages of ``kinds`` to ``owner`` until ``now + lease_ms``, counting the
+        attempt. Concurrent claimers never get the same message while a lease runs."""
+        ...
+
+    def succeeded(self, message_id: str, *, owner: str, now: int, status_code: int | None = None) -> bool:
+        """Mark it sent, if ``owner`` still holds its lease (False: the lease was lost; nothing changes)."""
+        ...
+
+    def failed(self, message_id: str, *, owner: str, failure: Failure, retry_at: int | None) -> bool:
+        """Record the failure and retry at ``retry_at`` (None: the message is dead), if ``owner`` holds it."""
+        ...
+
+    def release_leases(self) -> int: ...
+    def get(self, message_id: str) -> OutboxMessage | None: ...
+    def find(self, query: OutboxQuery) -> tuple[list[OutboxMessage], int]:
+        """Newest first (a delivery log)."""
+        ...
+
+    def stats(self, now: int) -> OutboxStats: ...
+
+
+class NotificationRepository(Protocol):
+    def add(self, notification: Notification) -> None: ...
+    def find(self, member_id: str, *, unread_only: bool, page: Page) -> tuple[list[Notification], int]:
+        """Newest first."""
+        ...
+
+    def unread_count(self, member_id: str) -> int: ...
+    def mark_read(self, member_id: str, ids: Collection[str] | None, *, now: int) -> int:
+        """Mark ``ids`` (None: all) of the member's unread notifications read; how many were."""
+        ...
+
+
+class Transport(Protocol):
+    """Delivers messages of one kind to the outside world (``flagward.delivery``). ``send`` runs in a
+    worker thread, outside any transaction; it returns a status code worth recording (or None), and
+    raises :class:`DeliveryFailed` when the receiver did not take the message."""
+
+    def send(self, message: OutboxMessage) -> int | None: ...
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.error)
+        self.failure = failure
+
+
+@dataclass(frozen=True)
+class NotificationOptions:
+    """How people are told: whether e-mail is on (SMTP configured) and the server's public URL for links."""
+
+    email: bool = False
+    public_url: str = ""
+
+
 class Meta(Protocol):
     """Account-wide values kept by the store."""
 
@@ -284,6 +358,10 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditLog: ...
     @property
     def meta(self) -> Meta: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def notifications(self) -> NotificationRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -318,3 +396,4 @@ class Deps:
     uow: UnitOfWorkFactory
     clock: Clock
     passwords: SecretHasher
+    notify: NotificationOptions = field(default_factory=NotificationOptions)

@@ -214,6 +214,7 @@ def member_to_record(member: Member, record: MemberRecord | None = None) -> Memb
     record.email = member.email
     record.first_name = member.first_name
     record.last_name = member.last_name
+    record.email_notifications = member.email_notifications
     record.role = member.role.value
     record.password_hash = member.password_hash
     record.last_seen = member.last_seen
@@ -229,6 +230,7 @@ def member_from_record(record: MemberRecord, team_keys: list[str], team_names: d
         creation_date=record.creation_date,
         first_name=record.first_name,
         last_name=record.last_name,
+        email_notifications=record.email_notifications,
         password_hash=record.password_hash,
         last_seen=record.last_seen,
         version=record.version,

@@ -56,6 +56,7 @@ class MemberRecord(Base):
     creation_date: Mapped[int] = mapped_column(BigInteger)
     last_seen: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)
+    email_notifications: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class TeamRecord(Base):
@@ -256,3 +257,47 @@ class FlagEvaluationCountRecord(Base):
 
 
 Index("ix_flag_evaluation_counts_day", FlagEvaluationCountRecord.day)
+
+
+class OutboxRecord(Base):
+    """A message to the outside world, written with the change that causes it (``domain.outbox``)."""
+
+    __tablename__ = "outbox_messages"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)  # the idempotency key
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    target: Mapped[str | None] = mapped_column(String(64))
+    ordering_key: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+
+
+Index("ix_outbox_messages_due", OutboxRecord.status, OutboxRecord.next_attempt_at)
+Index("ix_outbox_messages_ordering", OutboxRecord.ordering_key, OutboxRecord.seq)
+Index("ix_outbox_messages_target", OutboxRecord.target, OutboxRecord.seq)
+
+
+class NotificationRecord(Base):
+    """A member's in-app notification (``domain.notifications``)."""
+
+    __tablename__ = "notifications"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(24), ForeignKey("members.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    approval_request_id: Mapped[str | None] = mapped_column(String(64))
+    link: Mapped[str | None] = mapped_column(Text)
+    read_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+Index("ix_notifications_member", NotificationRecord.member_id, NotificationRecord.created_at)

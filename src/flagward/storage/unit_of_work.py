@@ -3,6 +3,7 @@ released to the broker only after the commit succeeded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -23,6 +24,8 @@ from flagward.storage.repositories import (
     SqlFlagUsage,
     SqlMemberRepository,
     SqlMeta,
+    SqlNotifications,
+    SqlOutbox,
     SqlProjectRepository,
     SqlRateCounters,
     SqlSegmentRepository,
@@ -49,12 +52,23 @@ class SqlUnitOfWork:
     rate_counters: SqlRateCounters
     audit: SqlAuditLog
     meta: SqlMeta
+    outbox: SqlOutbox
+    notifications: SqlNotifications
 
-    def __init__(self, session_factory: sessionmaker[Session], broker: Broker | None, *, write: bool) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        broker: Broker | None,
+        *,
+        write: bool,
+        on_outbox_commit: Callable[[], None] | None = None,
+    ) -> None:
         self._session_factory = session_factory
         self._broker = broker
         self._write = write
         self._events: list[Event] = []
+        self._on_outbox_commit = on_outbox_commit
+        self._enqueued = False
 
     def __enter__(self) -> Self:
         self.session = self._session_factory()
@@ -78,7 +92,12 @@ class SqlUnitOfWork:
         self.rate_counters = SqlRateCounters(self.session)
         self.audit = SqlAuditLog(self.session)
         self.meta = SqlMeta(self.session)
+        self.outbox = SqlOutbox(self.session, on_add=self._note_enqueued)
+        self.notifications = SqlNotifications(self.session)
         return self
+
+    def _note_enqueued(self) -> None:
+        self._enqueued = True
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -100,10 +119,14 @@ class SqlUnitOfWork:
         events, self._events = self._events, []
         if events and self._broker is not None:
             self._broker.publish(events)
+        enqueued, self._enqueued = self._enqueued, False
+        if enqueued and self._on_outbox_commit is not None:
+            self._on_outbox_commit()  # wake this process's dispatcher now rather than at its next poll
 
     def rollback(self) -> None:
         self.session.rollback()
         self._events.clear()
+        self._enqueued = False
 
     def publish(self, event: Event) -> None:
         self._events.append(event)
@@ -113,11 +136,12 @@ class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine, broker: Broker | None = None) -> None:
         self.engine = engine
         self.broker = broker
+        self.on_outbox_commit: Callable[[], None] | None = None  # set by bootstrap: the dispatcher's doorbell
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
         limits.install(self._sessions)
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions, self.broker, write=write)
+        return SqlUnitOfWork(self._sessions, self.broker, write=write, on_outbox_commit=self.on_outbox_commit)
 
 
 def _translate(exc: BaseException | None) -> None:

@@ -20,6 +20,7 @@ from flagward.http.schemas.read_accounts import CallerIdentityRep, Member
 from flagward.http.schemas.read_audit import AuditLogEntryListingRepCollection, AuditLogEntryRep
 from flagward.services import audit as audit_service
 from flagward.services import auth
+from flagward.services.delivery import outbox_stats
 from flagward.services.identity import caller_identity
 from flagward.services.ports import AuditQuery, StoreUnavailable
 
@@ -42,12 +43,23 @@ async def healthz(request: Request) -> dict[str, Any]:
     responses={503: {"description": "Not ready: the store does not answer ({status, reason})"}},
 )
 def readyz(deps: DepsDep) -> Response:
+    """Ready when the store answers. ``details.outbox`` tells how delivery of e-mails (and other outgoing
+    messages) goes: ``due`` messages waiting now and ``lagMs`` since the oldest became due, ``retrying``
+    after a failure, ``dead`` ones (given up; their last error is kept); it never makes the process unready."""
     try:
         with deps.uow(write=False) as uow:
             uow.meta.account_id()
+        stats = outbox_stats(deps)
     except StoreUnavailable as exc:
         return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
-    return JSONResponse({"status": "ok"})
+    outbox = {
+        "pending": stats.pending,
+        "due": stats.due,
+        "retrying": stats.retrying,
+        "dead": stats.dead,
+        "lagMs": stats.oldest_due_ms or 0,
+    }
+    return JSONResponse({"status": "ok", "details": {"outbox": outbox}})
 
 
 @identity.get("/api/v2/caller-identity", summary="Identify the caller", **returns(CallerIdentityRep))

@@ -34,6 +34,12 @@ class Member(Read):
     teams: Maybe[list[MemberTeamSummaryRep]] = None
     permissionGrants: Maybe[list[dict[str, Any]]] = None
     creationDate: int
+    emailNotifications: Maybe[bool] = Field(
+        default=None,
+        description="flagward's own: whether approval-request notifications are also e-mailed to the member "
+        "(they always appear in /api/v2/notifications). A member may change their own with PATCH "
+        '[{"op": "replace", "path": "/emailNotifications", "value": false}].',
+    )
 
 
 class Members(Read):

@@ -10,6 +10,8 @@ from flagward.storage.repositories.approvals import SqlApprovalRepository
 from flagward.storage.repositories.audit import SqlAuditLog, SqlMeta
 from flagward.storage.repositories.flag_usage import SqlFlagUsage
 from flagward.storage.repositories.flags import SqlFlagRepository
+from flagward.storage.repositories.notifications import SqlNotifications
+from flagward.storage.repositories.outbox import SqlOutbox
 from flagward.storage.repositories.projects import SqlEnvironmentRepository, SqlProjectRepository
 from flagward.storage.repositories.rate_counters import SqlRateCounters
 from flagward.storage.repositories.segments import SqlSegmentRepository, SqlTombstones
@@ -22,6 +24,8 @@ __all__ = [
     "SqlFlagUsage",
     "SqlMemberRepository",
     "SqlMeta",
+    "SqlNotifications",
+    "SqlOutbox",
     "SqlProjectRepository",
     "SqlRateCounters",
     "SqlSegmentRepository",
