@@ -25,7 +25,7 @@ from flagward.services.flag_gate import approval_required_in, can_bypass_approva
 from flagward.services.ports import AuditQuery, Deps, FlagQuery, MemberQuery, Page, UnitOfWork
 
 CHART_DAYS = 14
-HISTORY_LIMIT = 15
+HISTORY_LIMIT = 10
 REVIEWER_LIMIT = 200
 _REVIEWER_ROLES = (Role.WRITER.value, Role.ADMIN.value, Role.OWNER.value)
 
@@ -128,8 +128,7 @@ def _evaluations(uow: UnitOfWork, env: Environment, flag_key: str, now: int, day
 
 
 def _history(uow: UnitOfWork, flag: Flag) -> list[AuditEntry]:
-    # ``q`` narrows the scan in SQL (every entry about the flag names it); ``spec`` decides.
-    query = AuditQuery(q=flag.key, spec=flag_spec(flag.project_key, flag.key), limit=HISTORY_LIMIT)
+    query = AuditQuery(spec=flag_spec(flag.project_key, flag.key), limit=HISTORY_LIMIT)
     return uow.audit.find(query)
 
 

@@ -12,8 +12,8 @@ from flagward.domain.flag_statuses import DAY_MS, DEFAULT_VARIATION
 from flagward.domain.flags import Flag
 from flagward.services.flag_overview import Evaluations
 
-WIDTH, HEIGHT = 560, 150
-LEFT, BOTTOM, TOP = 44, 22, 8
+WIDTH, HEIGHT = 300, 150
+LEFT, BOTTOM, TOP = 40, 22, 10
 # Distinguishable for the common colour-vision deficiencies (Okabe-Ito), darkened for contrast on white.
 PALETTE = ("#0b6fb0", "#d55e00", "#009e73", "#b8860b", "#cc79a7", "#56b4e9", "#6b4c9a", "#8c564b")
 DEFAULT_COLOUR = "#8a94a3"
@@ -87,7 +87,7 @@ def evaluations_chart(flag: Flag, evaluations: Evaluations) -> Chart:
     y_max = _nice_max(max(totals, default=0))
     plot_w, plot_h = WIDTH - LEFT - 4, HEIGHT - BOTTOM - TOP
     slot = plot_w / max(1, len(days))
-    bar = slot * 0.68
+    bar = slot * 0.72
     segments = []
     for i, day in enumerate(days):
         y = float(TOP + plot_h)
@@ -100,5 +100,5 @@ def evaluations_chart(flag: Flag, evaluations: Evaluations) -> Chart:
             title = f"{_day(day)}: {count:,} served {s.label}"
             segments.append(Segment(LEFT + i * slot + (slot - bar) / 2, y, bar, height, s.colour, title))
     labels = [_day(d) for d in days]
-    ticks = [(LEFT + i * slot + slot / 2, labels[i]) for i in range(0, len(days), max(1, len(days) // 7))]
+    ticks = [(LEFT + i * slot + slot / 2, labels[i]) for i in range(len(days) - 1, -1, -max(1, len(days) // 3))]
     return Chart(WIDTH, HEIGHT, segments, series, labels, y_max, TOP + plot_h, LEFT, ticks, sum(totals))

@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flagward.domain.describe import FlagLookup, describe_clauses, describe_serve, describe_variation
+from flagward.domain.audit import AuditEntry
+from flagward.domain.describe import (
+    FlagLookup,
+    describe_clauses,
+    describe_instructions,
+    describe_serve,
+    describe_variation,
+)
 from flagward.domain.diff import PARTS, config_lines
 from flagward.domain.flags import Flag
 from flagward.services.flag_overview import FlagOverview, FlagRow
@@ -153,3 +160,32 @@ def targeting(flag: Flag, env_key: str, get_flag: FlagLookup) -> Targeting:
         off=lines["offVariation"][0],
         prerequisites=[] if config["prerequisites"] == [] else lines["prerequisites"],
     )
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    entry: AuditEntry
+    who: str
+    environment: str | None  # the environment's name, for a change to one environment
+    sentences: list[str]  # what the change did, in plain language; empty: use the entry's description
+
+
+def history(overview: FlagOverview) -> list[HistoryItem]:
+    """The flag's audit entries, each semantic patch described instruction by instruction (read against
+    the flag as it is now: a rule since removed is named by its id)."""
+    names = {e.key: e.name for e in overview.environments}
+    items = []
+    for entry in overview.history:
+        actor = entry.actor
+        who = overview.people.get(actor.member_id or "") or actor.member_email or actor.token_name or "flagward"
+        delta: Any = entry.delta
+        env_key = delta.get("environmentKey") if isinstance(delta, Mapping) else None
+        instructions = delta.get("instructions") if isinstance(delta, Mapping) else None
+        sentences = (
+            describe_instructions(instructions, overview.flag, env_key, get_flag=overview.get_flag)
+            if isinstance(instructions, list) and instructions
+            else []
+        )
+        environment = names.get(env_key, env_key) if isinstance(env_key, str) else None
+        items.append(HistoryItem(entry, who, environment, sentences))
+    return items

@@ -140,6 +140,7 @@ def _flag_page(
         everywhere=flag_view.everywhere(overview),
         targeting=flag_view.targeting(overview.flag, env.key, overview.get_flag),
         chart=evaluations_chart(overview.flag, overview.evaluations),
+        history=flag_view.history(overview),
         can_write=can(current.actor, Permission.UPDATE_FLAG_CONFIG),
         gated=gated,
         request_only=gated and not overview.can_bypass,
