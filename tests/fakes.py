@@ -177,6 +177,9 @@ class FakeFlags:
     def list_all(self, project_key: str) -> list[Flag]:
         return copy.deepcopy(sorted((f for (p, _), f in self.s.flags.items() if p == project_key), key=lambda f: f.key))
 
+    def tags(self, project_key: str) -> list[str]:
+        return sorted({t for (p, _), f in self.s.flags.items() if p == project_key for t in f.tags})
+
     def list_for_environment(self, project_key: str, env_key: str) -> list[Flag]:
         flags = [f for f in self.list_all(project_key) if env_key in f.environments]
         for flag in flags:
@@ -266,6 +269,14 @@ class FakeFlagUsage:
                         counts[variation] = counts.get(variation, 0) + count
                 result[key] = FlagUsage(tally.last_requested, tally.default, tally.has_default, counts)
         return result
+
+    def daily_counts(self, environment_id: str, flag_key: str, *, since_day: int) -> dict[int, dict[int, int]]:
+        tally = self.s.flag_usage.get((environment_id, flag_key))
+        by_day: dict[int, dict[int, int]] = {}
+        for (day, variation), count in tally.counts.items() if tally else ():
+            if day >= since_day:
+                by_day.setdefault(day, {})[variation] = count
+        return by_day
 
     def prune(self, *, before_day: int) -> None:
         for tally in self.s.flag_usage.values():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flagward.domain.accounts import Actor, ActorKind
 from flagward.domain.flags import Flag
-from flagward.domain.governance import check_approval_gate, prerequisite_dependents
+from flagward.domain.governance import check_approval_gate, prerequisite_dependents, requires_approval
 from flagward.domain.permissions import Permission, can
 from flagward.domain.projects import Environment
 from flagward.services.ports import UnitOfWork
@@ -37,7 +37,26 @@ def check_flag_write(
         before,
         after,
         environments,
-        can_bypass=can(actor, Permission.BYPASS_REQUIRED_APPROVAL) and actor.kind is not ActorKind.SYSTEM,
+        can_bypass=can_bypass_approval(actor),
         approved_environment=approved_environment,
         dependent_tags=dependent_tags,
     )
+
+
+def approval_required_in(uow: UnitOfWork, flag: Flag, environments: list[Environment]) -> set[str]:
+    """The environments where changing what ``flag`` serves requires approval, judged as
+    ``check_flag_write`` judges it (the flag's tags and, under tag rules, those of the flags that use it
+    as a prerequisite there). Whether a given actor may bypass it is ``can_bypass_approval``."""
+    dependent_tags: dict[str, set[str]] = {}
+    if any(e.approval_settings.required_approval_tags and not e.approval_settings.required for e in environments):
+        dependent_tags = prerequisite_dependents(uow.flags.list_all(flag.project_key), flag.key)
+    return {
+        env.key
+        for env in environments
+        if env.key in flag.environments and requires_approval(env, [*flag.tags, *dependent_tags.get(env.key, ())])
+    }
+
+
+def can_bypass_approval(actor: Actor) -> bool:
+    """Whether ``check_flag_write`` lets ``actor`` change a flag where approval is required."""
+    return can(actor, Permission.BYPASS_REQUIRED_APPROVAL) and actor.kind is not ActorKind.SYSTEM

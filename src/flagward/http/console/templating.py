@@ -34,7 +34,7 @@ class NavItem:
 
 NAV = (
     NavItem("approvals", "Approvals", "/approvals"),
-    NavItem("flags", "Flags", None),
+    NavItem("flags", "Flags", "/projects"),
     NavItem("compare", "Compare", None),
     NavItem("audit", "Audit log", None),
     NavItem("settings", "Settings", None),

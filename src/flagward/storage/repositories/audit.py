@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import String, cast, select
+from sqlalchemy import Select, String, cast, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
@@ -70,20 +70,26 @@ class SqlAuditLog:
             return [audit_from_record(r) for r in self._session.scalars(statement.limit(query.limit))]
         return self._scan_for_spec(statement, query.spec, query.limit)
 
-    def _scan_for_spec(self, statement: object, spec: str, limit: int) -> list[AuditEntry]:
-        found: list[AuditEntry] = []
+    def _scan_for_spec(self, statement: Select[tuple[AuditRecord]], spec: str, limit: int) -> list[AuditEntry]:
+        """Match ``spec`` against the entries' resource columns only, then load the matching entries:
+        entries carry whole resource documents, which are not worth decoding to be skipped."""
+        light = statement.with_only_columns(AuditRecord.seq, AuditRecord.resources)
+        found: list[int] = []
         offset = 0
         while len(found) < limit:
-            batch = list(self._session.scalars(statement.limit(_SCAN_BATCH).offset(offset)))  # type: ignore[attr-defined]
+            batch = list(self._session.execute(light.limit(_SCAN_BATCH).offset(offset)))
             if not batch:
                 break
-            for record in batch:
-                if any(spec_matches(spec, r) for r in record.resources.split("\n") if r):
-                    found.append(audit_from_record(record))
+            for seq, resources in batch:
+                if any(spec_matches(spec, r) for r in resources.split("\n") if r):
+                    found.append(seq)
                     if len(found) == limit:
                         break
             offset += _SCAN_BATCH
-        return found
+        if not found:
+            return []
+        records = self._session.scalars(select(AuditRecord).where(AuditRecord.seq.in_(found)))
+        return [audit_from_record(r) for r in sorted(records, key=lambda r: r.seq, reverse=True)]
 
     def links(self) -> Iterator[StoredLink]:
         """Every stored entry, in ``seq`` order, exactly as stored: all of the table's columns, read in

@@ -91,5 +91,18 @@ class SqlFlagUsage:
             for r in self._session.scalars(usage)
         }
 
+    def daily_counts(self, environment_id: str, flag_key: str, *, since_day: int) -> dict[int, dict[int, int]]:
+        statement = select(
+            FlagEvaluationCountRecord.day, FlagEvaluationCountRecord.variation, FlagEvaluationCountRecord.count
+        ).where(
+            FlagEvaluationCountRecord.environment_id == environment_id,
+            FlagEvaluationCountRecord.flag_key == flag_key,
+            FlagEvaluationCountRecord.day >= since_day,
+        )
+        by_day: dict[int, dict[int, int]] = {}
+        for day, variation, count in self._session.execute(statement):
+            by_day.setdefault(day, {})[variation] = count
+        return by_day
+
     def prune(self, *, before_day: int) -> None:
         self._session.execute(delete(FlagEvaluationCountRecord).where(FlagEvaluationCountRecord.day < before_day))

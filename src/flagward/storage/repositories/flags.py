@@ -87,6 +87,15 @@ class SqlFlagRepository:
         configs = self._configs([r.id for r in records])
         return [flag_from_record(r, project_key, configs[r.id]) for r in records], total
 
+    def tags(self, project_key: str) -> list[str]:
+        statement = (
+            select(FlagRecord.tags)
+            .join(ProjectRecord, ProjectRecord.id == FlagRecord.project_id)
+            .where(ProjectRecord.key == project_key, FlagRecord.tags != "\n")
+            .distinct()
+        )
+        return sorted({tag for encoded in self._session.scalars(statement) for tag in encoded.split("\n") if tag})
+
     def list_all(self, project_key: str) -> list[Flag]:
         records = list(
             self._session.scalars(
