@@ -136,7 +136,27 @@ class FlagUsageRepository(Protocol):
 
 
 @dataclass(frozen=True)
+class ReviewScope:
+    """The approval settings of one (project, environment, resource kind) that the store needs to filter
+    requests by review: ``min_approvals`` and whether requesters may review their own requests there."""
+
+    project_key: str
+    environment_key: str
+    resource_kind: str
+    min_approvals: int = 1
+    own_review: bool = False
+
+
+@dataclass(frozen=True)
 class ApprovalQuery:
+    """Requests matching every given field. The review filters read the requests' current verdicts
+    (``ApprovalRequest.current_verdicts``) and, per environment, ``scopes`` (absent: the defaults):
+
+    - ``unreviewed_by``: that member has no current approve or decline;
+    - ``reviewable_by``: that member did not make the request, or the scope allows own review;
+    - ``review_statuses``: ``ApprovalRequest.review_status`` under the scope's ``min_approvals``.
+    """
+
     project_key: str | None = None
     environment_key: str | None = None
     resource_kind: str | None = None
@@ -144,7 +164,21 @@ class ApprovalQuery:
     requestor_id: str | None = None
     statuses: tuple[str, ...] = ()
     notify_member_ids: tuple[str, ...] = ()
+    unreviewed_by: str | None = None
+    reviewable_by: str | None = None
+    review_statuses: tuple[str, ...] = ()
+    scopes: tuple[ReviewScope, ...] = ()
     page: Page | None = None  # None: every match
+
+    def scope(self, project_key: str, environment_key: str, resource_kind: str) -> ReviewScope:
+        for scope in self.scopes:
+            if (scope.project_key, scope.environment_key, scope.resource_kind) == (
+                project_key,
+                environment_key,
+                resource_kind,
+            ):
+                return scope
+        return ReviewScope(project_key, environment_key, resource_kind)
 
 
 class ApprovalRepository(Protocol):
