@@ -7,6 +7,8 @@ Route map (pages; forms post to the page's own path + a verb):
 - ``/approvals`` inbox (``tab``, ``project``, ``environment``, ``status``, ``review``, ``page``);
   ``/approvals/list`` its polled partial
 - ``/approvals/{id}`` a request; ``/approvals/{id}/review|apply|delete`` (POST)
+- ``/compare`` environments side by side (``project``, ``flag``, ``source``, ``target``);
+  ``/compare/preview`` (htmx), ``/compare/request`` and ``/compare/copy`` (POST)
 - ``/console/static/…`` the stylesheet and the vendored htmx
 
 Not for console pages: ``/flags`` and ``/all`` are SDK streaming paths (``http.sdk.stream``).
@@ -20,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from flagward.http.console import pages_approvals, pages_auth
+from flagward.http.console import pages_approvals, pages_auth, pages_compare
 from flagward.http.console.security import SignInRequired, sign_in_url
 from flagward.http.console.templating import STATIC_URL, build_environment
 
@@ -32,6 +34,7 @@ def install(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="console-static")
     app.include_router(pages_auth.router)
     app.include_router(pages_approvals.router)
+    app.include_router(pages_compare.router)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_required(request: Request, exc: SignInRequired) -> Response:

@@ -38,6 +38,7 @@ NOTICES = {
     "comment": "Your comment was added.",
     "apply": "The change was applied.",
     "scheduled": "The change is scheduled.",
+    "requested": "Your request was created; its reviewers see it in their inbox.",
 }
 
 

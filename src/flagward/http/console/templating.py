@@ -35,7 +35,7 @@ class NavItem:
 NAV = (
     NavItem("approvals", "Approvals", "/approvals"),
     NavItem("flags", "Flags", None),
-    NavItem("compare", "Compare", None),
+    NavItem("compare", "Compare", "/compare"),
     NavItem("audit", "Audit log", None),
     NavItem("settings", "Settings", None),
 )
