@@ -530,6 +530,7 @@ class FakeAuditLog:
             and (query.after is None or e.date > query.after)
             and (not query.q or query.q.lower() in repr(e.content()).lower())
             and (not query.spec or any(spec_matches(query.spec, r) for r in e.resources()))
+            and (not query.member_id or e.actor.member_id == query.member_id)
         ]
         return copy.deepcopy(items[: query.limit])
 

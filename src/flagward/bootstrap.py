@@ -9,7 +9,9 @@ from sqlalchemy import Engine
 
 from flagward.config import Settings
 from flagward.passwords import Argon2Hasher
+from flagward.services.audit import CachedChainCheck
 from flagward.services.ports import Deps
+from flagward.storage.audit_verify import verify
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -53,6 +55,8 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         upgrade(engine)
     broker = _broker(settings, engine)
     uow = SqlUnitOfWorkFactory(engine, broker)
-    deps = Deps(uow=uow, clock=SystemClock(), passwords=Argon2Hasher())
+    clock = SystemClock()
+    chain = CachedChainCheck(lambda: verify(engine), clock)
+    deps = Deps(uow=uow, clock=clock, passwords=Argon2Hasher(), audit_chain=chain)
     hub = Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds)
     return Services(settings=settings, engine=engine, deps=deps, sdk=SdkDelivery(hub, broker))

@@ -10,6 +10,7 @@ from typing import Protocol, Self
 from flagward.domain.accounts import AccessToken, Member, Team
 from flagward.domain.approvals import ApprovalRequest
 from flagward.domain.audit import AuditEntry
+from flagward.domain.audit_chain import ChainBreak
 from flagward.domain.events import Event
 from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
@@ -268,7 +269,27 @@ class AuditQuery:
     after: int | None = None
     q: str | None = None
     spec: str | None = None
+    member_id: str | None = None  # entries whose actor is this member
     limit: int = 10
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The audit hash chain verified at ``checked_at``: how many entries, and every problem found."""
+
+    checked: int
+    breaks: list[ChainBreak]
+    checked_at: int
+
+    @property
+    def intact(self) -> bool:
+        return not self.breaks
+
+
+class AuditChainCheck(Protocol):
+    def __call__(self) -> ChainReport:
+        """Verify the stored chain as ``flagward audit verify`` does (without anchors)."""
+        ...
 
 
 class AuditLog(Protocol):
@@ -352,3 +373,4 @@ class Deps:
     uow: UnitOfWorkFactory
     clock: Clock
     passwords: SecretHasher
+    audit_chain: AuditChainCheck | None = None  # None: this process cannot verify the chain

@@ -36,8 +36,8 @@ NAV = (
     NavItem("approvals", "Approvals", "/approvals"),
     NavItem("flags", "Flags", None),
     NavItem("compare", "Compare", "/compare"),
-    NavItem("audit", "Audit log", None),
-    NavItem("settings", "Settings", None),
+    NavItem("audit", "Audit log", "/audit"),
+    NavItem("settings", "Settings", "/settings"),
 )
 
 

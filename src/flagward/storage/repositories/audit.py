@@ -65,12 +65,15 @@ class SqlAuditLog:
             statement = statement.where(AuditRecord.date > query.after)
         if query.q:
             statement = statement.where(contains_ci(cast(AuditRecord.doc, String), query.q))
+        if query.member_id:
+            # Narrows in SQL; the actor's id is checked exactly below (the id may appear elsewhere too).
+            statement = statement.where(contains_ci(cast(AuditRecord.doc, String), query.member_id))
         statement = statement.order_by(AuditRecord.seq.desc())
-        if not query.spec:
+        if not query.spec and not query.member_id:
             return [audit_from_record(r) for r in self._session.scalars(statement.limit(query.limit))]
-        return self._scan_for_spec(statement, query.spec, query.limit)
+        return self._scan(statement, query, query.limit)
 
-    def _scan_for_spec(self, statement: object, spec: str, limit: int) -> list[AuditEntry]:
+    def _scan(self, statement: object, query: AuditQuery, limit: int) -> list[AuditEntry]:
         found: list[AuditEntry] = []
         offset = 0
         while len(found) < limit:
@@ -78,10 +81,15 @@ class SqlAuditLog:
             if not batch:
                 break
             for record in batch:
-                if any(spec_matches(spec, r) for r in record.resources.split("\n") if r):
-                    found.append(audit_from_record(record))
-                    if len(found) == limit:
-                        break
+                spec = query.spec
+                if spec and not any(spec_matches(spec, r) for r in record.resources.split("\n") if r):
+                    continue
+                entry = audit_from_record(record)
+                if query.member_id and entry.actor.member_id != query.member_id:
+                    continue
+                found.append(entry)
+                if len(found) == limit:
+                    break
             offset += _SCAN_BATCH
         return found
 
