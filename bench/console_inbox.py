@@ -6,7 +6,8 @@ another reviewer). It then stops the server and stores 10,000 pending requests i
 the services' unit of work (creating them over HTTP takes minutes and measures something else): every one
 names the reviewer; one in ten the reviewer already approved, one in twenty the reviewer made. The server
 starts again, the reviewer signs in, and the script times full page loads over HTTP (server-side render:
-the inbox query, the page's template, one response), each page 200 times after 10 warm-up loads:
+the inbox query, the page's template, one response), each page 200 times after 10 warm-up loads, and
+reads the CPU time the server process spent on them (on a shared machine, the figure load does not skew):
 
 - ``/approvals`` (waiting for my review, the default tab, first page, the three tab counts);
 - ``/approvals?tab=all`` and ``/approvals?tab=waiting&page=200`` (deep page);
@@ -22,6 +23,7 @@ Figures go to stdout and bench/results/console_inbox.json; BENCHMARKS.md records
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -97,16 +99,25 @@ def seed_requests(database_url: str, ids: dict[str, str], count: int, flags: int
         services.close()
 
 
-def measure(client: httpx.Client, path: str, runs: int, warmup: int) -> dict[str, Any]:
+def cpu_ms(pid: int) -> float:
+    """CPU time the process has used (user + system), in ms: on a shared machine this is the figure that
+    does not depend on what else runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def measure(client: httpx.Client, path: str, runs: int, warmup: int, pid: int) -> dict[str, Any]:
     for _ in range(warmup):
         _check_page(client.get(path))
     times = []
+    cpu_before = cpu_ms(pid)
     for _ in range(runs):
         start = time.perf_counter()
         response = client.get(path)
         times.append((time.perf_counter() - start) * 1000)
         _check_page(response)
     return {
+        "server_cpu_ms_per_page": round((cpu_ms(pid) - cpu_before) / runs, 1),
         "p50_ms": round(percentile(times, 50), 1),
         "p99_ms": round(percentile(times, 99), 1),
         "max_ms": round(max(times), 1),
@@ -138,7 +149,9 @@ def main() -> None:
         server = ServerProcess(database_url=url, workdir=workdir, port=server.port)
         with server, httpx.Client(base_url=server.url, timeout=30) as client:
             _check(client.post("/auth/login", json={"email": "reviewer@example.com", "password": PASSWORD}))
-            results = {name: measure(client, path, args.runs, args.warmup) for name, path in PAGES.items()}
+            assert server.process is not None
+            pid = server.process.pid
+            results = {name: measure(client, path, args.runs, args.warmup, pid) for name, path in PAGES.items()}
     report(
         "console_inbox",
         {"store": "sqlite", "pending_requests": args.requests, "seed_seconds": round(seeded_s, 1), "pages": results},

@@ -154,7 +154,8 @@ def _matching(
     query = _query(tab, actor, filter, scopes)
     if query is None:
         return [], 0
-    requests, total = uow.approvals.find(replace(query, page=page or Page(limit=1)))
+    # Without a page only the count is wanted: a page of no rows still counts every match.
+    requests, total = uow.approvals.find(replace(query, page=page or Page(limit=0)))
     return [_row(r, settings(r)) for r in requests] if page else [], total
 
 
