@@ -73,3 +73,16 @@ def test_a_target_without_approval_is_copied_at_once(world: World) -> None:
     assert world.config("ribbon", "staging")["on"] is False
     assert len(world.config("ribbon", "staging")["rules"]) == 1  # left as it was
     rita.close()
+
+
+def test_a_whole_project_lists_the_flags_that_differ_and_a_reader_gets_no_controls(world: World) -> None:
+    world.flag("sparkle")  # differs between staging and production
+    remy = world.person("Remy")
+    page = remy.page
+    page.goto(f"/compare?project={world.project}&source=staging&target=production")
+    expect(page.get_by_role("heading", name="Sparkle sparkle")).to_be_visible()
+    expect(page.locator("section.compare-flag .badge-pending").first).to_contain_text("differ")
+    expect(page.get_by_role("button", name="Request copy to Production")).to_have_count(0)
+    expect(page.get_by_role("checkbox")).to_have_count(0)
+    remy.shot("compare-project")
+    remy.close()
