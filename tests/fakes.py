@@ -22,7 +22,7 @@ from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.notifications import Notification
 from flagward.domain.outbox import Failure, MessageStatus, NewMessage, OutboxMessage, OutboxStats
-from flagward.domain.projects import Environment, Project
+from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.segments import Segment
 from flagward.services.ports import (
     ApprovalQuery,
@@ -342,8 +342,9 @@ class FakeApprovals:
             and (not q.requestor_id or r.requestor_id == q.requestor_id)
             and (not q.statuses or r.status.value in q.statuses)
             and (not q.notify_member_ids or set(q.notify_member_ids) & set(r.notify_member_ids))
+            and _review_match(q, r)
         ]
-        items.sort(key=lambda r: (-r.creation_date, r.id))
+        items.sort(key=lambda r: (r.creation_date, r.id), reverse=True)
         return copy.deepcopy(_page(items, q.page)), len(items)
 
     def due(self, now: int, limit: int = 20) -> list[str]:
@@ -356,6 +357,19 @@ class FakeApprovals:
             key=lambda r: r.execution_date or 0,
         )
         return [r.id for r in due[:limit]]
+
+
+def _review_match(q: ApprovalQuery, r: ApprovalRequest) -> bool:
+    """``ApprovalQuery``'s review filters, straight from the domain."""
+    scope = q.scope(r.project_key, r.environment_key, r.resource_kind.value)
+    if q.unreviewed_by and q.unreviewed_by in r.current_verdicts():
+        return False
+    if q.reviewable_by and r.requestor_id == q.reviewable_by and not scope.own_review:
+        return False
+    if q.review_statuses:
+        settings = ApprovalSettings(min_num_approvals=scope.min_approvals)
+        return r.review_status(settings).value in q.review_statuses
+    return True
 
 
 class FakeMembers:
@@ -532,6 +546,7 @@ class FakeAuditLog:
             and (query.after is None or e.date > query.after)
             and (not query.q or query.q.lower() in repr(e.content()).lower())
             and (not query.spec or any(spec_matches(query.spec, r) for r in e.resources()))
+            and (not query.member_id or e.actor.member_id == query.member_id)
         ]
         return copy.deepcopy(items[: query.limit])
 

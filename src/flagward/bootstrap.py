@@ -11,7 +11,9 @@ from flagward.config import Settings
 from flagward.delivery import Dispatcher, Doorbell, SmtpTransport
 from flagward.domain.outbox import MessageKind, RetryPolicy
 from flagward.passwords import Argon2Hasher
+from flagward.services.audit import CachedChainCheck
 from flagward.services.ports import Deps, NotificationOptions, Transport
+from flagward.storage.audit_verify import verify
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -59,7 +61,9 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     doorbell = Doorbell()
     uow.on_outbox_commit = doorbell.ring
     notify = NotificationOptions(email=bool(settings.smtp_url), public_url=public_url(settings))
-    deps = Deps(uow=uow, clock=SystemClock(), passwords=Argon2Hasher(), notify=notify)
+    clock = SystemClock()
+    chain = CachedChainCheck(lambda: verify(engine), clock)
+    deps = Deps(uow=uow, clock=clock, passwords=Argon2Hasher(), notify=notify, audit_chain=chain)
     hub = Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds)
     dispatcher = _dispatcher(settings, deps, doorbell, single_process=engine.dialect.name == "sqlite")
     return Services(settings=settings, engine=engine, deps=deps, sdk=SdkDelivery(hub, broker), dispatcher=dispatcher)

@@ -294,8 +294,10 @@ def _entry(i: int) -> AuditEntry:
         short_description="x",
         title_verb="updated",
         accesses=[Access("updateOn", "proj/shop:env/production:flag/alpha")],
-        actor=AuditActor(member_id="m" * 24),
+        actor=AuditActor(member_id=("m" if i % 2 else "n") * 24),
         target_resources=["proj/shop:env/production:flag/alpha"],
+        # Names the other member, so only the actor check tells the two apart.
+        comment=f"reviewed by {('n' if i % 2 else 'm') * 24}",
     )
 
 
@@ -311,6 +313,8 @@ def test_the_audit_log_is_a_chain(factory: Any) -> None:
         assert dates == sorted(set(dates))  # strictly increasing, although written in the same millisecond
         assert [e.id for e in uow.audit.find(AuditQuery(spec="proj/shop:env/*:flag/*", limit=20))][-1] == f"{1:024x}"
         assert uow.audit.find(AuditQuery(spec="proj/other:env/*:flag/*", limit=20)) == []
+        by_member = uow.audit.find(AuditQuery(member_id="n" * 24, limit=20))
+        assert [e.id for e in by_member] == [f"{i:024x}" for i in (4, 2)]
         chain = sorted(uow.audit.find(AuditQuery(limit=20)), key=lambda e: e.seq)
         assert verify_chain([StoredLink.of(e) for e in chain]) == []
 

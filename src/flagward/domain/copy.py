@@ -26,6 +26,16 @@ class CopyAction(StrEnum):
 
 APPROVAL_COPY_ACTIONS = tuple(a for a in CopyAction if a is not CopyAction.UPDATE_MIGRATION_SETTINGS)
 
+PART_ACTIONS: dict[str, CopyAction] = {
+    "on": CopyAction.UPDATE_ON,
+    "targets": CopyAction.UPDATE_TARGETS,
+    "rules": CopyAction.UPDATE_RULES,
+    "fallthrough": CopyAction.UPDATE_FALLTHROUGH,
+    "offVariation": CopyAction.UPDATE_OFF_VARIATION,
+    "prerequisites": CopyAction.UPDATE_PREREQUISITES,
+}
+"""The copy action that brings over each part of ``flagward.domain.diff.PARTS``."""
+
 
 def parse_actions(raw: object, field: str, allowed: Iterable[CopyAction]) -> list[CopyAction]:
     allowed_set = set(allowed)

@@ -3,22 +3,32 @@ counted per tab and paged, with the names of the people they mention.
 
 "Waiting for my review" is decided by the domain's own rule: a pending request whose reviewers include
 me (named, or through a team when it was made or later added), on which I have no current approve or
-decline, and which ``review_refusal`` would let me approve. It is filtered in memory, after the store
-narrowed the candidates to pending requests that name me.
+decline, and which ``review_refusal`` would let me approve (``waiting_for``). The store does the
+filtering (``ApprovalQuery``'s review filters, with each environment's settings as ``ReviewScope``s), so
+a page costs the same with 10,000 pending requests as with ten; ``tests/unit/services/test_approval_inbox.py``
+holds the store's answer equal to ``waiting_for``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from flagward.domain.accounts import Actor, Member
-from flagward.domain.approvals import ApprovalRequest, ReviewKind, ReviewStatus, Rights, Status, review_refusal
+from flagward.domain.approvals import (
+    ApprovalRequest,
+    ResourceKind,
+    ReviewKind,
+    ReviewStatus,
+    Rights,
+    Status,
+    review_refusal,
+)
 from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings, Environment
 from flagward.services._approvals import settings_for
-from flagward.services.ports import ApprovalQuery, Deps, Page, UnitOfWork
+from flagward.services.ports import ApprovalQuery, Deps, Page, ProjectQuery, ReviewScope, UnitOfWork
 
 
 class InboxTab(StrEnum):
@@ -89,40 +99,64 @@ def waiting_for(actor: Actor, request: ApprovalRequest, settings: ApprovalSettin
     return review_refusal(request, actor, ReviewKind.APPROVE, settings=settings, rights=Rights.of(actor)) is None
 
 
-def _query(tab: InboxTab, actor: Actor, filter: InboxFilter) -> ApprovalQuery | None:
+def review_scopes(uow: UnitOfWork) -> tuple[ReviewScope, ...]:
+    """Every environment's approval settings that differ from the defaults, for the store's filters."""
+    projects, _ = uow.projects.find(ProjectQuery(page=Page(limit=10_000)))
+    scopes = []
+    for project in projects:
+        for env in uow.environments.find(project.key)[0]:
+            for kind in ResourceKind:
+                settings = settings_for(env, kind)
+                if settings.min_num_approvals != 1 or settings.can_review_own_request:
+                    scopes.append(
+                        ReviewScope(
+                            project.key,
+                            env.key,
+                            kind.value,
+                            min_approvals=settings.min_num_approvals,
+                            own_review=settings.can_review_own_request,
+                        )
+                    )
+    return tuple(scopes)
+
+
+def _query(tab: InboxTab, actor: Actor, filter: InboxFilter, scopes: tuple[ReviewScope, ...]) -> ApprovalQuery | None:
+    """``waiting_for`` and the filters as one store query (None: nothing can match)."""
     statuses = filter.statuses
+    me = actor.member_id or "-"
     if tab is InboxTab.WAITING:
-        if statuses and Status.PENDING.value not in statuses:
+        if (statuses and Status.PENDING.value not in statuses) or not Rights.of(actor).review:
             return None
         statuses = (Status.PENDING.value,)
+    waiting = tab is InboxTab.WAITING
     return ApprovalQuery(
         project_key=filter.project_key,
         environment_key=filter.environment_key,
         statuses=statuses,
-        requestor_id=(actor.member_id or "-") if tab is InboxTab.MINE else None,
-        notify_member_ids=(actor.member_id or "-",) if tab is InboxTab.WAITING else (),
+        requestor_id=me if tab is InboxTab.MINE else None,
+        notify_member_ids=(me,) if waiting else (),
+        unreviewed_by=me if waiting else None,
+        reviewable_by=me if waiting else None,
+        review_statuses=filter.review_statuses,
+        scopes=scopes,
     )
 
 
 def _matching(
-    uow: UnitOfWork, settings: _Settings, actor: Actor, tab: InboxTab, filter: InboxFilter, page: Page | None
+    uow: UnitOfWork,
+    settings: _Settings,
+    actor: Actor,
+    tab: InboxTab,
+    filter: InboxFilter,
+    page: Page | None,
+    scopes: tuple[ReviewScope, ...],
 ) -> tuple[list[InboxRow], int]:
-    query = _query(tab, actor, filter)
+    query = _query(tab, actor, filter, scopes)
     if query is None:
         return [], 0
-    keep: Callable[[InboxRow], bool] | None = None
-    if tab is InboxTab.WAITING or filter.review_statuses:
-
-        def keep(row: InboxRow) -> bool:
-            if filter.review_statuses and row.review_status.value not in filter.review_statuses:
-                return False
-            return tab is not InboxTab.WAITING or waiting_for(actor, row.request, row.settings)
-
-    if keep is None:
-        requests, total = uow.approvals.find(replace(query, page=page or Page(limit=1)))
-        return [_row(r, settings(r)) for r in requests] if page else [], total
-    rows = [row for row in (_row(r, settings(r)) for r in uow.approvals.find(query)[0]) if keep(row)]
-    return (rows[page.offset : page.offset + page.limit] if page else []), len(rows)
+    # Without a page only the count is wanted: a page of no rows still counts every match.
+    requests, total = uow.approvals.find(replace(query, page=page or Page(limit=0)))
+    return [_row(r, settings(r)) for r in requests] if page else [], total
 
 
 def _row(request: ApprovalRequest, settings: ApprovalSettings) -> InboxRow:
@@ -134,9 +168,10 @@ def inbox(deps: Deps, *, actor: Actor, tab: InboxTab, filter: InboxFilter, page:
     require(actor, Permission.READ)
     with deps.uow(write=False) as uow:
         settings = _Settings(uow)
-        rows, total = _matching(uow, settings, actor, tab, filter, page)
+        scopes = review_scopes(uow)
+        rows, total = _matching(uow, settings, actor, tab, filter, page, scopes)
         counts = {
-            other: total if other is tab else _matching(uow, settings, actor, other, filter, None)[1]
+            other: total if other is tab else _matching(uow, settings, actor, other, filter, None, scopes)[1]
             for other in InboxTab
         }
         mentioned = [m for row in rows for m in (row.request.requestor_id, *row.request.notify_member_ids)]

@@ -10,6 +10,7 @@ from typing import Protocol, Self
 from flagward.domain.accounts import AccessToken, Member, Team
 from flagward.domain.approvals import ApprovalRequest
 from flagward.domain.audit import AuditEntry
+from flagward.domain.audit_chain import ChainBreak
 from flagward.domain.events import Event
 from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
@@ -147,7 +148,27 @@ class FlagUsageRepository(Protocol):
 
 
 @dataclass(frozen=True)
+class ReviewScope:
+    """The approval settings of one (project, environment, resource kind) that the store needs to filter
+    requests by review: ``min_approvals`` and whether requesters may review their own requests there."""
+
+    project_key: str
+    environment_key: str
+    resource_kind: str
+    min_approvals: int = 1
+    own_review: bool = False
+
+
+@dataclass(frozen=True)
 class ApprovalQuery:
+    """Requests matching every given field. The review filters read the requests' current verdicts
+    (``ApprovalRequest.current_verdicts``) and, per environment, ``scopes`` (absent: the defaults):
+
+    - ``unreviewed_by``: that member has no current approve or decline;
+    - ``reviewable_by``: that member did not make the request, or the scope allows own review;
+    - ``review_statuses``: ``ApprovalRequest.review_status`` under the scope's ``min_approvals``.
+    """
+
     project_key: str | None = None
     environment_key: str | None = None
     resource_kind: str | None = None
@@ -155,7 +176,21 @@ class ApprovalQuery:
     requestor_id: str | None = None
     statuses: tuple[str, ...] = ()
     notify_member_ids: tuple[str, ...] = ()
+    unreviewed_by: str | None = None
+    reviewable_by: str | None = None
+    review_statuses: tuple[str, ...] = ()
+    scopes: tuple[ReviewScope, ...] = ()
     page: Page | None = None  # None: every match
+
+    def scope(self, project_key: str, environment_key: str, resource_kind: str) -> ReviewScope:
+        for scope in self.scopes:
+            if (scope.project_key, scope.environment_key, scope.resource_kind) == (
+                project_key,
+                environment_key,
+                resource_kind,
+            ):
+                return scope
+        return ReviewScope(project_key, environment_key, resource_kind)
 
 
 class ApprovalRepository(Protocol):
@@ -245,7 +280,27 @@ class AuditQuery:
     after: int | None = None
     q: str | None = None
     spec: str | None = None
+    member_id: str | None = None  # entries whose actor is this member
     limit: int = 10
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The audit hash chain verified at ``checked_at``: how many entries, and every problem found."""
+
+    checked: int
+    breaks: list[ChainBreak]
+    checked_at: int
+
+    @property
+    def intact(self) -> bool:
+        return not self.breaks
+
+
+class AuditChainCheck(Protocol):
+    def __call__(self) -> ChainReport:
+        """Verify the stored chain as ``flagward audit verify`` does (without anchors)."""
+        ...
 
 
 class AuditLog(Protocol):
@@ -406,3 +461,4 @@ class Deps:
     clock: Clock
     passwords: SecretHasher
     notify: NotificationOptions = field(default_factory=NotificationOptions)
+    audit_chain: AuditChainCheck | None = None  # None: this process cannot verify the chain

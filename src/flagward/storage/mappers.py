@@ -370,6 +370,10 @@ def approval_to_record(
     record.status = request.status.value
     record.requestor_id = request.requestor_id
     record.notify = encode_tags(request.notify_member_ids)
+    verdicts = request.current_verdicts()
+    record.reviewed_by = encode_tags(list(verdicts))
+    record.approval_count = request.approvals()
+    record.decline_count = request.declines()
     record.execution_date = request.execution_date
     record.version = request.version
     record.doc = copy.deepcopy(

@@ -209,6 +209,11 @@ class ApprovalRequestRecord(Base):
     status: Mapped[str] = mapped_column(String(16))
     requestor_id: Mapped[str | None] = mapped_column(String(24))
     notify: Mapped[str] = mapped_column(Text)  # "\nid1\nid2\n", for the notifyMemberIds anyOf filter
+    # The reviews' current verdicts, so the inbox filters in the store: who has one ("\nid\n"), and how
+    # many approve and decline (``ApprovalRequest.current_verdicts``).
+    reviewed_by: Mapped[str] = mapped_column(Text, default="\n")
+    approval_count: Mapped[int] = mapped_column(Integer, default=0)
+    decline_count: Mapped[int] = mapped_column(Integer, default=0)
     creation_date: Mapped[int] = mapped_column(BigInteger)
     execution_date: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)
@@ -232,6 +237,13 @@ Index(
 )
 Index("ix_approval_requests_due", ApprovalRequestRecord.status, ApprovalRequestRecord.execution_date)
 Index("ix_approval_requests_created", ApprovalRequestRecord.creation_date)
+# The inbox's pages: pending requests newest first, read in index order (no sort of every match).
+Index(
+    "ix_approval_requests_status_created",
+    ApprovalRequestRecord.status,
+    ApprovalRequestRecord.creation_date,
+    ApprovalRequestRecord.id,
+)
 
 
 class FlagUsageRecord(Base):

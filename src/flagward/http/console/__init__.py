@@ -10,6 +10,11 @@ Route map (pages; forms post to the page's own path + a verb):
 - ``/projects`` project picker; ``/projects/{key}/flags`` (``env``, ``q``, ``tag``, ``page``);
   ``/projects/{key}/flags/{flag}`` (``env``); ``…/change`` (POST: apply, or confirm a request) and
   ``…/request`` (POST: create the approval request)
+- ``/compare`` environments side by side (``project``, ``flag``, ``source``, ``target``);
+  ``/compare/preview`` (htmx), ``/compare/request`` and ``/compare/copy`` (POST)
+- ``/audit`` the audit log (``spec``, ``member``, ``before``) with the chain's verification
+- ``/settings`` -> ``/projects/{key}/settings``: environments' approval rules (POST ``…/{env}/approvals``)
+  and SDK credentials (``…/{env}/credentials/{sdk|mobile|client}``, revealed by htmx)
 - ``/console/static/…`` the stylesheet and the vendored htmx
 
 Not for console pages: ``/flags`` and ``/all`` are SDK streaming paths (``http.sdk.stream``).
@@ -23,7 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from flagward.http.console import pages_approvals, pages_auth, pages_flags
+from flagward.http.console import pages_approvals, pages_audit, pages_auth, pages_compare, pages_flags, pages_settings
 from flagward.http.console.security import SignInRequired, sign_in_url
 from flagward.http.console.templating import STATIC_URL, build_environment
 
@@ -36,6 +41,9 @@ def install(app: FastAPI) -> None:
     app.include_router(pages_auth.router)
     app.include_router(pages_approvals.router)
     app.include_router(pages_flags.router)
+    app.include_router(pages_compare.router)
+    app.include_router(pages_audit.router)
+    app.include_router(pages_settings.router)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_required(request: Request, exc: SignInRequired) -> Response:

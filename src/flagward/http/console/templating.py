@@ -35,9 +35,9 @@ class NavItem:
 NAV = (
     NavItem("approvals", "Approvals", "/approvals"),
     NavItem("flags", "Flags", "/projects"),
-    NavItem("compare", "Compare", None),
-    NavItem("audit", "Audit log", None),
-    NavItem("settings", "Settings", None),
+    NavItem("compare", "Compare", "/compare"),
+    NavItem("audit", "Audit log", "/audit"),
+    NavItem("settings", "Settings", "/settings"),
 )
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 
-from flagward.domain.approvals import ApprovalRequest, Status
-from flagward.services.ports import ApprovalQuery
+from flagward.domain.approvals import ApprovalRequest, ReviewStatus, Status
+from flagward.services.ports import ApprovalQuery, ReviewScope
 from flagward.storage.mappers import approval_from_record, approval_to_record, tag_pattern
 from flagward.storage.records import ApprovalRequestRecord, EnvironmentRecord, ProjectRecord
-from flagward.storage.repositories._common import count, paginate
+from flagward.storage.repositories._common import paginate
 
 
 class SqlApprovalRepository:
@@ -102,11 +102,15 @@ class SqlApprovalRepository:
             statement = statement.where(
                 or_(*(ApprovalRequestRecord.notify.like(tag_pattern(m), escape="\\") for m in query.notify_member_ids))
             )
-        statement = statement.order_by(ApprovalRequestRecord.creation_date.desc(), ApprovalRequestRecord.id)
+        statement = _review_filters(statement, query)
+        # Both descending, so an index on (status, creation_date, id) yields the order without sorting.
+        statement = statement.order_by(ApprovalRequestRecord.creation_date.desc(), ApprovalRequestRecord.id.desc())
         if query.page is None:
             rows = self._session.execute(statement).all()
             return self._hydrate(rows), len(rows)
-        total = count(self._session, statement)
+        # Counting selects no columns: SQLite would otherwise read each matching row's document.
+        counted = statement.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+        total = int(self._session.scalar(counted) or 0)
         return self._hydrate(self._session.execute(paginate(statement, query.page)).all()), total
 
     def due(self, now: int, limit: int = 20) -> list[str]:
@@ -123,3 +127,34 @@ class SqlApprovalRepository:
             .with_for_update(skip_locked=True)
         )
         return list(self._session.scalars(statement))
+
+
+def _in_scope(scope: ReviewScope) -> ColumnElement[bool]:
+    return and_(
+        ProjectRecord.key == scope.project_key,
+        EnvironmentRecord.key == scope.environment_key,
+        ApprovalRequestRecord.resource_kind == scope.resource_kind,
+    )
+
+
+def _review_filters(statement: Select[Any], query: ApprovalQuery) -> Select[Any]:
+    """``ApprovalQuery``'s review filters in SQL, on the verdict columns the mapper keeps."""
+    record = ApprovalRequestRecord
+    if query.unreviewed_by:
+        statement = statement.where(not_(record.reviewed_by.like(tag_pattern(query.unreviewed_by), escape="\\")))
+    if query.reviewable_by:
+        own_allowed = [_in_scope(s) for s in query.scopes if s.own_review]
+        statement = statement.where(
+            or_(record.requestor_id.is_(None), record.requestor_id != query.reviewable_by, *own_allowed)
+        )
+    if query.review_statuses:
+        thresholds = [(_in_scope(s), s.min_approvals) for s in query.scopes if s.min_approvals != 1]
+        needed: ColumnElement[Any] = case(*thresholds, else_=1) if thresholds else literal(1)
+        by_status = {
+            ReviewStatus.PENDING.value: and_(record.decline_count == 0, record.approval_count < needed),
+            ReviewStatus.APPROVED.value: and_(record.decline_count == 0, record.approval_count >= needed),
+            ReviewStatus.DECLINED.value: record.decline_count > 0,
+        }
+        wanted = [by_status[s] for s in query.review_statuses if s in by_status]
+        statement = statement.where(or_(*wanted) if wanted else literal(False))
+    return statement

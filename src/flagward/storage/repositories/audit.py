@@ -65,31 +65,37 @@ class SqlAuditLog:
             statement = statement.where(AuditRecord.date > query.after)
         if query.q:
             statement = statement.where(contains_ci(cast(AuditRecord.doc, String), query.q))
+        if query.member_id:
+            # Narrows in SQL; the actor's id is checked exactly below (the id may appear elsewhere too).
+            statement = statement.where(contains_ci(cast(AuditRecord.doc, String), query.member_id))
         statement = statement.order_by(AuditRecord.seq.desc())
-        if not query.spec:
+        if not query.spec and not query.member_id:
             return [audit_from_record(r) for r in self._session.scalars(statement.limit(query.limit))]
-        return self._scan_for_spec(statement, query.spec, query.limit)
+        return self._scan(statement, query, query.limit)
 
-    def _scan_for_spec(self, statement: Select[tuple[AuditRecord]], spec: str, limit: int) -> list[AuditEntry]:
-        """Match ``spec`` against the entries' resource columns only, then load the matching entries:
-        entries carry whole resource documents, which are not worth decoding to be skipped."""
+    def _scan(self, statement: Select[tuple[AuditRecord]], query: AuditQuery, limit: int) -> list[AuditEntry]:
+        """Match ``query.spec`` against the entries' resource columns only, then load the matching entries
+        (entries carry whole resource documents, which are not worth decoding to be skipped); the member
+        is checked exactly on the loaded entries."""
         light = statement.with_only_columns(AuditRecord.seq, AuditRecord.resources)
-        found: list[int] = []
+        found: list[AuditEntry] = []
         offset = 0
         while len(found) < limit:
             batch = list(self._session.execute(light.limit(_SCAN_BATCH).offset(offset)))
             if not batch:
                 break
-            for seq, resources in batch:
-                if any(spec_matches(spec, r) for r in resources.split("\n") if r):
-                    found.append(seq)
-                    if len(found) == limit:
-                        break
+            spec = query.spec
+            matching = [seq for seq, resources in batch if not spec or _matches(spec, resources)]
+            records = list(self._session.scalars(select(AuditRecord).where(AuditRecord.seq.in_(matching))))
+            for record in sorted(records, key=lambda r: r.seq, reverse=True):
+                entry = audit_from_record(record)
+                if query.member_id and entry.actor.member_id != query.member_id:
+                    continue
+                found.append(entry)
+                if len(found) == limit:
+                    break
             offset += _SCAN_BATCH
-        if not found:
-            return []
-        records = self._session.scalars(select(AuditRecord).where(AuditRecord.seq.in_(found)))
-        return [audit_from_record(r) for r in sorted(records, key=lambda r: r.seq, reverse=True)]
+        return found
 
     def links(self) -> Iterator[StoredLink]:
         """Every stored entry, in ``seq`` order, exactly as stored: all of the table's columns, read in
@@ -110,6 +116,11 @@ class SqlAuditLog:
         if record is None:
             return ChainHead(0, GENESIS_HASH)
         return ChainHead(record.seq, record.hash, head_id.value if head_id else None)
+
+
+def _matches(spec: str, resources: str) -> bool:
+    """Whether ``spec`` matches one of an entry's resources (stored one per line)."""
+    return any(spec_matches(spec, r) for r in resources.split("\n") if r)
 
 
 def _link(row: RowMapping) -> StoredLink:
