@@ -93,6 +93,20 @@ ALLOWED = {
     ("POST", "/mobile/events/diagnostic"): "SDK diagnostics",
     ("POST", "/events/bulk/{envId}"): "SDK analytics events",
     ("POST", "/events/diagnostic/{envId}"): "SDK diagnostics",
+    ("POST", "/api/v2/notifications/read"): "marks the caller's own notifications read",
+    # The console's forms need a signed-in session and a CSRF token (the walk's token gets neither) and call
+    # the services the REST routes above call, so the gate that judges those judges these: the browser
+    # tests (tests/browser/) show a writer's change in production becoming an approval request.
+    ("POST", "/sign-in"): "starts a console session",
+    ("POST", "/sign-out"): "ends a console session",
+    ("POST", "/approvals/{request_id}/apply"): "console: the service of POST .../approval-requests/{id}/apply",
+    ("POST", "/approvals/{request_id}/delete"): "console: " + PROPOSES,
+    ("POST", "/approvals/{request_id}/review"): "console: " + PROPOSES,
+    ("POST", "/compare/copy"): "console: the service of POST /api/v2/flags/{p}/{f}/copy, gated there",
+    ("POST", "/compare/request"): "console: " + PROPOSES,
+    ("POST", "/projects/{project_key}/flags/{flag_key}/change"): "console: update_flag (the PATCH's service), gated",
+    ("POST", "/projects/{project_key}/flags/{flag_key}/request"): "console: " + PROPOSES,
+    ("POST", "/projects/{project_key}/settings/{env_key}/approvals"): "console: environment settings; admins only",
 }
 _READS = {"GET", "HEAD", "OPTIONS", "REPORT"}  # REPORT: SDK polling with the context in the body
 
@@ -532,6 +546,11 @@ def _walk(writer: httpx.Client, project: str, method: str, template: str) -> htt
         "teamKey": "none",
         "id": "0" * 24,
         "envId": "0" * 24,
+        # The console's path parameters.
+        "project_key": project,
+        "flag_key": "plain",
+        "env_key": "production",
+        "request_id": "0" * 24,
     }
     path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
     attempt = {
