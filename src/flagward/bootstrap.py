@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from flagward.config import Settings
-from flagward.delivery import Dispatcher, Doorbell, SmtpTransport
+from flagward.delivery import Caller, Dispatcher, Doorbell, ExternalApprovalTransport, SmtpTransport, StatusPoller
 from flagward.domain.outbox import MessageKind, RetryPolicy
 from flagward.passwords import Argon2Hasher
-from flagward.services.ports import Deps, NotificationOptions, Transport
+from flagward.services.ports import Deps, ExternalApprovalOptions, NotificationOptions, Transport
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -33,6 +34,7 @@ class Services:
     deps: Deps
     sdk: SdkDelivery
     dispatcher: Dispatcher
+    poller: StatusPoller
 
     def close(self) -> None:
         self.sdk.broker.close()
@@ -59,10 +61,37 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     doorbell = Doorbell()
     uow.on_outbox_commit = doorbell.ring
     notify = NotificationOptions(email=bool(settings.smtp_url), public_url=public_url(settings))
-    deps = Deps(uow=uow, clock=SystemClock(), passwords=Argon2Hasher(), notify=notify)
+    external = ExternalApprovalOptions(
+        allow_private=settings.webhook_allow_private,
+        secrets=read_secret,
+        callback_window_seconds=settings.external_approval_callback_window_seconds,
+    )
+    deps = Deps(uow=uow, clock=SystemClock(), passwords=Argon2Hasher(), notify=notify, external=external)
     hub = Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds)
     dispatcher = _dispatcher(settings, deps, doorbell, single_process=engine.dialect.name == "sqlite")
-    return Services(settings=settings, engine=engine, deps=deps, sdk=SdkDelivery(hub, broker), dispatcher=dispatcher)
+    poller = StatusPoller(deps, _caller(settings), interval_seconds=settings.external_approval_poll_seconds)
+    return Services(
+        settings=settings,
+        engine=engine,
+        deps=deps,
+        sdk=SdkDelivery(hub, broker),
+        dispatcher=dispatcher,
+        poller=poller,
+    )
+
+
+def read_secret(name: str) -> str | None:
+    """External approval services' shared secrets live in the server's environment, by the name their
+    settings give (``serviceConfig.secretEnv``); read at each use, never stored."""
+    return os.environ.get(name) or None
+
+
+def _caller(settings: Settings) -> Caller:
+    return Caller(
+        secrets=read_secret,
+        allow_private=settings.webhook_allow_private,
+        timeout=settings.external_approval_timeout_seconds,
+    )
 
 
 def public_url(settings: Settings) -> str:
@@ -71,7 +100,9 @@ def public_url(settings: Settings) -> str:
 
 def _dispatcher(settings: Settings, deps: Deps, doorbell: Doorbell, *, single_process: bool) -> Dispatcher:
     """The process's dispatcher, with a transport for each kind of message this configuration delivers."""
-    transports: dict[str, Transport] = {}
+    transports: dict[str, Transport] = {
+        MessageKind.EXTERNAL_APPROVAL: ExternalApprovalTransport(deps, _caller(settings)),
+    }
     notes: list[str] = []
     if settings.smtp_url:
         transports[MessageKind.EMAIL] = SmtpTransport(
