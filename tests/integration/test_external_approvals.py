@@ -5,6 +5,10 @@ real service (``tests.support.approval_service``): the signed creation call thro
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +29,7 @@ from tests.support.approval_service import (
     config,
 )
 from tests.support.databases import database_url
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, free_port
 
 pytestmark = pytest.mark.slow
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -239,3 +243,44 @@ def test_private_endpoints_are_refused_unless_allowed(tmp_path: Path) -> None:
                 response = http.patch(f"/api/v2/projects/{key}/environments/production", json=patch)
             assert response.status_code == 400, (endpoint, response.text)
             assert "FLAGWARD_WEBHOOK_ALLOW_PRIVATE" in response.json()["message"]
+
+
+def readme_receiver() -> str:
+    """The README's example receiver, as written."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = text.index("\n## External approval services\n")
+    section = text[start : text.index("\n## ", start + 1)]
+    [code] = [c for lang, c in re.findall(r"^```(\w+)\n(.*?)^```$", section, flags=re.S | re.M) if lang == "python"]
+    assert code.startswith("# approval_receiver.py")
+    return code
+
+
+def test_the_readme_receiver_approves_and_the_request_is_applied(tmp_path: Path) -> None:
+    script = tmp_path / "approval_receiver.py"
+    script.write_text(readme_receiver())
+    secret, port = "readme-receiver-secret", free_port()
+    receiver = subprocess.Popen(
+        [sys.executable, str(script)], env={**os.environ, "APPROVAL_SECRET": secret, "PORT": str(port)}
+    )
+    env = {"FLAGWARD_WEBHOOK_ALLOW_PRIVATE": "1", "FLAGWARD_APPROVAL_SECRET": secret}
+    try:
+        with (
+            database_url("sqlite", tmp_path) as url,
+            ServerProcess(database_url=url, workdir=tmp_path, extra_env=env) as server,
+        ):
+            settings = {
+                "required": True,
+                "autoApplyApprovedChanges": True,
+                "serviceKind": "generic",
+                "serviceConfig": {"url": f"http://127.0.0.1:{port}/changes", "secretEnv": "FLAGWARD_APPROVAL_SECRET"},
+            }
+            key = project(server, settings)
+            request_id = request_change(server, key)
+            doc = wait_for(server, request_id, lambda d: d["status"] == "completed")
+            assert doc["reviewStatus"] == "approved"
+            assert doc["integrationMetadata"]["externalId"] == f"CHG-{request_id[-6:]}"
+            assert doc["integrationMetadata"]["externalStatus"] == {"value": "approved", "display": "Approved"}
+            assert flag_on(server, key)
+    finally:
+        receiver.terminate()
+        receiver.wait(timeout=10)
