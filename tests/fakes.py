@@ -358,6 +358,19 @@ class FakeApprovals:
         )
         return [r.id for r in due[:limit]]
 
+    def due_for_check(self, checked_before: int, limit: int = 20) -> list[str]:
+        due = sorted(
+            (
+                r
+                for r in self.s.approvals.values()
+                if r.status is Status.PENDING
+                and r.integration is not None
+                and r.integration.last_checked <= checked_before
+            ),
+            key=lambda r: r.integration.last_checked if r.integration else 0,
+        )
+        return [r.id for r in due[:limit]]
+
 
 def _review_match(q: ApprovalQuery, r: ApprovalRequest) -> bool:
     """``ApprovalQuery``'s review filters, straight from the domain."""

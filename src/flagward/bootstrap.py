@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from flagward.config import Settings
-from flagward.delivery import Dispatcher, Doorbell, SmtpTransport
+from flagward.delivery import Caller, Dispatcher, Doorbell, ExternalApprovalTransport, SmtpTransport, StatusPoller
 from flagward.domain.outbox import MessageKind, RetryPolicy
 from flagward.passwords import Argon2Hasher
 from flagward.services.audit import CachedChainCheck
-from flagward.services.ports import Deps, NotificationOptions, Transport
+from flagward.services.ports import Deps, ExternalApprovalOptions, NotificationOptions, Transport
 from flagward.storage.audit_verify import verify
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
@@ -35,6 +36,7 @@ class Services:
     deps: Deps
     sdk: SdkDelivery
     dispatcher: Dispatcher
+    poller: StatusPoller
 
     def close(self) -> None:
         self.sdk.broker.close()
@@ -61,12 +63,41 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     doorbell = Doorbell()
     uow.on_outbox_commit = doorbell.ring
     notify = NotificationOptions(email=bool(settings.smtp_url), public_url=public_url(settings))
+    external = ExternalApprovalOptions(
+        allow_private=settings.webhook_allow_private,
+        secrets=read_secret,
+        callback_window_seconds=settings.external_approval_callback_window_seconds,
+    )
     clock = SystemClock()
     chain = CachedChainCheck(lambda: verify(engine), clock)
-    deps = Deps(uow=uow, clock=clock, passwords=Argon2Hasher(), notify=notify, audit_chain=chain)
+    deps = Deps(
+        uow=uow, clock=clock, passwords=Argon2Hasher(), notify=notify, external=external, audit_chain=chain
+    )
     hub = Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds)
     dispatcher = _dispatcher(settings, deps, doorbell, single_process=engine.dialect.name == "sqlite")
-    return Services(settings=settings, engine=engine, deps=deps, sdk=SdkDelivery(hub, broker), dispatcher=dispatcher)
+    poller = StatusPoller(deps, _caller(settings), interval_seconds=settings.external_approval_poll_seconds)
+    return Services(
+        settings=settings,
+        engine=engine,
+        deps=deps,
+        sdk=SdkDelivery(hub, broker),
+        dispatcher=dispatcher,
+        poller=poller,
+    )
+
+
+def read_secret(name: str) -> str | None:
+    """External approval services' shared secrets live in the server's environment, by the name their
+    settings give (``serviceConfig.secretEnv``); read at each use, never stored."""
+    return os.environ.get(name) or None
+
+
+def _caller(settings: Settings) -> Caller:
+    return Caller(
+        secrets=read_secret,
+        allow_private=settings.webhook_allow_private,
+        timeout=settings.external_approval_timeout_seconds,
+    )
 
 
 def public_url(settings: Settings) -> str:
@@ -75,7 +106,9 @@ def public_url(settings: Settings) -> str:
 
 def _dispatcher(settings: Settings, deps: Deps, doorbell: Doorbell, *, single_process: bool) -> Dispatcher:
     """The process's dispatcher, with a transport for each kind of message this configuration delivers."""
-    transports: dict[str, Transport] = {}
+    transports: dict[str, Transport] = {
+        MessageKind.EXTERNAL_APPROVAL: ExternalApprovalTransport(deps, _caller(settings)),
+    }
     notes: list[str] = []
     if settings.smtp_url:
         transports[MessageKind.EMAIL] = SmtpTransport(

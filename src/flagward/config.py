@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     delivery_retry_base_seconds: float = Field(default=5.0, ge=0)
     delivery_lease_seconds: float = Field(default=120.0, gt=0)
     delivery_poll_seconds: float = Field(default=1.0, gt=0)
+    # Webhooks and external approval services: allow http and loopback, private and link-local addresses
+    # (refused by default, so that an administrator cannot make flagward reach internal services).
+    webhook_allow_private: bool = False
+    # External approval services: how often the status of an open request is read when no callback came,
+    # the timeout of each call, and how far a callback's X-Flagward-Timestamp may be from now.
+    external_approval_poll_seconds: float = Field(default=300.0, gt=0)
+    external_approval_timeout_seconds: float = Field(default=10.0, gt=0)
+    external_approval_callback_window_seconds: float = Field(default=300.0, gt=0)
     # Seconds between heartbeat comments on SDK streams (the SDK's read timeout is 300 s).
     stream_heartbeat_seconds: float = 30.0
     # How often each process looks for scheduled approval requests that are due.

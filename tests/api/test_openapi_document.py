@@ -98,6 +98,7 @@ REST_PREFIXES = ("/api/", "/auth/")
 OWN_RESPONSES = [
     ("GET", "/api/v2/notifications", "200", "NotificationsRep"),
     ("POST", "/api/v2/notifications/read", "200", "MarkedReadRep"),
+    ("POST", "/api/v2/approval-requests/{id}/integration-callback", "200", "ApprovalRequestResponse"),
 ]
 
 

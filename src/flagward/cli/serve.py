@@ -39,7 +39,7 @@ def _serve(settings: Settings) -> None:
             file=sys.stderr,
             flush=True,
         )
-    app = create_app(settings, services.deps, services.sdk, services.dispatcher)
+    app = create_app(settings, services.deps, services.sdk, services.dispatcher, services.poller)
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; flagward believes it only from the
     # proxies the operator names, since sign-in throttling counts per client address.
     trusted = settings.forwarded_allow_ips.strip()

@@ -6,6 +6,7 @@ what happened. Transports are synchronous (stdlib ``smtplib``, an HTTP client) a
 like the store they share the process with."""
 
 from flagward.delivery.dispatcher import Dispatcher, Doorbell
+from flagward.delivery.external_approvals import Caller, ExternalApprovalTransport, StatusPoller
 from flagward.delivery.smtp import SmtpTransport
 
-__all__ = ["Dispatcher", "Doorbell", "SmtpTransport"]
+__all__ = ["Caller", "Dispatcher", "Doorbell", "ExternalApprovalTransport", "SmtpTransport", "StatusPoller"]

@@ -63,9 +63,12 @@ class Review:
     comment: str | None = None
     member_id: str | None = None
     service_token_id: str | None = None
+    service_kind: str | None = None  # decided in an external approval service (neither member nor token)
 
     @property
     def reviewer(self) -> str:
+        if self.service_kind is not None:
+            return f"service:{self.service_kind}"
         return self.member_id or f"token:{self.service_token_id}"
 
 
@@ -79,6 +82,23 @@ class CopySource:
 class Conflict:
     instruction: dict[str, Any]
     reason: str
+
+
+@dataclass(frozen=True)
+class ExternalStatus:
+    value: str
+    display: str
+
+
+@dataclass
+class IntegrationMetadata:
+    """LaunchDarkly's ``integrationMetadata``: the record an external approval service keeps for this
+    request, its status there, and when flagward last heard of it (ms)."""
+
+    external_id: str
+    external_url: str
+    external_status: ExternalStatus
+    last_checked: int
 
 
 @dataclass(frozen=True)
@@ -127,6 +147,8 @@ class ApprovalRequest:
     applied_by_member_id: str | None = None
     applied_by_service_token_id: str | None = None
     failure_reason: str | None = None
+    service_kind: str = "launchdarkly"  # the approval service of the environment when it was requested
+    integration: IntegrationMetadata | None = None
     version: int = 1
 
     @property

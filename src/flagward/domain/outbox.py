@@ -30,6 +30,7 @@ class MessageKind(StrEnum):
     """The kinds flagward enqueues today; webhooks and external approval calls add theirs."""
 
     EMAIL = "email"
+    EXTERNAL_APPROVAL = "externalApproval"  # create an approval request's record in an external service
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from flagward.domain.approval_services import LAUNCHDARKLY, ExternalService, external_service, validate_service
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.ids import check_name_length
 
@@ -60,13 +61,17 @@ class ApprovalSettings:
             raise InvalidRequest("approvalSettings.serviceConfig must be an object")
         if self.service_kind_configuration_id is not None and not isinstance(self.service_kind_configuration_id, str):
             raise InvalidRequest("approvalSettings.serviceKindConfigurationId must be a string")
-        if self.service_kind != "launchdarkly":
-            raise InvalidRequest("approvalSettings.serviceKind: only 'launchdarkly' is supported")
-        if self.auto_apply_approved_changes:
+        validate_service(self.service_kind, self.service_config)
+        if self.auto_apply_approved_changes and self.service_kind == LAUNCHDARKLY:
             raise InvalidRequest(
                 "approvalSettings.autoApplyApprovedChanges is only available for external approval services"
             )
         return self
+
+    @property
+    def external(self) -> ExternalService | None:
+        """The external approval service these (validated) settings name, if any."""
+        return external_service(self.service_kind, self.service_config)
 
     def applies_to(self, flag_tags: list[str] | tuple[str, ...]) -> bool:
         """Whether a change to a resource with ``flag_tags`` needs approval in this environment."""

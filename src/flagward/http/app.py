@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from flagward import __version__
 from flagward.config import Settings
-from flagward.delivery import Dispatcher
+from flagward.delivery import Dispatcher, StatusPoller
 from flagward.domain.rate_limits import ApiLimits, SignInLimits
 from flagward.http import console, docs, errors, openapi
 from flagward.http.background import run_counter_pruning, run_evaluation_flush, run_scheduler
@@ -19,6 +19,7 @@ from flagward.http.middleware import MethodOverride
 from flagward.http.rate_limit_headers import RateLimitHeaders
 from flagward.http.routes import (
     accounts,
+    approval_integrations,
     approvals,
     flag_changes,
     flag_statuses,
@@ -44,11 +45,16 @@ from flagward.streaming.source import ServiceSource
 
 
 def create_app(
-    settings: Settings, deps: Deps, sdk: SdkDelivery | None = None, dispatcher: Dispatcher | None = None
+    settings: Settings,
+    deps: Deps,
+    sdk: SdkDelivery | None = None,
+    dispatcher: Dispatcher | None = None,
+    poller: StatusPoller | None = None,
 ) -> FastAPI:
     """The application. ``sdk`` is the process's SDK delivery (``bootstrap`` builds it with the broker the
     units of work publish to); without it, SDKs are served but see no live changes. ``dispatcher`` delivers
-    the outbox's messages while the app runs; without it, they wait for a process that has one."""
+    the outbox's messages while the app runs; without it, they wait for a process that has one. ``poller``
+    reads external approval services' statuses while the app runs."""
     if sdk is None:
         sdk = SdkDelivery(Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds), MemoryBroker())
 
@@ -62,12 +68,15 @@ def create_app(
         flusher = asyncio.create_task(run_evaluation_flush(deps, evaluations, settings.flag_status_flush_seconds, stop))
         pruner = asyncio.create_task(run_counter_pruning(deps, COUNTER_PRUNE_SECONDS, stop))
         delivering = asyncio.create_task(dispatcher.run(stop)) if dispatcher is not None else None
+        polling = asyncio.create_task(poller.run(stop)) if poller is not None else None
         try:
             yield
         finally:
             stop.set()
             if delivering is not None:
                 await delivering
+            if polling is not None:
+                await polling
             await scheduler
             await flusher
             await pruner
@@ -104,6 +113,7 @@ def create_app(
         segments.router,
         flag_statuses.router,
         approvals.router,
+        approval_integrations.router,
         accounts.members,
         accounts.teams,
         accounts.tokens,

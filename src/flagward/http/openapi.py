@@ -105,7 +105,8 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/tokens/{id}"): "patchToken",
     ("DELETE", "/api/v2/tokens/{id}"): "deleteToken",
     ("POST", "/api/v2/tokens/{id}/reset"): "resetToken",
-    # flagward's own: health, console sign-in, in-app notifications.
+    # flagward's own: health, console sign-in, in-app notifications, external approval services' callback.
+    ("POST", "/api/v2/approval-requests/{id}/integration-callback"): "postApprovalRequestIntegrationCallback",
     ("GET", "/api/v2/notifications"): "getNotifications",
     ("POST", "/api/v2/notifications/read"): "postNotificationsRead",
     ("GET", "/healthz"): "getHealth",
@@ -184,6 +185,10 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     "postTeam": frozenset({409}),
     "patchTeam": frozenset({409}),
     "patchToken": frozenset({409}),
+    # Authenticated by its signature, not a token: 401 a bad one or a stale timestamp, 403 a request its
+    # environment's external service does not decide, 404 an unknown request.
+    # Its body is read as signed bytes (no body model), through the RequestBodies middleware (413, 415).
+    "postApprovalRequestIntegrationCallback": frozenset({401, 403, 404, 413, 415}),
 }
 
 # The SDK edge answers from the SDK hub (503 until it is ready) and names its credential its own way:
@@ -223,6 +228,9 @@ _FILTERS_BY_PATH = {"getApprovalsForFlag"}
 # Reads that check no permission: any authenticated caller, whatever its role, gets an answer (its identity,
 # its own notifications).
 _UNGUARDED_READS = {"getCallerIdentity", "getNotifications"}
+
+# Operations authenticated by a signature instead of an access token (external approval services).
+SIGNED_OPERATIONS = {"postApprovalRequestIntegrationCallback"}
 
 # Paths whose every request passes the ``RequestBodies`` middleware (400 for a NUL in URL or body).
 _GUARDED_PREFIXES = ("/api/", "/auth/")
@@ -424,6 +432,8 @@ def _document_operation(operation: dict[str, Any], method: str, route: APIRoute)
         responses.setdefault(str(status), _error_response(status))
     if authenticates(route):
         operation["security"] = [{"ApiKey": []}, {"Session": []}]
+    elif name in SIGNED_OPERATIONS:
+        operation["security"] = [{"ApprovalServiceSignature": []}]
     for parameter in operation.get("parameters", []):
         keywords = QUERY_CONSTRAINTS.get(name, {}).get(parameter["name"])
         if keywords and parameter["in"] == "query":
@@ -463,6 +473,13 @@ def build_document(app: FastAPI) -> dict[str, Any]:
             "description": "An access token (flagward tokens create, or POST /api/v2/tokens)",
         },
         "Session": {"type": "apiKey", "in": "cookie", "name": "flagward_session", "description": "A console session"},
+        "ApprovalServiceSignature": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Flagward-Signature",
+            "description": "An external approval service's hex HMAC-SHA256 of '<X-Flagward-Timestamp>.<body>' "
+            "with its shared secret (flagward's own; see the README)",
+        },
     }
     return document
 

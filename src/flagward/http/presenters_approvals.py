@@ -38,7 +38,7 @@ def flag_scoped(view: RequestView, *, top_level: bool = False) -> dict[str, Any]
         "_id": request.id,
         "_version": request.version,
         "creationDate": request.creation_date,
-        "serviceKind": view.settings.service_kind,
+        "serviceKind": request.service_kind,
         "reviewStatus": view.review_status.value,
         "allReviews": [_review(r) for r in request.reviews],
         "notifyMemberIds": list(request.notify_member_ids),
@@ -59,6 +59,14 @@ def flag_scoped(view: RequestView, *, top_level: bool = False) -> dict[str, Any]
     doc.update({k: v for k, v in optional.items() if v is not None})
     if request.notify_team_keys:
         doc["notifyTeamKeys"] = list(request.notify_team_keys)
+    if request.integration is not None:
+        meta = request.integration
+        doc["integrationMetadata"] = {
+            "externalId": meta.external_id,
+            "externalUrl": meta.external_url,
+            "externalStatus": {"value": meta.external_status.value, "display": meta.external_status.display},
+            "lastChecked": meta.last_checked,
+        }
     if request.source is not None:
         doc["source"] = {"key": request.source.key}
         if request.source.version is not None:

@@ -15,9 +15,11 @@ from flagward.domain.errors import InvalidRequest, OptimisticLockError
 from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.notifications import RequestEvent
 from flagward.domain.permissions import Permission, require
+from flagward.domain.projects import ApprovalSettings
 from flagward.domain.segment_changes import apply_segment_instructions
-from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers
+from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers, settings_for
 from flagward.services._common import load_environment, load_flag
+from flagward.services.external_approvals import enqueue_creation
 from flagward.services.flag_changes import change_context, check_deletable, deletes
 from flagward.services.notify import tell
 from flagward.services.ports import Deps, UnitOfWork
@@ -66,6 +68,7 @@ def _add(
     comment: str | None,
     member_ids: list[str],
     team_keys: list[str],
+    settings: ApprovalSettings,
     **extra: Any,
 ) -> ApprovalRequest:
     request = domain.new_request(
@@ -84,9 +87,11 @@ def _add(
         notify_team_keys=list(dict.fromkeys(team_keys)),
         **extra,
     )
+    request.service_kind = settings.service_kind
     uow.approvals.add(request)
     audit(uow, deps.clock, actor, request, AuditAction.CREATE_APPROVAL_REQUEST, "requested", comment)
     tell(uow, deps, request, RequestEvent.REQUESTED, actor=actor, comment=comment)
+    enqueue_creation(uow, deps, request, settings)
     return request
 
 
@@ -113,7 +118,7 @@ def create_flag_request(
     require(actor, Permission.CREATE_APPROVAL_REQUEST)
     instructions = _check_new(new)
     with deps.uow() as uow:
-        load_environment(uow, project_key, env_key)
+        env = load_environment(uow, project_key, env_key)
         flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
         context = change_context(uow, deps.clock, flag)
         if deletes(instructions):
@@ -131,6 +136,7 @@ def create_flag_request(
             comment=new.comment,
             member_ids=new.notify_member_ids,
             team_keys=new.notify_team_keys,
+            settings=settings_for(env, ResourceKind.FLAG),
             execution_date=new.execution_date,
         )
         uow.commit()
@@ -150,7 +156,7 @@ def create_copy_request(
     domain.validate_description(new.description)
     actions = chosen_actions(new.included, new.excluded, APPROVAL_COPY_ACTIONS)
     with deps.uow() as uow:
-        load_environment(uow, project_key, env_key)
+        env = load_environment(uow, project_key, env_key)
         flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
         if new.source.key not in flag.environments:
             raise InvalidRequest(f"source.key: unknown environment '{new.source.key}'")
@@ -179,6 +185,7 @@ def create_copy_request(
             comment=new.comment,
             member_ids=new.notify_member_ids,
             team_keys=new.notify_team_keys,
+            settings=settings_for(env, ResourceKind.FLAG),
             source=CopySource(key=new.source.key, version=source_version),
         )
         uow.commit()
@@ -193,7 +200,7 @@ def create_request(deps: Deps, *, actor: Actor, resource_id: object, new: NewReq
     require(actor, Permission.CREATE_APPROVAL_REQUEST)
     instructions = _check_new(new)
     with deps.uow() as uow:
-        load_environment(uow, project_key, env_key)
+        env = load_environment(uow, project_key, env_key)
         segment = load_segment(uow, project_key, env_key, key, for_update=True)
         apply_segment_instructions(segment, instructions, context=segment_context(uow, deps.clock, segment))
         request = _add(
@@ -206,6 +213,7 @@ def create_request(deps: Deps, *, actor: Actor, resource_id: object, new: NewReq
             comment=new.comment,
             member_ids=new.notify_member_ids,
             team_keys=new.notify_team_keys,
+            settings=settings_for(env, kind),
             execution_date=new.execution_date,
         )
         uow.commit()

@@ -15,7 +15,7 @@ from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings, Environment
 from flagward.domain.representations import SEGMENT_NOTE_FIELD, approval_settings, flag_approval_settings
 from flagward.services._common import load_environment, load_project, record_audit
-from flagward.services.environments import parse_approval_settings
+from flagward.services.environments import check_service_endpoint, parse_approval_settings
 from flagward.services.ports import Deps
 
 
@@ -93,6 +93,7 @@ def patch_settings(deps: Deps, *, actor: Actor, project_key: str, body: dict[str
             merged.pop("serviceKindConfigurationId", None)
         updated = parse_approval_settings(merged)
         if updated != _settings(env, kind):
+            check_service_endpoint(deps, updated)
             if kind is ResourceKind.FLAG:
                 env = replace(env, approval_settings=updated)
             else:

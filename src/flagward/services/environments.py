@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flagward.domain.accounts import Actor
+from flagward.domain.approval_services import check_endpoint
 from flagward.domain.audit import AuditAction, environment_spec
 from flagward.domain.errors import Conflict, InvalidRequest
 from flagward.domain.events import EnvironmentChanged
@@ -137,6 +138,14 @@ _SETTINGS_FIELDS = {
 }
 
 
+def check_service_endpoint(deps: Deps, settings: ApprovalSettings) -> None:
+    """Refuse an external approval service at an address flagward must not call (InvalidRequest;
+    ``flagward.domain.approval_services.check_endpoint``)."""
+    service = settings.external
+    if service is not None:
+        check_endpoint(service.url, allow_private=deps.external.allow_private)
+
+
 def parse_approval_settings(raw: object, *, field: str = "approvalSettings") -> ApprovalSettings:
     """Settings from their LaunchDarkly document; a missing field takes LaunchDarkly's default."""
     if not isinstance(raw, dict):
@@ -169,6 +178,8 @@ def patch_environment(
         after = apply_json_patch(before, patch, writable=_WRITABLE)
         updated = _environment_from_document(env, after)
         updated.validate()
+        if updated.approval_settings != env.approval_settings:
+            check_service_endpoint(deps, updated.approval_settings)
         actions = [AuditAction.UPDATE_ENVIRONMENT] if _core(after) != _core(before) else []
         if updated.approval_settings != env.approval_settings:
             actions.append(AuditAction.UPDATE_APPROVAL_SETTINGS)

@@ -6,7 +6,7 @@ Who is told what is decided in ``flagward.domain.notifications``."""
 
 from __future__ import annotations
 
-from flagward.domain.accounts import Actor
+from flagward.domain.accounts import Actor, ActorKind
 from flagward.domain.approvals import ApprovalRequest, ResourceKind
 from flagward.domain.describe import describe_instructions, describe_unknown
 from flagward.domain.ids import new_object_id
@@ -80,5 +80,5 @@ def _name(uow: UnitOfWork, actor: Actor) -> str:
             full = " ".join(n for n in (member.first_name, member.last_name) if n)
             return full or member.email
     if actor.token_name:
-        return f"Access token '{actor.token_name}'"
+        return actor.token_name if actor.kind is ActorKind.SYSTEM else f"Access token '{actor.token_name}'"
     return "flagward"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
@@ -207,6 +207,11 @@ class ApprovalRepository(Protocol):
     def find(self, query: ApprovalQuery) -> tuple[list[ApprovalRequest], int]: ...
     def due(self, now: int, limit: int = 20) -> list[str]:
         """Ids of scheduled requests due at ``now``, locked for this transaction."""
+        ...
+
+    def due_for_check(self, checked_before: int, limit: int = 20) -> list[str]:
+        """Ids of pending requests linked to an external record last checked at or before
+        ``checked_before`` (oldest first), locked for this transaction (others' locked rows skipped)."""
         ...
 
 
@@ -453,6 +458,21 @@ class SecretHasher(Protocol):
     def verify(self, secret_hash: str | None, secret: str) -> bool: ...
 
 
+def _no_secrets(_name: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class ExternalApprovalOptions:
+    """External approval services: whether endpoints may be private (``FLAGWARD_WEBHOOK_ALLOW_PRIVATE``),
+    where shared secrets are read (by variable name; the server's environment), and how far a
+    callback's timestamp may be from now."""
+
+    allow_private: bool = False
+    secrets: Callable[[str], str | None] = _no_secrets
+    callback_window_seconds: float = 300.0
+
+
 @dataclass(frozen=True)
 class Deps:
     """What every use case may need, assembled once by ``flagward.bootstrap``."""
@@ -462,3 +482,4 @@ class Deps:
     passwords: SecretHasher
     notify: NotificationOptions = field(default_factory=NotificationOptions)
     audit_chain: AuditChainCheck | None = None  # None: this process cannot verify the chain
+    external: ExternalApprovalOptions = field(default_factory=ExternalApprovalOptions)

@@ -7,7 +7,15 @@ import dataclasses
 from typing import Any, cast
 
 from flagward.domain.accounts import AccessToken, Member, Role, Team
-from flagward.domain.approvals import ApprovalRequest, CopySource, ResourceKind, Review, ReviewKind
+from flagward.domain.approvals import (
+    ApprovalRequest,
+    CopySource,
+    ExternalStatus,
+    IntegrationMetadata,
+    ResourceKind,
+    Review,
+    ReviewKind,
+)
 from flagward.domain.approvals import Status as ApprovalStatus
 from flagward.domain.audit import Access, AuditActor, AuditEntry
 from flagward.domain.audit_chain import stored_fields
@@ -376,6 +384,7 @@ def approval_to_record(
     record.decline_count = request.declines()
     record.execution_date = request.execution_date
     record.version = request.version
+    record.integration_checked_at = request.integration.last_checked if request.integration else None
     record.doc = copy.deepcopy(
         {
             "description": request.description,
@@ -392,9 +401,32 @@ def approval_to_record(
             "appliedByMemberId": request.applied_by_member_id,
             "appliedByServiceTokenId": request.applied_by_service_token_id,
             "failureReason": request.failure_reason,
+            "serviceKind": request.service_kind,
+            "integrationMetadata": _integration_to_doc(request.integration),
         }
     )
     return record
+
+
+def _integration_to_doc(meta: IntegrationMetadata | None) -> dict[str, Any] | None:
+    if meta is None:
+        return None
+    return {
+        "externalId": meta.external_id,
+        "externalUrl": meta.external_url,
+        "externalStatus": dataclasses.asdict(meta.external_status),
+    }
+
+
+def _integration_from_doc(doc: dict[str, Any] | None, last_checked: int | None) -> IntegrationMetadata | None:
+    if not doc:
+        return None
+    return IntegrationMetadata(
+        external_id=doc["externalId"],
+        external_url=doc["externalUrl"],
+        external_status=ExternalStatus(**doc["externalStatus"]),
+        last_checked=last_checked or 0,
+    )
 
 
 def approval_from_record(record: ApprovalRequestRecord, project_key: str, environment_key: str) -> ApprovalRequest:
@@ -423,5 +455,7 @@ def approval_from_record(record: ApprovalRequestRecord, project_key: str, enviro
         applied_by_member_id=doc.get("appliedByMemberId"),
         applied_by_service_token_id=doc.get("appliedByServiceTokenId"),
         failure_reason=doc.get("failureReason"),
+        service_kind=doc.get("serviceKind") or "launchdarkly",
+        integration=_integration_from_doc(doc.get("integrationMetadata"), record.integration_checked_at),
         version=record.version,
     )

@@ -218,6 +218,8 @@ class ApprovalRequestRecord(Base):
     execution_date: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)
     doc: Mapped[dict[str, Any]] = mapped_column()
+    # integrationMetadata.lastChecked, for polling external approval services (None: no external record)
+    integration_checked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 Index(
@@ -236,6 +238,11 @@ Index(
     ApprovalRequestRecord.status,
 )
 Index("ix_approval_requests_due", ApprovalRequestRecord.status, ApprovalRequestRecord.execution_date)
+Index(
+    "ix_approval_requests_integration_checked",
+    ApprovalRequestRecord.status,
+    ApprovalRequestRecord.integration_checked_at,
+)
 Index("ix_approval_requests_created", ApprovalRequestRecord.creation_date)
 # The inbox's pages: pending requests newest first, read in index order (no sort of every match).
 Index(

@@ -79,3 +79,28 @@ class PostApprovalRequestReviewRequest(Body):
 
 class PostApprovalRequestApplyRequest(Body):
     comment: StrictStr | None = None
+
+
+# flagward's own: what an external approval service reports about its record of a request. Written out
+# (not a model) because the route reads the exact bytes that were signed, before anything parses them.
+INTEGRATION_CALLBACK_BODY: dict[str, Any] = {
+    "type": "object",
+    "title": "IntegrationCallbackBody",
+    "required": ["externalId", "status"],
+    "properties": {
+        "externalId": {"type": "string", "description": "The service's id of its record"},
+        "status": {
+            "type": "object",
+            "required": ["value"],
+            "properties": {
+                "value": {
+                    "type": "string",
+                    "description": "approved or declined decide the request; any other value is recorded",
+                },
+                "display": {"type": "string", "description": "The status in words (default: value)"},
+            },
+        },
+        "externalUrl": {"type": "string", "description": "Where people see the record"},
+        "comment": {"type": "string", "description": "Kept with the service's review"},
+    },
+}

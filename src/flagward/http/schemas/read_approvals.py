@@ -37,6 +37,20 @@ class CopiedFromEnv(Read):
     version: Maybe[int] = None
 
 
+class IntegrationStatus(Read):
+    value: str = Field(description="The status as the external service names it; approved and declined decide")
+    display: str
+
+
+class IntegrationMetadata(Read):
+    """The record an external approval service keeps for this request (its ``serviceKind``)."""
+
+    externalId: str
+    externalStatus: IntegrationStatus
+    externalUrl: str
+    lastChecked: int = Field(description="When flagward last heard from the service about it (ms)")
+
+
 class FlagConfigApprovalRequestResponse(Read):
     """An approval request. ``_links`` names it in the form of the route that answered (flag-scoped or
     top-level), the other form beside it, and the flag or segment it changes."""
@@ -61,6 +75,7 @@ class FlagConfigApprovalRequestResponse(Read):
     executionDate: Maybe[int] = None
     operatingOnId: Maybe[str] = None
     source: Maybe[CopiedFromEnv] = None
+    integrationMetadata: Maybe[IntegrationMetadata] = None
 
 
 class FlagConfigApprovalRequestsResponse(Read):

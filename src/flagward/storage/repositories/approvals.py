@@ -128,6 +128,18 @@ class SqlApprovalRepository:
         )
         return list(self._session.scalars(statement))
 
+    def due_for_check(self, checked_before: int, limit: int = 20) -> list[str]:
+        statement = (
+            select(ApprovalRequestRecord.id)
+            .where(
+                ApprovalRequestRecord.status == Status.PENDING.value,
+                ApprovalRequestRecord.integration_checked_at <= checked_before,
+            )
+            .order_by(ApprovalRequestRecord.integration_checked_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self._session.scalars(statement))
 
 def _in_scope(scope: ReviewScope) -> ColumnElement[bool]:
     return and_(
