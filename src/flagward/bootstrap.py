@@ -70,9 +70,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     )
     clock = SystemClock()
     chain = CachedChainCheck(lambda: verify(engine), clock)
-    deps = Deps(
-        uow=uow, clock=clock, passwords=Argon2Hasher(), notify=notify, external=external, audit_chain=chain
-    )
+    deps = Deps(uow=uow, clock=clock, passwords=Argon2Hasher(), notify=notify, external=external, audit_chain=chain)
     hub = Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds)
     dispatcher = _dispatcher(settings, deps, doorbell, single_process=engine.dialect.name == "sqlite")
     poller = StatusPoller(deps, _caller(settings), interval_seconds=settings.external_approval_poll_seconds)

@@ -141,6 +141,7 @@ class SqlApprovalRepository:
         )
         return list(self._session.scalars(statement))
 
+
 def _in_scope(scope: ReviewScope) -> ColumnElement[bool]:
     return and_(
         ProjectRecord.key == scope.project_key,
