@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from flagward.config import Settings
-from flagward.delivery import Dispatcher, Doorbell, SmtpTransport
+from flagward.delivery import Dispatcher, Doorbell, SmtpTransport, SocketResolver, WebhookTransport
 from flagward.domain.outbox import MessageKind, RetryPolicy
 from flagward.passwords import Argon2Hasher
-from flagward.services.ports import Deps, NotificationOptions, Transport
+from flagward.services.ports import Deps, NotificationOptions, Transport, WebhookOptions
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -59,7 +59,8 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     doorbell = Doorbell()
     uow.on_outbox_commit = doorbell.ring
     notify = NotificationOptions(email=bool(settings.smtp_url), public_url=public_url(settings))
-    deps = Deps(uow=uow, clock=SystemClock(), passwords=Argon2Hasher(), notify=notify)
+    webhooks = WebhookOptions(allow_private=settings.webhook_allow_private, resolver=SocketResolver())
+    deps = Deps(uow=uow, clock=SystemClock(), passwords=Argon2Hasher(), notify=notify, webhooks=webhooks)
     hub = Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds)
     dispatcher = _dispatcher(settings, deps, doorbell, single_process=engine.dialect.name == "sqlite")
     return Services(settings=settings, engine=engine, deps=deps, sdk=SdkDelivery(hub, broker), dispatcher=dispatcher)
@@ -71,7 +72,9 @@ def public_url(settings: Settings) -> str:
 
 def _dispatcher(settings: Settings, deps: Deps, doorbell: Doorbell, *, single_process: bool) -> Dispatcher:
     """The process's dispatcher, with a transport for each kind of message this configuration delivers."""
-    transports: dict[str, Transport] = {}
+    transports: dict[str, Transport] = {
+        MessageKind.WEBHOOK: WebhookTransport(deps, allow_private=settings.webhook_allow_private)
+    }
     notes: list[str] = []
     if settings.smtp_url:
         transports[MessageKind.EMAIL] = SmtpTransport(

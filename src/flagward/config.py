@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     smtp_url: str = Field(default="", repr=False)
     smtp_from: str = "flagward@localhost"
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Webhooks may reach loopback, link-local, private and other non-public addresses (refused by default).
+    webhook_allow_private: bool = False
     # The outbox dispatcher: attempts per message before it is dead, the first retry's delay (doubling,
     # with jitter, up to an hour), how long a claimed message is reserved for the process sending it
     # (longer than any send may take; a message of a killed process is sent again after it), and how often

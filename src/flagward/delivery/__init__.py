@@ -7,5 +7,6 @@ like the store they share the process with."""
 
 from flagward.delivery.dispatcher import Dispatcher, Doorbell
 from flagward.delivery.smtp import SmtpTransport
+from flagward.delivery.webhooks import SocketResolver, WebhookTransport
 
-__all__ = ["Dispatcher", "Doorbell", "SmtpTransport"]
+__all__ = ["Dispatcher", "Doorbell", "SmtpTransport", "SocketResolver", "WebhookTransport"]

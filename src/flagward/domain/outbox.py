@@ -30,6 +30,7 @@ class MessageKind(StrEnum):
     """The kinds flagward enqueues today; webhooks and external approval calls add theirs."""
 
     EMAIL = "email"
+    WEBHOOK = "webhook"  # payload {entryId, body}: an audit entry for webhook ``target``
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,15 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/tokens/{id}"): "patchToken",
     ("DELETE", "/api/v2/tokens/{id}"): "deleteToken",
     ("POST", "/api/v2/tokens/{id}/reset"): "resetToken",
-    # flagward's own: health, console sign-in, in-app notifications.
+    ("GET", "/api/v2/webhooks"): "getAllWebhooks",
+    ("POST", "/api/v2/webhooks"): "postWebhook",
+    ("GET", "/api/v2/webhooks/{id}"): "getWebhook",
+    ("PATCH", "/api/v2/webhooks/{id}"): "patchWebhook",
+    ("DELETE", "/api/v2/webhooks/{id}"): "deleteWebhook",
+    # flagward's own: health, console sign-in, in-app notifications, webhook delivery logs.
     ("GET", "/api/v2/notifications"): "getNotifications",
     ("POST", "/api/v2/notifications/read"): "postNotificationsRead",
+    ("GET", "/api/v2/webhooks/{id}/deliveries"): "getWebhookDeliveries",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/readyz"): "getReadiness",
     ("POST", "/auth/login"): "login",
@@ -184,6 +190,7 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     "postTeam": frozenset({409}),
     "patchTeam": frozenset({409}),
     "patchToken": frozenset({409}),
+    "patchWebhook": frozenset({409}),
 }
 
 # The SDK edge answers from the SDK hub (503 until it is ready) and names its credential its own way:
