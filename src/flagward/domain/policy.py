@@ -65,11 +65,11 @@ def parse_spec(text: str) -> ResourceSpec:
         raise InvalidRequest(f"'{text}' is not a resource specifier")
     segments = []
     for part in text.split(":"):
-        body, _, tag_text = part.partition(";")
+        body, semicolon, tag_text = part.partition(";")
         kind, slash, name = body.partition("/")
         if not _TYPE.match(kind) or (slash and not name):
             raise InvalidRequest(f"'{text}' is not a resource specifier: '{part}' should look like type/name")
-        tags = [t.strip().lower() for t in tag_text.split(",")] if tag_text else []
+        tags = [t.strip().lower() for t in tag_text.split(",")] if semicolon else []
         if any(not t for t in tags):
             raise InvalidRequest(f"'{text}' is not a resource specifier: empty tag in '{part}'")
         segments.append(Segment(type=kind, name=name if slash else None, tags=frozenset(tags)))

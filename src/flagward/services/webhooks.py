@@ -71,10 +71,10 @@ def check_destination(deps: Deps, url: str) -> None:
 
 
 def _validated(deps: Deps, webhook: Webhook) -> Webhook:
+    if webhook.sign is True and not webhook.secret:
+        webhook.secret = new_secret("", 32)  # LaunchDarkly: signed and no secret given, one is made
     webhook.validate()
     check_destination(deps, webhook.url)
-    if webhook.sign and not webhook.secret:
-        webhook.secret = new_secret("", 32)
     return webhook
 
 
