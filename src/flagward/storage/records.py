@@ -283,6 +283,7 @@ class OutboxRecord(Base):
 Index("ix_outbox_messages_due", OutboxRecord.status, OutboxRecord.next_attempt_at)
 Index("ix_outbox_messages_ordering", OutboxRecord.ordering_key, OutboxRecord.seq)
 Index("ix_outbox_messages_target", OutboxRecord.target, OutboxRecord.seq)
+Index("ix_outbox_messages_key_pending", OutboxRecord.ordering_key, OutboxRecord.status, OutboxRecord.seq)
 
 
 class NotificationRecord(Base):
