@@ -24,6 +24,7 @@ from flagward.domain.notifications import Notification
 from flagward.domain.outbox import Failure, MessageStatus, NewMessage, OutboxMessage, OutboxStats
 from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.segments import Segment
+from flagward.domain.webhooks import Webhook
 from flagward.services.ports import (
     ApprovalQuery,
     AuditQuery,
@@ -87,6 +88,7 @@ class FakeStore:
     meta: dict[str, str] = field(default_factory=dict)
     outbox: list[OutboxMessage] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
+    webhooks: dict[str, Webhook] = field(default_factory=dict)
 
 
 class FakeProjects:
@@ -688,6 +690,26 @@ class FakeNotifications:
         return len(marked)
 
 
+class FakeWebhooks:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, webhook_id: str, *, for_update: bool = False) -> Webhook | None:
+        return copy.deepcopy(self.s.webhooks.get(webhook_id))
+
+    def list_all(self) -> list[Webhook]:
+        return copy.deepcopy(sorted(self.s.webhooks.values(), key=lambda w: (w.creation_date, w.id)))
+
+    def add(self, webhook: Webhook) -> None:
+        self.s.webhooks[webhook.id] = copy.deepcopy(webhook)
+
+    def update(self, webhook: Webhook) -> None:
+        self.s.webhooks[webhook.id] = copy.deepcopy(webhook)
+
+    def delete(self, webhook: Webhook) -> None:
+        self.s.webhooks.pop(webhook.id, None)
+
+
 class FakeUnitOfWork:
     def __init__(self, shared: FakeStore, broker: RecordingBroker) -> None:
         self._shared = shared
@@ -714,6 +736,7 @@ class FakeUnitOfWork:
         self.meta = FakeMeta(store)
         self.outbox = FakeOutbox(store)
         self.notifications = FakeNotifications(store)
+        self.webhooks = FakeWebhooks(store)
         return self
 
     def __exit__(

@@ -9,11 +9,20 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from flagward.config import Settings
-from flagward.delivery import Caller, Dispatcher, Doorbell, ExternalApprovalTransport, SmtpTransport, StatusPoller
+from flagward.delivery import (
+    Caller,
+    Dispatcher,
+    Doorbell,
+    ExternalApprovalTransport,
+    SmtpTransport,
+    SocketResolver,
+    StatusPoller,
+    WebhookTransport,
+)
 from flagward.domain.outbox import MessageKind, RetryPolicy
 from flagward.passwords import Argon2Hasher
 from flagward.services.audit import CachedChainCheck
-from flagward.services.ports import Deps, ExternalApprovalOptions, NotificationOptions, Transport
+from flagward.services.ports import Deps, ExternalApprovalOptions, NotificationOptions, Transport, WebhookOptions
 from flagward.storage.audit_verify import verify
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
@@ -68,9 +77,18 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         secrets=read_secret,
         callback_window_seconds=settings.external_approval_callback_window_seconds,
     )
+    webhooks = WebhookOptions(allow_private=settings.webhook_allow_private, resolver=SocketResolver())
     clock = SystemClock()
     chain = CachedChainCheck(lambda: verify(engine), clock)
-    deps = Deps(uow=uow, clock=clock, passwords=Argon2Hasher(), notify=notify, external=external, audit_chain=chain)
+    deps = Deps(
+        uow=uow,
+        clock=clock,
+        passwords=Argon2Hasher(),
+        notify=notify,
+        external=external,
+        webhooks=webhooks,
+        audit_chain=chain,
+    )
     hub = Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds)
     dispatcher = _dispatcher(settings, deps, doorbell, single_process=engine.dialect.name == "sqlite")
     poller = StatusPoller(deps, _caller(settings), interval_seconds=settings.external_approval_poll_seconds)
@@ -106,6 +124,7 @@ def _dispatcher(settings: Settings, deps: Deps, doorbell: Doorbell, *, single_pr
     """The process's dispatcher, with a transport for each kind of message this configuration delivers."""
     transports: dict[str, Transport] = {
         MessageKind.EXTERNAL_APPROVAL: ExternalApprovalTransport(deps, _caller(settings)),
+        MessageKind.WEBHOOK: WebhookTransport(deps, allow_private=settings.webhook_allow_private),
     }
     notes: list[str] = []
     if settings.smtp_url:

@@ -73,6 +73,10 @@ RESPONSES = [
     ("PATCH", "/api/v2/tokens/{id}", "200", "Token"),
     ("POST", "/api/v2/tokens/{id}/reset", "200", "Token"),
     ("POST", "/auth/login", "200", "Member"),
+    ("GET", "/api/v2/webhooks", "200", "Webhooks"),
+    ("POST", "/api/v2/webhooks", "200", "Webhook"),
+    ("GET", "/api/v2/webhooks/{id}", "200", "Webhook"),
+    ("PATCH", "/api/v2/webhooks/{id}", "200", "Webhook"),
 ]
 
 NO_CONTENT = [
@@ -85,6 +89,7 @@ NO_CONTENT = [
     ("DELETE", "/api/v2/members/{id}"),
     ("DELETE", "/api/v2/teams/{teamKey}"),
     ("DELETE", "/api/v2/tokens/{id}"),
+    ("DELETE", "/api/v2/webhooks/{id}"),
     ("POST", "/auth/logout"),
 ]
 
@@ -99,6 +104,7 @@ OWN_RESPONSES = [
     ("GET", "/api/v2/notifications", "200", "NotificationsRep"),
     ("POST", "/api/v2/notifications/read", "200", "MarkedReadRep"),
     ("POST", "/api/v2/approval-requests/{id}/integration-callback", "200", "ApprovalRequestResponse"),
+    ("GET", "/api/v2/webhooks/{id}/deliveries", "200", "WebhookDeliveries"),
 ]
 
 

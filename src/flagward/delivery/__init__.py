@@ -8,5 +8,15 @@ like the store they share the process with."""
 from flagward.delivery.dispatcher import Dispatcher, Doorbell
 from flagward.delivery.external_approvals import Caller, ExternalApprovalTransport, StatusPoller
 from flagward.delivery.smtp import SmtpTransport
+from flagward.delivery.webhooks import SocketResolver, WebhookTransport
 
-__all__ = ["Caller", "Dispatcher", "Doorbell", "ExternalApprovalTransport", "SmtpTransport", "StatusPoller"]
+__all__ = [
+    "Caller",
+    "Dispatcher",
+    "Doorbell",
+    "ExternalApprovalTransport",
+    "SmtpTransport",
+    "SocketResolver",
+    "StatusPoller",
+    "WebhookTransport",
+]

@@ -93,8 +93,10 @@ class Dispatcher:
             while not stop.is_set():
                 wake.clear()
                 handled = await self._guarded(self.run_once)
-                if handled and handled >= self.batch:
-                    continue  # more may be due right now
+                if handled:
+                    # More may be due right now: a full batch left some behind, and each message sent
+                    # unblocks the next one with its ordering key (a webhook's next delivery).
+                    continue
                 waiter = asyncio.ensure_future(wake.wait())
                 stopper = asyncio.ensure_future(stop.wait())
                 await asyncio.wait({waiter, stopper}, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)

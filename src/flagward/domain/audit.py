@@ -82,6 +82,14 @@ class AuditAction(StrEnum):
     UPDATE_APPROVAL_REQUEST = "updateApprovalRequest"
     DELETE_APPROVAL_REQUEST = "deleteApprovalRequest"
     UPDATE_APPROVAL_REQUEST_SETTINGS = "updateApprovalRequestSettings"
+    CREATE_WEBHOOK = "createWebhook"
+    UPDATE_WEBHOOK_NAME = "updateName"
+    UPDATE_WEBHOOK_URL = "updateUrl"
+    UPDATE_WEBHOOK_SECRET = "updateSecret"  # the secret or whether deliveries are signed
+    UPDATE_WEBHOOK_STATEMENTS = "updateStatements"
+    UPDATE_WEBHOOK_ON = "updateOn"
+    UPDATE_WEBHOOK_TAGS = "updateTags"
+    DELETE_WEBHOOK = "deleteWebhook"
 
 
 def project_spec(project_key: str) -> str:

@@ -31,6 +31,7 @@ class MessageKind(StrEnum):
 
     EMAIL = "email"
     EXTERNAL_APPROVAL = "externalApproval"  # create an approval request's record in an external service
+    WEBHOOK = "webhook"  # payload {entryId, body}: an audit entry for webhook ``target``
 
 
 @dataclass(frozen=True)

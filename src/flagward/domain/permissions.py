@@ -26,6 +26,7 @@ class Permission(StrEnum):
     MANAGE_MEMBERS = "manageMembers"
     MANAGE_TEAMS = "manageTeams"
     MANAGE_TOKENS = "manageTokens"  # other members' tokens and service tokens
+    MANAGE_WEBHOOKS = "manageWebhooks"  # create, change, delete webhooks and see their secrets
 
 
 _READER = frozenset({Permission.READ, Permission.MANAGE_OWN_TOKENS})

@@ -10,6 +10,7 @@ import copy
 from typing import Any
 
 from flagward.domain.accounts import AccessToken, Member, Team
+from flagward.domain.audit import AuditEntry
 from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.projects import ApprovalSettings, ClientSideAvailability, Environment, Project
 
@@ -170,4 +171,63 @@ def token_document(token: AccessToken) -> dict[str, Any]:
         doc["description"] = token.description
     if token.last_used is not None:
         doc["lastUsed"] = token.last_used
+    return doc
+
+
+_API = "/api/v2"
+
+
+def _links(self_href: str, parent_href: str) -> dict[str, dict[str, str]]:
+    return {
+        "self": {"href": self_href, "type": "application/json"},
+        "parent": {"href": parent_href, "type": "application/json"},
+    }
+
+
+def audit_entry_document(entry: AuditEntry, account_id: str, *, detail: bool) -> dict[str, Any]:
+    """LaunchDarkly's audit-log entry representation: the listing's (``detail`` off) or the one
+    ``GET /api/v2/auditlog/{id}`` returns, which is also the body of a webhook delivery."""
+    doc: dict[str, Any] = {
+        "_id": entry.id,
+        "_accountId": account_id,
+        "_links": _links(f"{_API}/auditlog/{entry.id}", f"{_API}/auditlog"),
+        "date": entry.date,
+        "accesses": [{"action": a.action, "resource": a.resource} for a in entry.accesses],
+        "kind": entry.kind,
+        "name": entry.name,
+        "description": entry.description,
+        "shortDescription": entry.short_description,
+        "titleVerb": entry.title_verb,
+        "title": entry.short_description,
+        "target": {"name": entry.name, "resources": entry.target_resources, "_links": {}},
+    }
+    actor = entry.actor
+    if actor.member_id:
+        member_doc: dict[str, Any] = {
+            "_id": actor.member_id,
+            "_links": _links(f"{_API}/members/{actor.member_id}", f"{_API}/members"),
+            "email": actor.member_email or "",
+            "role": actor.member_role or "reader",
+        }
+        doc["member"] = member_doc
+    if actor.token_id:
+        doc["token"] = {
+            "_id": actor.token_id,
+            "_links": _links(f"{_API}/tokens/{actor.token_id}", f"{_API}/tokens"),
+            "name": actor.token_name or "",
+            "ending": actor.token_ending or "",
+            "serviceToken": actor.service_token,
+        }
+    if entry.comment:
+        doc["comment"] = entry.comment
+    if entry.approval_request_id:
+        doc["approvalRequestId"] = entry.approval_request_id
+    doc["hash"] = entry.hash
+    if detail:
+        if entry.previous is not None:
+            doc["previousVersion"] = entry.previous
+        if entry.current is not None:
+            doc["currentVersion"] = entry.current
+        if entry.delta is not None:
+            doc["delta"] = entry.delta
     return doc

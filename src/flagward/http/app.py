@@ -28,6 +28,7 @@ from flagward.http.routes import (
     projects,
     segments,
     system,
+    webhooks,
 )
 from flagward.http.sdk import evaluate as sdk_evaluate
 from flagward.http.sdk import evalx as sdk_evalx
@@ -118,6 +119,7 @@ def create_app(
         accounts.teams,
         accounts.tokens,
         notifications.router,
+        webhooks.router,
         sdk_polling.router,
         sdk_events.router,
         sdk_evalx.router,

@@ -105,10 +105,17 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/tokens/{id}"): "patchToken",
     ("DELETE", "/api/v2/tokens/{id}"): "deleteToken",
     ("POST", "/api/v2/tokens/{id}/reset"): "resetToken",
-    # flagward's own: health, console sign-in, in-app notifications, external approval services' callback.
+    ("GET", "/api/v2/webhooks"): "getAllWebhooks",
+    ("POST", "/api/v2/webhooks"): "postWebhook",
+    ("GET", "/api/v2/webhooks/{id}"): "getWebhook",
+    ("PATCH", "/api/v2/webhooks/{id}"): "patchWebhook",
+    ("DELETE", "/api/v2/webhooks/{id}"): "deleteWebhook",
+    # flagward's own: health, console sign-in, in-app notifications, webhook delivery logs, external approval
+    # services' callback.
     ("POST", "/api/v2/approval-requests/{id}/integration-callback"): "postApprovalRequestIntegrationCallback",
     ("GET", "/api/v2/notifications"): "getNotifications",
     ("POST", "/api/v2/notifications/read"): "postNotificationsRead",
+    ("GET", "/api/v2/webhooks/{id}/deliveries"): "getWebhookDeliveries",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/readyz"): "getReadiness",
     ("POST", "/auth/login"): "login",
@@ -189,6 +196,7 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     # environment's external service does not decide, 404 an unknown request.
     # Its body is read as signed bytes (no body model), through the RequestBodies middleware (413, 415).
     "postApprovalRequestIntegrationCallback": frozenset({401, 403, 404, 413, 415}),
+    "patchWebhook": frozenset({409}),
 }
 
 # The SDK edge answers from the SDK hub (503 until it is ready) and names its credential its own way:

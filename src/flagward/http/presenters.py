@@ -10,6 +10,7 @@ from flagward.domain.audit import AuditEntry
 from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.projects import Environment, Project
 from flagward.domain.representations import (
+    audit_entry_document,
     config_document,
     environment_document,
     flag_document,
@@ -151,47 +152,4 @@ def flag(
 
 
 def audit_entry(entry: AuditEntry, account_id: str, *, detail: bool) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "_id": entry.id,
-        "_accountId": account_id,
-        "_links": links(f"{API}/auditlog/{entry.id}", f"{API}/auditlog"),
-        "date": entry.date,
-        "accesses": [{"action": a.action, "resource": a.resource} for a in entry.accesses],
-        "kind": entry.kind,
-        "name": entry.name,
-        "description": entry.description,
-        "shortDescription": entry.short_description,
-        "titleVerb": entry.title_verb,
-        "title": entry.short_description,
-        "target": {"name": entry.name, "resources": entry.target_resources, "_links": {}},
-    }
-    actor = entry.actor
-    if actor.member_id:
-        member_doc: dict[str, Any] = {
-            "_id": actor.member_id,
-            "_links": links(f"{API}/members/{actor.member_id}", f"{API}/members"),
-            "email": actor.member_email or "",
-            "role": actor.member_role or "reader",
-        }
-        doc["member"] = member_doc
-    if actor.token_id:
-        doc["token"] = {
-            "_id": actor.token_id,
-            "_links": links(f"{API}/tokens/{actor.token_id}", f"{API}/tokens"),
-            "name": actor.token_name or "",
-            "ending": actor.token_ending or "",
-            "serviceToken": actor.service_token,
-        }
-    if entry.comment:
-        doc["comment"] = entry.comment
-    if entry.approval_request_id:
-        doc["approvalRequestId"] = entry.approval_request_id
-    doc["hash"] = entry.hash
-    if detail:
-        if entry.previous is not None:
-            doc["previousVersion"] = entry.previous
-        if entry.current is not None:
-            doc["currentVersion"] = entry.current
-        if entry.delta is not None:
-            doc["delta"] = entry.delta
-    return doc
+    return audit_entry_document(entry, account_id, detail=detail)

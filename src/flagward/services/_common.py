@@ -12,6 +12,7 @@ from flagward.domain.flags import Flag
 from flagward.domain.ids import new_object_id
 from flagward.domain.projects import Environment, Project
 from flagward.services.ports import Clock, UnitOfWork
+from flagward.services.webhook_fanout import enqueue_deliveries
 
 
 def load_project(uow: UnitOfWork, key: str, *, for_update: bool = False) -> Project:
@@ -97,4 +98,6 @@ def record_audit(
         approval_request_id=approval_request_id,
         delta=delta,
     )
-    return uow.audit.append(entry)
+    appended = uow.audit.append(entry)
+    enqueue_deliveries(uow, clock, appended)  # the webhooks that want this entry, in this transaction
+    return appended

@@ -18,6 +18,7 @@ from flagward.domain.notifications import Notification
 from flagward.domain.outbox import Failure, NewMessage, OutboxMessage, OutboxStats
 from flagward.domain.projects import Environment, Project
 from flagward.domain.segments import Segment
+from flagward.domain.webhooks import Webhook
 
 
 class StoreUnavailable(Exception):
@@ -367,6 +368,34 @@ class NotificationRepository(Protocol):
         ...
 
 
+class WebhookRepository(Protocol):
+    def get(self, webhook_id: str, *, for_update: bool = False) -> Webhook | None: ...
+    def list_all(self) -> list[Webhook]:
+        """Oldest first."""
+        ...
+
+    def add(self, webhook: Webhook) -> None: ...
+    def update(self, webhook: Webhook) -> None: ...
+    def delete(self, webhook: Webhook) -> None: ...
+
+
+class HostResolver(Protocol):
+    """Names to IP addresses (``socket.getaddrinfo`` in production), for the webhook URL checks."""
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        """The host's addresses; raises OSError when the name does not resolve."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookOptions:
+    """``allow_private``: webhooks may reach any address (``FLAGWARD_WEBHOOK_ALLOW_PRIVATE``).
+    ``resolver``: checks a host name's addresses when a webhook is saved (None: only IP literals are)."""
+
+    allow_private: bool = False
+    resolver: HostResolver | None = None
+
+
 class Transport(Protocol):
     """Delivers messages of one kind to the outside world (``flagward.delivery``). ``send`` runs in a
     worker thread, outside any transaction; it returns a status code worth recording (or None), and
@@ -431,6 +460,8 @@ class UnitOfWork(Protocol):
     def outbox(self) -> Outbox: ...
     @property
     def notifications(self) -> NotificationRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(
@@ -483,3 +514,4 @@ class Deps:
     notify: NotificationOptions = field(default_factory=NotificationOptions)
     audit_chain: AuditChainCheck | None = None  # None: this process cannot verify the chain
     external: ExternalApprovalOptions = field(default_factory=ExternalApprovalOptions)
+    webhooks: WebhookOptions = field(default_factory=WebhookOptions)

@@ -302,6 +302,7 @@ class OutboxRecord(Base):
 Index("ix_outbox_messages_due", OutboxRecord.status, OutboxRecord.next_attempt_at)
 Index("ix_outbox_messages_ordering", OutboxRecord.ordering_key, OutboxRecord.seq)
 Index("ix_outbox_messages_target", OutboxRecord.target, OutboxRecord.seq)
+Index("ix_outbox_messages_key_pending", OutboxRecord.ordering_key, OutboxRecord.status, OutboxRecord.seq)
 
 
 class NotificationRecord(Base):
@@ -320,3 +321,19 @@ class NotificationRecord(Base):
 
 
 Index("ix_notifications_member", NotificationRecord.member_id, NotificationRecord.created_at)
+
+
+class WebhookRecord(Base):
+    """A webhook (``domain.webhooks``); its statements are their LaunchDarkly JSON form."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(Text)
+    sign: Mapped[bool] = mapped_column(Boolean)
+    on: Mapped[bool] = mapped_column(Boolean)
+    tags: Mapped[list[Any]] = mapped_column()
+    statements: Mapped[list[Any]] = mapped_column()
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)

@@ -33,6 +33,7 @@ from flagward.storage.repositories import (
     SqlTeamRepository,
     SqlTokenRepository,
     SqlTombstones,
+    SqlWebhooks,
 )
 
 
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
     meta: SqlMeta
     outbox: SqlOutbox
     notifications: SqlNotifications
+    webhooks: SqlWebhooks
 
     def __init__(
         self,
@@ -94,6 +96,7 @@ class SqlUnitOfWork:
         self.meta = SqlMeta(self.session)
         self.outbox = SqlOutbox(self.session, on_add=self._note_enqueued)
         self.notifications = SqlNotifications(self.session)
+        self.webhooks = SqlWebhooks(self.session)
         return self
 
     def _note_enqueued(self) -> None:

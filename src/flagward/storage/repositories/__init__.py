@@ -15,6 +15,7 @@ from flagward.storage.repositories.outbox import SqlOutbox
 from flagward.storage.repositories.projects import SqlEnvironmentRepository, SqlProjectRepository
 from flagward.storage.repositories.rate_counters import SqlRateCounters
 from flagward.storage.repositories.segments import SqlSegmentRepository, SqlTombstones
+from flagward.storage.repositories.webhooks import SqlWebhooks
 
 __all__ = [
     "SqlApprovalRepository",
@@ -33,4 +34,5 @@ __all__ = [
     "SqlTeamRepository",
     "SqlTokenRepository",
     "SqlTombstones",
+    "SqlWebhooks",
 ]
