@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./flagward.db"
@@ -18,8 +18,10 @@ class Settings(BaseSettings):
     admin_token: str | None = Field(default=None, repr=False)
     # The origin browsers use to reach this server; session-authenticated writes must come from it, and
     # e-mails link to it. Empty: the origin of the request itself (scheme and Host header); e-mails then
-    # link to http://host:port.
-    public_origin: str = ""
+    # link to http://host:port. FLAGWARD_PUBLIC_URL is the same setting (the name e-mail settings use).
+    public_origin: str = Field(
+        default="", validation_alias=AliasChoices("FLAGWARD_PUBLIC_ORIGIN", "FLAGWARD_PUBLIC_URL", "public_origin")
+    )
     # E-mail (approval-request notifications): smtp://user:password@host:port (STARTTLS when offered) or
     # smtps://…; empty: e-mail is off (in-app notifications only). The From address of every e-mail.
     smtp_url: str = Field(default="", repr=False)
