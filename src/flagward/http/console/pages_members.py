@@ -172,7 +172,7 @@ def _invitation_page(request: Request, token: str, *, error: str | None = None, 
             error=error,
         )
     response.set_cookie(PRE_SESSION_COOKIE, csrf, httponly=True, samesite="strict", path=INVITATION_PATH.rstrip("/"))
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's URL
+    response.headers["Referrer-Policy"] = "same-origin"  # the token is in this page's URL: never to other sites
     return response
 
 
