@@ -83,6 +83,7 @@ class FakeStore:
     teams: dict[str, Team] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
     sessions: dict[str, tuple[str, int]] = field(default_factory=dict)
+    invitations: dict[str, tuple[str, int]] = field(default_factory=dict)  # token hash -> (member, expires)
     rate_counters: dict[str, tuple[int, int]] = field(default_factory=dict)  # key -> (count, resets_at)
     audit: list[AuditEntry] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
@@ -507,6 +508,33 @@ class FakeSessions:
             del self.s.sessions[key]
 
 
+class FakeInvitations:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def add(self, token_hash: str, member_id: str, expires: int, created_at: int) -> None:
+        self.s.invitations[token_hash] = (member_id, expires)
+
+    def member_id(self, token_hash: str, now: int) -> str | None:
+        found = self.s.invitations.get(token_hash)
+        return found[0] if found and found[1] > now else None
+
+    def take(self, token_hash: str, now: int) -> str | None:
+        found = self.s.invitations.pop(token_hash, None)
+        return found[0] if found and found[1] > now else None
+
+    def pending(self, now: int) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for member_id, expires in self.s.invitations.values():
+            if expires > now:
+                result[member_id] = max(expires, result.get(member_id, 0))
+        return result
+
+    def delete_for_member(self, member_id: str) -> None:
+        for key in [k for k, (m, _) in self.s.invitations.items() if m == member_id]:
+            del self.s.invitations[key]
+
+
 class FakeRateCounters:
     def __init__(self, store: FakeStore) -> None:
         self.s = store
@@ -731,6 +759,7 @@ class FakeUnitOfWork:
         self.teams = FakeTeams(store)
         self.tokens = FakeTokens(store)
         self.sessions = FakeSessions(store)
+        self.invitations = FakeInvitations(store)
         self.rate_counters = FakeRateCounters(store)
         self.audit = FakeAuditLog(store)
         self.meta = FakeMeta(store)

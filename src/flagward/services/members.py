@@ -43,7 +43,7 @@ def load_member(uow: UnitOfWork, member_id: str) -> Member:
     return member
 
 
-def _valid_email(email: object) -> str:
+def valid_email(email: object) -> str:
     if not isinstance(email, str) or "@" not in email or email.strip() != email or len(email) > 320:
         raise InvalidRequest(f"email '{email}' is not a valid email address")
     return email
@@ -54,51 +54,55 @@ def create_members(deps: Deps, *, actor: Actor, new: list[NewMember]) -> list[Me
     require(actor, Permission.MANAGE_MEMBERS)
     if not new:
         raise InvalidRequest("the body must list at least one member")
-    emails = [_valid_email(m.email).lower() for m in new]
+    emails = [valid_email(m.email).lower() for m in new]
     if len(set(emails)) != len(emails):
         raise InvalidRequest("the same email appears twice")
-    created: list[Member] = []
     with deps.uow() as uow:
-        for spec in new:
-            _check_grant(actor, spec.role)
-            if uow.members.get_by_email(spec.email) is not None:
-                raise Conflict(f"A member with email '{spec.email}' already exists")
-            keys = sorted(spec.team_keys)  # locked in one order, so two such requests cannot deadlock
-            teams = [uow.teams.get(key, for_update=True) for key in keys]
-            missing = [key for key, team in zip(keys, teams, strict=True) if team is None]
-            if missing:
-                raise InvalidRequest(f"unknown teamKeys: {', '.join(missing)}")
-            member = Member(
-                id=new_object_id(),
-                email=spec.email,
-                role=spec.role,
-                creation_date=deps.clock.now_ms(),
-                first_name=spec.first_name,
-                last_name=spec.last_name,
-                password_hash=_password_hash(deps, spec.password),
-                team_keys=sorted(spec.team_keys),
-                team_names={team.key: team.name for team in teams if team is not None},
-            )
-            uow.members.add(member)
-            for team in teams:
-                assert team is not None
-                team.member_ids.append(member.id)
-                uow.teams.update(team)
-            record_audit(
-                uow,
-                deps.clock,
-                actor,
-                kind="member",
-                name=member.email,
-                actions=[AuditAction.CREATE_MEMBER],
-                resource=member_spec(member.id),
-                title_verb="added",
-                description=f"Added member {member.email} with role {member.role}",
-                current=member_document(member),
-            )
-            created.append(member)
+        created = [add_member(uow, deps, actor, spec) for spec in new]
         uow.commit()
     return created
+
+
+def add_member(uow: UnitOfWork, deps: Deps, actor: Actor, spec: NewMember) -> Member:
+    """Add one member in the caller's transaction (the core of ``create_members``, whose checks of the
+    whole list the caller has made): the grant, a free email, the teams, the audit entry."""
+    _check_grant(actor, spec.role)
+    if uow.members.get_by_email(spec.email) is not None:
+        raise Conflict(f"A member with email '{spec.email}' already exists")
+    keys = sorted(spec.team_keys)  # locked in one order, so two such requests cannot deadlock
+    teams = [uow.teams.get(key, for_update=True) for key in keys]
+    missing = [key for key, team in zip(keys, teams, strict=True) if team is None]
+    if missing:
+        raise InvalidRequest(f"unknown teamKeys: {', '.join(missing)}")
+    member = Member(
+        id=new_object_id(),
+        email=spec.email,
+        role=spec.role,
+        creation_date=deps.clock.now_ms(),
+        first_name=spec.first_name,
+        last_name=spec.last_name,
+        password_hash=_password_hash(deps, spec.password),
+        team_keys=sorted(spec.team_keys),
+        team_names={team.key: team.name for team in teams if team is not None},
+    )
+    uow.members.add(member)
+    for team in teams:
+        assert team is not None
+        team.member_ids.append(member.id)
+        uow.teams.update(team)
+    record_audit(
+        uow,
+        deps.clock,
+        actor,
+        kind="member",
+        name=member.email,
+        actions=[AuditAction.CREATE_MEMBER],
+        resource=member_spec(member.id),
+        title_verb="added",
+        description=f"Added member {member.email} with role {member.role}",
+        current=member_document(member),
+    )
+    return member
 
 
 def _password_hash(deps: Deps, password: str | None) -> str | None:
@@ -192,6 +196,7 @@ def delete_member(deps: Deps, *, actor: Actor, member_id: str) -> None:
             raise InvalidRequest("You cannot remove the account's last owner")
         uow.tokens.delete_for_member(member.id)
         uow.sessions.delete_for_member(member.id)
+        uow.invitations.delete_for_member(member.id)
         uow.members.delete(member)
         record_audit(
             uow,
@@ -216,20 +221,27 @@ def set_password(deps: Deps, *, actor: Actor, email: str, password: str) -> Memb
         member = uow.members.get_by_email(email)
         if member is None:
             raise NotFound(f"No member has the email '{email}'")
-        member.password_hash = _password_hash(deps, password)
-        member.version += 1
-        uow.members.update(member)
-        uow.sessions.delete_for_member(member.id)
-        record_audit(
-            uow,
-            deps.clock,
-            actor,
-            kind="member",
-            name=member.email,
-            actions=[AuditAction.UPDATE_MEMBER],
-            resource=member_spec(member.id),
-            title_verb="updated",
-            description=f"Set the password of member {member.email}",
-        )
+        store_password(uow, deps, actor, member, password, how="")
         uow.commit()
     return member
+
+
+def store_password(uow: UnitOfWork, deps: Deps, actor: Actor, member: Member, password: str, *, how: str) -> None:
+    """The core of ``set_password`` in the caller's transaction: hash, end the member's sessions, and
+    the audit entry (``how`` ends its description, e.g. " through an invitation link")."""
+    member.password_hash = _password_hash(deps, password)
+    member.version += 1
+    uow.members.update(member)
+    uow.sessions.delete_for_member(member.id)
+    uow.invitations.delete_for_member(member.id)  # a password set by any way ends the member's open links
+    record_audit(
+        uow,
+        deps.clock,
+        actor,
+        kind="member",
+        name=member.email,
+        actions=[AuditAction.UPDATE_MEMBER],
+        resource=member_spec(member.id),
+        title_verb="updated",
+        description=f"Set the password of member {member.email}{how}",
+    )

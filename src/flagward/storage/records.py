@@ -100,6 +100,16 @@ class SessionRecord(Base):
     expires: Mapped[int] = mapped_column(BigInteger)
 
 
+class InvitationRecord(Base):
+    """A one-time link to set a member's password: only the token's SHA-256 is stored."""
+
+    __tablename__ = "invitations"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    expires: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
 class RateCounterRecord(Base):
     """One rate-limit counter (``flagward.domain.rate_limits``); the key is a digest, never an email."""
 

@@ -22,6 +22,7 @@ from flagward.storage.repositories import (
     SqlEnvironmentRepository,
     SqlFlagRepository,
     SqlFlagUsage,
+    SqlInvitationRepository,
     SqlMemberRepository,
     SqlMeta,
     SqlNotifications,
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
     teams: SqlTeamRepository
     tokens: SqlTokenRepository
     sessions: SqlSessionRepository
+    invitations: SqlInvitationRepository
     rate_counters: SqlRateCounters
     audit: SqlAuditLog
     meta: SqlMeta
@@ -91,6 +93,7 @@ class SqlUnitOfWork:
         self.teams = SqlTeamRepository(self.session)
         self.tokens = SqlTokenRepository(self.session)
         self.sessions = SqlSessionRepository(self.session)
+        self.invitations = SqlInvitationRepository(self.session)
         self.rate_counters = SqlRateCounters(self.session)
         self.audit = SqlAuditLog(self.session)
         self.meta = SqlMeta(self.session)

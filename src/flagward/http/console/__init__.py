@@ -15,6 +15,10 @@ Route map (pages; forms post to the page's own path + a verb):
 - ``/audit`` the audit log (``spec``, ``member``, ``before``) with the chain's verification
 - ``/settings`` -> ``/projects/{key}/settings``: environments' approval rules (POST ``…/{env}/approvals``)
   and SDK credentials (``…/{env}/credentials/{sdk|mobile|client}``, revealed by htmx)
+- ``/projects/new``, ``/projects/{key}/new-flag``, ``/projects/{key}/settings/new-environment``: forms
+  that create (GET the form, POST it)
+- ``/members`` (POST ``/members/invite``, ``/members/{id}/link``, ``/members/{id}/role``);
+  ``/invitations/{token}`` where an invitee sets a password (GET, POST)
 - ``/console/static/…`` the stylesheet and the vendored htmx
 
 Not for console pages: ``/flags`` and ``/all`` are SDK streaming paths (``http.sdk.stream``).
@@ -28,7 +32,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from flagward.http.console import pages_approvals, pages_audit, pages_auth, pages_compare, pages_flags, pages_settings
+from flagward.http.console import (
+    pages_approvals,
+    pages_audit,
+    pages_auth,
+    pages_compare,
+    pages_create,
+    pages_flags,
+    pages_members,
+    pages_settings,
+)
 from flagward.http.console.security import SignInRequired, sign_in_url
 from flagward.http.console.templating import STATIC_URL, build_environment
 
@@ -40,10 +53,12 @@ def install(app: FastAPI) -> None:
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="console-static")
     app.include_router(pages_auth.router)
     app.include_router(pages_approvals.router)
+    app.include_router(pages_create.router)  # before pages_flags: /projects/new is not a project
     app.include_router(pages_flags.router)
     app.include_router(pages_compare.router)
     app.include_router(pages_audit.router)
     app.include_router(pages_settings.router)
+    app.include_router(pages_members.router)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_required(request: Request, exc: SignInRequired) -> Response:

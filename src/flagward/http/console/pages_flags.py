@@ -47,6 +47,7 @@ NOTICES = {
     "remove-rule": "The rule was removed.",
     "rule-serve": "The rule now serves the new variation.",
     "move-rule": "The rules were reordered.",
+    "created": "The flag was created, off in every environment.",
 }
 _STATUS = {"forbidden": 403, "not_found": 404, "method_not_allowed": 405, "conflict": 409, "optimistic_locking": 409}
 
@@ -73,7 +74,8 @@ def projects_page(request: Request) -> Response:
     projects, total = list_projects(get_deps(request), actor=current.actor, query=ProjectQuery(page=Page(limit=100)))
     if total == 1:
         return RedirectResponse(f"/projects/{projects[0][0].key}/flags", status_code=303)
-    return render(request, "flags/projects.html", viewer=current, nav="flags", projects=projects)
+    may_create = can(current.actor, Permission.MANAGE_PROJECTS)
+    return render(request, "flags/projects.html", viewer=current, nav="flags", projects=projects, may_create=may_create)
 
 
 @router.get("/projects/{project_key}/flags")
@@ -110,7 +112,16 @@ def flags_page(
         page=number,
         pages=max(1, -(-listing.total // PAGE_SIZE)),
         link=link,
+        may_create=can(current.actor, Permission.MANAGE_FLAGS),
+        notice=_created_notice(request, listing.environments),
     )
+
+
+def _created_notice(request: Request, environments: list[Any]) -> str | None:
+    if request.query_params.get("created") != "project":
+        return None
+    names = ", ".join(e.name for e in environments)
+    return f"The project was created with the environments {names}. Add more in Settings."
 
 
 def _flag_page(

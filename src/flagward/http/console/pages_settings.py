@@ -54,6 +54,7 @@ def _page(
         return render(request, "error.html", status_code=404, viewer=current, nav="settings", error=exc.message)
     projects, _ = list_projects(deps, actor=current.actor, query=ProjectQuery(page=Page(limit=100)))
     done = request.query_params.get("saved")
+    added = request.query_params.get("added")
     return render(
         request,
         "settings/project.html",
@@ -67,9 +68,17 @@ def _page(
         credentials=CREDENTIALS,
         mask=mask,
         max_approvals=MAX_APPROVALS,
-        notice=f"The approval settings of {done} were saved." if done else None,
+        notice=_notice(done, added),
         error=error,
     )
+
+
+def _notice(saved: str | None, added: str | None) -> str | None:
+    if saved:
+        return f"The approval settings of {saved} were saved."
+    if added:
+        return f"The environment {added} was added; every flag is off in it."
+    return None
 
 
 @router.get("/projects/{project_key}/settings")

@@ -38,6 +38,7 @@ NAV = (
     NavItem("compare", "Compare", "/compare"),
     NavItem("audit", "Audit log", "/audit"),
     NavItem("settings", "Settings", "/settings"),
+    NavItem("members", "Members", "/members"),
 )
 
 

@@ -1,6 +1,7 @@
 """SQL repositories. They never commit; the unit of work owns the transaction."""
 
 from flagward.storage.repositories.accounts import (
+    SqlInvitationRepository,
     SqlMemberRepository,
     SqlSessionRepository,
     SqlTeamRepository,
@@ -23,6 +24,7 @@ __all__ = [
     "SqlEnvironmentRepository",
     "SqlFlagRepository",
     "SqlFlagUsage",
+    "SqlInvitationRepository",
     "SqlMemberRepository",
     "SqlMeta",
     "SqlNotifications",

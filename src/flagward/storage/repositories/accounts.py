@@ -1,4 +1,4 @@
-"""Members, teams, access tokens and sign-in sessions."""
+"""Members, teams, access tokens, sign-in sessions and invitations (one-time password links)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from flagward.storage.mappers import (
     token_to_record,
 )
 from flagward.storage.records import (
+    InvitationRecord,
     MemberRecord,
     SessionRecord,
     TeamMemberRecord,
@@ -220,3 +221,37 @@ class SqlSessionRepository:
 
     def delete_for_member(self, member_id: str) -> None:
         self._session.execute(delete(SessionRecord).where(SessionRecord.member_id == member_id))
+
+
+class SqlInvitationRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, token_hash: str, member_id: str, expires: int, created_at: int) -> None:
+        self._session.add(
+            InvitationRecord(token_hash=token_hash, member_id=member_id, expires=expires, created_at=created_at)
+        )
+
+    def member_id(self, token_hash: str, now: int) -> str | None:
+        record = self._session.get(InvitationRecord, token_hash)
+        return record.member_id if record and record.expires > now else None
+
+    def take(self, token_hash: str, now: int) -> str | None:
+        """The member of a live link, deleting it: of two concurrent uses, one gets the member."""
+        record = self._session.get(InvitationRecord, token_hash)
+        if record is None:
+            return None
+        member_id, expires = record.member_id, record.expires
+        taken = self._session.execute(delete(InvitationRecord).where(InvitationRecord.token_hash == token_hash))
+        return member_id if getattr(taken, "rowcount", 0) == 1 and expires > now else None
+
+    def pending(self, now: int) -> dict[str, int]:
+        rows = self._session.execute(
+            select(InvitationRecord.member_id, func.max(InvitationRecord.expires))
+            .where(InvitationRecord.expires > now)
+            .group_by(InvitationRecord.member_id)
+        )
+        return {member_id: int(expires) for member_id, expires in rows}
+
+    def delete_for_member(self, member_id: str) -> None:
+        self._session.execute(delete(InvitationRecord).where(InvitationRecord.member_id == member_id))
