@@ -94,12 +94,12 @@ ALLOWED = {
     ("POST", "/events/bulk/{envId}"): "SDK analytics events",
     ("POST", "/events/diagnostic/{envId}"): "SDK diagnostics",
     ("POST", "/api/v2/notifications/read"): "marks the caller's own notifications read",
-    # Merged into main without an entry here (this walk failed on main): decided by the onboarding helper.
     ("POST", "/api/v2/webhooks"): "webhooks: where audit entries are delivered; no flag configuration",
     ("PATCH", "/api/v2/webhooks/{id}"): "webhooks: where audit entries are delivered; no flag configuration",
     ("DELETE", "/api/v2/webhooks/{id}"): "webhooks: where audit entries are delivered; no flag configuration",
     ("POST", "/api/v2/approval-requests/{id}/integration-callback"): (
-        "an external approval service's signed review of a request: the approval the gate asks for"
+        "an external approval service's signed review; with autoApplyApprovedChanges it applies an approved "
+        "request through the apply service (and gate) of POST .../apply"
     ),
     # The console's forms need a signed-in session and a CSRF token (the walk's token gets neither) and call
     # the services the REST routes above call, so the gate that judges those judges these: the browser
