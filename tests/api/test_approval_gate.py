@@ -94,6 +94,8 @@ ALLOWED = {
     ("POST", "/events/bulk/{envId}"): "SDK analytics events",
     ("POST", "/events/diagnostic/{envId}"): "SDK diagnostics",
     ("POST", "/api/v2/notifications/read"): "marks the caller's own notifications read",
+    ("POST", "/api/v2/approval-requests/{id}/integration-callback"): "an external service's signed review of a "
+    "request; applying it goes through apply, the approval the gate asks for",
     # The console's forms need a signed-in session and a CSRF token (the walk's token gets neither) and call
     # the services the REST routes above call, so the gate that judges those judges these: the browser
     # tests (tests/browser/) show a writer's change in production becoming an approval request.
@@ -107,6 +109,7 @@ ALLOWED = {
     ("POST", "/projects/{project_key}/flags/{flag_key}/change"): "console: update_flag (the PATCH's service), gated",
     ("POST", "/projects/{project_key}/flags/{flag_key}/request"): "console: " + PROPOSES,
     ("POST", "/projects/{project_key}/settings/{env_key}/approvals"): "console: environment settings; admins only",
+    ("POST", "/notifications/read"): "console: the service of POST /api/v2/notifications/read (the caller's own)",
 }
 _READS = {"GET", "HEAD", "OPTIONS", "REPORT"}  # REPORT: SDK polling with the context in the body
 

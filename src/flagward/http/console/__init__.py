@@ -15,6 +15,8 @@ Route map (pages; forms post to the page's own path + a verb):
 - ``/audit`` the audit log (``spec``, ``member``, ``before``) with the chain's verification
 - ``/settings`` -> ``/projects/{key}/settings``: environments' approval rules (POST ``…/{env}/approvals``)
   and SDK credentials (``…/{env}/credentials/{sdk|mobile|client}``, revealed by htmx)
+- ``/notifications`` the member's notifications (``show=all|unread``, ``page``); ``/notifications/count``
+  the top bar's unread count (polled by every page); ``/notifications/read`` (POST: ``id`` or ``all``)
 - ``/console/static/…`` the stylesheet and the vendored htmx
 
 Not for console pages: ``/flags`` and ``/all`` are SDK streaming paths (``http.sdk.stream``).
@@ -28,7 +30,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from flagward.http.console import pages_approvals, pages_audit, pages_auth, pages_compare, pages_flags, pages_settings
+from flagward.http.console import (
+    pages_approvals,
+    pages_audit,
+    pages_auth,
+    pages_compare,
+    pages_flags,
+    pages_notifications,
+    pages_settings,
+)
 from flagward.http.console.security import SignInRequired, sign_in_url
 from flagward.http.console.templating import STATIC_URL, build_environment
 
@@ -44,6 +54,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages_compare.router)
     app.include_router(pages_audit.router)
     app.include_router(pages_settings.router)
+    app.include_router(pages_notifications.router)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_required(request: Request, exc: SignInRequired) -> Response:
