@@ -69,6 +69,9 @@ def test_a_reviewer_reads_and_clears_notifications(world: World) -> None:
     expect(read.get_by_role("button")).to_have_count(0)
     with ada.api() as api:
         assert api.get("/api/v2/notifications").json()["unreadCount"] == 1
+        # The form needs the page's CSRF token, not only the session cookie.
+        assert api.post("/notifications/read", data={"all": "1"}).status_code == 403
+        assert api.get("/api/v2/notifications").json()["unreadCount"] == 1
 
     page.get_by_role("link", name="Unread 1").click()
     expect(page.locator("li.notification")).to_have_count(1)
