@@ -123,6 +123,7 @@ ALLOWED = {
     ("POST", "/members/{member_id}/role"): "console: " + ACCOUNTS + " (PATCH /api/v2/members/{id}'s service)",
     ("POST", "/members/{member_id}/link"): "console: " + ACCOUNTS + " (a new one-time password link)",
     ("POST", "/invitations/{token}"): "console: " + ACCOUNTS + " (sets a password with a one-time link)",
+    ("POST", "/notifications/read"): "console: the service of POST /api/v2/notifications/read (the caller's own)",
 }
 _READS = {"GET", "HEAD", "OPTIONS", "REPORT"}  # REPORT: SDK polling with the context in the body
 

@@ -83,7 +83,9 @@ def test_a_request_emails_its_reviewers_and_shows_in_their_notifications(store: 
         assert "requested your review: Turn checkout on for everyone" in mail.message["Subject"]
         text = mail.part("plain")
         assert "Turn the flag on" in text
-        assert f"https://flags.example.com/api/v2/approval-requests/{request_id}" in text
+        assert f"Open the request: https://flags.example.com/approvals/{request_id}" in text
+        assert f"In the REST API: https://flags.example.com/api/v2/approval-requests/{request_id}" in text
+        assert f'href="https://flags.example.com/approvals/{request_id}"' in mail.part("html")
         assert "<li>Turn the flag on</li>" in mail.part("html")
 
         login = httpx.post(f"{server.url}/auth/login", json={"email": reviewer["email"], "password": PASSWORD})
@@ -93,6 +95,8 @@ def test_a_request_emails_its_reviewers_and_shows_in_their_notifications(store: 
             listing = mine.get("/api/v2/notifications", params={"unread": "true"}).json()
             (item,) = listing["items"]
             assert (listing["unreadCount"], item["kind"], item["approvalRequestId"]) == (1, "requested", request_id)
+            assert item["_links"]["approvalRequest"]["href"] == f"/api/v2/approval-requests/{request_id}"
+            assert item["_links"]["site"] == {"href": f"/approvals/{request_id}", "type": "text/html"}
             marked = mine.post("/api/v2/notifications/read", json={"ids": [item["_id"]]})
             assert marked.json() == {"marked": 1, "unreadCount": 0}, marked.text
             assert mine.get("/api/v2/notifications", params={"unread": "true"}).json()["items"] == []

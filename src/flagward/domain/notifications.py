@@ -47,8 +47,18 @@ class Notification:
     body: str
     created_at: int
     approval_request_id: str | None = None
-    link: str | None = None  # path on this server (``/api/v2/approval-requests/{id}``)
+    link: str | None = None  # path on this server: the request's console page (:func:`request_page`)
     read_at: int | None = None
+
+
+def request_page(request_id: str) -> str:
+    """The path of a request's page in the console, where a person reads and reviews it."""
+    return f"/approvals/{request_id}"
+
+
+def request_api_path(request_id: str) -> str:
+    """The path of a request in the REST API (``GET /api/v2/approval-requests/{id}``)."""
+    return f"/api/v2/approval-requests/{request_id}"
 
 
 def reviewers(request: ApprovalRequest) -> list[str]:
@@ -118,10 +128,22 @@ class Email:
 
 
 def email(notification: Notification, *, to: str, public_url: str) -> Email:
-    """The e-mail for one notification: plain text and HTML, linking to the request on this server."""
-    link = f"{public_url.rstrip('/')}{notification.link}" if notification.link and public_url else None
+    """The e-mail for one notification: plain text and HTML, linking to the request's console page; the
+    plain text also gives the request's REST URL, for whoever scripts against the API."""
+    origin = public_url.rstrip("/")
+    link = f"{origin}{notification.link}" if notification.link and origin else None
+    api = (
+        f"{origin}{request_api_path(notification.approval_request_id)}"
+        if notification.approval_request_id and origin
+        else None
+    )
     footer = "You get these e-mails as a member of flagward; turn them off by setting emailNotifications to false."
-    text = notification.body + (f"\n\nOpen the request: {link}" if link else "") + f"\n\n--\n{footer}\n"
+    text = notification.body
+    if link:
+        text += f"\n\nOpen the request: {link}"
+    if api:
+        text += f"\nIn the REST API: {api}"
+    text += f"\n\n--\n{footer}\n"
     paragraphs = "".join(_html_block(block) for block in notification.body.split("\n\n"))
     anchor = f'<p><a href="{html.escape(link)}">Open the request</a></p>' if link else ""
     page = (

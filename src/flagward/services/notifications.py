@@ -22,6 +22,14 @@ def list_notifications(
         return items, total, uow.notifications.unread_count(actor.member_id)
 
 
+def unread_count(deps: Deps, *, actor: Actor) -> int:
+    """How many of the caller's notifications are unread (the console's top bar shows it on every page)."""
+    if actor.member_id is None:
+        return 0
+    with deps.uow(write=False) as uow:
+        return uow.notifications.unread_count(actor.member_id)
+
+
 def mark_read(deps: Deps, *, actor: Actor, ids: Sequence[str] | None) -> int:
     """Mark the caller's notifications ``ids`` read (None: all of them); how many were unread. Ids that
     are not the caller's are ignored. Raises InvalidRequest (ids not a list of strings)."""

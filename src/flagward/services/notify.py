@@ -10,7 +10,15 @@ from flagward.domain.accounts import Actor, ActorKind
 from flagward.domain.approvals import ApprovalRequest, ResourceKind
 from flagward.domain.describe import describe_instructions, describe_unknown
 from flagward.domain.ids import new_object_id
-from flagward.domain.notifications import Notification, RequestEvent, body, email, recipients, title
+from flagward.domain.notifications import (
+    Notification,
+    RequestEvent,
+    body,
+    email,
+    recipients,
+    request_page,
+    title,
+)
 from flagward.domain.outbox import MessageKind, NewMessage
 from flagward.services.ports import Deps, UnitOfWork
 
@@ -47,7 +55,7 @@ def tell(
             body=text,
             created_at=now,
             approval_request_id=request.id,
-            link=f"/api/v2/approval-requests/{request.id}",
+            link=request_page(request.id),
         )
         uow.notifications.add(notification)
         if deps.notify.email and member.email_notifications:

@@ -63,7 +63,7 @@ def test_a_new_request_tells_the_named_reviewers_and_the_teams_members_but_not_t
     mails = mailed(shop)
     assert [m["to"] for m in mails] == [[alice.member_email], [bob.member_email], [carol.member_email]]
     assert "requested your review: Go live" in str(mails[0]["subject"])
-    assert "https://flags.example.com/api/v2/approval-requests/" in str(mails[0]["text"])
+    assert "Open the request: https://flags.example.com/approvals/" in str(mails[0]["text"])
 
 
 def test_reviews_tell_the_requester_approvals_and_declines_but_not_comments(shop: Shop) -> None:
@@ -165,13 +165,18 @@ def test_the_email_reads_what_happened(shop: Shop) -> None:
     _request(shop, requester, alice)
     shop.world.uow.store.members[mid(alice)].first_name = "Alice"
     request = shop.request(requester, ON, notify_member_ids=[mid(alice)], comment="<please>")
+    (notification,) = shop.world.uow.store.notifications
+    assert notification.link == f"/approvals/{request.id}"
     told(shop)
     (mail,) = mailed(shop)
     assert "Flag 'checkout' in environment 'production' of project 'shop'." in str(mail["text"])
     assert "Comment: <please>" in str(mail["text"])
     assert "- Turn the flag on" in str(mail["text"]) and "<li>Turn the flag on</li>" in str(mail["html"])
     assert "&lt;please&gt;" in str(mail["html"]) and "<please>" not in str(mail["html"])
-    assert f'href="https://flags.example.com/api/v2/approval-requests/{request.id}"' in str(mail["html"])
+    # The links go to the request's console page; the plain text also gives its REST URL.
+    assert f'href="https://flags.example.com/approvals/{request.id}"' in str(mail["html"])
+    assert f"Open the request: https://flags.example.com/approvals/{request.id}\n" in str(mail["text"])
+    assert f"In the REST API: https://flags.example.com/api/v2/approval-requests/{request.id}" in str(mail["text"])
     approvals.review(shop.deps, actor=alice, request_id=request.id, kind="approve", comment=None)
     (mail,) = mailed(shop)
     assert str(mail["subject"]).startswith("[flagward] Alice approved your request")

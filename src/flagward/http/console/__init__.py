@@ -19,6 +19,8 @@ Route map (pages; forms post to the page's own path + a verb):
   that create (GET the form, POST it)
 - ``/members`` (POST ``/members/invite``, ``/members/{id}/link``, ``/members/{id}/role``);
   ``/invitations/{token}`` where an invitee sets a password (GET, POST)
+- ``/notifications`` the member's notifications (``show=all|unread``, ``page``); ``/notifications/count``
+  the top bar's unread count (polled by every page); ``/notifications/read`` (POST: ``id`` or ``all``)
 - ``/console/static/…`` the stylesheet and the vendored htmx
 
 Not for console pages: ``/flags`` and ``/all`` are SDK streaming paths (``http.sdk.stream``).
@@ -40,6 +42,7 @@ from flagward.http.console import (
     pages_create,
     pages_flags,
     pages_members,
+    pages_notifications,
     pages_settings,
 )
 from flagward.http.console.security import SignInRequired, sign_in_url
@@ -59,6 +62,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages_audit.router)
     app.include_router(pages_settings.router)
     app.include_router(pages_members.router)
+    app.include_router(pages_notifications.router)
 
     @app.exception_handler(SignInRequired)
     async def sign_in_required(request: Request, exc: SignInRequired) -> Response:

@@ -20,9 +20,12 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from flagward import __version__
+from flagward.http.deps import get_deps
+from flagward.services import notifications
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC_URL = "/console/static"
+NOTIFICATION_POLL_SECONDS = 15  # how often every page refreshes the top bar's unread count
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,20 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=_when, iso=_iso, ago=_ago, json=_json, plural=_plural)
-    env.globals.update(NAV=NAV, STATIC_URL=STATIC_URL, VERSION=__version__)
+    env.globals.update(
+        NAV=NAV, STATIC_URL=STATIC_URL, VERSION=__version__, NOTIFICATION_POLL_SECONDS=NOTIFICATION_POLL_SECONDS
+    )
     return env
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render ``template``; ``viewer`` (or None) and ``nav`` default to empty."""
+    """Render ``template``; ``viewer`` (or None) and ``nav`` default to empty. With a viewer, the page
+    also gets their unread notification count, which the top bar shows (``notifications/_count.html``)."""
     context.setdefault("viewer", None)
+    viewer = context["viewer"]
+    if viewer is not None and "unread_notifications" not in context:
+        context["unread_notifications"] = notifications.unread_count(get_deps(request), actor=viewer.actor)
+    context.setdefault("unread_notifications", 0)
     context.setdefault("nav", "")
     context.setdefault("notice", None)
     context.setdefault("error", None)

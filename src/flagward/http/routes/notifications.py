@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from flagward.domain.notifications import Notification
+from flagward.domain.notifications import Notification, request_api_path, request_page
 from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection, link
 from flagward.http.routes._responses import returns
@@ -32,7 +32,9 @@ def _rep(n: Notification) -> dict[str, Any]:
         doc["readDate"] = n.read_at
     if n.approval_request_id is not None:
         doc["approvalRequestId"] = n.approval_request_id
-        doc["_links"]["approvalRequest"] = link(n.link or f"/api/v2/approval-requests/{n.approval_request_id}")
+        # The request in this API, and its page in the console (``site``, as LaunchDarkly names UI links).
+        doc["_links"]["approvalRequest"] = link(request_api_path(n.approval_request_id))
+        doc["_links"]["site"] = link(request_page(n.approval_request_id), "text/html")
     return doc
 
 
