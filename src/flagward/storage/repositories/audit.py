@@ -86,14 +86,14 @@ class SqlAuditLog:
                 break
             spec = query.spec
             matching = [seq for seq, resources in batch if not spec or _matches(spec, resources)]
-            records = list(self._session.scalars(select(AuditRecord).where(AuditRecord.seq.in_(matching))))
-            for record in sorted(records, key=lambda r: r.seq, reverse=True):
-                entry = audit_from_record(record)
-                if query.member_id and entry.actor.member_id != query.member_id:
-                    continue
-                found.append(entry)
-                if len(found) == limit:
-                    break
+            while matching and len(found) < limit:
+                # Load no more entries than are still wanted: each is a whole document to decode.
+                wanted, matching = matching[: limit - len(found)], matching[limit - len(found) :]
+                records = self._session.scalars(select(AuditRecord).where(AuditRecord.seq.in_(wanted)))
+                for record in sorted(records, key=lambda r: r.seq, reverse=True):
+                    entry = audit_from_record(record)
+                    if not query.member_id or entry.actor.member_id == query.member_id:
+                        found.append(entry)
             offset += _SCAN_BATCH
         return found
 
