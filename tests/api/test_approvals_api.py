@@ -243,6 +243,10 @@ def test_unknown_flag_or_environment_is_404(cast: Cast) -> None:
     api = cast.arena.approvals(cast.requester)
     assert _status(lambda: api.post_approval_request_for_flag(cast.project, "nope", PRODUCTION, body)) == 404
     assert _status(lambda: api.post_approval_request_for_flag(cast.project, cast.flag(), "qa", body)) == 404
+    # Listing a flag's requests looks the flag and environment up too: LaunchDarkly answers 404, not [].
+    assert _status(lambda: api.get_approvals_for_flag(cast.project, "nope", PRODUCTION)) == 404
+    assert _status(lambda: api.get_approvals_for_flag(cast.project, cast.flag(), "qa")) == 404
+    assert _status(lambda: api.get_approvals_for_flag("no-such-project", cast.flag(), PRODUCTION)) == 404
 
 
 @pytest.mark.parametrize(

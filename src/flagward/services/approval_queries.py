@@ -18,6 +18,7 @@ from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.segment_changes import SegmentChangeContext, apply_segment_instructions
 from flagward.domain.segments import Segment
 from flagward.services._approvals import Scope, load_request, parse_resource_id, settings_for
+from flagward.services._common import load_environment, load_flag
 from flagward.services.flag_changes import change_context, flag_step
 from flagward.services.ports import ApprovalQuery, Clock, Deps, Page, UnitOfWork
 from flagward.services.segments import segment_context
@@ -168,8 +169,12 @@ def view_of(deps: Deps, request: ApprovalRequest) -> RequestView:
 
 
 def list_for_flag(deps: Deps, *, actor: Actor, scope: Scope) -> list[RequestView]:
+    """The flag's approval requests in an environment. Raises NotFound for an unknown project,
+    environment or flag (as LaunchDarkly answers), not an empty list."""
     require(actor, Permission.READ)
     with deps.uow(write=False) as uow:
+        load_environment(uow, scope.project_key, scope.environment_key)
+        load_flag(uow, scope.project_key, scope.flag_key)
         resolver = _Resolver(uow, deps.clock)
         requests = uow.approvals.for_resource(scope.project_key, scope.environment_key, "flag", scope.flag_key)
         return [_view(resolver, r, set()) for r in requests]
