@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.outbox import Failure, OutboxMessage
-from flagward.domain.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, Target, refusal, signature, target_of
+from flagward.domain.signing import sign
+from flagward.domain.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, Target, refusal, target_of
 from flagward.services.ports import DeliveryFailed, Deps
 from flagward.services.webhooks import webhook_for_delivery
 
@@ -87,7 +88,7 @@ class WebhookTransport:
             DELIVERY_HEADER: message.id,
         }
         if webhook.sign and webhook.secret:
-            headers[SIGNATURE_HEADER] = signature(webhook.secret, body)
+            headers[SIGNATURE_HEADER] = sign(webhook.secret, body)
         return self._post(target, _path(webhook.url), body, headers)
 
     def address(self, target: Target) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flagward.domain.errors import InvalidRequest
+from flagward.domain.webhooks import refusal
 
 LAUNCHDARKLY = "launchdarkly"
 SECRET_PREFIX = "FLAGWARD_APPROVAL_SECRET"
@@ -98,6 +99,5 @@ def public_host(host: str) -> bool:
 
 
 def public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
+    """The webhooks' rule (``domain.webhooks.refusal``): one policy for every address flagward calls."""
+    return refusal(str(address)) is None

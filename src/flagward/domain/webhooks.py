@@ -9,8 +9,6 @@ metadata service, the database or anything else on its private network.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -114,11 +112,6 @@ def ip_literal(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def signature(secret: str, body: bytes) -> str:
-    """``X-LD-Signature``: the hex HMAC-SHA256 of the body, keyed with the webhook's secret."""
-    return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def webhook_document(webhook: Webhook, *, with_secret: bool) -> dict[str, Any]:
