@@ -114,7 +114,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("POST", f"{FLAG_ENV}/scheduled-changes"): "postFlagConfigScheduledChanges",
     ("GET", f"{FLAG_ENV}/scheduled-changes/{{id}}"): "getFeatureFlagScheduledChange",
     ("PATCH", f"{FLAG_ENV}/scheduled-changes/{{id}}"): "patchFlagConfigScheduledChange",
-    ("DELETE", f"{FLAG_ENV}/scheduled-changes/{{id}}"): "deleteFlagConfigScheduledChange",
+    ("DELETE", f"{FLAG_ENV}/scheduled-changes/{{id}}"): "deleteFlagConfigScheduledChanges",
     (
         "GET",
         "/api/v2/flags/{projectKey}/{featureFlagKey}/expiring-targets/{environmentKey}",
@@ -202,7 +202,7 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     "postFlagCopyConfigApprovalRequest": frozenset({409}),
     "postFlagConfigScheduledChanges": frozenset({405}),
     "patchFlagConfigScheduledChange": frozenset({405}),
-    "deleteFlagConfigScheduledChange": frozenset({405}),
+    "deleteFlagConfigScheduledChanges": frozenset({405}),
     "patchExpiringTargets": frozenset({405}),
     "patchExpiringTargetsForSegment": frozenset({403}),
     "postApprovalRequestApplyForFlag": frozenset({405, 409}),
