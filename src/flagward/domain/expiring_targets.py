@@ -10,7 +10,8 @@ Decisions (where LaunchDarkly documents only intent):
   the approval there, so an expiry set there is ``approved``: its removal at the date is pre-approved
   (as LaunchDarkly treats it). An expiry set where no approval was required is not; if approval is
   required by its date, the removal is refused and recorded as failed with the reason.
-- A target already gone by its date is simply forgotten; a removal that fails is kept as ``failed``.
+- A target already gone by its date (or whose flag or segment is gone) is simply forgotten; a removal
+  that fails is kept as ``failed`` (``failureReason``) with an audit entry, and is not retried.
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ class ExpiringTarget:
             doc["variationId"] = self.variation_id
         if self.target_type is not None:
             doc["targetType"] = self.target_type
+        if self.failure_reason is not None:
+            doc["failureReason"] = self.failure_reason  # flagward: the removal failed, and why
         return doc
 
 

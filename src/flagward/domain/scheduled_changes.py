@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from flagward.domain.conflicts import describe_part, instruction_part, parts_overlap, replay
+from flagward.domain.conflicts import describe_part, parts_overlap, replay
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.flags import Flag
 from flagward.domain.ids import new_object_id
@@ -213,7 +213,3 @@ def new_conflicts(flag: Flag, pending: list[ScheduledChange], candidate: Schedul
         if added:
             report.others[change_id] = added
     return report
-
-
-def touched_parts(instructions: list[dict[str, Any]]) -> list[str]:
-    return [instruction_part(i) for i in instructions]

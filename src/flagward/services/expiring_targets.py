@@ -286,7 +286,9 @@ def _run_one(deps: Deps, target_id: str) -> bool:
             return False  # another process got there first, or it was removed or postponed
         try:
             _remove(uow, deps, expiring)
-        except (InvalidRequest, NotFound, ApprovalRequired, Forbidden) as exc:
+        except NotFound:
+            pass  # the flag or segment is gone, and its targets with it: forget the expiry
+        except (InvalidRequest, ApprovalRequired, Forbidden) as exc:
             _fail(uow, deps, expiring, exc)
             uow.commit()
             return True
