@@ -248,7 +248,9 @@ def update_change(
             _delete(uow, deps, actor, flag, change, comment)
             uow.commit()
             return ScheduledChangeView(change, [], deleted=True)
-        _edit(uow, deps, actor, flag, change, edit, comment, approved=approved or change.approved)
+        # New instructions carry only this write's approval; a new date keeps the change's.
+        keeps = change.approved and edit.instructions is None
+        _edit(uow, deps, actor, flag, change, edit, comment, approved=approved or keeps)
         if not ignore_conflicts:
             _check_conflicts(uow, deps, flag, change)
         conflicts = _conflicts(uow, deps, flag, env_key)
