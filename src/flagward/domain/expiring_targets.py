@@ -21,6 +21,7 @@ from typing import Any
 
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.ids import new_object_id
+from flagward.domain.json_values import INT64_MAX
 
 FLAG = "flag"
 SEGMENT = "segment"
@@ -112,6 +113,8 @@ def parse_instruction(raw: object, *, segment: bool, now: int) -> ExpiryInstruct
             raise InvalidRequest("value must be a timestamp in milliseconds")
         if value <= now:
             raise InvalidRequest("value must be in the future")
+        if value > INT64_MAX:
+            raise InvalidRequest("value must be a 64-bit timestamp in milliseconds")
     variation_id, target_type = raw.get("variationId"), raw.get("targetType")
     if segment:
         if target_type not in TARGET_TYPES:

@@ -29,6 +29,7 @@ from flagward.domain.conflicts import describe_part, parts_overlap, replay
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.flags import Flag
 from flagward.domain.ids import new_object_id
+from flagward.domain.json_values import INT64_MAX
 
 # The instructions of LaunchDarkly's scheduled-change PATCH, and of an approval request that acts on a
 # scheduled change (``operatingOnId``). ``addScheduledChanges`` creates one from an approval request.
@@ -76,6 +77,8 @@ def check_execution_date(value: object, *, now: int) -> int:
         raise InvalidRequest("executionDate must be a timestamp in milliseconds")
     if value <= now:
         raise InvalidRequest("executionDate must be in the future")
+    if value > INT64_MAX:
+        raise InvalidRequest("executionDate must be a 64-bit timestamp in milliseconds")
     return value
 
 
