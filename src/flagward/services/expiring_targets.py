@@ -170,9 +170,9 @@ def get_expiring(
 ) -> list[ExpiringTarget]:
     """GET …/expiring-targets/{env}: soonest first. Raises NotFound, Forbidden."""
     subject = _Subject(kind, project_key, env_key, key)
+    authorize(actor, "viewProject", resources.project(project_key))
     with deps.uow(write=False) as uow:
         _load_subject(uow, subject, for_update=False)
-        authorize(actor, "viewProject", resources.project(project_key))
         return uow.expiring_targets.for_resource(project_key, env_key, kind, key)
 
 

@@ -102,9 +102,9 @@ def list_changes(
 ) -> list[ScheduledChangeView]:
     """The flag's scheduled changes in ``env_key`` (pending and failed; completed ones are history, in
     the audit log), earliest first. Raises NotFound, Forbidden."""
+    authorize(actor, "viewProject", resources.project(project_key))
     with deps.uow(write=False) as uow:
         flag, env = _load(uow, _Where(project_key, flag_key, env_key))
-        authorize(actor, "viewProject", resources.project(project_key))
         changes = uow.scheduled_changes.for_flag(project_key, env_key, flag_key)
         conflicts = _conflicts(uow, deps, flag, env.key)
     return [_view(c, conflicts) for c in changes if c.status is not ScheduleStatus.COMPLETED]
@@ -113,10 +113,10 @@ def list_changes(
 def get_change(
     deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, change_id: str
 ) -> ScheduledChangeView:
+    authorize(actor, "viewProject", resources.project(project_key))
     with deps.uow(write=False) as uow:
         where = _Where(project_key, flag_key, env_key)
         flag, env = _load(uow, where)
-        authorize(actor, "viewProject", resources.project(project_key))
         change = _load_change(uow, where, change_id)
         conflicts = _conflicts(uow, deps, flag, env.key)
     return _view(change, conflicts)
