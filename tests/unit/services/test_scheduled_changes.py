@@ -9,7 +9,7 @@ import pytest
 from flagward.domain.accounts import Role
 from flagward.domain.errors import ApprovalRequired
 from flagward.domain.scheduled_changes import ScheduleStatus
-from flagward.services import approvals, expiring_targets, scheduled_changes
+from flagward.services import approvals, expiring_targets, flags, scheduled_changes
 from tests.unit.services.approvals_world import FLAG, PRODUCTION, PROJECT, Shop
 from tests.unit.services.conftest import World
 
@@ -116,3 +116,16 @@ def test_a_writer_may_not_bypass_with_a_service_role(world: World) -> None:
     shop = Shop(world, required=True)
     with pytest.raises(ApprovalRequired):
         _schedule(shop, shop.member(Role.WRITER), PRODUCTION, ON)
+
+
+def test_deleting_the_flag_drops_its_pending_changes_and_expiries(world: World) -> None:
+    shop = Shop(world)
+    true_id = shop.variation_id(0)
+    _schedule(shop, shop.admin, PRODUCTION, ON)
+    shop.change(shop.admin, {"kind": "addTargets", "variationId": true_id, "values": ["alice"]}, env=PRODUCTION)
+    add = {"kind": "addExpiringTarget", "value": world.clock.now + HOUR, "variationId": true_id, "contextKey": "alice"}
+    expiring_targets.patch_expiring(
+        shop.deps, actor=shop.admin, kind="flag", project_key=PROJECT, key=FLAG, env_key=PRODUCTION, instructions=[add]
+    )
+    flags.delete_flag(shop.deps, actor=shop.admin, project_key=PROJECT, key=FLAG)
+    assert world.uow.store.scheduled_changes == {} and world.uow.store.expiring_targets == {}
