@@ -15,7 +15,7 @@ from flagward.services.approvals import run_due
 from flagward.services.expiring_targets import run_due as run_due_expiries
 from flagward.services.flag_statuses import EvaluationRecorder, flush_evaluations
 from flagward.services.ports import Deps, StoreUnavailable
-from flagward.services.scheduled_changes import run_due as run_due_changes
+from flagward.services.scheduled_change_runs import run_due as run_due_changes
 from flagward.services.throttling import prune
 
 log = logging.getLogger("flagward.scheduler")

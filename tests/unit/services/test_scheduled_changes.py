@@ -9,7 +9,7 @@ import pytest
 from flagward.domain.accounts import Role
 from flagward.domain.errors import ApprovalRequired
 from flagward.domain.scheduled_changes import ScheduleStatus
-from flagward.services import approvals, expiring_targets, flags, scheduled_changes
+from flagward.services import approvals, expiring_targets, flags, scheduled_change_runs, scheduled_changes
 from tests.unit.services.approvals_world import FLAG, PRODUCTION, PROJECT, Shop
 from tests.unit.services.conftest import World
 
@@ -37,10 +37,10 @@ def test_a_writer_cannot_schedule_where_approval_is_required_and_an_admin_can(wo
     change_id = _schedule(shop, shop.admin, PRODUCTION, ON)
     assert world.uow.store.scheduled_changes[change_id].approved  # the admin's bypass stands for approval
     world.clock.advance(HOUR)
-    assert scheduled_changes.run_due(shop.deps) == [change_id]
+    assert scheduled_change_runs.run_due(shop.deps) == [change_id]
     assert shop.config()["on"] is True
     assert world.uow.store.scheduled_changes[change_id].status is ScheduleStatus.COMPLETED
-    assert scheduled_changes.run_due(shop.deps) == []  # once
+    assert scheduled_change_runs.run_due(shop.deps) == []  # once
 
 
 def test_a_change_made_before_approval_was_required_fails_at_its_date(world: World) -> None:
@@ -48,7 +48,7 @@ def test_a_change_made_before_approval_was_required_fails_at_its_date(world: Wor
     change_id = _schedule(shop, shop.member(), PRODUCTION, ON)
     shop.settings(required=True)
     world.clock.advance(HOUR)
-    assert scheduled_changes.run_due(shop.deps) == [change_id]
+    assert scheduled_change_runs.run_due(shop.deps) == [change_id]
     stored = world.uow.store.scheduled_changes[change_id]
     assert stored.status is ScheduleStatus.FAILED and "require approval" in str(stored.failure_reason)
     assert shop.config()["on"] is False
@@ -65,7 +65,7 @@ def test_a_change_created_through_an_approved_request_executes_with_that_approva
     assert (change.approved, change.approval_request_id, change.maintainer_id) == (True, request.id, writer.member_id)
     assert shop.config()["on"] is False
     world.clock.advance(HOUR)
-    scheduled_changes.run_due(shop.deps)
+    scheduled_change_runs.run_due(shop.deps)
     assert shop.config()["on"] is True
     assert shop.audit()[-1].approval_request_id == request.id
 
