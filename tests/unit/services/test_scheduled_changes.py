@@ -9,8 +9,9 @@ import pytest
 from flagward.domain.accounts import Role
 from flagward.domain.errors import ApprovalRequired
 from flagward.domain.scheduled_changes import ScheduleStatus
-from flagward.services import approvals, expiring_targets, flags, scheduled_change_runs, scheduled_changes
-from tests.unit.services.approvals_world import FLAG, PRODUCTION, PROJECT, Shop
+from flagward.services import approvals, expiring_targets, flags, scheduled_change_runs, scheduled_changes, segments
+from flagward.services.flag_changes import FlagPatch
+from tests.unit.services.approvals_world import FLAG, PRODUCTION, PROJECT, SEGMENT, Shop
 from tests.unit.services.conftest import World
 
 HOUR = 3_600_000
@@ -129,3 +130,38 @@ def test_deleting_the_flag_drops_its_pending_changes_and_expiries(world: World) 
     )
     flags.delete_flag(shop.deps, actor=shop.admin, project_key=PROJECT, key=FLAG)
     assert world.uow.store.scheduled_changes == {} and world.uow.store.expiring_targets == {}
+
+
+def test_a_segment_inclusion_expires_and_an_unapproved_one_fails_where_approval_became_required(world: World) -> None:
+    shop = Shop(world)
+    for env in (PRODUCTION, "staging"):
+        segments.patch_segment(
+            shop.deps,
+            actor=shop.admin,
+            project_key=PROJECT,
+            env_key=env,
+            key=SEGMENT,
+            patch=FlagPatch("semantic", [{"kind": "addIncludedTargets", "contextKind": "user", "values": ["carol"]}]),
+        )
+    add = {
+        "kind": "addExpiringTarget",
+        "targetType": "included",
+        "contextKey": "carol",
+        "value": world.clock.now + HOUR,
+    }
+    ids = {
+        env: expiring_targets.patch_expiring(
+            shop.deps, actor=shop.member(), kind="segment", project_key=PROJECT, key=SEGMENT, env_key=env,
+            instructions=[add],
+        ).items[0].id
+        for env in (PRODUCTION, "staging")
+    }  # fmt: skip
+    shop.settings(PRODUCTION, segment=True, required=True)
+    world.clock.advance(HOUR)
+    assert sorted(expiring_targets.run_due(shop.deps)) == sorted(ids.values())
+    store = world.uow.store
+    assert store.segments[PROJECT, "staging", SEGMENT].included == []
+    assert store.segments[PROJECT, PRODUCTION, SEGMENT].included == ["carol"]
+    failed = store.expiring_targets[ids[PRODUCTION]]
+    assert failed.failure_reason == "approval is required"
+    assert expiring_targets.run_due(shop.deps) == []  # a failed one is not retried
