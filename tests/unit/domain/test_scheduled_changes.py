@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from flagward.domain import scheduled_changes as domain
+from flagward.domain.describe import describe_instructions
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.flags import Flag
 from flagward.domain.instructions import apply_flag_instructions
@@ -101,3 +102,24 @@ def test_a_failed_change_reads_with_its_reason() -> None:
     assert domain.failed_conflicts(change) == []
     change.status, change.failure_reason = ScheduleStatus.FAILED, "gone"
     assert domain.failed_conflicts(change) == [{"reason": "gone"}]
+
+
+def test_requests_acting_on_scheduled_changes_read_in_words() -> None:
+    flag = make_flag()
+    add = {"kind": "addScheduledChanges", "executionDate": 0, "value": [{"kind": "turnFlagOn"}]}
+    sentences = describe_instructions(
+        [
+            add,
+            {"kind": "updateScheduledChangesExecutionDate", "value": 86_400_000},
+            {"kind": "replaceScheduledChangesInstructions", "value": [{"kind": "turnFlagOff"}]},
+            {"kind": "deleteScheduledChange"},
+        ],
+        flag,
+        "production",
+    )
+    assert sentences == [
+        "At 1970-01-01 00:00:00 UTC: Turn the flag on",
+        "Move the scheduled change to 1970-01-02 00:00:00 UTC",
+        "Make the scheduled change do instead: Turn the flag off",
+        "Cancel the scheduled change",
+    ]
