@@ -18,11 +18,13 @@ from flagward.domain.approvals import ApprovalRequest, Status
 from flagward.domain.audit import GENESIS_HASH, AuditEntry, spec_matches
 from flagward.domain.audit_chain import seal
 from flagward.domain.events import Event
+from flagward.domain.expiring_targets import ExpiringTarget
 from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.notifications import Notification
 from flagward.domain.outbox import Failure, MessageStatus, NewMessage, OutboxMessage, OutboxStats
 from flagward.domain.projects import ApprovalSettings, Environment, Project
+from flagward.domain.scheduled_changes import ScheduledChange, ScheduleStatus
 from flagward.domain.segments import Segment
 from flagward.domain.webhooks import Webhook
 from flagward.services.ports import (
@@ -90,6 +92,8 @@ class FakeStore:
     outbox: list[OutboxMessage] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     webhooks: dict[str, Webhook] = field(default_factory=dict)
+    scheduled_changes: dict[str, ScheduledChange] = field(default_factory=dict)
+    expiring_targets: dict[str, ExpiringTarget] = field(default_factory=dict)
 
 
 class FakeProjects:
@@ -738,6 +742,70 @@ class FakeWebhooks:
         self.s.webhooks.pop(webhook.id, None)
 
 
+class FakeScheduledChanges:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, change_id: str, *, for_update: bool = False) -> ScheduledChange | None:
+        return copy.deepcopy(self.s.scheduled_changes.get(change_id))
+
+    def for_flag(
+        self, project_key: str, env_key: str | None, flag_key: str, *, pending_only: bool = False
+    ) -> list[ScheduledChange]:
+        found = [
+            c
+            for c in self.s.scheduled_changes.values()
+            if (c.project_key, c.flag_key) == (project_key, flag_key)
+            and env_key in (None, c.environment_key)
+            and (c.is_pending or not pending_only)
+        ]
+        return copy.deepcopy(sorted(found, key=lambda c: (c.execution_date, c.creation_date, c.id)))
+
+    def add(self, change: ScheduledChange) -> None:
+        self.s.scheduled_changes[change.id] = copy.deepcopy(change)
+
+    update = add
+
+    def delete(self, change: ScheduledChange) -> None:
+        self.s.scheduled_changes.pop(change.id, None)
+
+    def due(self, now: int, limit: int = 20) -> list[str]:
+        found = [
+            c
+            for c in self.s.scheduled_changes.values()
+            if c.status is ScheduleStatus.PENDING and c.execution_date <= now
+        ]
+        return [c.id for c in sorted(found, key=lambda c: (c.execution_date, c.creation_date))][:limit]
+
+
+class FakeExpiringTargets:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, target_id: str, *, for_update: bool = False) -> ExpiringTarget | None:
+        return copy.deepcopy(self.s.expiring_targets.get(target_id))
+
+    def for_resource(self, project_key: str, env_key: str, kind: str, key: str) -> list[ExpiringTarget]:
+        found = [
+            t
+            for t in self.s.expiring_targets.values()
+            if (t.project_key, t.environment_key, t.resource_kind, t.resource_key) == (project_key, env_key, kind, key)
+        ]
+        return copy.deepcopy(sorted(found, key=lambda t: (t.expiration_date, t.id)))
+
+    def add(self, target: ExpiringTarget) -> None:
+        self.s.expiring_targets[target.id] = copy.deepcopy(target)
+
+    update = add
+
+    def delete(self, target: ExpiringTarget) -> None:
+        self.s.expiring_targets.pop(target.id, None)
+
+    def due(self, now: int, limit: int = 20) -> list[str]:
+        found = [t for t in self.s.expiring_targets.values() if not t.failure_reason and t.expiration_date <= now]
+        return [t.id for t in sorted(found, key=lambda t: t.expiration_date)][:limit]
+
+
 class FakeUnitOfWork:
     def __init__(self, shared: FakeStore, broker: RecordingBroker) -> None:
         self._shared = shared
@@ -766,6 +834,8 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(store)
         self.notifications = FakeNotifications(store)
         self.webhooks = FakeWebhooks(store)
+        self.scheduled_changes = FakeScheduledChanges(store)
+        self.expiring_targets = FakeExpiringTargets(store)
         return self
 
     def __exit__(

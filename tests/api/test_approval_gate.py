@@ -36,6 +36,11 @@ COPY = FLAG + "/copy"
 APPROVALS = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}/approval-requests"
 PROPOSES = "proposes or reviews an approval request; nothing changes until it is applied"
 ACCOUNTS = "accounts and credentials; no flag configuration"
+SCHEDULED = APPROVALS.replace("/approval-requests", "/scheduled-changes")
+SCHEDULES = (
+    "schedules a change, changing nothing now: refused (405) where approval is required unless one may bypass it "
+    "(tests/api/test_scheduled_changes.py); it executes through check_flag_write"
+)
 
 # Routes that can change what SDKs are served for a flag and must refuse to in a gated environment,
 # with the action the walk below expects them to name.
@@ -44,6 +49,7 @@ GATED = {
     ("POST", COPY): "updateOn",
     ("DELETE", FLAG): "deleteFlag",
     ("POST", "/api/v2/flags/{projectKey}"): "createFlag",
+    ("PATCH", FLAG + "/expiring-targets/{environmentKey}"): "updateExpiringTargets",
 }
 
 # Every other mutating route, with the reason it cannot change a configuration past the gate.
@@ -97,6 +103,13 @@ ALLOWED = {
     ("POST", "/api/v2/webhooks"): "webhooks: where audit entries are delivered; no flag configuration",
     ("PATCH", "/api/v2/webhooks/{id}"): "webhooks: where audit entries are delivered; no flag configuration",
     ("DELETE", "/api/v2/webhooks/{id}"): "webhooks: where audit entries are delivered; no flag configuration",
+    ("POST", SCHEDULED): SCHEDULES,
+    ("PATCH", SCHEDULED + "/{id}"): SCHEDULES,
+    ("DELETE", SCHEDULED + "/{id}"): SCHEDULES,
+    ("PATCH", "/api/v2/segments/{projectKey}/{segmentKey}/expiring-targets/{environmentKey}"): (
+        "segments: their own approval settings (403 where required; removal at the date goes through "
+        "commit_segment_change)"
+    ),
     ("POST", "/api/v2/approval-requests/{id}/integration-callback"): (
         "an external approval service's signed review; with autoApplyApprovedChanges it applies an approved "
         "request through the apply service (and gate) of POST .../apply"

@@ -77,6 +77,34 @@ RESPONSES = [
     ("POST", "/api/v2/webhooks", "200", "Webhook"),
     ("GET", "/api/v2/webhooks/{id}", "200", "Webhook"),
     ("PATCH", "/api/v2/webhooks/{id}", "200", "Webhook"),
+    ("GET", f"{FLAG_APPROVALS}/scheduled-changes", "200", "FeatureFlagScheduledChanges"),
+    ("POST", f"{FLAG_APPROVALS}/scheduled-changes", "201", "FeatureFlagScheduledChange"),
+    ("GET", f"{FLAG_APPROVALS}/scheduled-changes/{{id}}", "200", "FeatureFlagScheduledChange"),
+    ("PATCH", f"{FLAG_APPROVALS}/scheduled-changes/{{id}}", "200", "FeatureFlagScheduledChange"),
+    (
+        "GET",
+        "/api/v2/flags/{projectKey}/{featureFlagKey}/expiring-targets/{environmentKey}",
+        "200",
+        "ExpiringTargetGetResponse",
+    ),
+    (
+        "PATCH",
+        "/api/v2/flags/{projectKey}/{featureFlagKey}/expiring-targets/{environmentKey}",
+        "200",
+        "ExpiringTargetPatchResponse",
+    ),
+    (
+        "GET",
+        "/api/v2/segments/{projectKey}/{segmentKey}/expiring-targets/{environmentKey}",
+        "200",
+        "ExpiringTargetGetResponse",
+    ),
+    (
+        "PATCH",
+        "/api/v2/segments/{projectKey}/{segmentKey}/expiring-targets/{environmentKey}",
+        "200",
+        "ExpiringTargetPatchResponse",
+    ),
 ]
 
 NO_CONTENT = [
@@ -90,6 +118,7 @@ NO_CONTENT = [
     ("DELETE", "/api/v2/teams/{teamKey}"),
     ("DELETE", "/api/v2/tokens/{id}"),
     ("DELETE", "/api/v2/webhooks/{id}"),
+    ("DELETE", f"{FLAG_APPROVALS}/scheduled-changes/{{id}}"),
     ("POST", "/auth/logout"),
 ]
 

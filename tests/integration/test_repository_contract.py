@@ -14,8 +14,10 @@ from flagward.domain.approvals import ApprovalRequest, ResourceKind, Status
 from flagward.domain.audit import Access, AuditActor, AuditEntry
 from flagward.domain.audit_chain import StoredLink, verify_chain
 from flagward.domain.events import EnvironmentChanged
+from flagward.domain.expiring_targets import new_expiring_target
 from flagward.domain.flags import Defaults, Flag, new_config, new_variations
 from flagward.domain.projects import Environment, Project
+from flagward.domain.scheduled_changes import ScheduleStatus, new_scheduled_change
 from flagward.domain.segments import Segment
 from flagward.services.ports import ApprovalQuery, AuditQuery, FlagQuery, MemberQuery, Page, ProjectQuery
 from flagward.storage.engine import make_engine
@@ -341,3 +343,101 @@ def test_rate_counters_count_per_window_refund_clear_and_prune(factory: Any) -> 
     with factory() as uow:
         assert uow.rate_counters.spend("a", NOW + 2000, 1000) == (1, NOW + 3000)
         assert uow.rate_counters.spend("b", NOW + 2000, 5000) == (2, NOW + 5010)
+
+
+def test_scheduled_changes_round_trip_and_come_due_in_order(factory: Any) -> None:
+    _seed(factory)
+    later = new_scheduled_change(
+        project_key="shop",
+        environment_key="production",
+        flag_key="alpha",
+        creation_date=NOW,
+        execution_date=NOW + 20,
+        instructions=[{"kind": "turnFlagOff"}],
+        maintainer_id="m" * 24,
+        comment="off",
+        approved=True,
+        approval_request_id="1" * 24,
+    )
+    sooner = new_scheduled_change(
+        project_key="shop",
+        environment_key="production",
+        flag_key="alpha",
+        creation_date=NOW,
+        execution_date=NOW + 10,
+        instructions=[{"kind": "turnFlagOn"}],
+    )
+    elsewhere = new_scheduled_change(
+        project_key="shop",
+        environment_key="staging",
+        flag_key="alpha",
+        creation_date=NOW,
+        execution_date=NOW + 5,
+        instructions=[{"kind": "turnFlagOn"}],
+    )
+    with factory() as uow:
+        for change in (later, sooner, elsewhere):
+            uow.scheduled_changes.add(change)
+        uow.commit()
+    with factory() as uow:
+        assert uow.scheduled_changes.get(later.id) == later
+        assert [c.id for c in uow.scheduled_changes.for_flag("shop", "production", "alpha")] == [sooner.id, later.id]
+        assert len(uow.scheduled_changes.for_flag("shop", None, "alpha")) == 3
+        assert uow.scheduled_changes.due(NOW + 10) == [elsewhere.id, sooner.id]
+        done = uow.scheduled_changes.get(sooner.id, for_update=True)
+        assert done is not None
+        done.status, done.failure_reason = ScheduleStatus.FAILED, "no longer applies"
+        uow.scheduled_changes.update(done)
+        uow.scheduled_changes.delete(elsewhere)
+        uow.commit()
+    with factory() as uow:
+        assert uow.scheduled_changes.due(NOW + 30) == [later.id]
+        pending = uow.scheduled_changes.for_flag("shop", "production", "alpha", pending_only=True)
+        assert [c.id for c in pending] == [later.id]
+        failed = uow.scheduled_changes.get(sooner.id)
+        assert failed is not None and failed.failure_reason == "no longer applies"
+
+
+def test_expiring_targets_round_trip_and_come_due(factory: Any) -> None:
+    _seed(factory)
+    flag_target = new_expiring_target(
+        project_key="shop",
+        environment_key="production",
+        resource_kind="flag",
+        resource_key="alpha",
+        context_kind="user",
+        context_key="alice",
+        expiration_date=NOW + 10,
+        creation_date=NOW,
+        variation_id="v" * 8,
+        approved=True,
+    )
+    segment_target = new_expiring_target(
+        project_key="shop",
+        environment_key="production",
+        resource_kind="segment",
+        resource_key="testers",
+        context_kind="org",
+        context_key="acme",
+        expiration_date=NOW + 20,
+        creation_date=NOW,
+        target_type="excluded",
+    )
+    with factory() as uow:
+        uow.expiring_targets.add(flag_target)
+        uow.expiring_targets.add(segment_target)
+        uow.commit()
+    with factory() as uow:
+        assert uow.expiring_targets.for_resource("shop", "production", "flag", "alpha") == [flag_target]
+        assert uow.expiring_targets.get(segment_target.id) == segment_target
+        assert uow.expiring_targets.due(NOW + 20) == [flag_target.id, segment_target.id]
+        failed = uow.expiring_targets.get(flag_target.id, for_update=True)
+        assert failed is not None
+        failed.failure_reason = "approval is required"
+        uow.expiring_targets.update(failed)
+        uow.expiring_targets.delete(segment_target)
+        uow.commit()
+    with factory() as uow:
+        assert uow.expiring_targets.due(NOW + 30) == []
+        kept = uow.expiring_targets.get(flag_target.id)
+        assert kept is not None and kept.failure_reason == "approval is required"

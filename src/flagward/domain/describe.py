@@ -663,6 +663,28 @@ _RENDERERS: dict[str, Callable[[_Step], str]] = {
     "deleteFlag": _constant("Delete the flag"),
 }
 
+
+def _scheduled_instructions(s: _Step) -> str:
+    value = s.get("value")
+    if not isinstance(value, list) or not value:
+        return f"no instructions ({_json(value)})"
+    rules = list(s.rules)
+    return "; ".join(_describe(i, s.flag, rules, s.get_flag) for i in value)
+
+
+# Instructions of approval requests that act on scheduled changes (``domain.scheduled_changes``).
+_RENDERERS.update(
+    {
+        "addScheduledChanges": lambda s: f"At {_date(s.get('executionDate'))}: {_scheduled_instructions(s)}",
+        "updateScheduledChangesExecutionDate": lambda s: f"Move the scheduled change to {_date(s.get('value'))}",
+        "replaceScheduledChangesInstructions": lambda s: (
+            f"Make the scheduled change do instead: {_scheduled_instructions(s)}"
+        ),
+        "deleteScheduledChange": _constant("Cancel the scheduled change"),
+        "deleteScheduledChanges": _constant("Cancel the scheduled change"),
+    }
+)
+
 DESCRIBED_KINDS = frozenset(_RENDERERS)
 """Instruction kinds with a sentence of their own; any other kind gets ``describe_unknown``'s."""
 

@@ -1,6 +1,7 @@
 """Work each server process does in the background while it serves: executing scheduled approval
-requests when they fall due (exactly once across processes: the service locks each row), and writing
-the SDK evaluation counts it received to the store (flag statuses)."""
+requests, scheduled changes and expiring targets when they fall due (exactly once across processes:
+the services lock each row), and writing the SDK evaluation counts it received to the store (flag
+statuses)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import logging
 from anyio import to_thread
 
 from flagward.services.approvals import run_due
+from flagward.services.expiring_targets import run_due as run_due_expiries
 from flagward.services.flag_statuses import EvaluationRecorder, flush_evaluations
 from flagward.services.ports import Deps, StoreUnavailable
+from flagward.services.scheduled_change_runs import run_due as run_due_changes
 from flagward.services.throttling import prune
 
 log = logging.getLogger("flagward.scheduler")
@@ -24,6 +27,12 @@ async def run_scheduler(deps: Deps, interval: float, stop: asyncio.Event) -> Non
             executed = await to_thread.run_sync(run_due, deps)
             if executed:
                 log.info("executed scheduled approval requests %s", ", ".join(executed))
+            changes = await to_thread.run_sync(run_due_changes, deps)
+            if changes:
+                log.info("executed scheduled changes %s", ", ".join(changes))
+            expired = await to_thread.run_sync(run_due_expiries, deps)
+            if expired:
+                log.info("removed expiring targets %s", ", ".join(expired))
         except StoreUnavailable as exc:
             log.warning("scheduler: store unavailable: %s", exc)
         except Exception:  # a bad request must not stop the scheduler for every other one

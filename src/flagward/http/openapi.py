@@ -110,6 +110,22 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/webhooks/{id}"): "getWebhook",
     ("PATCH", "/api/v2/webhooks/{id}"): "patchWebhook",
     ("DELETE", "/api/v2/webhooks/{id}"): "deleteWebhook",
+    ("GET", f"{FLAG_ENV}/scheduled-changes"): "getFlagConfigScheduledChanges",
+    ("POST", f"{FLAG_ENV}/scheduled-changes"): "postFlagConfigScheduledChanges",
+    ("GET", f"{FLAG_ENV}/scheduled-changes/{{id}}"): "getFeatureFlagScheduledChange",
+    ("PATCH", f"{FLAG_ENV}/scheduled-changes/{{id}}"): "patchFlagConfigScheduledChange",
+    ("DELETE", f"{FLAG_ENV}/scheduled-changes/{{id}}"): "deleteFlagConfigScheduledChanges",
+    (
+        "GET",
+        "/api/v2/flags/{projectKey}/{featureFlagKey}/expiring-targets/{environmentKey}",
+    ): "getExpiringContextTargets",
+    ("PATCH", "/api/v2/flags/{projectKey}/{featureFlagKey}/expiring-targets/{environmentKey}"): "patchExpiringTargets",
+    ("GET", "/api/v2/segments/{projectKey}/{segmentKey}/expiring-targets/{environmentKey}"): (
+        "getExpiringTargetsForSegment"
+    ),
+    ("PATCH", "/api/v2/segments/{projectKey}/{segmentKey}/expiring-targets/{environmentKey}"): (
+        "patchExpiringTargetsForSegment"
+    ),
     # flagward's own: health, console sign-in, in-app notifications, webhook delivery logs, external approval
     # services' callback.
     ("POST", "/api/v2/approval-requests/{id}/integration-callback"): "postApprovalRequestIntegrationCallback",
@@ -184,6 +200,11 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     "postSegment": frozenset({409}),
     "patchSegment": frozenset({409}),
     "postFlagCopyConfigApprovalRequest": frozenset({409}),
+    "postFlagConfigScheduledChanges": frozenset({405}),
+    "patchFlagConfigScheduledChange": frozenset({405}),
+    "deleteFlagConfigScheduledChanges": frozenset({405}),
+    "patchExpiringTargets": frozenset({405}),
+    "patchExpiringTargetsForSegment": frozenset({403}),
     "postApprovalRequestApplyForFlag": frozenset({405, 409}),
     "postApprovalRequestApply": frozenset({405, 409}),
     "postApprovalRequest": frozenset({404}),

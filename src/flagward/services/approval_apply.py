@@ -22,6 +22,7 @@ from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
+from flagward.services import scheduled_changes
 from flagward.services._approvals import Scope, audit, load_request, settings_for
 from flagward.services._common import load_environment, load_flag
 from flagward.services.flag_changes import change_context, commit_flag_change, deletes
@@ -114,6 +115,9 @@ def _fail(
 
 def _write(uow: UnitOfWork, deps: Deps, request: ApprovalRequest, actor: Actor, env: Environment, comment: str) -> None:
     """The change itself; ``approval_request_id`` satisfies the approval gate and marks the audit entry."""
+    if request.resource_kind is ResourceKind.FLAG and scheduled_changes.is_schedule_request(request.instructions):
+        scheduled_changes.apply_request(uow, deps, actor, request, comment)
+        return
     if request.resource_kind is ResourceKind.FLAG:
         flag = load_flag(uow, request.project_key, request.resource_key, for_update=True)
         approved = request.environment_key

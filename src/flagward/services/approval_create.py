@@ -17,6 +17,7 @@ from flagward.domain.notifications import RequestEvent
 from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings
 from flagward.domain.segment_changes import apply_segment_instructions
+from flagward.services import scheduled_changes
 from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers, settings_for
 from flagward.services._common import load_environment, load_flag
 from flagward.services.external_approvals import enqueue_creation
@@ -103,9 +104,13 @@ def _check_instructions(instructions: object) -> list[dict[str, Any]]:
 
 def _check_new(new: NewRequest) -> list[dict[str, Any]]:
     domain.validate_description(new.description)
-    if new.operating_on_id is not None:
-        raise InvalidRequest("operatingOnId: scheduled changes are not supported; use executionDate")
-    return _check_instructions(new.instructions)
+    instructions = _check_instructions(new.instructions)
+    if new.operating_on_id is not None and not scheduled_changes.is_schedule_request(instructions):
+        raise InvalidRequest(
+            "operatingOnId names a scheduled change: the instructions must then be "
+            "updateScheduledChangesExecutionDate, replaceScheduledChangesInstructions or deleteScheduledChange"
+        )
+    return instructions
 
 
 def create_flag_request(
@@ -121,7 +126,9 @@ def create_flag_request(
         env = load_environment(uow, project_key, env_key)
         flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
         context = change_context(uow, deps.clock, flag)
-        if deletes(instructions):
+        if scheduled_changes.is_schedule_request(instructions):
+            scheduled_changes.check_request(uow, deps, flag, env_key, instructions, new.operating_on_id)
+        elif deletes(instructions):
             check_deletable(flag, context)
         else:
             apply_flag_instructions(flag, instructions, environment_key=env_key, context=context)
@@ -138,6 +145,7 @@ def create_flag_request(
             team_keys=new.notify_team_keys,
             settings=settings_for(env, ResourceKind.FLAG),
             execution_date=new.execution_date,
+            operating_on_id=new.operating_on_id,
         )
         uow.commit()
     return request

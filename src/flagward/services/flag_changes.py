@@ -24,6 +24,7 @@ from flagward.domain.instructions import FlagChange, FlagChangeContext, apply_fl
 from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import Environment
 from flagward.domain.representations import flag_document
+from flagward.domain.scheduled_changes import KINDS as SCHEDULE_KINDS
 from flagward.services import flags as flags_service
 from flagward.services._common import load_flag, record_audit
 from flagward.services.flag_gate import check_flag_write
@@ -224,6 +225,8 @@ def flag_step(context: FlagChangeContext, env_key: str) -> Callable[[Flag, dict[
     """Apply one instruction; for replaying a request instruction by instruction."""
 
     def step(flag: Flag, instruction: dict[str, Any]) -> tuple[Flag, bool]:
+        if instruction.get("kind") in SCHEDULE_KINDS:
+            return flag, False  # acts on a scheduled change, not (yet) on the flag
         if instruction.get("kind") == "deleteFlag":
             check_deletable(flag, context)
             return flag, True
@@ -234,20 +237,27 @@ def flag_step(context: FlagChangeContext, env_key: str) -> Callable[[Flag, dict[
 
 
 def check_patch_conflicts(uow: UnitOfWork, clock: Clock, before: Flag, after: Flag) -> None:
-    """Refuse (400) a direct change after which an instruction of a pending or scheduled request would
-    fail where it applies cleanly today. Requests that already conflict are not the change's fault."""
+    """Refuse (400) a direct change after which an instruction of a pending or scheduled request, or of a
+    pending scheduled change, would fail where it applies cleanly today. Those that already conflict
+    are not the change's fault."""
     contexts = (change_context(uow, clock, before), change_context(uow, clock, after))
-    for request in uow.approvals.open_for(before.project_key, None, "flag", before.key):
-        step_before, step_after = (flag_step(c, request.environment_key) for c in contexts)
+    pending = [
+        (f"{r.status} approval request {r.id} ('{r.description}')", r.environment_key, r.instructions)
+        for r in uow.approvals.open_for(before.project_key, None, "flag", before.key)
+    ] + [
+        (f"scheduled change {c.id} (in {c.environment_key})", c.environment_key, c.instructions)
+        for c in uow.scheduled_changes.for_flag(before.project_key, None, before.key, pending_only=True)
+    ]
+    for label, env_key, instructions in pending:
+        step_before, step_after = (flag_step(c, env_key) for c in contexts)
         failing_before = {
-            json.dumps(c.instruction, sort_keys=True)
-            for c in replay(before, request.instructions, step_before).conflicts
+            json.dumps(c.instruction, sort_keys=True) for c in replay(before, instructions, step_before).conflicts
         }
-        for conflict in replay(after, request.instructions, step_after).conflicts:
+        for conflict in replay(after, instructions, step_after).conflicts:
             if json.dumps(conflict.instruction, sort_keys=True) not in failing_before:
                 raise InvalidRequest(
-                    f"This change would make {request.status} approval request {request.id} "
-                    f"('{request.description}') fail: {conflict.reason}. Pass ignoreConflicts=true to make it anyway."
+                    f"This change would make {label} fail: {conflict.reason}. "
+                    "Pass ignoreConflicts=true to make it anyway."
                 )
 
 

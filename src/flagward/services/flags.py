@@ -181,6 +181,13 @@ def delete_loaded_flag(
     for request in uow.approvals.open_for(project_key, None, "flag", key):
         if request.id != approval_request_id:
             uow.approvals.delete(request)
+    # Its pending scheduled changes and expiring targets go with it (a flag made later with the same key
+    # is another flag); executed and failed changes stay, as history.
+    for change in uow.scheduled_changes.for_flag(project_key, None, key, pending_only=True):
+        uow.scheduled_changes.delete(change)
+    for env in environments:
+        for expiring in uow.expiring_targets.for_resource(project_key, env.key, "flag", key):
+            uow.expiring_targets.delete(expiring)
     uow.flags.delete(flag)
     record_audit(
         uow,

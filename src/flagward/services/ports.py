@@ -12,11 +12,13 @@ from flagward.domain.approvals import ApprovalRequest
 from flagward.domain.audit import AuditEntry
 from flagward.domain.audit_chain import ChainBreak
 from flagward.domain.events import Event
+from flagward.domain.expiring_targets import ExpiringTarget
 from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.notifications import Notification
 from flagward.domain.outbox import Failure, NewMessage, OutboxMessage, OutboxStats
 from flagward.domain.projects import Environment, Project
+from flagward.domain.scheduled_changes import ScheduledChange
 from flagward.domain.segments import Segment
 from flagward.domain.webhooks import Webhook
 
@@ -213,6 +215,36 @@ class ApprovalRepository(Protocol):
     def due_for_check(self, checked_before: int, limit: int = 20) -> list[str]:
         """Ids of pending requests linked to an external record last checked at or before
         ``checked_before`` (oldest first), locked for this transaction (others' locked rows skipped)."""
+        ...
+
+
+class ScheduledChangeRepository(Protocol):
+    def get(self, change_id: str, *, for_update: bool = False) -> ScheduledChange | None: ...
+    def for_flag(
+        self, project_key: str, env_key: str | None, flag_key: str, *, pending_only: bool = False
+    ) -> list[ScheduledChange]:
+        """A flag's changes in one environment (None: all), earliest execution date first."""
+        ...
+
+    def add(self, change: ScheduledChange) -> None: ...
+    def update(self, change: ScheduledChange) -> None: ...
+    def delete(self, change: ScheduledChange) -> None: ...
+    def due(self, now: int, limit: int = 20) -> list[str]:
+        """Ids of pending changes due at ``now``, locked for this transaction (others' locked rows skipped)."""
+        ...
+
+
+class ExpiringTargetRepository(Protocol):
+    def get(self, target_id: str, *, for_update: bool = False) -> ExpiringTarget | None: ...
+    def for_resource(self, project_key: str, env_key: str, kind: str, key: str) -> list[ExpiringTarget]:
+        """Soonest first."""
+        ...
+
+    def add(self, target: ExpiringTarget) -> None: ...
+    def update(self, target: ExpiringTarget) -> None: ...
+    def delete(self, target: ExpiringTarget) -> None: ...
+    def due(self, now: int, limit: int = 20) -> list[str]:
+        """Ids of pending expiries due at ``now``, locked for this transaction (others' locked rows skipped)."""
         ...
 
 
@@ -480,6 +512,10 @@ class UnitOfWork(Protocol):
     def notifications(self) -> NotificationRepository: ...
     @property
     def webhooks(self) -> WebhookRepository: ...
+    @property
+    def scheduled_changes(self) -> ScheduledChangeRepository: ...
+    @property
+    def expiring_targets(self) -> ExpiringTargetRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

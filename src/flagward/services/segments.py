@@ -256,6 +256,8 @@ def delete_segment(deps: Deps, *, actor: Actor, project_key: str, env_key: str, 
         if nesting:
             raise InvalidRequest(f"Segment '{key}' is used by segments {', '.join(nesting)}")
         uow.approvals.delete_for_resource(project_key, "segment", key)
+        for expiring in uow.expiring_targets.for_resource(project_key, env_key, "segment", key):
+            uow.expiring_targets.delete(expiring)
         uow.segments.delete(segment)
         uow.tombstones.record(env.id, ItemKind.SEGMENT, key, segment.version + 1)
         record_audit(

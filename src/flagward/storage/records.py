@@ -347,3 +347,44 @@ class WebhookRecord(Base):
     statements: Mapped[list[Any]] = mapped_column()
     creation_date: Mapped[int] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)
+
+
+class ScheduledChangeRecord(Base):
+    """A flag's scheduled change in one environment; ``doc`` holds the rest of the domain object."""
+
+    __tablename__ = "scheduled_changes"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    flag_key: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))
+    execution_date: Mapped[int] = mapped_column(BigInteger)
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    doc: Mapped[dict[str, Any]] = mapped_column()
+
+
+Index("ix_scheduled_changes_flag", ScheduledChangeRecord.environment_id, ScheduledChangeRecord.flag_key)
+Index("ix_scheduled_changes_due", ScheduledChangeRecord.status, ScheduledChangeRecord.execution_date)
+
+
+class ExpiringTargetRecord(Base):
+    """A context target of a flag or segment that the scheduler removes at ``expiration_date``."""
+
+    __tablename__ = "expiring_targets"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    resource_kind: Mapped[str] = mapped_column(String(16))
+    resource_key: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))  # pending | failed
+    expiration_date: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    doc: Mapped[dict[str, Any]] = mapped_column()
+
+
+Index(
+    "ix_expiring_targets_resource",
+    ExpiringTargetRecord.environment_id,
+    ExpiringTargetRecord.resource_kind,
+    ExpiringTargetRecord.resource_key,
+)
+Index("ix_expiring_targets_due", ExpiringTargetRecord.status, ExpiringTargetRecord.expiration_date)

@@ -20,6 +20,7 @@ from flagward.storage.repositories import (
     SqlApprovalRepository,
     SqlAuditLog,
     SqlEnvironmentRepository,
+    SqlExpiringTargets,
     SqlFlagRepository,
     SqlFlagUsage,
     SqlInvitationRepository,
@@ -29,6 +30,7 @@ from flagward.storage.repositories import (
     SqlOutbox,
     SqlProjectRepository,
     SqlRateCounters,
+    SqlScheduledChanges,
     SqlSegmentRepository,
     SqlSessionRepository,
     SqlTeamRepository,
@@ -58,6 +60,8 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     notifications: SqlNotifications
     webhooks: SqlWebhooks
+    scheduled_changes: SqlScheduledChanges
+    expiring_targets: SqlExpiringTargets
 
     def __init__(
         self,
@@ -100,6 +104,8 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self.session, on_add=self._note_enqueued)
         self.notifications = SqlNotifications(self.session)
         self.webhooks = SqlWebhooks(self.session)
+        self.scheduled_changes = SqlScheduledChanges(self.session)
+        self.expiring_targets = SqlExpiringTargets(self.session)
         return self
 
     def _note_enqueued(self) -> None:

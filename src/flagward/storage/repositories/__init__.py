@@ -15,6 +15,7 @@ from flagward.storage.repositories.notifications import SqlNotifications
 from flagward.storage.repositories.outbox import SqlOutbox
 from flagward.storage.repositories.projects import SqlEnvironmentRepository, SqlProjectRepository
 from flagward.storage.repositories.rate_counters import SqlRateCounters
+from flagward.storage.repositories.schedules import SqlExpiringTargets, SqlScheduledChanges
 from flagward.storage.repositories.segments import SqlSegmentRepository, SqlTombstones
 from flagward.storage.repositories.webhooks import SqlWebhooks
 
@@ -22,6 +23,7 @@ __all__ = [
     "SqlApprovalRepository",
     "SqlAuditLog",
     "SqlEnvironmentRepository",
+    "SqlExpiringTargets",
     "SqlFlagRepository",
     "SqlFlagUsage",
     "SqlInvitationRepository",
@@ -31,6 +33,7 @@ __all__ = [
     "SqlOutbox",
     "SqlProjectRepository",
     "SqlRateCounters",
+    "SqlScheduledChanges",
     "SqlSegmentRepository",
     "SqlSessionRepository",
     "SqlTeamRepository",
