@@ -24,6 +24,7 @@ from flagward.domain.notifications import Notification
 from flagward.domain.outbox import Failure, MessageStatus, NewMessage, OutboxMessage, OutboxStats
 from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.segments import Segment
+from flagward.domain.triggers import Trigger
 from flagward.domain.webhooks import Webhook
 from flagward.services.ports import (
     ApprovalQuery,
@@ -90,6 +91,7 @@ class FakeStore:
     outbox: list[OutboxMessage] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     webhooks: dict[str, Webhook] = field(default_factory=dict)
+    triggers: dict[str, Trigger] = field(default_factory=dict)
 
 
 class FakeProjects:
@@ -738,6 +740,34 @@ class FakeWebhooks:
         self.s.webhooks.pop(webhook.id, None)
 
 
+class FakeTriggers:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def list_for(self, project_key: str, flag_key: str, env_key: str) -> list[Trigger]:
+        mine = [
+            t
+            for t in self.s.triggers.values()
+            if (t.project_key, t.flag_key, t.environment_key) == (project_key, flag_key, env_key)
+        ]
+        return sorted(mine, key=lambda t: (t.creation_date, t.id))
+
+    def get(self, trigger_id: str, *, for_update: bool = False) -> Trigger | None:
+        return self.s.triggers.get(trigger_id)
+
+    def find_by_secret(self, secret_hash: str, *, for_update: bool = False) -> Trigger | None:
+        return next((t for t in self.s.triggers.values() if t.secret_hash == secret_hash), None)
+
+    def add(self, trigger: Trigger) -> None:
+        self.s.triggers[trigger.id] = trigger
+
+    def update(self, trigger: Trigger) -> None:
+        self.s.triggers[trigger.id] = trigger
+
+    def delete(self, trigger: Trigger) -> None:
+        self.s.triggers.pop(trigger.id, None)
+
+
 class FakeUnitOfWork:
     def __init__(self, shared: FakeStore, broker: RecordingBroker) -> None:
         self._shared = shared
@@ -766,6 +796,7 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(store)
         self.notifications = FakeNotifications(store)
         self.webhooks = FakeWebhooks(store)
+        self.triggers = FakeTriggers(store)
         return self
 
     def __exit__(

@@ -34,6 +34,7 @@ from flagward.storage.repositories import (
     SqlTeamRepository,
     SqlTokenRepository,
     SqlTombstones,
+    SqlTriggers,
     SqlWebhooks,
 )
 
@@ -58,6 +59,7 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     notifications: SqlNotifications
     webhooks: SqlWebhooks
+    triggers: SqlTriggers
 
     def __init__(
         self,
@@ -100,6 +102,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self.session, on_add=self._note_enqueued)
         self.notifications = SqlNotifications(self.session)
         self.webhooks = SqlWebhooks(self.session)
+        self.triggers = SqlTriggers(self.session)
         return self
 
     def _note_enqueued(self) -> None:

@@ -16,6 +16,7 @@ from flagward.storage.repositories.outbox import SqlOutbox
 from flagward.storage.repositories.projects import SqlEnvironmentRepository, SqlProjectRepository
 from flagward.storage.repositories.rate_counters import SqlRateCounters
 from flagward.storage.repositories.segments import SqlSegmentRepository, SqlTombstones
+from flagward.storage.repositories.triggers import SqlTriggers
 from flagward.storage.repositories.webhooks import SqlWebhooks
 
 __all__ = [
@@ -36,5 +37,6 @@ __all__ = [
     "SqlTeamRepository",
     "SqlTokenRepository",
     "SqlTombstones",
+    "SqlTriggers",
     "SqlWebhooks",
 ]
