@@ -132,15 +132,15 @@ def trigger_summary(trigger: Trigger) -> dict[str, Any]:
 def list_triggers(deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str) -> list[Trigger]:
     """The flag's triggers in the environment, oldest first. Raises NotFound, Forbidden."""
     with deps.uow(write=False) as uow:
-        _scope(uow, project_key, flag_key, env_key)
         authorize(actor, "viewProject", resources.project(project_key))
+        _scope(uow, project_key, flag_key, env_key)
         return uow.triggers.list_for(project_key, flag_key, env_key)
 
 
 def get_trigger(deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, trigger_id: str) -> Trigger:
     with deps.uow(write=False) as uow:
-        scope = _scope(uow, project_key, flag_key, env_key)
         authorize(actor, "viewProject", resources.project(project_key))
+        scope = _scope(uow, project_key, flag_key, env_key)
         return _load(uow, scope, trigger_id)
 
 
