@@ -37,25 +37,33 @@ class FlagTriggerInput(Body):
 
 
 class TriggerWorkflowRep(Read):
-    id: str = Field(alias="_id")
-    version: int = Field(alias="_version", description="The flag trigger version")
-    creationDate: int = Field(alias="_creationDate")
+    """Every field optional, as in LaunchDarkly's document; flagward sends all of them but
+    ``_maintainerId`` (a service token's trigger has none) and ``_lastTriggeredAt`` (never fired)."""
+
+    id: Maybe[str] = Field(default=None, alias="_id")
+    version: Maybe[int] = Field(default=None, alias="_version", description="The flag trigger version")
+    creationDate: Maybe[int] = Field(default=None, alias="_creationDate")
     maintainerId: Maybe[str] = Field(default=None, alias="_maintainerId")
-    enabled: bool = Field(description="Whether the flag trigger is currently enabled")
-    integrationKey: str = Field(alias="_integrationKey")
-    instructions: list[dict[str, Any]]
+    enabled: Maybe[bool] = Field(default=None, description="Whether the flag trigger is currently enabled")
+    integrationKey: Maybe[str] = Field(default=None, alias="_integrationKey")
+    instructions: Maybe[list[dict[str, Any]]] = None
     lastTriggeredAt: Maybe[int] = Field(default=None, alias="_lastTriggeredAt")
-    recentTriggerBodies: list[dict[str, Any]] = Field(
-        alias="_recentTriggerBodies", description="flagward does not keep the bodies of trigger requests: empty"
+    recentTriggerBodies: Maybe[list[dict[str, Any]]] = Field(
+        default=None,
+        alias="_recentTriggerBodies",
+        description="flagward does not keep the bodies of trigger requests: empty",
     )
-    triggerCount: int = Field(alias="_triggerCount", description="Number of times the trigger has been executed")
-    triggerURL: str = Field(
+    triggerCount: Maybe[int] = Field(
+        default=None, alias="_triggerCount", description="Number of times the trigger has been executed"
+    )
+    triggerURL: Maybe[str] = Field(
+        default=None,
         description="The unguessable URL for this flag trigger: in full only in the answer that created it "
-        "or cycled it (cycleTriggerUrl), afterwards with its secret obscured but for its last four characters"
+        "or cycled it (cycleTriggerUrl), afterwards with its secret obscured but for its last four characters",
     )
-    links: Links = Field(alias="_links")
+    links: Maybe[Links] = Field(default=None, alias="_links")
 
 
 class TriggerWorkflowCollectionRep(Read):
-    items: list[TriggerWorkflowRep]
-    links: Links = Field(alias="_links")
+    items: Maybe[list[TriggerWorkflowRep]] = None
+    links: Maybe[Links] = Field(default=None, alias="_links")
