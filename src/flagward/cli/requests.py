@@ -288,7 +288,7 @@ def wait(
     token: Token = None,
     as_json: AsJson = False,
 ) -> None:
-    """Wait until the request is applied (exit 0), declined (10), failed (11), or --timeout passes (12).
+    """Wait until the request is applied (exit 0), declined (10), failed (11), or the timeout passes (12).
     A scheduled request is applied when its time comes. For CI pipelines: gate a deploy on a human's approval."""
     deadline = time.monotonic() + timeout
     with ApiClient(url, token) as api:
