@@ -7,6 +7,7 @@ environment that requires approval only the bypass right sets a trigger up, whic
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -217,3 +218,24 @@ def test_where_approval_is_required_only_the_bypass_right_sets_a_trigger_up(http
     direct = writer.patch(f"/api/v2/flags/{project}/{FLAG}", json=on, headers=semantic)
     assert direct.status_code == 405
     writer.close()
+
+
+def test_deleting_the_flag_deletes_its_triggers(http: httpx.Client, api: FlagTriggersApi, project: str) -> None:
+    created = api.create_trigger_workflow(
+        project, "test", FLAG, TriggerPost(integration_key="generic-trigger", instructions=[{"kind": "turnFlagOn"}])
+    )
+    assert http.delete(f"/api/v2/flags/{project}/{FLAG}").status_code == 204
+    assert http.post(f"/api/v2/flags/{project}", json={"key": FLAG, "name": "Again"}).status_code == 201
+    assert api.get_trigger_workflows(project, "test", FLAG).items == []
+    assert fire(str(created.trigger_url)).status_code == 404
+    assert not is_on(http, project, "test")
+
+
+def test_past_the_address_limit_firing_answers_429(tmp_path: Path) -> None:
+    limits = {"FLAGWARD_TRIGGER_ADDRESS_RATE_LIMIT": "2"}
+    with ServerProcess(database_url=f"sqlite:///{tmp_path / 'limits.db'}", workdir=tmp_path, extra_env=limits) as one:
+        url = f"{one.url}/webhook/triggers/guess"
+        assert [fire(url).status_code for _ in range(2)] == [404, 404]
+        limited = fire(url)
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "rate_limited" and int(limited.headers["Retry-After"]) > 0
