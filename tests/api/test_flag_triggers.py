@@ -6,6 +6,7 @@ environment that requires approval only the bypass right sets a trigger up, whic
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -239,3 +240,20 @@ def test_past_the_address_limit_firing_answers_429(tmp_path: Path) -> None:
         limited = fire(url)
     assert limited.status_code == 429
     assert limited.json()["code"] == "rate_limited" and int(limited.headers["Retry-After"]) > 0
+
+
+def test_a_semantic_patch_content_type_is_accepted_and_its_comment_audited(
+    http: httpx.Client, api: FlagTriggersApi, project: str
+) -> None:
+    created = api.create_trigger_workflow(
+        project, "test", FLAG, TriggerPost(integration_key="generic-trigger", instructions=[{"kind": "turnFlagOn"}])
+    )
+    semantic = {"Content-Type": "application/json; domain-model=launchdarkly.semanticpatch"}
+    body = {"comment": "quiet during the migration", "instructions": [{"kind": "disableTrigger"}]}
+    path = f"/api/v2/flags/{project}/{FLAG}/triggers/test/{created.id}"
+    response = http.patch(path, content=json.dumps(body), headers=semantic)
+    assert response.status_code == 200 and response.json()["enabled"] is False, response.text
+    entries = http.get("/api/v2/auditlog", params={"spec": f"proj/{project}:env/test:flag/{FLAG}"}).json()["items"]
+    updated = next(e for e in entries if any(a["action"] == "updateTriggers" for a in e["accesses"]))
+    assert http.get(f"/api/v2/auditlog/{updated['_id']}").json()["comment"] == "quiet during the migration"
+    assert http.patch(path, json=[{"op": "replace"}]).status_code == 400

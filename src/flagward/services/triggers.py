@@ -101,7 +101,14 @@ def _check_pre_approval(uow: UnitOfWork, actor: Actor, scope: _Scope, action: st
 
 
 def _audit(
-    deps: Deps, uow: UnitOfWork, actor: Actor, scope: _Scope, trigger: Trigger, action: AuditAction, verb: str
+    deps: Deps,
+    uow: UnitOfWork,
+    actor: Actor,
+    scope: _Scope,
+    trigger: Trigger,
+    action: AuditAction,
+    verb: str,
+    comment: str | None = None,
 ) -> None:
     what = f"a {trigger.integration_key} trigger ({trigger.instructions[0]['kind']})"
     record_audit(
@@ -114,6 +121,7 @@ def _audit(
         resource=flag_spec(scope.flag.project_key, scope.flag.key, scope.env.key),
         description=f"{verb.capitalize()} {what} of flag {scope.flag.name} ({scope.flag.key}) in {scope.env.key}",
         title_verb=f"{verb} a trigger of",
+        comment=comment,
         current=trigger_summary(trigger),
     )
 
@@ -172,7 +180,7 @@ def create_trigger(
             comment=comment,
         )
         uow.triggers.add(trigger)
-        _audit(deps, uow, actor, scope, trigger, AuditAction.CREATE_TRIGGER, "created")
+        _audit(deps, uow, actor, scope, trigger, AuditAction.CREATE_TRIGGER, "created", comment)
         uow.commit()
     return Created(trigger=trigger, secret=secret)
 
@@ -186,10 +194,13 @@ def patch_trigger(
     env_key: str,
     trigger_id: str,
     instructions: object,
+    comment: object = None,
 ) -> TriggerEdit:
     """LaunchDarkly's trigger instructions (enableTrigger, disableTrigger, replaceTriggerActionInstructions,
     cycleTriggerUrl, updateTriggerComment), all or none. Enabling a trigger or changing its action is
-    setting it up again: gated like creating one. Raises InvalidRequest, NotFound, Forbidden, ApprovalRequired."""
+    setting it up again: gated like creating one. ``comment`` goes to the audit entry. Raises InvalidRequest,
+    NotFound, Forbidden, ApprovalRequired."""
+    note = check_comment(comment)
     with deps.uow() as uow:
         scope = _scope(uow, project_key, flag_key, env_key)
         authorize(actor, "updateTriggers", scope.resource())
@@ -199,7 +210,7 @@ def patch_trigger(
             _check_pre_approval(uow, actor, scope, "updateTriggers")
         if edit.changed:
             uow.triggers.update(edit.trigger)
-            _audit(deps, uow, actor, scope, edit.trigger, AuditAction.UPDATE_TRIGGER, "updated")
+            _audit(deps, uow, actor, scope, edit.trigger, AuditAction.UPDATE_TRIGGER, "updated", note)
             uow.commit()
     return edit
 
@@ -225,11 +236,12 @@ def trigger_actor(trigger: Trigger) -> Actor:
 
 
 def _budgets(secret_hash: str, address: str, limits: TriggerLimits) -> list[Budget]:
+    window = limits.rate_window_ms
     candidates = [
-        Budget("address", counter_key("trigger-address", address_scope(address)), limits.per_address, 0),
-        Budget("trigger", counter_key("trigger", secret_hash), limits.per_trigger, 0),
+        Budget("address", counter_key("trigger-address", address_scope(address)), limits.per_address, window),
+        Budget("trigger", counter_key("trigger", secret_hash), limits.per_trigger, window),
     ]
-    return [replace(b, window_ms=limits.rate_window_ms) for b in candidates if b.limit > 0]
+    return [b for b in candidates if b.limit > 0]
 
 
 def fire_trigger(deps: Deps, *, secret: str, address: str, limits: TriggerLimits) -> Fired:

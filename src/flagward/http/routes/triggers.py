@@ -3,16 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from flagward.domain.errors import InvalidRequest
 from flagward.domain.triggers import Trigger, TriggerLimits, obscured_url, trigger_url
 from flagward.http.deps import ActorDep, DepsDep, client_address, expected_origin
 from flagward.http.links import link, links
-from flagward.http.routes._bodies import comment_of
 from flagward.http.routes._responses import returns
 from flagward.http.schemas.triggers import (
     FlagTriggerInput,
@@ -104,15 +102,11 @@ def patch_trigger(
     featureFlagKey: str,
     environmentKey: str,
     id: str,
-    payload: Annotated[Any, Body(description="FlagTriggerInput")],
+    body: FlagTriggerInput,
 ) -> dict[str, Any]:
     """A semantic patch (``{"comment", "instructions"}``), with or without LaunchDarkly's
     ``domain-model=launchdarkly.semanticpatch`` content type. cycleTriggerUrl's answer carries the new
     URL in full; the old one stops working at once."""
-    if not isinstance(payload, dict):
-        raise InvalidRequest("the body must be an object with an 'instructions' array")
-    FlagTriggerInput.model_validate(payload)
-    comment_of(payload)
     edit = service.patch_trigger(
         deps,
         actor=actor,
@@ -120,7 +114,8 @@ def patch_trigger(
         flag_key=featureFlagKey,
         env_key=environmentKey,
         trigger_id=id,
-        instructions=payload.get("instructions"),
+        instructions=body.instructions,
+        comment=body.comment,
     )
     return _rep(request, edit.trigger, edit.secret)
 
