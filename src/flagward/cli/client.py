@@ -42,7 +42,14 @@ class ClientError(Exception):
 class ApiClient:
     """``request`` returns the answer's JSON (None for 204) or raises ClientError."""
 
-    def __init__(self, url: str | None, token: str | None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        token: str | None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,  # tests: httpx.MockTransport
+    ) -> None:
         if not url:
             raise ClientError("No server: pass --url or set FLAGWARD_URL", Exit.UNREACHABLE)
         if not token:
@@ -53,6 +60,7 @@ class ApiClient:
             base_url=url.rstrip("/"),
             headers={"Authorization": token, "User-Agent": USER_AGENT, "LD-API-Version": "20240415"},
             timeout=timeout,
+            transport=transport,
         )
 
     def close(self) -> None:
