@@ -152,6 +152,10 @@ def _me(api: ApiClient) -> str:
     return str(member_id)
 
 
+def _reviewed_by(request: dict[str, Any], member_id: str | None) -> bool:
+    return any(review.get("memberId") == member_id for review in request.get("allReviews", []))
+
+
 @requests_app.command("list")
 @_handled
 def list_requests(
@@ -172,10 +176,11 @@ def list_requests(
     clauses = []
     statuses = list(status or [])
     with ApiClient(url, token) as api:
+        me = _me(api) if mine or to_review else None
         if mine:
-            clauses.append(f"requestorId equals {_me(api)}")
+            clauses.append(f"requestorId equals {me}")
         if to_review:
-            clauses.append(f"notifyMemberIds anyOf {json.dumps([_me(api)])}")
+            clauses.append(f"notifyMemberIds anyOf {json.dumps([me])}")
             clauses.append('reviewStatus anyOf ["pending"]')
             statuses = statuses or ["pending"]
         if statuses:
@@ -183,6 +188,8 @@ def list_requests(
         if project:
             clauses.append(f"projectKey equals {project}")
         found = api.get(TOP, filter=", ".join(clauses) or None, limit=limit)
+    if to_review:  # still waiting for others' approvals, but not for mine
+        found["items"] = [r for r in found.get("items", []) if not _reviewed_by(r, me)]
 
     def human(page: dict[str, Any]) -> None:
         for request in page.get("items", []):

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from flagward.cli.client import ApiClient, ClientError, Exit
-from flagward.cli.requests import _outcome
+from flagward.cli.requests import _outcome, _reviewed_by
 
 
 def client(handler: httpx.MockTransport) -> ApiClient:
@@ -63,3 +63,8 @@ def test_no_url_no_token_and_an_unreachable_server_exit_3() -> None:
 )  # fmt: skip
 def test_where_a_request_stands_for_wait(status: str, review: str, outcome: Exit | None) -> None:
     assert _outcome({"status": status, "reviewStatus": review}) is outcome
+
+
+def test_a_request_i_reviewed_is_not_waiting_for_my_review() -> None:
+    request = {"allReviews": [{"kind": "approve", "memberId": "ann"}]}
+    assert _reviewed_by(request, "ann") and not _reviewed_by(request, "bob")
