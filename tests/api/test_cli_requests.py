@@ -111,6 +111,7 @@ def test_propose_review_apply_and_diff(team: Team, project: str) -> None:
     shown = ok(run(team, team.reviewer, "requests", "show", request_id))
     assert f"Request {request_id}: pending (review: pending)" in shown
     assert f"{project}/{FLAG} in production" in shown and "Ship alice" in shown
+    assert "alice" in shown.split("Instructions:")[1] and '"kind"' not in shown  # in plain language
 
     mine = as_json(run(team, team.requester, "requests", "list", "--mine", "--json"))
     assert [r["_id"] for r in mine["items"]] == [request_id] or request_id in [r["_id"] for r in mine["items"]]

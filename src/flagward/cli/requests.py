@@ -20,6 +20,7 @@ from urllib.parse import quote
 import typer
 
 from flagward.cli.client import ApiClient, ClientError, Exit
+from flagward.domain.describe import describe_instructions
 from flagward.domain.diff import diff_configs
 from flagward.domain.flags import Defaults, Flag
 
@@ -66,9 +67,14 @@ def _when(ms: object) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _resource(request: dict[str, Any]) -> dict[str, str]:
+    """``{"proj": P, "env": E, "flag": F}`` from the request's ``resourceId`` (``proj/P:env/E:flag/F``)."""
+    return dict(p.split("/", 1) for p in str(request.get("resourceId", "")).split(":") if "/" in p)
+
+
 def _where(request: dict[str, Any]) -> str:
-    """``project/flag in env`` from ``proj/P:env/E:flag/F``."""
-    parts = dict(p.split("/", 1) for p in str(request.get("resourceId", "")).split(":") if "/" in p)
+    """``project/flag in env``."""
+    parts = _resource(request)
     resource = parts.get("flag") or parts.get("segment") or "?"
     return f"{parts.get('proj', '?')}/{resource} in {parts.get('env', '?')}"
 
@@ -84,7 +90,7 @@ def _print(value: Any, as_json: bool, human: Callable[[Any], None]) -> None:
         human(value)
 
 
-def _show_request(request: dict[str, Any]) -> None:
+def _show_request(request: dict[str, Any], flag: Flag | None = None) -> None:
     typer.echo(f"Request {request['_id']}: {_state(request)}")
     typer.echo(f"  Resource:    {_where(request)}")
     typer.echo(f"  Description: {request.get('description', '')}")
@@ -92,8 +98,13 @@ def _show_request(request: dict[str, Any]) -> None:
     if request.get("source"):
         typer.echo(f"  Copies from: {request['source'].get('key')}")
     typer.echo("  Instructions:")
-    for instruction in request.get("instructions", []):
-        typer.echo(f"    - {json.dumps(instruction, sort_keys=True)}")
+    instructions = request.get("instructions", [])
+    if flag is not None:  # in plain language, as the console says them
+        lines = describe_instructions(instructions, flag, _resource(request).get("env"))
+    else:
+        lines = [json.dumps(instruction, sort_keys=True) for instruction in instructions]
+    for line in lines:
+        typer.echo(f"    - {line}")
     for conflict in request.get("conflicts", []):
         typer.echo(f"  Conflict: {conflict.get('reason')}")
     reviews = request.get("allReviews", [])
@@ -210,10 +221,22 @@ def show(
     token: Token = None,
     as_json: AsJson = False,
 ) -> None:
-    """One approval request: its state, resource, instructions, conflicts and reviews."""
+    """One approval request: its state, resource, instructions (in plain language), conflicts and reviews."""
     with ApiClient(url, token) as api:
         request = api.get(f"{TOP}/{_q(request_id)}")
-    _print(request, as_json, _show_request)
+        flag = None if as_json else _flag_of(api, request)
+    _print(request, as_json, lambda r: _show_request(r, flag))
+
+
+def _flag_of(api: ApiClient, request: dict[str, Any]) -> Flag | None:
+    """The flag a request is about, as it is now, to describe its instructions; None if it is gone."""
+    parts = _resource(request)
+    if "flag" not in parts or "proj" not in parts:
+        return None
+    try:
+        return _flag(api.get(f"/api/v2/flags/{_q(parts['proj'])}/{_q(parts['flag'])}"), parts["proj"])
+    except ClientError:
+        return None
 
 
 def _review(kind: str, request_id: str, comment: str | None, url: str | None, token: str | None, as_json: bool) -> None:
