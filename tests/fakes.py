@@ -26,6 +26,7 @@ from flagward.domain.outbox import Failure, MessageStatus, NewMessage, OutboxMes
 from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.scheduled_changes import ScheduledChange, ScheduleStatus
 from flagward.domain.segments import Segment
+from flagward.domain.triggers import Trigger
 from flagward.domain.webhooks import Webhook
 from flagward.services.ports import (
     ApprovalQuery,
@@ -94,6 +95,7 @@ class FakeStore:
     webhooks: dict[str, Webhook] = field(default_factory=dict)
     scheduled_changes: dict[str, ScheduledChange] = field(default_factory=dict)
     expiring_targets: dict[str, ExpiringTarget] = field(default_factory=dict)
+    triggers: dict[str, Trigger] = field(default_factory=dict)
 
 
 class FakeProjects:
@@ -806,6 +808,34 @@ class FakeExpiringTargets:
         return [t.id for t in sorted(found, key=lambda t: t.expiration_date)][:limit]
 
 
+class FakeTriggers:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def list_for(self, project_key: str, flag_key: str, env_key: str) -> list[Trigger]:
+        mine = [
+            t
+            for t in self.s.triggers.values()
+            if (t.project_key, t.flag_key, t.environment_key) == (project_key, flag_key, env_key)
+        ]
+        return sorted(mine, key=lambda t: (t.creation_date, t.id))
+
+    def get(self, trigger_id: str, *, for_update: bool = False) -> Trigger | None:
+        return self.s.triggers.get(trigger_id)
+
+    def find_by_secret(self, secret_hash: str, *, for_update: bool = False) -> Trigger | None:
+        return next((t for t in self.s.triggers.values() if t.secret_hash == secret_hash), None)
+
+    def add(self, trigger: Trigger) -> None:
+        self.s.triggers[trigger.id] = trigger
+
+    def update(self, trigger: Trigger) -> None:
+        self.s.triggers[trigger.id] = trigger
+
+    def delete(self, trigger: Trigger) -> None:
+        self.s.triggers.pop(trigger.id, None)
+
+
 class FakeUnitOfWork:
     def __init__(self, shared: FakeStore, broker: RecordingBroker) -> None:
         self._shared = shared
@@ -836,6 +866,7 @@ class FakeUnitOfWork:
         self.webhooks = FakeWebhooks(store)
         self.scheduled_changes = FakeScheduledChanges(store)
         self.expiring_targets = FakeExpiringTargets(store)
+        self.triggers = FakeTriggers(store)
         return self
 
     def __exit__(

@@ -67,3 +67,8 @@ class Settings(BaseSettings):
     api_rate_limit: int = 0
     api_route_rate_limit: int = 0
     api_rate_limit_window_seconds: float = 10.0
+    # Flag triggers: a trigger acts at most once per window (firings within it change nothing), and its
+    # URL may be called at most so many times a minute per client address and per trigger (0: no limit).
+    trigger_window_seconds: float = Field(default=10.0, ge=0)
+    trigger_address_rate_limit: int = Field(default=60, ge=0)
+    trigger_rate_limit: int = Field(default=30, ge=0)

@@ -34,6 +34,7 @@ MESSAGE = "Flag configuration updates require approval: action '{}' not allowed"
 FLAG = "/api/v2/flags/{projectKey}/{featureFlagKey}"
 COPY = FLAG + "/copy"
 APPROVALS = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}/approval-requests"
+TRIGGERS = FLAG + "/triggers/{environmentKey}"
 PROPOSES = "proposes or reviews an approval request; nothing changes until it is applied"
 ACCOUNTS = "accounts and credentials; no flag configuration"
 SCHEDULED = APPROVALS.replace("/approval-requests", "/scheduled-changes")
@@ -137,6 +138,18 @@ ALLOWED = {
     ("POST", "/members/{member_id}/link"): "console: " + ACCOUNTS + " (a new one-time password link)",
     ("POST", "/invitations/{token}"): "console: " + ACCOUNTS + " (sets a password with a one-time link)",
     ("POST", "/notifications/read"): "console: the service of POST /api/v2/notifications/read (the caller's own)",
+    # Flag triggers: setting one up (creating it, changing its action, enabling it) where approval is required
+    # needs the bypass right (405 otherwise, tests/api/test_flag_triggers.py); firing it then acts without review.
+    (
+        "POST",
+        TRIGGERS,
+    ): "sets up a pre-approved trigger: refused (405) without the bypass right where approval is required",
+    ("PATCH", TRIGGERS + "/{id}"): "enabling or changing a trigger's action: refused (405) like creating it",
+    ("DELETE", TRIGGERS + "/{id}"): "removes an automation; no flag configuration",
+    ("POST", "/webhook/triggers/{secret}"): (
+        "fires a trigger: its own action (on/off in its environment) passes the gate as PreApproved, which no "
+        "other route passes (tests/unit/services/test_trigger_pre_approval.py); a wrong secret is 404"
+    ),
 }
 _READS = {"GET", "HEAD", "OPTIONS", "REPORT"}  # REPORT: SDK polling with the context in the body
 
@@ -583,6 +596,7 @@ def _walk(writer: httpx.Client, project: str, method: str, template: str) -> htt
         "request_id": "0" * 24,
         "member_id": "0" * 24,
         "token": "not-a-token",
+        "secret": "not-a-secret",
     }
     path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
     attempt = {

@@ -13,6 +13,7 @@ from tests.support.openapi import load_spec
 from tests.support.server import ServerProcess
 
 FLAG_APPROVALS = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}"
+TRIGGERS = "/api/v2/flags/{projectKey}/{featureFlagKey}/triggers/{environmentKey}"
 
 # (method, path, status, component): the response each REST operation documents, named as LaunchDarkly
 # names it.
@@ -105,6 +106,10 @@ RESPONSES = [
         "200",
         "ExpiringTargetPatchResponse",
     ),
+    ("GET", TRIGGERS, "200", "TriggerWorkflowCollectionRep"),
+    ("POST", TRIGGERS, "201", "TriggerWorkflowRep"),
+    ("GET", f"{TRIGGERS}/{{id}}", "200", "TriggerWorkflowRep"),
+    ("PATCH", f"{TRIGGERS}/{{id}}", "200", "TriggerWorkflowRep"),
 ]
 
 NO_CONTENT = [
@@ -119,6 +124,7 @@ NO_CONTENT = [
     ("DELETE", "/api/v2/tokens/{id}"),
     ("DELETE", "/api/v2/webhooks/{id}"),
     ("DELETE", f"{FLAG_APPROVALS}/scheduled-changes/{{id}}"),
+    ("DELETE", f"{TRIGGERS}/{{id}}"),
     ("POST", "/auth/logout"),
 ]
 

@@ -15,6 +15,7 @@ import typer
 
 from flagward import __version__
 from flagward.cli.help import describe_options, describe_other_settings
+from flagward.cli.requests import flags_app, requests_app
 from flagward.config import Settings
 from flagward.domain.accounts import TOKEN_ROLES, Role
 from flagward.storage.sqlite_file import StoreFileError, require_existing
@@ -28,6 +29,8 @@ app.add_typer(db, name="db")
 app.add_typer(tokens, name="tokens")
 app.add_typer(audit, name="audit")
 app.add_typer(members, name="members")
+app.add_typer(requests_app, name="requests")  # client commands: they speak to a server over HTTP
+app.add_typer(flags_app, name="flags")
 
 DatabaseOption = Annotated[
     str | None, typer.Option("--database-url", help="sqlite:///path or postgresql://user@host:port/db")

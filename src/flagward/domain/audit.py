@@ -90,6 +90,9 @@ class AuditAction(StrEnum):
     UPDATE_WEBHOOK_ON = "updateOn"
     UPDATE_WEBHOOK_TAGS = "updateTags"
     DELETE_WEBHOOK = "deleteWebhook"
+    CREATE_TRIGGER = "createTriggers"
+    UPDATE_TRIGGER = "updateTriggers"
+    DELETE_TRIGGER = "deleteTriggers"
 
 
 def project_spec(project_key: str) -> str:

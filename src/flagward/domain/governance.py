@@ -12,7 +12,8 @@ any kind, copy, delete, approval apply, scheduled execution) calls ``check_appro
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import replace
+from copy import deepcopy
+from dataclasses import dataclass, replace
 
 from flagward.domain.audit import AuditAction
 from flagward.domain.changes import describe_changes, same_json
@@ -32,6 +33,28 @@ _SDK_FLAG_ACTIONS = (
     AuditAction.UPDATE_CLIENT_SIDE_AVAILABILITY.value,
     AuditAction.ARCHIVE_FLAG.value,
 )
+
+
+@dataclass(frozen=True)
+class PreApproved:
+    """A change approved before it was made: a flag trigger's action (``domain.triggers``), turning the
+    flag on (``on``) or off in ``environment_key``. It lets through, in that environment only, a change
+    that does exactly that and nothing else; every other effect is judged as usual. ``by`` names it."""
+
+    environment_key: str
+    on: bool
+    by: str
+
+
+def _only_pre_approved(before: Flag, after: Flag, env_key: str, pre_approved: PreApproved) -> bool:
+    """Whether ``before`` -> ``after`` does in ``env_key`` only what ``pre_approved`` allows there."""
+    if env_key != pre_approved.environment_key or env_key not in before.environments:
+        return False
+    if sorted(before.tags) != sorted(after.tags):
+        return False
+    toggled = replace(before, environments=deepcopy(before.environments))
+    toggled.environments[env_key]["on"] = pre_approved.on
+    return same_json(_judged(toggled, env_key), _judged(after, env_key))
 
 
 def served(flag: Flag | None, env_key: str) -> SdkItem | None:
@@ -78,6 +101,7 @@ def check_approval_gate(
     can_bypass: bool,
     approved_environment: str | None = None,
     dependent_tags: Mapping[str, Collection[str]] | None = None,
+    pre_approved: PreApproved | None = None,
 ) -> None:
     """Refuse a change from ``before`` to ``after`` (None: the flag does not exist) that needs approval.
 
@@ -87,13 +111,16 @@ def check_approval_gate(
     - change what SDKs are served (a creation may add the flag only off and without targeting);
     - remove the tags that make the environment require approval (it would end the requirement).
     ``approved_environment`` is the environment whose approval request is being applied: its approval
-    covers that environment, not others. Owners and admins (``can_bypass``) are never refused.
+    covers that environment, not others. ``pre_approved`` (a flag trigger firing) covers the one change
+    it names in its environment, and nothing else. Owners and admins (``can_bypass``) are never refused.
     Raises ApprovalRequired (405, LaunchDarkly's message).
     """
     if can_bypass:
         return
     for env in environments:
         if env.key == approved_environment:
+            continue
+        if pre_approved and before and after and _only_pre_approved(before, after, env.key, pre_approved):
             continue
         extra = list((dependent_tags or {}).get(env.key, ()))
         required_before = before is not None and requires_approval(env, [*before.tags, *extra])

@@ -13,6 +13,7 @@ from flagward import __version__
 from flagward.config import Settings
 from flagward.delivery import Dispatcher, StatusPoller
 from flagward.domain.rate_limits import ApiLimits, SignInLimits
+from flagward.domain.triggers import TriggerLimits
 from flagward.http import console, docs, errors, openapi
 from flagward.http.background import run_counter_pruning, run_evaluation_flush, run_scheduler
 from flagward.http.bodies import RequestBodies
@@ -31,6 +32,7 @@ from flagward.http.routes import (
     schedules,
     segments,
     system,
+    triggers,
     webhooks,
 )
 from flagward.http.sdk import evaluate as sdk_evaluate
@@ -102,6 +104,7 @@ def create_app(
     app.state.deps = deps
     app.state.sign_in_limits = sign_in_limits(settings)
     app.state.api_limits = api_limits(settings)
+    app.state.trigger_limits = trigger_limits(settings)
     app.state.sdk = sdk
     app.state.sdk_hub = sdk.hub
     app.state.evaluations = evaluations
@@ -128,6 +131,7 @@ def create_app(
         webhooks.router,
         schedules.router,
         expiring_targets.router,
+        triggers.router,
         sdk_polling.router,
         sdk_events.router,
         sdk_evalx.router,
@@ -161,4 +165,12 @@ def api_limits(settings: Settings) -> ApiLimits:
         per_caller=settings.api_rate_limit,
         per_route=settings.api_route_rate_limit,
         window_ms=int(settings.api_rate_limit_window_seconds * 1000),
+    )
+
+
+def trigger_limits(settings: Settings) -> TriggerLimits:
+    return TriggerLimits(
+        window_ms=int(settings.trigger_window_seconds * 1000),
+        per_address=settings.trigger_address_rate_limit,
+        per_trigger=settings.trigger_rate_limit,
     )

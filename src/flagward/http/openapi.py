@@ -126,12 +126,18 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/segments/{projectKey}/{segmentKey}/expiring-targets/{environmentKey}"): (
         "patchExpiringTargetsForSegment"
     ),
+    ("GET", "/api/v2/flags/{projectKey}/{featureFlagKey}/triggers/{environmentKey}"): "getTriggerWorkflows",
+    ("POST", "/api/v2/flags/{projectKey}/{featureFlagKey}/triggers/{environmentKey}"): "createTriggerWorkflow",
+    ("GET", "/api/v2/flags/{projectKey}/{featureFlagKey}/triggers/{environmentKey}/{id}"): "getTriggerWorkflowById",
+    ("PATCH", "/api/v2/flags/{projectKey}/{featureFlagKey}/triggers/{environmentKey}/{id}"): "patchTriggerWorkflow",
+    ("DELETE", "/api/v2/flags/{projectKey}/{featureFlagKey}/triggers/{environmentKey}/{id}"): "deleteTriggerWorkflow",
     # flagward's own: health, console sign-in, in-app notifications, webhook delivery logs, external approval
     # services' callback.
     ("POST", "/api/v2/approval-requests/{id}/integration-callback"): "postApprovalRequestIntegrationCallback",
     ("GET", "/api/v2/notifications"): "getNotifications",
     ("POST", "/api/v2/notifications/read"): "postNotificationsRead",
     ("GET", "/api/v2/webhooks/{id}/deliveries"): "getWebhookDeliveries",
+    ("POST", "/webhook/triggers/{secret}"): "postFlagTriggerFiring",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/readyz"): "getReadiness",
     ("POST", "/auth/login"): "login",
@@ -218,6 +224,12 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     # Its body is read as signed bytes (no body model), through the RequestBodies middleware (413, 415).
     "postApprovalRequestIntegrationCallback": frozenset({401, 403, 404, 413, 415}),
     "patchWebhook": frozenset({409}),
+    # 405: a trigger acts without review, so where approval is required only the bypass right sets one up.
+    "createTriggerWorkflow": frozenset({405}),
+    "patchTriggerWorkflow": frozenset({405}),
+    # The secret URL: no access token. 404 an unknown or disabled secret, 429 its rate limits, 400 an action
+    # that cannot apply (an archived flag), 413 a body past the limit (the body is otherwise ignored).
+    "postFlagTriggerFiring": frozenset({400, 404, 413, 429}),
 }
 
 # The SDK edge answers from the SDK hub (503 until it is ready) and names its credential its own way:

@@ -19,7 +19,7 @@ from flagward.domain.events import ItemKind, SdkItemChanged
 from flagward.domain.flag_documents import check_patch_paths, flag_from_document
 from flagward.domain.flag_validation import validate_flag
 from flagward.domain.flags import Flag
-from flagward.domain.governance import stamp_versions
+from flagward.domain.governance import PreApproved, stamp_versions
 from flagward.domain.instructions import FlagChange, FlagChangeContext, apply_flag_instructions
 from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import Environment
@@ -153,16 +153,23 @@ def commit_flag_change(
     extra_actions: dict[str, list[str]] | None = None,
     persist: bool = True,
     delta: Any = None,
+    pre_approved: PreApproved | None = None,
 ) -> Flag:
     """Gate, version, persist, audit and publish ``change``. The caller owns the transaction.
 
     ``approval_request_id`` marks a change made by applying an approved request in
     ``approved_environment``: it satisfies the gate there (not elsewhere) and is recorded on the audit
-    entry. Raises ApprovalRequired.
+    entry. ``pre_approved``: a flag trigger's action (``services.triggers`` only). Raises ApprovalRequired.
     """
     found = uow.environments.find(before.project_key)[0]
     check_flag_write(
-        uow, actor, before=before, after=change.flag, environments=found, approved_environment=approved_environment
+        uow,
+        actor,
+        before=before,
+        after=change.flag,
+        environments=found,
+        approved_environment=approved_environment,
+        pre_approved=pre_approved,
     )
     environments = {e.key: e for e in found}
     after = change.flag

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flagward.domain.accounts import Actor, ActorKind
 from flagward.domain.flags import Flag
-from flagward.domain.governance import check_approval_gate, prerequisite_dependents, requires_approval
+from flagward.domain.governance import PreApproved, check_approval_gate, prerequisite_dependents, requires_approval
 from flagward.domain.permissions import Permission, can
 from flagward.domain.projects import Environment
 from flagward.services.ports import UnitOfWork
@@ -20,12 +20,15 @@ def check_flag_write(
     after: Flag | None,
     environments: list[Environment],
     approved_environment: str | None = None,
+    pre_approved: PreApproved | None = None,
 ) -> None:
     """Refuse (ApprovalRequired, 405) a write from ``before`` to ``after`` (None: absent) that changes
     what SDKs are served where approval is required (``flagward.domain.governance``).
 
     ``approved_environment``: the environment of the approval request being applied. The server itself
-    (the scheduler) bypasses nothing: it carries out a request, whose approval covers its environment."""
+    (the scheduler) bypasses nothing: it carries out a request, whose approval covers its environment.
+    ``pre_approved``: a flag trigger's action, passed only by ``services.triggers.fire_trigger`` (a unit
+    test holds every caller to that); it covers exactly that on/off change in its environment."""
     subject = before or after
     if subject is None:
         return
@@ -40,6 +43,7 @@ def check_flag_write(
         can_bypass=can_bypass_approval(actor),
         approved_environment=approved_environment,
         dependent_tags=dependent_tags,
+        pre_approved=pre_approved,
     )
 
 

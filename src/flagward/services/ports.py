@@ -20,6 +20,7 @@ from flagward.domain.outbox import Failure, NewMessage, OutboxMessage, OutboxSta
 from flagward.domain.projects import Environment, Project
 from flagward.domain.scheduled_changes import ScheduledChange
 from flagward.domain.segments import Segment
+from flagward.domain.triggers import Trigger
 from flagward.domain.webhooks import Webhook
 
 
@@ -427,6 +428,27 @@ class WebhookRepository(Protocol):
     def delete(self, webhook: Webhook) -> None: ...
 
 
+class TriggerRepository(Protocol):
+    """Flag triggers (``domain.triggers``); a trigger goes when its flag or environment is deleted."""
+
+    def list_for(self, project_key: str, flag_key: str, env_key: str) -> list[Trigger]:
+        """Oldest first."""
+        ...
+
+    def get(self, trigger_id: str, *, for_update: bool = False) -> Trigger | None: ...
+    def find_by_secret(self, secret_hash: str, *, for_update: bool = False) -> Trigger | None:
+        """The trigger whose secret has this digest; ``for_update`` locks its row until the transaction
+        ends (concurrent firings of one trigger wait for each other)."""
+        ...
+
+    def add(self, trigger: Trigger) -> None:
+        """Its flag and environment must exist."""
+        ...
+
+    def update(self, trigger: Trigger) -> None: ...
+    def delete(self, trigger: Trigger) -> None: ...
+
+
 class HostResolver(Protocol):
     """Names to IP addresses (``socket.getaddrinfo`` in production), for the webhook URL checks."""
 
@@ -516,6 +538,8 @@ class UnitOfWork(Protocol):
     def scheduled_changes(self) -> ScheduledChangeRepository: ...
     @property
     def expiring_targets(self) -> ExpiringTargetRepository: ...
+    @property
+    def triggers(self) -> TriggerRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -388,3 +388,26 @@ Index(
     ExpiringTargetRecord.resource_key,
 )
 Index("ix_expiring_targets_due", ExpiringTargetRecord.status, ExpiringTargetRecord.expiration_date)
+
+
+class FlagTriggerRecord(Base):
+    """A flag trigger (``domain.triggers``): one flag in one environment; only a digest of its secret."""
+
+    __tablename__ = "flag_triggers"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    flag_id: Mapped[str] = mapped_column(ForeignKey("flags.id", ondelete="CASCADE"))
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    url_tail: Mapped[str] = mapped_column(String(8))
+    integration_key: Mapped[str] = mapped_column(String(256))
+    instructions: Mapped[list[Any]] = mapped_column()
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    maintainer_id: Mapped[str | None] = mapped_column(String(24))
+    comment: Mapped[str | None] = mapped_column(Text)
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    trigger_count: Mapped[int] = mapped_column(Integer)
+    last_triggered_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+Index("ix_flag_triggers_flag_env", FlagTriggerRecord.flag_id, FlagTriggerRecord.environment_id)

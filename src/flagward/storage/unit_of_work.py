@@ -36,6 +36,7 @@ from flagward.storage.repositories import (
     SqlTeamRepository,
     SqlTokenRepository,
     SqlTombstones,
+    SqlTriggers,
     SqlWebhooks,
 )
 
@@ -62,6 +63,7 @@ class SqlUnitOfWork:
     webhooks: SqlWebhooks
     scheduled_changes: SqlScheduledChanges
     expiring_targets: SqlExpiringTargets
+    triggers: SqlTriggers
 
     def __init__(
         self,
@@ -106,6 +108,7 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhooks(self.session)
         self.scheduled_changes = SqlScheduledChanges(self.session)
         self.expiring_targets = SqlExpiringTargets(self.session)
+        self.triggers = SqlTriggers(self.session)
         return self
 
     def _note_enqueued(self) -> None:

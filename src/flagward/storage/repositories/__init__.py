@@ -17,6 +17,7 @@ from flagward.storage.repositories.projects import SqlEnvironmentRepository, Sql
 from flagward.storage.repositories.rate_counters import SqlRateCounters
 from flagward.storage.repositories.schedules import SqlExpiringTargets, SqlScheduledChanges
 from flagward.storage.repositories.segments import SqlSegmentRepository, SqlTombstones
+from flagward.storage.repositories.triggers import SqlTriggers
 from flagward.storage.repositories.webhooks import SqlWebhooks
 
 __all__ = [
@@ -39,5 +40,6 @@ __all__ = [
     "SqlTeamRepository",
     "SqlTokenRepository",
     "SqlTombstones",
+    "SqlTriggers",
     "SqlWebhooks",
 ]

@@ -1,0 +1,280 @@
+"""Flag triggers: LaunchDarkly's ``/api/v2/flags/{p}/{f}/triggers/{e}`` and the secret URL that fires one.
+
+Governance: a trigger is a pre-approved automation. Creating one, changing its action or enabling it
+where changing the flag requires approval needs the bypass right (``bypassRequiredApproval``; refused
+with the gate's 405 otherwise). Firing then acts without review: the trigger's action passes the
+approval gate as ``PreApproved`` (``domain.governance``), which covers that on/off change in that
+environment and nothing else, and the change is audited as the trigger.
+
+Firing is rate-limited per client address and per secret (counters shared by every process), and acts
+at most once per window: the trigger's row is locked and its ``last_triggered_at`` re-read under the
+lock, so concurrent firings on any number of processes run its action once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from flagward.domain import resources
+from flagward.domain.accounts import Actor, ActorKind, Role
+from flagward.domain.audit import AuditAction, flag_spec
+from flagward.domain.authorization import authorize
+from flagward.domain.errors import ApprovalRequired, NotFound, RateLimited
+from flagward.domain.flags import Flag
+from flagward.domain.ids import new_object_id
+from flagward.domain.instructions import apply_flag_instructions
+from flagward.domain.projects import Environment
+from flagward.domain.rate_limits import Budget, address_scope, counter_key
+from flagward.domain.triggers import (
+    Trigger,
+    TriggerEdit,
+    TriggerLimits,
+    apply_patch,
+    check_comment,
+    check_integration_key,
+    hash_secret,
+    new_trigger_secret,
+    parse_actions,
+    pre_approval,
+)
+from flagward.services._common import load_environment, load_flag, record_audit
+from flagward.services.flag_changes import change_context, commit_flag_change
+from flagward.services.flag_gate import approval_required_in, can_bypass_approval
+from flagward.services.ports import Deps, UnitOfWork
+from flagward.services.throttling import spend
+
+_GATED_MESSAGE = "Flag configuration updates require approval: action '{}' not allowed"
+RATE_LIMITED = "Too many trigger requests. Try again later."
+
+
+@dataclass(frozen=True)
+class NewTrigger:
+    integration_key: object
+    instructions: object
+    comment: object = None
+
+
+@dataclass(frozen=True)
+class Created:
+    trigger: Trigger
+    secret: str  # shown once: the caller builds the URL from it
+
+
+@dataclass(frozen=True)
+class Fired:
+    trigger: Trigger
+    acted: bool  # False: it already acted within the window, and this firing changed nothing
+
+
+@dataclass(frozen=True)
+class _Scope:
+    flag: Flag
+    env: Environment
+
+    def resource(self) -> str:
+        return resources.flag(
+            self.flag.project_key, self.flag.key, self.flag.tags, env_key=self.env.key, env_tags=self.env.tags
+        )
+
+
+def _scope(uow: UnitOfWork, project_key: str, flag_key: str, env_key: str) -> _Scope:
+    flag = load_flag(uow, project_key, flag_key)
+    env = load_environment(uow, project_key, env_key)
+    return _Scope(flag, env)
+
+
+def _load(uow: UnitOfWork, scope: _Scope, trigger_id: str, *, for_update: bool = False) -> Trigger:
+    trigger = uow.triggers.get(trigger_id, for_update=for_update)
+    where = (scope.flag.project_key, scope.flag.key, scope.env.key)
+    if trigger is None or (trigger.project_key, trigger.flag_key, trigger.environment_key) != where:
+        raise NotFound(f"Unknown flag trigger '{trigger_id}'")
+    return trigger
+
+
+def _check_pre_approval(uow: UnitOfWork, actor: Actor, scope: _Scope, action: str) -> None:
+    """A trigger acts without review: where the flag's changes need approval, only someone who could make
+    them without it (``bypassRequiredApproval``) may set one up. Raises ApprovalRequired (405)."""
+    environments = uow.environments.find(scope.flag.project_key)[0]
+    if scope.env.key in approval_required_in(uow, scope.flag, environments) and not can_bypass_approval(actor):
+        raise ApprovalRequired(_GATED_MESSAGE.format(action))
+
+
+def _audit(
+    deps: Deps,
+    uow: UnitOfWork,
+    actor: Actor,
+    scope: _Scope,
+    trigger: Trigger,
+    action: AuditAction,
+    verb: str,
+    comment: str | None = None,
+) -> None:
+    what = f"a {trigger.integration_key} trigger ({trigger.instructions[0]['kind']})"
+    record_audit(
+        uow,
+        deps.clock,
+        actor,
+        kind="flag",
+        name=scope.flag.name,
+        actions=[action],
+        resource=flag_spec(scope.flag.project_key, scope.flag.key, scope.env.key),
+        description=f"{verb.capitalize()} {what} of flag {scope.flag.name} ({scope.flag.key}) in {scope.env.key}",
+        title_verb=f"{verb} a trigger of",
+        comment=comment,
+        current=trigger_summary(trigger),
+    )
+
+
+def trigger_summary(trigger: Trigger) -> dict[str, Any]:
+    """What an audit entry records of a trigger: never its secret or the digest of it."""
+    return {
+        "_id": trigger.id,
+        "_integrationKey": trigger.integration_key,
+        "instructions": [dict(i) for i in trigger.instructions],
+        "enabled": trigger.enabled,
+        "_version": trigger.version,
+    }
+
+
+def list_triggers(deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str) -> list[Trigger]:
+    """The flag's triggers in the environment, oldest first. Raises NotFound, Forbidden."""
+    with deps.uow(write=False) as uow:
+        authorize(actor, "viewProject", resources.project(project_key))
+        _scope(uow, project_key, flag_key, env_key)
+        return uow.triggers.list_for(project_key, flag_key, env_key)
+
+
+def get_trigger(deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, trigger_id: str) -> Trigger:
+    with deps.uow(write=False) as uow:
+        authorize(actor, "viewProject", resources.project(project_key))
+        scope = _scope(uow, project_key, flag_key, env_key)
+        return _load(uow, scope, trigger_id)
+
+
+def create_trigger(
+    deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, new: NewTrigger
+) -> Created:
+    """Raises InvalidRequest (integrationKey, a single turnFlagOn/turnFlagOff instruction), NotFound,
+    Forbidden (``createTriggers``), ApprovalRequired (where approval is required, without the bypass right)."""
+    integration_key = check_integration_key(new.integration_key)
+    actions = parse_actions(new.instructions)
+    comment = check_comment(new.comment)
+    secret = new_trigger_secret()
+    with deps.uow() as uow:
+        scope = _scope(uow, project_key, flag_key, env_key)
+        authorize(actor, "createTriggers", scope.resource())
+        _check_pre_approval(uow, actor, scope, "createTriggers")
+        trigger = Trigger(
+            id=new_object_id(),
+            project_key=project_key,
+            flag_key=flag_key,
+            environment_key=env_key,
+            integration_key=integration_key,
+            instructions=actions,
+            enabled=True,
+            secret_hash=hash_secret(secret),
+            url_tail=secret[-4:],
+            creation_date=deps.clock.now_ms(),
+            maintainer_id=actor.member_id or actor.owner_id,
+            comment=comment,
+        )
+        uow.triggers.add(trigger)
+        _audit(deps, uow, actor, scope, trigger, AuditAction.CREATE_TRIGGER, "created", comment)
+        uow.commit()
+    return Created(trigger=trigger, secret=secret)
+
+
+def patch_trigger(
+    deps: Deps,
+    *,
+    actor: Actor,
+    project_key: str,
+    flag_key: str,
+    env_key: str,
+    trigger_id: str,
+    instructions: object,
+    comment: object = None,
+) -> TriggerEdit:
+    """LaunchDarkly's trigger instructions (enableTrigger, disableTrigger, replaceTriggerActionInstructions,
+    cycleTriggerUrl, updateTriggerComment), all or none. Enabling a trigger or changing its action is
+    setting it up again: gated like creating one. ``comment`` goes to the audit entry. Raises InvalidRequest,
+    NotFound, Forbidden, ApprovalRequired."""
+    note = check_comment(comment)
+    with deps.uow() as uow:
+        scope = _scope(uow, project_key, flag_key, env_key)
+        authorize(actor, "updateTriggers", scope.resource())
+        trigger = _load(uow, scope, trigger_id, for_update=True)
+        edit = apply_patch(trigger, instructions)
+        if edit.widened:
+            _check_pre_approval(uow, actor, scope, "updateTriggers")
+        if edit.changed:
+            uow.triggers.update(edit.trigger)
+            _audit(deps, uow, actor, scope, edit.trigger, AuditAction.UPDATE_TRIGGER, "updated", note)
+            uow.commit()
+    return edit
+
+
+def delete_trigger(deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, trigger_id: str) -> None:
+    with deps.uow() as uow:
+        scope = _scope(uow, project_key, flag_key, env_key)
+        authorize(actor, "deleteTriggers", scope.resource())
+        trigger = _load(uow, scope, trigger_id, for_update=True)
+        uow.triggers.delete(trigger)
+        _audit(deps, uow, actor, scope, trigger, AuditAction.DELETE_TRIGGER, "deleted")
+        uow.commit()
+
+
+def trigger_actor(trigger: Trigger) -> Actor:
+    """Who a firing acts as: the trigger itself (no member; audit entries name it)."""
+    return Actor(
+        kind=ActorKind.SYSTEM,
+        role=Role.OWNER,
+        token_id=trigger.id,
+        token_name=f"flag trigger {trigger.id} ({trigger.integration_key})",
+    )
+
+
+def _budgets(secret_hash: str, address: str, limits: TriggerLimits) -> list[Budget]:
+    window = limits.rate_window_ms
+    candidates = [
+        Budget("address", counter_key("trigger-address", address_scope(address)), limits.per_address, window),
+        Budget("trigger", counter_key("trigger", secret_hash), limits.per_trigger, window),
+    ]
+    return [b for b in candidates if b.limit > 0]
+
+
+def fire_trigger(deps: Deps, *, secret: str, address: str, limits: TriggerLimits) -> Fired:
+    """POST to a trigger's URL: run its action through the flag write path, as the trigger.
+
+    Unknown and disabled secrets are answered alike (NotFound), after the same work. Raises RateLimited
+    (429), NotFound, InvalidRequest (the action cannot apply, e.g. the flag is archived)."""
+    secret_hash = hash_secret(secret)
+    allowance = spend(deps, _budgets(secret_hash, address, limits))
+    if not allowance.allowed:
+        raise RateLimited(allowance.retry_after_seconds, RATE_LIMITED)
+    with deps.uow() as uow:
+        trigger = uow.triggers.find_by_secret(secret_hash, for_update=True)
+        if trigger is None or not trigger.enabled:
+            raise NotFound("Unknown trigger")
+        now = deps.clock.now_ms()
+        if trigger.last_triggered_at is not None and now - trigger.last_triggered_at < limits.window_ms:
+            return Fired(trigger=trigger, acted=False)
+        flag = load_flag(uow, trigger.project_key, trigger.flag_key, for_update=True)
+        instructions = [dict(i) for i in trigger.instructions]
+        context = change_context(uow, deps.clock, flag)
+        change = apply_flag_instructions(flag, instructions, environment_key=trigger.environment_key, context=context)
+        commit_flag_change(
+            uow,
+            deps.clock,
+            trigger_actor(trigger),
+            before=flag,
+            change=change,
+            comment=f"Fired flag trigger {trigger.id} ({trigger.integration_key})",
+            delta={"environmentKey": trigger.environment_key, "instructions": instructions},
+            pre_approved=pre_approval(trigger),
+        )
+        fired = replace(trigger, trigger_count=trigger.trigger_count + 1, last_triggered_at=now)
+        uow.triggers.update(fired)
+        uow.commit()
+    return Fired(trigger=fired, acted=True)
