@@ -11,7 +11,7 @@ any kind, copy, delete, approval apply, scheduled execution) calls ``check_appro
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import replace
 
 from flagward.domain.audit import AuditAction
@@ -75,7 +75,7 @@ def check_approval_gate(
     after: Flag | None,
     environments: Iterable[Environment],
     *,
-    can_bypass: bool,
+    can_bypass: bool | Callable[[Environment], bool],
     approved_environment: str | None = None,
     dependent_tags: Mapping[str, Collection[str]] | None = None,
 ) -> None:
@@ -87,10 +87,10 @@ def check_approval_gate(
     - change what SDKs are served (a creation may add the flag only off and without targeting);
     - remove the tags that make the environment require approval (it would end the requirement).
     ``approved_environment`` is the environment whose approval request is being applied: its approval
-    covers that environment, not others. Owners and admins (``can_bypass``) are never refused.
-    Raises ApprovalRequired (405, LaunchDarkly's message).
+    covers that environment, not others. Those who may bypass (``can_bypass``: for every environment,
+    or per environment) are never refused. Raises ApprovalRequired (405, LaunchDarkly's message).
     """
-    if can_bypass:
+    if can_bypass is True:
         return
     for env in environments:
         if env.key == approved_environment:
@@ -106,7 +106,7 @@ def check_approval_gate(
         else:
             ends_requirement = after is not None and required_before and not required_after
             refused = not same_json(old, new) or ends_requirement
-        if refused:
+        if refused and not (callable(can_bypass) and can_bypass(env)):
             action = _action(before, after, env.key, sdk_changed=not same_json(old, new))
             raise ApprovalRequired(f"Flag configuration updates require approval: action '{action}' not allowed")
 

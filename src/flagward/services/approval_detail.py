@@ -22,7 +22,6 @@ from flagward.domain.audit import flag_spec
 from flagward.domain.conflicts import replay
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.flags import Flag, FlagConfig
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import Environment
 from flagward.services.approval_inbox import people
 from flagward.services.approval_queries import RequestView, get_request
@@ -60,8 +59,7 @@ class RequestDetail:
 
 
 def request_detail(deps: Deps, *, actor: Actor, request_id: str) -> RequestDetail:
-    """The request and its configurations. Raises NotFound, Forbidden (no read right)."""
-    require(actor, Permission.READ)
+    """The request and its configurations. Raises NotFound, Forbidden (no read right: ``get_request``)."""
     view = get_request(deps, actor=actor, request_id=request_id, expand={"project", "flag"})
     request = view.request
     detail = RequestDetail(view=view)

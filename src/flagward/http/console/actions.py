@@ -58,7 +58,7 @@ class RequestActions:
 
 
 def request_actions(request: ApprovalRequest, actor: Actor, settings: ApprovalSettings) -> RequestActions:
-    rights = Rights.of(actor)
+    rights = Rights.of(actor, request.resource_id)
     own = request.is_requestor(actor)
 
     def review(kind: ReviewKind) -> Action:
