@@ -13,40 +13,123 @@ name to the statements that speak about it, and each ``Access`` remembers its de
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from flagward.domain.policy import Effect, ResourceSpec, Statement, glob_matches, parse_spec, spec_matches
+from flagward.domain.policy import Effect, Statement, glob_matches, parse_spec, spec_matches
 
 Policy = tuple[Statement, ...]
+# Per tagged segment: (its index, the exact tags it must carry, the tag globs it must carry).
+_TagRule = tuple[tuple[int, frozenset[str], tuple[str, ...]], ...]
+
+
+@lru_cache(maxsize=16384)
+def _resource_key(resource: str) -> tuple[str, tuple[frozenset[str], ...]]:
+    """A resource specifier as its path without tags (what pattern regexes match) and each segment's tags."""
+    spec = parse_spec(resource)
+    path = ":".join(s.type if s.name is None else f"{s.type}/{s.name}" for s in spec.segments)
+    return path, tuple(s.tags for s in spec.segments)
+
+
+def _glob_regex(text: str, star: str) -> str:
+    return star.join(re.escape(part) for part in text.split("*"))
+
+
+@lru_cache(maxsize=16384)
+def _pattern(text: str) -> tuple[str, _TagRule]:
+    """A resource pattern as a regex over resource paths (``spec_matches`` without tags: same depth, each
+    type and name globbed; names and types never hold ``:``) and the tags it requires per segment."""
+    spec = parse_spec(text)
+    parts = []
+    for segment in spec.segments:
+        kind = _glob_regex(segment.type, "[^:/]*")
+        parts.append(kind if segment.name is None else f"{kind}/{_glob_regex(segment.name, '[^:]*')}")
+    rule = tuple(
+        (i, frozenset(t for t in s.tags if "*" not in t), tuple(t for t in s.tags if "*" in t))
+        for i, s in enumerate(spec.segments)
+        if s.tags
+    )
+    return ":".join(parts), rule
+
+
+def _carries(tags: tuple[frozenset[str], ...], rule: _TagRule) -> bool:
+    for index, exact, globs in rule:
+        have = tags[index]
+        if not exact <= have or not all(any(glob_matches(g, h) for h in have) for g in globs):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """Whether any of a set of statements covers a resource: their untagged patterns as one regex, their
+    tagged patterns one by one, and ``notResources`` statements by the plain matcher."""
+
+    untagged: re.Pattern[str] | None
+    tagged: tuple[tuple[re.Pattern[str], _TagRule], ...]
+    negated: tuple[Statement, ...]
+    paths: tuple[str, ...]  # every pattern's path regex, tags aside (for ``_Index``)
+
+    @classmethod
+    def of(cls, statements: tuple[Statement, ...]) -> _Matcher | None:
+        if not statements:
+            return None
+        plain, tagged, paths = [], [], []
+        for statement in statements:
+            for text in statement.resources:
+                regex, rule = _pattern(text)
+                paths.append(regex)
+                if rule:
+                    tagged.append((re.compile(regex + r"\Z"), rule))
+                else:
+                    plain.append(regex)
+        untagged = re.compile("(?:" + "|".join(dict.fromkeys(plain)) + r")\Z") if plain else None
+        negated = tuple(s for s in statements if not s.resources)
+        return cls(untagged, tuple(tagged), negated, tuple(dict.fromkeys(paths)))
+
+    def covers(self, path: str, tags: tuple[frozenset[str], ...], resource: str) -> bool:
+        if self.untagged is not None and self.untagged.match(path):
+            return True
+        for regex, rule in self.tagged:
+            if regex.match(path) and _carries(tags, rule):
+                return True
+        return any(_not_resources_cover(s, resource) for s in self.negated)
+
+
+def _not_resources_cover(statement: Statement, resource: str) -> bool:
+    spec = parse_spec(resource)
+    return not any(spec_matches(p, spec) for p in statement.not_resources)
 
 
 @dataclass(frozen=True)
 class _Compiled:
     """One policy, indexed by action name. ``_loose``: statements with action globs or notActions, which
-    can speak about any action; ``_exact``: the others, by the names they list."""
+    can speak about any action; ``_exact``: the others, by the names they list. Per action, the allow and
+    deny statements that speak about it are compiled into matchers once, then reused."""
 
     _exact: dict[str, tuple[Statement, ...]]
     _loose: tuple[Statement, ...]
-    _by_action: dict[str, tuple[tuple[Statement, ...], tuple[Statement, ...]]] = field(default_factory=dict)
+    _by_action: dict[str, tuple[_Matcher | None, _Matcher | None]] = field(default_factory=dict)
 
-    def _candidates(self, action: str) -> tuple[tuple[Statement, ...], tuple[Statement, ...]]:
-        """The (allow, deny) statements that speak about ``action``, remembered per action."""
+    def matchers(self, action: str) -> tuple[_Matcher | None, _Matcher | None]:
+        """(allow, deny) matchers of the statements that speak about ``action`` (None: there are none)."""
         found = self._by_action.get(action)
         if found is None:
             speaking = self._exact.get(action, ()) + tuple(s for s in self._loose if _action_covered(s, action))
-            allow = tuple(s for s in speaking if s.effect is Effect.ALLOW)
-            deny = tuple(s for s in speaking if s.effect is Effect.DENY)
+            allow = _Matcher.of(tuple(s for s in speaking if s.effect is Effect.ALLOW))
+            deny = _Matcher.of(tuple(s for s in speaking if s.effect is Effect.DENY))
             found = (allow, deny)
             if len(self._by_action) < 512:  # actions are a closed set; the bound only guards misuse
                 self._by_action[action] = found
         return found
 
-    def allows(self, action: str, resource: ResourceSpec) -> bool:
-        allow, deny = self._candidates(action)
-        if not allow or not any(_resource_covered(s, resource) for s in allow):
+    def allows(self, action: str, resource: str) -> bool:
+        allow, deny = self.matchers(action)
+        if allow is None:
             return False
-        return not any(_resource_covered(s, resource) for s in deny)
+        path, tags = _resource_key(resource)
+        return allow.covers(path, tags, resource) and not (deny is not None and deny.covers(path, tags, resource))
 
 
 def _action_covered(statement: Statement, action: str) -> bool:
@@ -55,26 +138,79 @@ def _action_covered(statement: Statement, action: str) -> bool:
     return not any(glob_matches(p, action) for p in statement.not_actions)
 
 
-def _resource_covered(statement: Statement, resource: ResourceSpec) -> bool:
-    if statement.resources:
-        return any(spec_matches(p, resource) for p in statement.resources)
-    return not any(spec_matches(p, resource) for p in statement.not_resources)
-
-
 @lru_cache(maxsize=4096)
-def compile_policy(policy: Policy) -> _Compiled:
-    """The policy indexed by action; cached by content, so a role's policy is compiled once."""
+def _compile(policy: Policy) -> _Compiled:
     exact: dict[str, list[Statement]] = {}
     loose: list[Statement] = []
     for statement in policy:
         for spec in statement.resources + statement.not_resources:
-            parse_spec(spec)  # warm the parse cache (and reject a malformed specifier now)
+            parse_spec(spec)  # reject a malformed specifier now
         if statement.actions and not any("*" in a for a in statement.actions):
             for name in set(statement.actions):
                 exact.setdefault(name, []).append(statement)
         else:
             loose.append(statement)
     return _Compiled({k: tuple(v) for k, v in exact.items()}, tuple(loose))
+
+
+# The same policy object (a role's, handed out by a cache) is found by identity first: hashing a policy's
+# statements costs more than evaluating them. The entry holds the policy, so its id is not reused.
+_BY_IDENTITY: dict[int, tuple[Policy, _Compiled]] = {}
+
+
+def compile_policy(policy: Policy) -> _Compiled:
+    """The policy indexed by action; cached, so a role's policy is compiled once."""
+    hit = _BY_IDENTITY.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+    compiled = _compile(policy)
+    if len(_BY_IDENTITY) >= 4096:
+        _BY_IDENTITY.clear()
+    _BY_IDENTITY[id(policy)] = (policy, compiled)
+    return compiled
+
+
+class _Index:
+    """What a set of compiled policies can allow, per action: one regex of every allow pattern's path
+    (tags aside). A resource it does not match is refused at once, without asking each policy; the
+    common refusal ("not my project") then costs one regex match. Cached by the policies' identities."""
+
+    def __init__(self, compiled: tuple[_Compiled, ...]) -> None:
+        self.compiled = compiled
+        self._filters: dict[str, re.Pattern[str] | bool] = {}
+
+    def may_allow(self, action: str, path: str) -> bool:
+        found = self._filters.get(action)
+        if found is None:
+            found = self._filter(action)
+            if len(self._filters) < 512:
+                self._filters[action] = found
+        return found if isinstance(found, bool) else found.match(path) is not None
+
+    def _filter(self, action: str) -> re.Pattern[str] | bool:
+        """False: nothing allows ``action``; True: cannot tell by path (a ``notResources`` allow)."""
+        paths: list[str] = []
+        for compiled in self.compiled:
+            allow, _ = compiled.matchers(action)
+            if allow is None:
+                continue
+            if allow.negated:
+                return True
+            paths += allow.paths
+        return re.compile("(?:" + "|".join(dict.fromkeys(paths)) + r")\Z") if paths else False
+
+
+_INDEXES: dict[tuple[int, ...], _Index] = {}
+
+
+def _index(compiled: tuple[_Compiled, ...]) -> _Index:
+    key = tuple(id(c) for c in compiled)
+    found = _INDEXES.get(key)
+    if found is None:  # a hit holds these very objects: ids are unique while their objects live
+        if len(_INDEXES) >= 1024:
+            _INDEXES.clear()
+        found = _INDEXES[key] = _Index(compiled)  # holds the compiled policies: their ids stay theirs
+    return found
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,19 +220,23 @@ class Access:
     policies: tuple[Policy, ...]
     ceiling: Access | None = None
     _compiled: tuple[_Compiled, ...] = field(init=False, repr=False)
+    _index: _Index = field(init=False, repr=False)
     _decisions: dict[tuple[str, str], bool] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_compiled", tuple(compile_policy(p) for p in self.policies))
+        compiled = tuple(compile_policy(p) for p in self.policies)
+        object.__setattr__(self, "_compiled", compiled)
+        object.__setattr__(self, "_index", _index(compiled))
 
     def permits(self, action: str, resource: str) -> bool:
         """Whether some policy allows ``action`` on ``resource`` (a specifier) and the ceiling does too."""
         key = (action, resource)
         decided = self._decisions.get(key)
         if decided is None:
-            spec = parse_spec(resource)
-            decided = any(c.allows(action, spec) for c in self._compiled) and (
-                self.ceiling is None or self.ceiling.permits(action, resource)
+            decided = (
+                self._index.may_allow(action, _resource_key(resource)[0])
+                and any(c.allows(action, resource) for c in self._compiled)
+                and (self.ceiling is None or self.ceiling.permits(action, resource))
             )
             if len(self._decisions) < 1024:
                 self._decisions[key] = decided
