@@ -44,14 +44,14 @@ FLAG_ACTIONS = [
 TAGS = [f"team-{i}" for i in range(30)]
 
 
-def _statement(rng: random.Random, projects: list[str]) -> Statement:
+def _statement(rng: random.Random, projects: list[str], untagged: float) -> Statement:
     """A realistic statement: mostly flags (by environment and tag), some segments, projects, members."""
     kind = rng.random()
     env = rng.choice([*ENVIRONMENTS, "*", "*;critical"])
     project = rng.choice(projects)
     if kind < 0.6:
         tag = rng.choice(TAGS)
-        resource = f"proj/{project}:env/{env}:flag/*" + (f";{tag}" if rng.random() < 0.8 else "")
+        resource = f"proj/{project}:env/{env}:flag/*" + ("" if rng.random() < untagged else f";{tag}")
         actions: tuple[str, ...] = tuple(rng.sample(FLAG_ACTIONS, rng.randint(1, 4)))
         if rng.random() < 0.15:
             actions = ("update*",)
@@ -70,23 +70,27 @@ def _statement(rng: random.Random, projects: list[str]) -> Statement:
     return Statement(effect, resources=(resource,), actions=actions)
 
 
-def _roles(rng: random.Random, projects: list[str]) -> tuple[Policy, ...]:
-    return tuple(tuple(_statement(rng, projects) for _ in range(STATEMENTS)) for _ in range(ROLES))
+def _roles(rng: random.Random, projects: list[str], untagged: float) -> tuple[Policy, ...]:
+    return tuple(tuple(_statement(rng, projects, untagged) for _ in range(STATEMENTS)) for _ in range(ROLES))
 
 
-# "mixed": roles over every project (most decisions allowed, an allow ends the search early);
-# "refused": roles over other projects only (every decision refused: every candidate is looked at).
-SCENARIOS = {
-    "mixed": ["*", *(f"shop-{i}" for i in range(10))],
-    "refused": [f"shop-{i}" for i in range(2, 10)],
+# (projects the roles name, share of flag statements without a tag, tags of the flags asked about)
+# "mixed": roles over every project (flag decisions allowed: an allow ends the search early);
+# "other_projects": roles over other projects only (refused by the prefilter, one regex);
+# "other_tags": roles over every project, all tag-scoped, flags tagged otherwise (refused after every
+#   policy was asked: the worst case).
+SCENARIOS: dict[str, tuple[list[str], float, list[str]]] = {
+    "mixed": (["*", *(f"shop-{i}" for i in range(10))], 0.2, TAGS),
+    "other_projects": ([f"shop-{i}" for i in range(2, 10)], 0.2, TAGS),
+    "other_tags": (["*", *(f"shop-{i}" for i in range(10))], 0.0, [f"other-{i}" for i in range(30)]),
 }
 
 
-def _request(roles: tuple[Policy, ...], rng: random.Random, n: int) -> tuple[float, float, int]:
+def _request(roles: tuple[Policy, ...], rng: random.Random, n: int, tags: list[str]) -> tuple[float, float, int]:
     """One request's authorization work: (wall seconds, CPU seconds of this thread, decisions allowed)."""
     flag = f"flag-{n}"
-    before = rng.sample(TAGS, 2)
-    after = [*before[:1], rng.choice(TAGS)]
+    before = rng.sample(tags, 2)
+    after = [*before[:1], rng.choice(tags)]
     env = rng.choice(ENVIRONMENTS)
     started, cpu = time.perf_counter(), time.thread_time()
     access = actor_access(Role.NO_ACCESS, roles, member_id="a" * 24)
@@ -95,22 +99,22 @@ def _request(roles: tuple[Policy, ...], rng: random.Random, n: int) -> tuple[flo
     for other in ENVIRONMENTS:
         allowed += permits(actor, "viewEnvironment", f"proj/shop-1:env/{other}")
     for action in ("updateOn", "updateRules", "updateTargets"):
-        for tags in (before, after):
-            allowed += permits(actor, action, f"proj/shop-1:env/{env}:flag/{flag};{','.join(sorted(tags))}")
+        for flag_tags in (before, after):
+            allowed += permits(actor, action, f"proj/shop-1:env/{env}:flag/{flag};{','.join(sorted(flag_tags))}")
     return time.perf_counter() - started, time.thread_time() - cpu, allowed
 
 
-def run(requests: int, projects: list[str]) -> dict[str, Any]:
+def run(requests: int, projects: list[str], untagged: float, tags: list[str]) -> dict[str, Any]:
     rng = random.Random(11)
-    roles = _roles(rng, projects)
+    roles = _roles(rng, projects, untagged)
     started = time.perf_counter()
     Access(policies=roles)  # the first request compiles the 50 policies (then cached by content)
     first = time.perf_counter() - started
     for n in range(200):  # warm the specifier parse cache for the fixed resources
-        _request(roles, rng, -n)
+        _request(roles, rng, -n, tags)
     gc.collect()
     gc.freeze()  # as ``flagward serve`` does once started: long-lived objects leave the collector's walk
-    runs = [_request(roles, rng, n) for n in range(requests)]
+    runs = [_request(roles, rng, n, tags) for n in range(requests)]
     ms = [wall * 1000 for wall, _, _ in runs]
     cpu_ms = [cpu * 1000 for _, cpu, _ in runs]
     return {
@@ -132,7 +136,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=5000)
     args = parser.parse_args()
-    results = {name: run(args.requests, projects) for name, projects in SCENARIOS.items()}
+    results = {name: run(args.requests, *scenario) for name, scenario in SCENARIOS.items()}
     report("authorization", results)
 
 

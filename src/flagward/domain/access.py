@@ -25,11 +25,13 @@ _TagRule = tuple[tuple[int, frozenset[str], tuple[str, ...]], ...]
 
 
 @lru_cache(maxsize=16384)
-def _resource_key(resource: str) -> tuple[str, tuple[frozenset[str], ...]]:
-    """A resource specifier as its path without tags (what pattern regexes match) and each segment's tags."""
+def _resource_key(resource: str) -> tuple[str, tuple[frozenset[str], ...], frozenset[str]]:
+    """A resource specifier as its path without tags (what pattern regexes match), each segment's tags,
+    and all its tags."""
     spec = parse_spec(resource)
     path = ":".join(s.type if s.name is None else f"{s.type}/{s.name}" for s in spec.segments)
-    return path, tuple(s.tags for s in spec.segments)
+    tags = tuple(s.tags for s in spec.segments)
+    return path, tags, frozenset().union(*tags)
 
 
 def _glob_regex(text: str, star: str) -> str:
@@ -55,44 +57,68 @@ def _pattern(text: str) -> tuple[str, _TagRule]:
 
 def _carries(tags: tuple[frozenset[str], ...], rule: _TagRule) -> bool:
     for index, exact, globs in rule:
+        if index >= len(tags):
+            return False  # another depth: the path regex refuses it too
         have = tags[index]
         if not exact <= have or not all(any(glob_matches(g, h) for h in have) for g in globs):
             return False
     return True
 
 
+_Tagged = tuple[re.Pattern[str], _TagRule]
+
+
 @dataclass(frozen=True)
 class _Matcher:
     """Whether any of a set of statements covers a resource: their untagged patterns as one regex, their
-    tagged patterns one by one, and ``notResources`` statements by the plain matcher."""
+    tagged patterns by one tag each requires (only those whose tag the resource carries are tried), and
+    ``notResources`` statements by the plain matcher."""
 
     untagged: re.Pattern[str] | None
-    tagged: tuple[tuple[re.Pattern[str], _TagRule], ...]
+    by_tag: dict[str, tuple[_Tagged, ...]]  # patterns requiring an exact tag, by one of them
+    glob_tagged: tuple[_Tagged, ...]  # patterns requiring tag globs only
     negated: tuple[Statement, ...]
-    paths: tuple[str, ...]  # every pattern's path regex, tags aside (for ``_Index``)
+    free_paths: tuple[str, ...]  # path regexes of the patterns no exact tag keys (for ``_Index``)
+    paths: tuple[str, ...]  # path regexes of every pattern (for ``_Index``)
+    statements: tuple[Statement, ...]
 
     @classmethod
     def of(cls, statements: tuple[Statement, ...]) -> _Matcher | None:
         if not statements:
             return None
-        plain, tagged, paths = [], [], []
+        plain: list[str] = []
+        paths: list[str] = []
+        by_tag: dict[str, list[_Tagged]] = {}
+        glob_tagged: list[_Tagged] = []
+        glob_paths: list[str] = []
         for statement in statements:
             for text in statement.resources:
                 regex, rule = _pattern(text)
                 paths.append(regex)
-                if rule:
-                    tagged.append((re.compile(regex + r"\Z"), rule))
-                else:
+                key = next((min(exact) for _, exact, _ in rule if exact), None)
+                if not rule:
                     plain.append(regex)
+                elif key is None:
+                    glob_tagged.append((re.compile(regex + r"\Z"), rule))
+                    glob_paths.append(regex)
+                else:
+                    by_tag.setdefault(key, []).append((re.compile(regex + r"\Z"), rule))
         untagged = re.compile("(?:" + "|".join(dict.fromkeys(plain)) + r")\Z") if plain else None
         negated = tuple(s for s in statements if not s.resources)
-        return cls(untagged, tuple(tagged), negated, tuple(dict.fromkeys(paths)))
+        free = tuple(dict.fromkeys([*plain, *glob_paths]))
+        by_key = {k: tuple(v) for k, v in by_tag.items()}
+        return cls(untagged, by_key, tuple(glob_tagged), negated, free, tuple(dict.fromkeys(paths)), statements)
 
-    def covers(self, path: str, tags: tuple[frozenset[str], ...], resource: str) -> bool:
+    def covers(self, path: str, tags: tuple[frozenset[str], ...], all_tags: frozenset[str], resource: str) -> bool:
         if self.untagged is not None and self.untagged.match(path):
             return True
-        for regex, rule in self.tagged:
-            if regex.match(path) and _carries(tags, rule):
+        if self.by_tag:
+            for tag in all_tags:
+                for regex, rule in self.by_tag.get(tag, ()):
+                    if _carries(tags, rule) and regex.match(path):
+                        return True
+        for regex, rule in self.glob_tagged:
+            if _carries(tags, rule) and regex.match(path):
                 return True
         return any(_not_resources_cover(s, resource) for s in self.negated)
 
@@ -126,10 +152,21 @@ class _Compiled:
 
     def allows(self, action: str, resource: str) -> bool:
         allow, deny = self.matchers(action)
-        if allow is None:
-            return False
-        path, tags = _resource_key(resource)
-        return allow.covers(path, tags, resource) and not (deny is not None and deny.covers(path, tags, resource))
+        return allow is not None and _allowed(allow, deny, resource, *_resource_key(resource))
+
+
+def _allowed(
+    allow: _Matcher,
+    deny: _Matcher | None,
+    resource: str,
+    path: str,
+    tags: tuple[frozenset[str], ...],
+    all_tags: frozenset[str],
+) -> bool:
+    """One policy's answer: an allow covers the resource and no deny does."""
+    return allow.covers(path, tags, all_tags, resource) and not (
+        deny is not None and deny.covers(path, tags, all_tags, resource)
+    )
 
 
 def _action_covered(statement: Statement, action: str) -> bool:
@@ -170,34 +207,77 @@ def compile_policy(policy: Policy) -> _Compiled:
     return compiled
 
 
+# (every allow path, the paths no exact tag keys, the key tags, the allows of the policies without a deny
+# for the action merged into one matcher, the (allow, deny) of the others)
+_Filter = tuple[
+    re.Pattern[str],
+    re.Pattern[str] | None,
+    frozenset[str],
+    _Matcher | None,
+    tuple[tuple[_Matcher, _Matcher | None], ...],
+]
+
+
 class _Index:
-    """What a set of compiled policies can allow, per action: one regex of every allow pattern's path
-    (tags aside). A resource it does not match is refused at once, without asking each policy; the
-    common refusal ("not my project") then costs one regex match. Cached by the policies' identities."""
+    """What a set of compiled policies can allow, per action: one regex of every allow pattern's path,
+    one of the paths of those that require no exact tag, and the tags that key the others. A resource
+    they rule out is refused without asking each policy: the common refusals ("not my project", "not my
+    team's tag") cost a regex match or two and a set intersection. Then the policies that allow the action
+    and deny it nowhere are asked as one (any of them allowing is their union allowing), the others one
+    by one. Cached by the policies' identities."""
 
     def __init__(self, compiled: tuple[_Compiled, ...]) -> None:
         self.compiled = compiled
-        self._filters: dict[str, re.Pattern[str] | bool] = {}
+        self._filters: dict[str, _Filter | bool] = {}
 
-    def may_allow(self, action: str, path: str) -> bool:
+    def permits(self, action: str, resource: str) -> bool:
         found = self._filters.get(action)
         if found is None:
             found = self._filter(action)
             if len(self._filters) < 512:
                 self._filters[action] = found
-        return found if isinstance(found, bool) else found.match(path) is not None
+        if found is True:
+            return any(c.allows(action, resource) for c in self.compiled)
+        if found is False:
+            return False
+        every, free, keys, merged, policies = found
+        path, tags, all_tags = _resource_key(resource)
+        if every.match(path) is None:
+            return False
+        if (free is None or free.match(path) is None) and keys.isdisjoint(all_tags):
+            return False
+        if merged is not None and merged.covers(path, tags, all_tags, resource):
+            return True
+        return any(_allowed(allow, deny, resource, path, tags, all_tags) for allow, deny in policies)
 
-    def _filter(self, action: str) -> re.Pattern[str] | bool:
+    def _filter(self, action: str) -> _Filter | bool:
         """False: nothing allows ``action``; True: cannot tell by path (a ``notResources`` allow)."""
         paths: list[str] = []
+        free: list[str] = []
+        keys: set[str] = set()
+        unopposed: list[Statement] = []
+        policies = []
         for compiled in self.compiled:
-            allow, _ = compiled.matchers(action)
+            allow, deny = compiled.matchers(action)
             if allow is None:
                 continue
             if allow.negated:
                 return True
+            if deny is None:
+                unopposed += allow.statements
+            else:
+                policies.append((allow, deny))
             paths += allow.paths
-        return re.compile("(?:" + "|".join(dict.fromkeys(paths)) + r")\Z") if paths else False
+            free += allow.free_paths
+            keys |= allow.by_tag.keys()
+        if not paths:
+            return False
+        merged = _Matcher.of(tuple(unopposed))
+        return _any_of(paths), _any_of(free) if free else None, frozenset(keys), merged, tuple(policies)
+
+
+def _any_of(paths: list[str]) -> re.Pattern[str]:
+    return re.compile("(?:" + "|".join(dict.fromkeys(paths)) + r")\Z")
 
 
 _INDEXES: dict[tuple[int, ...], _Index] = {}
@@ -233,10 +313,8 @@ class Access:
         key = (action, resource)
         decided = self._decisions.get(key)
         if decided is None:
-            decided = (
-                self._index.may_allow(action, _resource_key(resource)[0])
-                and any(c.allows(action, resource) for c in self._compiled)
-                and (self.ceiling is None or self.ceiling.permits(action, resource))
+            decided = self._index.permits(action, resource) and (
+                self.ceiling is None or self.ceiling.permits(action, resource)
             )
             if len(self._decisions) < 1024:
                 self._decisions[key] = decided
