@@ -25,6 +25,7 @@ from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.projects import Environment
 from flagward.services.approval_inbox import people
 from flagward.services.approval_queries import RequestView, get_request
+from flagward.services.authz import request_resource
 from flagward.services.flag_changes import change_context, deletes, flag_step
 from flagward.services.ports import AuditQuery, Deps, UnitOfWork
 
@@ -44,6 +45,7 @@ class RequestDetail:
     source: FlagConfig | None = None
     deletes_flag: bool = False
     people: dict[str, str] = field(default_factory=dict)
+    resource: str = ""  # the request's flag or segment in its environment, with tags (for authorization)
     # The flag in each state (for ``domain.diff``, which compares flags): now, after, when requested.
     proposed_flag: Flag | None = None
     base_flag: Flag | None = None
@@ -65,6 +67,7 @@ def request_detail(deps: Deps, *, actor: Actor, request_id: str) -> RequestDetai
     detail = RequestDetail(view=view)
     with deps.uow(write=False) as uow:
         detail.environment = uow.environments.get(request.project_key, request.environment_key)
+        detail.resource = request_resource(uow, request, detail.environment)
         if request.source is not None:
             detail.source_environment = uow.environments.get(request.project_key, request.source.key)
         if request.resource_kind is ResourceKind.FLAG:

@@ -265,13 +265,15 @@ def list_requests(
 ) -> tuple[list[RequestView], int]:
     """Requests matching ``filter``, newest first. reviewStatus depends on each environment's current
     settings, so that filter is applied after the others, in memory. Requests in environments the actor
-    may not view are left out of the page (and of the total)."""
+    may not view are left out of the page (and of the total); Forbidden when it may view none of them."""
     if page.limit > MAX_LIMIT:
         raise InvalidRequest(f"limit must be at most {MAX_LIMIT}")
     with deps.uow(write=False) as uow:
         resolver = _Resolver(uow, deps.clock)
         found, total = uow.approvals.find(filter.query)
         requests = [r for r in found if _may_view(resolver, actor, r)]
+        if found and not requests:
+            authorize_request_read(uow, actor, found[0])  # may view none of them: refused, as before
         total -= len(found) - len(requests)
         if filter.review_statuses:
             requests = [r for r in requests if _review_status(resolver, r) in filter.review_statuses]
