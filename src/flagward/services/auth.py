@@ -68,13 +68,16 @@ def token_actor(
     token_policies: tuple[Policy, ...] = (),
     member_policies: tuple[Policy, ...] = (),
 ) -> Actor:
-    """The actor a token acts as. ``token_policies``: the token's custom roles and inline role;
-    ``member_policies``: its member's custom roles, which bound a personal token (the ceiling)."""
+    """The actor a token acts as. ``token_policies``: the policies of the token's custom roles and inline
+    role; a token that has them acts with them alone (as LaunchDarkly's), else with its built-in ``role``.
+    ``member_policies``: its member's custom roles, which with the member's role bound a personal token
+    (the ceiling). A service token acts as itself, without a ceiling: it outlives its creator's role."""
+    base = Role.NO_ACCESS if token_policies else token.role
     if token.service_token or member is None:
         return Actor(
             kind=ActorKind.SERVICE_TOKEN,
             role=token.role,
-            access=actor_access(token.role, token_policies),
+            access=actor_access(base, token_policies),
             token_id=token.id,
             token_name=token.name,
             token_ending=token.last4,
@@ -84,9 +87,7 @@ def token_actor(
     return Actor(
         kind=ActorKind.PERSONAL_TOKEN,
         role=weaker(token.role, member.role),
-        access=actor_access(
-            token.role, token_policies, member_id=member.id, ceiling=member_access(member, member_policies)
-        ),
+        access=actor_access(base, token_policies, member_id=member.id, ceiling=member_access(member, member_policies)),
         member_id=member.id,
         member_email=member.email,
         token_id=token.id,

@@ -104,11 +104,14 @@ def test_a_token_never_has_more_than_its_member(world: World, token_role: Role, 
     assert actor.kind is ActorKind.PERSONAL_TOKEN
     with pytest.raises(Forbidden):
         shop.patch(actor, on("test"))
-    # A custom role of the token does not lift it above its member either.
-    lifted = token_actor(token, member, token_policies=(PAYMENTS, (allow(("proj/*:env/*:flag/*",), ("*",)),)))
+    # A token with custom roles acts with them alone, and never above its member either.
+    everything_on_flags = (allow(("proj/*",), ("viewProject",)), allow(("proj/*:env/*:flag/*",), ("*",)))
+    lifted = token_actor(token, member, token_policies=(everything_on_flags,))
     if member_role is Role.READER:
         with pytest.raises(Forbidden):
             shop.patch(lifted, on("test"))
+    else:
+        assert shop.patch(lifted, on("test")).environments["test"]["on"] is True
 
 
 def test_a_copy_needs_copy_from_the_source_and_copy_to_the_target(world: World) -> None:
