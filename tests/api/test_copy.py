@@ -231,4 +231,6 @@ def test_readers_cannot_copy(server: ServerProcess, http: httpx.Client, project:
     ) as reader:
         status, body = refused(lambda: copy(reader, project, "guarded"))
     assert (status, body["code"]) == (403, "forbidden")
+    # LaunchDarkly's body, naming the action refused and the resource (the flag in the source environment)
+    assert "'copyFlagConfigFrom'" in body["message"] and f"proj/{project}:env/production" in body["message"]
     assert get_flag(http, project, "guarded") == before

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from flagward.domain.access import Access
 from flagward.domain.errors import InvalidRequest
 
 
@@ -99,7 +100,9 @@ class Actor:
     """Who performs a use case, with the role that is in force for this request.
 
     A personal token acts as its member with the weaker of the token's and the member's role; a service
-    token acts as itself; a session acts as its member.
+    token acts as itself; a session acts as its member. ``access`` is the effective access that
+    ``domain.authorization`` evaluates (built by ``services.auth``; None: the built-in ``role``'s policy).
+    ``role`` stays the base role: audit entries name it and role grants are compared by its rank.
     """
 
     kind: ActorKind
@@ -111,6 +114,7 @@ class Actor:
     member_email: str | None = None
     owner_id: str | None = None  # for service tokens: the member who created the token
     default_api_version: int | None = None  # the token's, used when a request names no LD-API-Version
+    access: Access | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_service_token(self) -> bool:

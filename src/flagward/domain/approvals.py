@@ -23,9 +23,9 @@ from enum import StrEnum
 from typing import Any, NoReturn
 
 from flagward.domain.accounts import Actor
+from flagward.domain.authorization import permits
 from flagward.domain.errors import DomainError, Forbidden, InvalidRequest
 from flagward.domain.ids import new_object_id
-from flagward.domain.permissions import Permission, can
 from flagward.domain.projects import ApprovalSettings
 
 MAX_DESCRIPTION = 5000
@@ -103,7 +103,8 @@ class IntegrationMetadata:
 
 @dataclass(frozen=True)
 class Rights:
-    """What an actor's role allows on approval requests."""
+    """What an actor's policies allow on approval requests on ``resource`` (the flag or segment in the
+    request's environment, ``ApprovalRequest.resource_spec``)."""
 
     request: bool = False
     review: bool = False
@@ -112,13 +113,13 @@ class Rights:
     delete: bool = False
 
     @classmethod
-    def of(cls, actor: Actor) -> Rights:
+    def of(cls, actor: Actor, resource: str) -> Rights:
         return cls(
-            request=can(actor, Permission.CREATE_APPROVAL_REQUEST),
-            review=can(actor, Permission.REVIEW_APPROVAL_REQUEST),
-            apply=can(actor, Permission.APPLY_APPROVAL_REQUEST),
-            update=can(actor, Permission.UPDATE_APPROVAL_REQUEST),
-            delete=can(actor, Permission.DELETE_APPROVAL_REQUEST),
+            request=permits(actor, "createApprovalRequest", resource),
+            review=permits(actor, "reviewApprovalRequest", resource),
+            apply=permits(actor, "applyApprovalRequest", resource),
+            update=permits(actor, "updateApprovalRequest", resource),
+            delete=permits(actor, "deleteApprovalRequest", resource),
         )
 
 

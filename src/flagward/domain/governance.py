@@ -11,7 +11,7 @@ any kind, copy, delete, approval apply, scheduled execution) calls ``check_appro
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass, replace
 
@@ -98,7 +98,7 @@ def check_approval_gate(
     after: Flag | None,
     environments: Iterable[Environment],
     *,
-    can_bypass: bool,
+    can_bypass: bool | Callable[[Environment], bool],
     approved_environment: str | None = None,
     dependent_tags: Mapping[str, Collection[str]] | None = None,
     pre_approved: PreApproved | None = None,
@@ -112,10 +112,10 @@ def check_approval_gate(
     - remove the tags that make the environment require approval (it would end the requirement).
     ``approved_environment`` is the environment whose approval request is being applied: its approval
     covers that environment, not others. ``pre_approved`` (a flag trigger firing) covers the one change
-    it names in its environment, and nothing else. Owners and admins (``can_bypass``) are never refused.
-    Raises ApprovalRequired (405, LaunchDarkly's message).
+    it names in its environment, and nothing else. Those who may bypass (``can_bypass``: for every
+    environment, or per environment) are never refused. Raises ApprovalRequired (405, LaunchDarkly's message).
     """
-    if can_bypass:
+    if can_bypass is True:
         return
     for env in environments:
         if env.key == approved_environment:
@@ -133,7 +133,7 @@ def check_approval_gate(
         else:
             ends_requirement = after is not None and required_before and not required_after
             refused = not same_json(old, new) or ends_requirement
-        if refused:
+        if refused and not (callable(can_bypass) and can_bypass(env)):
             action = _action(before, after, env.key, sdk_changed=not same_json(old, new))
             raise ApprovalRequired(f"Flag configuration updates require approval: action '{action}' not allowed")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from flagward.domain import approvals as domain
 from flagward.domain.accounts import Actor, ActorKind, Role
-from flagward.domain.approvals import ApprovalRequest, ResourceKind, Rights, Status
+from flagward.domain.approvals import ApprovalRequest, ResourceKind, Status
 from flagward.domain.audit import AuditAction
 from flagward.domain.errors import ApprovalRequired, DomainError, InvalidRequest, NotFound, OptimisticLockError
 from flagward.domain.instructions import apply_flag_instructions
@@ -25,6 +25,7 @@ from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services import scheduled_changes
 from flagward.services._approvals import Scope, audit, load_request, settings_for
 from flagward.services._common import load_environment, load_flag
+from flagward.services.authz import request_rights
 from flagward.services.flag_changes import change_context, commit_flag_change, deletes
 from flagward.services.flags import delete_loaded_flag
 from flagward.services.notify import describe, tell
@@ -48,7 +49,8 @@ def apply(
         request = load_request(uow, request_id, scope, for_update=True)
         env = load_environment(uow, request.project_key, request.environment_key)
         settings = settings_for(env, request.resource_kind)
-        domain.check_can_apply(request, actor, settings=settings, rights=Rights.of(actor))
+        rights = request_rights(uow, actor, request, env)
+        domain.check_can_apply(request, actor, settings=settings, rights=rights)
         now = deps.clock.now_ms()
         if request.execution_date is not None and request.execution_date > now:
             domain.mark_scheduled(request, actor, now=now)

@@ -10,16 +10,21 @@ from flagward.domain import approvals as domain
 from flagward.domain.accounts import Actor
 from flagward.domain.approvals import ApprovalRequest, CopySource, ResourceKind
 from flagward.domain.audit import AuditAction
+from flagward.domain.authorization import authorize
 from flagward.domain.copy import APPROVAL_COPY_ACTIONS, CopyAction, chosen_actions, plan_copy
 from flagward.domain.errors import InvalidRequest, OptimisticLockError
 from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.notifications import RequestEvent
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services import scheduled_changes
 from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers, settings_for
 from flagward.services._common import load_environment, load_flag
+from flagward.services.authz import (
+    authorize_project_read,
+    flag_resource,
+    segment_resource,
+)
 from flagward.services.external_approvals import enqueue_creation
 from flagward.services.flag_changes import change_context, check_deletable, deletes
 from flagward.services.notify import tell
@@ -119,12 +124,14 @@ def create_flag_request(
     """Request a change to one environment's configuration of a flag (or to the flag itself).
 
     The instructions must apply to the current flag; the request records the configuration version it
-    was based on. Raises Forbidden, NotFound, InvalidRequest."""
-    require(actor, Permission.CREATE_APPROVAL_REQUEST)
+    was based on. Raises Forbidden (``createApprovalRequest`` on the flag in ``env_key``), NotFound,
+    InvalidRequest."""
+    authorize_project_read(actor, project_key)
     instructions = _check_new(new)
     with deps.uow() as uow:
         env = load_environment(uow, project_key, env_key)
         flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
+        authorize(actor, "createApprovalRequest", flag_resource(flag, env))
         context = change_context(uow, deps.clock, flag)
         if scheduled_changes.is_schedule_request(instructions):
             scheduled_changes.check_request(uow, deps, flag, env_key, instructions, new.operating_on_id)
@@ -159,13 +166,15 @@ def create_copy_request(
     The copy is materialised now as the instructions it amounts to, so reviewers see exactly what apply
     will do, and conflicts are computed like any other request's. Raises NotFound (the flag or the
     target), OptimisticLockError (``source.version`` is not the source's current version) and
-    InvalidRequest (an unknown source, both action lists, nothing to copy)."""
-    require(actor, Permission.CREATE_APPROVAL_REQUEST)
+    InvalidRequest (an unknown source, both action lists, nothing to copy). Authorized as
+    ``createApprovalRequest`` on the flag in the target."""
+    authorize_project_read(actor, project_key)
     domain.validate_description(new.description)
     actions = chosen_actions(new.included, new.excluded, APPROVAL_COPY_ACTIONS)
     with deps.uow() as uow:
         env = load_environment(uow, project_key, env_key)
         flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
+        authorize(actor, "createApprovalRequest", flag_resource(flag, env))
         if new.source.key not in flag.environments:
             raise InvalidRequest(f"source.key: unknown environment '{new.source.key}'")
         source_version = flag.environments[new.source.key]["version"]
@@ -205,11 +214,12 @@ def create_request(deps: Deps, *, actor: Actor, resource_id: object, new: NewReq
     project_key, env_key, kind, key = parse_resource_id(resource_id)
     if kind is ResourceKind.FLAG:
         return create_flag_request(deps, actor=actor, project_key=project_key, flag_key=key, env_key=env_key, new=new)
-    require(actor, Permission.CREATE_APPROVAL_REQUEST)
+    authorize_project_read(actor, project_key)
     instructions = _check_new(new)
     with deps.uow() as uow:
         env = load_environment(uow, project_key, env_key)
         segment = load_segment(uow, project_key, env_key, key, for_update=True)
+        authorize(actor, "createApprovalRequest", segment_resource(segment, env))
         apply_segment_instructions(segment, instructions, context=segment_context(uow, deps.clock, segment))
         request = _add(
             uow,

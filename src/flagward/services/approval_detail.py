@@ -22,10 +22,10 @@ from flagward.domain.audit import flag_spec
 from flagward.domain.conflicts import replay
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.flags import Flag, FlagConfig
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import Environment
 from flagward.services.approval_inbox import people
 from flagward.services.approval_queries import RequestView, get_request
+from flagward.services.authz import request_resource
 from flagward.services.flag_changes import change_context, deletes, flag_step
 from flagward.services.ports import AuditQuery, Deps, UnitOfWork
 
@@ -45,6 +45,7 @@ class RequestDetail:
     source: FlagConfig | None = None
     deletes_flag: bool = False
     people: dict[str, str] = field(default_factory=dict)
+    resource: str = ""  # the request's flag or segment in its environment, with tags (for authorization)
     # The flag in each state (for ``domain.diff``, which compares flags): now, after, when requested.
     proposed_flag: Flag | None = None
     base_flag: Flag | None = None
@@ -60,13 +61,13 @@ class RequestDetail:
 
 
 def request_detail(deps: Deps, *, actor: Actor, request_id: str) -> RequestDetail:
-    """The request and its configurations. Raises NotFound, Forbidden (no read right)."""
-    require(actor, Permission.READ)
+    """The request and its configurations. Raises NotFound, Forbidden (no read right: ``get_request``)."""
     view = get_request(deps, actor=actor, request_id=request_id, expand={"project", "flag"})
     request = view.request
     detail = RequestDetail(view=view)
     with deps.uow(write=False) as uow:
         detail.environment = uow.environments.get(request.project_key, request.environment_key)
+        detail.resource = request_resource(uow, request, detail.environment)
         if request.source is not None:
             detail.source_environment = uow.environments.get(request.project_key, request.source.key)
         if request.resource_kind is ResourceKind.FLAG:

@@ -25,8 +25,9 @@ from flagward.domain.approvals import (
     Status,
     review_refusal,
 )
-from flagward.domain.permissions import Permission, require
+from flagward.domain.authorization import authorize
 from flagward.domain.projects import ApprovalSettings, Environment
+from flagward.domain.resources import ACCOUNT
 from flagward.services._approvals import settings_for
 from flagward.services.ports import ApprovalQuery, Deps, Page, ProjectQuery, ReviewScope, UnitOfWork
 
@@ -96,7 +97,12 @@ def waiting_for(actor: Actor, request: ApprovalRequest, settings: ApprovalSettin
         return False
     if actor.member_id in request.current_verdicts():
         return False
-    return review_refusal(request, actor, ReviewKind.APPROVE, settings=settings, rights=Rights.of(actor)) is None
+    return (
+        review_refusal(
+            request, actor, ReviewKind.APPROVE, settings=settings, rights=Rights.of(actor, request.resource_id)
+        )
+        is None
+    )
 
 
 def review_scopes(uow: UnitOfWork) -> tuple[ReviewScope, ...]:
@@ -125,7 +131,7 @@ def _query(tab: InboxTab, actor: Actor, filter: InboxFilter, scopes: tuple[Revie
     statuses = filter.statuses
     me = actor.member_id or "-"
     if tab is InboxTab.WAITING:
-        if (statuses and Status.PENDING.value not in statuses) or not Rights.of(actor).review:
+        if (statuses and Status.PENDING.value not in statuses) or not Rights.of(actor, "proj/*:env/*:flag/*").review:
             return None
         statuses = (Status.PENDING.value,)
     waiting = tab is InboxTab.WAITING
@@ -165,7 +171,8 @@ def _row(request: ApprovalRequest, settings: ApprovalSettings) -> InboxRow:
 
 def inbox(deps: Deps, *, actor: Actor, tab: InboxTab, filter: InboxFilter, page: Page) -> Inbox:
     """The page ``page`` of ``tab``, newest first, and how many requests match in every tab."""
-    require(actor, Permission.READ)
+    # The inbox lists requests across projects; reading it is flagward's ``viewApprovalInbox`` on the account.
+    authorize(actor, "viewApprovalInbox", ACCOUNT)
     with deps.uow(write=False) as uow:
         settings = _Settings(uow)
         scopes = review_scopes(uow)

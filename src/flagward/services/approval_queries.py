@@ -7,18 +7,24 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.approvals import ApprovalRequest, Conflict, ResourceKind, ReviewStatus, Status
+from flagward.domain.authorization import permits
 from flagward.domain.conflicts import overlap_conflicts, replay
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.flags import Flag
 from flagward.domain.instructions import FlagChangeContext
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.segment_changes import SegmentChangeContext, apply_segment_instructions
 from flagward.domain.segments import Segment
 from flagward.services._approvals import Scope, load_request, parse_resource_id, settings_for
 from flagward.services._common import load_environment, load_flag
+from flagward.services.authz import (
+    authorize_environment_read,
+    authorize_project_read,
+    may_view_environment,
+)
 from flagward.services.flag_changes import change_context, flag_step
 from flagward.services.ports import ApprovalQuery, Clock, Deps, Page, UnitOfWork
 from flagward.services.segments import segment_context
@@ -156,9 +162,10 @@ def _view(resolver: _Resolver, request: ApprovalRequest, expand: set[str]) -> Re
 def get_request(
     deps: Deps, *, actor: Actor, request_id: str, scope: Scope | None = None, expand: set[str] | None = None
 ) -> RequestView:
-    require(actor, Permission.READ)
+    """The request, for those who may view its environment (``viewEnvironment``)."""
     with deps.uow(write=False) as uow:
         request = load_request(uow, request_id, scope)
+        authorize_request_read(uow, actor, request)
         return _view(_Resolver(uow, deps.clock), request, expand or set())
 
 
@@ -171,9 +178,9 @@ def view_of(deps: Deps, request: ApprovalRequest) -> RequestView:
 def list_for_flag(deps: Deps, *, actor: Actor, scope: Scope) -> list[RequestView]:
     """The flag's approval requests in an environment. Raises NotFound for an unknown project,
     environment or flag (as LaunchDarkly answers), not an empty list."""
-    require(actor, Permission.READ)
+    authorize_project_read(actor, scope.project_key)
     with deps.uow(write=False) as uow:
-        load_environment(uow, scope.project_key, scope.environment_key)
+        authorize_environment_read(actor, load_environment(uow, scope.project_key, scope.environment_key))
         load_flag(uow, scope.project_key, scope.flag_key)
         resolver = _Resolver(uow, deps.clock)
         requests = uow.approvals.for_resource(scope.project_key, scope.environment_key, "flag", scope.flag_key)
@@ -257,18 +264,36 @@ def list_requests(
     deps: Deps, *, actor: Actor, filter: RequestFilter, page: Page, expand: set[str]
 ) -> tuple[list[RequestView], int]:
     """Requests matching ``filter``, newest first. reviewStatus depends on each environment's current
-    settings, so that filter is applied after the others, in memory."""
-    require(actor, Permission.READ)
+    settings, so that filter is applied after the others, in memory. Requests in environments the actor
+    may not view are left out of the page (and of the total); Forbidden when it may view none of them."""
     if page.limit > MAX_LIMIT:
         raise InvalidRequest(f"limit must be at most {MAX_LIMIT}")
     with deps.uow(write=False) as uow:
         resolver = _Resolver(uow, deps.clock)
-        requests, total = uow.approvals.find(filter.query)
+        found, total = uow.approvals.find(filter.query)
+        requests = [r for r in found if _may_view(resolver, actor, r)]
+        if found and not requests:
+            authorize_request_read(uow, actor, found[0])  # may view none of them: refused, as before
+        total -= len(found) - len(requests)
         if filter.review_statuses:
             requests = [r for r in requests if _review_status(resolver, r) in filter.review_statuses]
             total = len(requests)
             requests = requests[page.offset : page.offset + page.limit]
         return [_view(resolver, r, expand) for r in requests], total
+
+
+def authorize_request_read(uow: UnitOfWork, actor: Actor, request: ApprovalRequest) -> None:
+    env = uow.environments.get(request.project_key, request.environment_key)
+    authorize_project_read(actor, request.project_key)
+    if env is not None:
+        authorize_environment_read(actor, env)
+
+
+def _may_view(resolver: _Resolver, actor: Actor, request: ApprovalRequest) -> bool:
+    env = resolver.environment(request.project_key, request.environment_key)
+    return permits(actor, "viewProject", resources.project(request.project_key)) and (
+        env is None or may_view_environment(actor, env)
+    )
 
 
 def _review_status(resolver: _Resolver, request: ApprovalRequest) -> str:

@@ -9,12 +9,13 @@ from typing import Any
 from flagward.domain.accounts import Actor
 from flagward.domain.approvals import ResourceKind
 from flagward.domain.audit import AuditAction, environment_spec
+from flagward.domain.authorization import authorize
 from flagward.domain.errors import InvalidRequest, NotFound
 from flagward.domain.events import EnvironmentChanged
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings, Environment
 from flagward.domain.representations import SEGMENT_NOTE_FIELD, approval_settings, flag_approval_settings
 from flagward.services._common import load_environment, load_project, record_audit
+from flagward.services.authz import authorize_project_read, environment_resource, visible_environments
 from flagward.services.environments import check_service_endpoint, parse_approval_settings
 from flagward.services.ports import Deps
 
@@ -35,12 +36,13 @@ def _settings(env: Environment, kind: ResourceKind) -> ApprovalSettings:
 def get_settings(
     deps: Deps, *, actor: Actor, project_key: str, environment_key: str | None, resource_kind: str | None
 ) -> dict[str, Any]:
-    """``{resourceKind: {environments: {envKey: settings}, _default: settings}}``."""
-    require(actor, Permission.READ)
+    """``{resourceKind: {environments: {envKey: settings}, _default: settings}}``, for the environments
+    the actor may view."""
+    authorize_project_read(actor, project_key)
     kinds = _kinds(resource_kind)
     with deps.uow(write=False) as uow:
         load_project(uow, project_key)
-        envs = uow.environments.find(project_key)[0]
+        envs = visible_environments(actor, uow.environments.find(project_key)[0])
     if environment_key is not None:
         envs = [e for e in envs if e.key == environment_key]
         if not envs:
@@ -77,14 +79,16 @@ _FIELDS = (
 
 
 def patch_settings(deps: Deps, *, actor: Actor, project_key: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Change one environment's settings for one resource kind; only the fields given change."""
-    require(actor, Permission.MANAGE_ENVIRONMENTS)
+    """Change one environment's settings for one resource kind; only the fields given change
+    (``updateApprovalSettings`` on the environment)."""
     env_key, kind_name = body.get("environmentKey"), body.get("resourceKind")
+    authorize_project_read(actor, project_key)
     if not isinstance(env_key, str) or not isinstance(kind_name, str):
         raise InvalidRequest("environmentKey and resourceKind are required")
     kind = _kinds(kind_name)[0]
     with deps.uow() as uow:
         env = load_environment(uow, project_key, env_key, for_update=True)
+        authorize(actor, "updateApprovalSettings", environment_resource(env))
         current = approval_settings(_settings(env, kind))
         merged = {**current, **{k: v for k, v in body.items() if k in _FIELDS}}
         if "autoApplyApprovedChanges" in merged and merged["autoApplyApprovedChanges"] is None:

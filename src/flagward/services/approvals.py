@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flagward.domain import approvals as domain
 from flagward.domain.accounts import Actor
-from flagward.domain.approvals import ApprovalRequest, ReviewKind, Rights
+from flagward.domain.approvals import ApprovalRequest, ReviewKind
 from flagward.domain.audit import AuditAction
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.notifications import RequestEvent
@@ -27,6 +27,7 @@ from flagward.services.approval_create import (
     create_flag_request,
     create_request,
 )
+from flagward.services.authz import request_rights
 from flagward.services.notify import tell
 from flagward.services.ports import Deps, UnitOfWork
 
@@ -74,7 +75,7 @@ def review(
             review_kind,
             comment,
             settings=settings_for(env, request.resource_kind),
-            rights=Rights.of(actor),
+            rights=request_rights(uow, actor, request, env),
             now=deps.clock.now_ms(),
         )
         uow.approvals.update(request)
@@ -90,7 +91,7 @@ def delete(deps: Deps, *, actor: Actor, request_id: str, scope: Scope | None = N
     NotFound, Forbidden, InvalidRequest."""
     with deps.uow() as uow:
         request = load_request(uow, request_id, scope, for_update=True)
-        domain.check_can_delete(request, actor, rights=Rights.of(actor))
+        domain.check_can_delete(request, actor, rights=request_rights(uow, actor, request))
         uow.approvals.delete(request)
         audit(uow, deps.clock, actor, request, AuditAction.DELETE_APPROVAL_REQUEST, "deleted")
         tell(uow, deps, request, RequestEvent.DELETED, actor=actor)
@@ -110,7 +111,7 @@ def patch(
     Approvals stand. Raises NotFound, Forbidden, InvalidRequest (nothing is changed)."""
     with deps.uow() as uow:
         request = load_request(uow, request_id, scope, for_update=True)
-        domain.check_can_update(request, actor, rights=Rights.of(actor))
+        domain.check_can_update(request, actor, rights=request_rights(uow, actor, request))
         expanded = _expand_reviewers(uow, instructions)
         before = set(request.notify_member_ids)
         changed = domain.apply_request_patch(request, expanded, known_member=lambda m: uow.members.get(m) is not None)

@@ -8,19 +8,20 @@ from collections.abc import Callable
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import AuditEntry
 from flagward.domain.audit_chain import ChainBreak
+from flagward.domain.authorization import authorize
 from flagward.domain.errors import NotFound
-from flagward.domain.permissions import Permission, require
+from flagward.domain.resources import ACCOUNT
 from flagward.services.ports import AuditQuery, ChainReport, Clock, Deps
 
 
 def list_audit_entries(deps: Deps, *, actor: Actor, query: AuditQuery) -> list[AuditEntry]:
-    require(actor, Permission.READ)
+    authorize(actor, "viewAuditLog", ACCOUNT)
     with deps.uow(write=False) as uow:
         return uow.audit.find(query)
 
 
 def get_audit_entry(deps: Deps, *, actor: Actor, entry_id: str) -> AuditEntry:
-    require(actor, Permission.READ)
+    authorize(actor, "viewAuditLog", ACCOUNT)
     with deps.uow(write=False) as uow:
         entry = uow.audit.get(entry_id)
     if entry is None:
@@ -31,7 +32,7 @@ def get_audit_entry(deps: Deps, *, actor: Actor, entry_id: str) -> AuditEntry:
 def audit_chain_status(deps: Deps, *, actor: Actor) -> ChainReport | None:
     """Whether the audit chain verifies (``flagward audit verify`` without anchors), or None where this
     process cannot tell. The answer may be up to ``CachedChainCheck.ttl_ms`` old."""
-    require(actor, Permission.READ)
+    authorize(actor, "viewAuditLog", ACCOUNT)
     return deps.audit_chain() if deps.audit_chain is not None else None
 
 

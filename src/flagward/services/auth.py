@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from flagward.domain.access import Access, Policy
 from flagward.domain.accounts import (
     AccessToken,
     Actor,
@@ -15,6 +16,7 @@ from flagward.domain.accounts import (
     weaker,
 )
 from flagward.domain.audit import AuditAction
+from flagward.domain.builtin_roles import actor_access
 from flagward.domain.errors import RateLimited, Unauthorized
 from flagward.domain.ids import new_object_id
 from flagward.domain.rate_limits import SignInLimits
@@ -46,17 +48,36 @@ def authenticate_token(deps: Deps, raw: str | None) -> Actor:
         if token is None:
             raise Unauthorized(INVALID_TOKEN)
         member = uow.members.get(token.member_id) if token.member_id else None
+        # Custom roles: token_policies / member_policies from services.roles go here (see token_actor).
     if token.member_id and member is None:
         raise Unauthorized(INVALID_TOKEN)
     _touch(deps, token)
     return token_actor(token, member)
 
 
-def token_actor(token: AccessToken, member: Member | None) -> Actor:
+def member_access(member: Member, custom_policies: tuple[Policy, ...] = ()) -> Access:
+    """A member's effective access: its base role's built-in policy and ``custom_policies``, the policies
+    of its custom roles and its teams' (``services.roles.member_policies(uow, member)``)."""
+    return actor_access(member.role, custom_policies, member_id=member.id)
+
+
+def token_actor(
+    token: AccessToken,
+    member: Member | None,
+    *,
+    token_policies: tuple[Policy, ...] = (),
+    member_policies: tuple[Policy, ...] = (),
+) -> Actor:
+    """The actor a token acts as. ``token_policies``: the policies of the token's custom roles and inline
+    role; a token that has them acts with them alone (as LaunchDarkly's), else with its built-in ``role``.
+    ``member_policies``: its member's custom roles, which with the member's role bound a personal token
+    (the ceiling). A service token acts as itself, without a ceiling: it outlives its creator's role."""
+    base = Role.NO_ACCESS if token_policies else token.role
     if token.service_token or member is None:
         return Actor(
             kind=ActorKind.SERVICE_TOKEN,
             role=token.role,
+            access=actor_access(base, token_policies),
             token_id=token.id,
             token_name=token.name,
             token_ending=token.last4,
@@ -66,6 +87,7 @@ def token_actor(token: AccessToken, member: Member | None) -> Actor:
     return Actor(
         kind=ActorKind.PERSONAL_TOKEN,
         role=weaker(token.role, member.role),
+        access=actor_access(base, token_policies, member_id=member.id, ceiling=member_access(member, member_policies)),
         member_id=member.id,
         member_email=member.email,
         token_id=token.id,
@@ -138,7 +160,18 @@ def authenticate_session(deps: Deps, secret: str) -> Actor:
         member = uow.members.get(member_id) if member_id else None
     if member is None:
         raise Unauthorized("Your session has expired; sign in again")
-    return Actor(kind=ActorKind.SESSION, role=member.role, member_id=member.id, member_email=member.email)
+    return session_actor(member)
+
+
+def session_actor(member: Member, custom_policies: tuple[Policy, ...] = ()) -> Actor:
+    """The actor a signed-in member acts as; ``custom_policies`` as for ``member_access``."""
+    return Actor(
+        kind=ActorKind.SESSION,
+        role=member.role,
+        member_id=member.id,
+        member_email=member.email,
+        access=member_access(member, custom_policies),
+    )
 
 
 def logout(deps: Deps, secret: str) -> None:
@@ -242,7 +275,7 @@ def create_token_for_member(deps: Deps, *, email: str, role: Role, name: str | N
         member = uow.members.get_by_email(email)
     if member is None:
         raise Unauthorized(f"No member has the email '{email}'")
-    actor = Actor(kind=ActorKind.SESSION, role=member.role, member_id=member.id, member_email=member.email)
+    actor = session_actor(member)
     return create_token(deps, actor=actor, new=NewToken(name=name, role=role))
 
 

@@ -10,14 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor
+from flagward.domain.authorization import permits
 from flagward.domain.copy import CopyAction, plan_copy
 from flagward.domain.diff import PartDiff, diff_configs
 from flagward.domain.errors import InvalidRequest, NotFound
 from flagward.domain.flags import Flag
-from flagward.domain.permissions import Permission, can, require
 from flagward.domain.projects import Environment, Project
 from flagward.services._common import load_environment, load_flag, load_project
+from flagward.services.authz import (
+    authorize_environment_read,
+    authorize_project_read,
+    flag_resource,
+)
 from flagward.services.flag_changes import change_context
 from flagward.services.ports import Deps
 
@@ -50,14 +56,18 @@ def compare_environments(
     deps: Deps, *, actor: Actor, project_key: str, source_key: str, target_key: str, flag_key: str | None = None
 ) -> Comparison:
     """Compare ``source_key`` with ``target_key`` for one flag, or for every flag of the project (then
-    only the flags that differ are listed). Raises NotFound, InvalidRequest (the same environment)."""
-    require(actor, Permission.READ)
+    only the flags that differ are listed). Raises NotFound, InvalidRequest (the same environment).
+    ``may_request`` / ``may_write``: ``createApprovalRequest`` / ``copyFlagConfigTo`` on the chosen flag
+    in the target (any flag, untagged, when none is chosen)."""
+    authorize_project_read(actor, project_key)
     if source_key == target_key:
         raise InvalidRequest("Choose two different environments")
     with deps.uow(write=False) as uow:
         project = load_project(uow, project_key)
         source = load_environment(uow, project_key, source_key)
         target = load_environment(uow, project_key, target_key)
+        authorize_environment_read(actor, source)
+        authorize_environment_read(actor, target)
         flags = [load_flag(uow, project_key, flag_key)] if flag_key else uow.flags.list_all(project_key)
         every = uow.flags.list_all(project_key)
         lookup = {f.key: f for f in every}
@@ -79,10 +89,16 @@ def compare_environments(
         source=source,
         target=target,
         flags=compared,
-        may_request=can(actor, Permission.CREATE_APPROVAL_REQUEST),
-        may_write=can(actor, Permission.UPDATE_FLAG_CONFIG),
+        may_request=permits(actor, "createApprovalRequest", _target_resource(compared, target)),
+        may_write=permits(actor, "copyFlagConfigTo", _target_resource(compared, target)),
         flag_keys=sorted((f.key, f.name) for f in every if not f.archived),
     )
+
+
+def _target_resource(compared: list[FlagComparison], target: Environment) -> str:
+    if len(compared) == 1:
+        return flag_resource(compared[0].flag, target)
+    return resources.flag(target.project_key, "*", env_key=target.key, env_tags=target.tags)
 
 
 def preview_copy(
@@ -97,9 +113,12 @@ def preview_copy(
 ) -> tuple[Flag, list[dict[str, Any]]]:
     """The flag and the instructions a copy of ``actions`` would request now (as ``create_copy_request``
     plans them). Raises NotFound, InvalidRequest (a segment the target lacks, the same environment)."""
-    require(actor, Permission.READ)
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
         flag = load_flag(uow, project_key, flag_key)
+        for env in uow.environments.find(project_key)[0]:
+            if env.key in (source_key, target_key):
+                authorize_environment_read(actor, env)
         for key in (source_key, target_key):
             if key not in flag.environments:
                 raise NotFound(f"Unknown environment '{key}'")

@@ -5,17 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.approval_services import check_endpoint
 from flagward.domain.audit import AuditAction, environment_spec
+from flagward.domain.authorization import authorize, authorize_all
 from flagward.domain.errors import Conflict, InvalidRequest
 from flagward.domain.events import EnvironmentChanged
 from flagward.domain.flags import new_config
 from flagward.domain.ids import new_object_id, new_secret, validate_key
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.representations import SEGMENT_NOTE_FIELD, environment_document
 from flagward.services._common import load_environment, load_project, record_audit
+from flagward.services.authz import (
+    authorize_environment_read,
+    authorize_project_read,
+    environment_resource,
+    visible_environments,
+)
 from flagward.services.patching import apply_json_patch
 from flagward.services.ports import Deps, Page
 
@@ -68,7 +75,7 @@ def build_environment(project: Project, spec: NewEnvironment, *, now: int) -> En
 
 def create_environment(deps: Deps, *, actor: Actor, project_key: str, new: NewEnvironment) -> Environment:
     """Create an environment; every existing flag of the project gets an initial configuration."""
-    require(actor, Permission.MANAGE_ENVIRONMENTS)
+    authorize(actor, "createEnvironment", resources.environment(project_key, new.key, new.tags))
     with deps.uow() as uow:
         project = load_project(uow, project_key, for_update=True)
         if uow.environments.get(project_key, new.key) is not None:
@@ -100,16 +107,28 @@ def create_environment(deps: Deps, *, actor: Actor, project_key: str, new: NewEn
 
 
 def get_environment(deps: Deps, *, actor: Actor, project_key: str, key: str) -> Environment:
-    require(actor, Permission.READ)
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
-        return load_environment(uow, project_key, key)
+        env = load_environment(uow, project_key, key)
+    authorize_environment_read(actor, env)
+    return env
+
+
+def get_environment_credentials(deps: Deps, *, actor: Actor, project_key: str, key: str) -> Environment:
+    """The environment, for showing its SDK key, mobile key and client-side ID in full (``viewSdkKey``)."""
+    env = get_environment(deps, actor=actor, project_key=project_key, key=key)
+    authorize(actor, "viewSdkKey", environment_resource(env))
+    return env
 
 
 def list_environments(deps: Deps, *, actor: Actor, project_key: str, page: Page) -> tuple[list[Environment], int]:
-    require(actor, Permission.READ)
+    """A page of the project's environments, without those the actor may not view."""
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
         load_project(uow, project_key)
-        return uow.environments.find(project_key, page)
+        found, total = uow.environments.find(project_key, page)
+    shown = visible_environments(actor, found)
+    return shown, total - (len(found) - len(shown))
 
 
 _WRITABLE = (
@@ -170,12 +189,14 @@ def parse_approval_settings(raw: object, *, field: str = "approvalSettings") -> 
 def patch_environment(
     deps: Deps, *, actor: Actor, project_key: str, key: str, patch: object, comment: str | None = None
 ) -> Environment:
-    """JSON patch of the environment's settings, ``/approvalSettings/<field>`` included."""
-    require(actor, Permission.MANAGE_ENVIRONMENTS)
+    """JSON patch of the environment's settings, ``/approvalSettings/<field>`` included. Each changed
+    field is authorized as its action on the environment (``environment_patch_actions``)."""
+    authorize_project_read(actor, project_key)
     with deps.uow() as uow:
         env = load_environment(uow, project_key, key, for_update=True)
         before = environment_document(env)
         after = apply_json_patch(before, patch, writable=_WRITABLE)
+        authorize_all(actor, [(a, environment_resource(env)) for a in environment_patch_actions(before, after)])
         updated = _environment_from_document(env, after)
         updated.validate()
         if updated.approval_settings != env.approval_settings:
@@ -203,6 +224,26 @@ def patch_environment(
             uow.publish(EnvironmentChanged(environment_id=env.id))
         uow.commit()
     return updated
+
+
+# LaunchDarkly's environment actions, by the field they change.
+_FIELD_ACTIONS = (
+    ("name", "updateName"),
+    ("color", "updateColor"),
+    ("defaultTtl", "updateTtl"),
+    ("secureMode", "updateSecureMode"),
+    ("defaultTrackEvents", "updateDefaultTrackEvents"),
+    ("requireComments", "updateRequireComments"),
+    ("confirmChanges", "updateConfirmChanges"),
+    ("tags", "updateTags"),
+    ("critical", "updateCritical"),
+    ("approvalSettings", "updateApprovalSettings"),
+)
+
+
+def environment_patch_actions(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The actions an environment patch performs, one per changed field."""
+    return [action for name, action in _FIELD_ACTIONS if before.get(name) != after.get(name)]
 
 
 def _core(doc: dict[str, Any]) -> dict[str, Any]:
@@ -239,12 +280,14 @@ def _audit_doc(env: Environment) -> dict[str, Any]:
 def reset_key(
     deps: Deps, *, actor: Actor, project_key: str, key: str, mobile: bool, expiry: int | None = None
 ) -> Environment:
-    """Give the environment a new SDK key (or mobile key). Streams using the old key are closed."""
-    require(actor, Permission.MANAGE_ENVIRONMENTS)
+    """Give the environment a new SDK key (or mobile key). Streams using the old key are closed.
+    Authorized as ``updateMobileKey`` or ``updateApiKey`` on the environment."""
+    authorize_project_read(actor, project_key)
     if expiry is not None:
         raise InvalidRequest("expiry is not supported: the old key stops working at once")
     with deps.uow() as uow:
         env = load_environment(uow, project_key, key, for_update=True)
+        authorize(actor, "updateMobileKey" if mobile else "updateApiKey", environment_resource(env))
         if mobile:
             env.mobile_key = new_mobile_key()
         else:
@@ -268,9 +311,10 @@ def reset_key(
 
 
 def delete_environment(deps: Deps, *, actor: Actor, project_key: str, key: str) -> None:
-    require(actor, Permission.MANAGE_ENVIRONMENTS)
+    authorize_project_read(actor, project_key)
     with deps.uow() as uow:
         env = load_environment(uow, project_key, key, for_update=True)
+        authorize(actor, "deleteEnvironment", environment_resource(env))
         _, total = uow.environments.find(project_key)
         if total <= 1:
             raise InvalidRequest("A project must keep at least one environment")

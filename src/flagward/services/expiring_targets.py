@@ -13,7 +13,7 @@ from flagward.domain import expiring_targets as domain
 from flagward.domain import resources
 from flagward.domain.accounts import Actor, ActorKind, Role
 from flagward.domain.audit import flag_spec, segment_spec
-from flagward.domain.authorization import authorize
+from flagward.domain.authorization import authorize, permits
 from flagward.domain.errors import (
     ApprovalRequired,
     DomainError,
@@ -25,7 +25,6 @@ from flagward.domain.errors import (
 from flagward.domain.expiring_targets import ExpiringTarget, ExpiryInstruction
 from flagward.domain.flags import Flag
 from flagward.domain.instructions import apply_flag_instructions
-from flagward.domain.permissions import Permission, can
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.domain.segment_validation import target_keys
@@ -155,12 +154,12 @@ def _gated(uow: UnitOfWork, actor: Actor, env: Environment, target: Flag | Segme
     if isinstance(target, Flag):
         if env.key not in approval_required_in(uow, target, uow.environments.find(target.project_key)[0]):
             return False
-        if not can_bypass_approval(actor):
+        if not can_bypass_approval(actor, target, env):
             raise ApprovalRequired(f"Flag configuration updates require approval: action '{ACTION}' not allowed")
         return True
     if not env.segment_approval_settings.applies_to(target.tags):
         return False
-    if not can(actor, Permission.BYPASS_REQUIRED_APPROVAL):
+    if not permits(actor, "bypassRequiredSegmentApproval", _resource(env, target)):
         raise Forbidden("approval is required")
     return True
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import AuditAction, flag_spec
+from flagward.domain.authorization import authorize
 from flagward.domain.changes import describe_changes
 from flagward.domain.conflicts import replay
 from flagward.domain.errors import InstructionError, InvalidRequest
@@ -21,13 +23,12 @@ from flagward.domain.flag_validation import validate_flag
 from flagward.domain.flags import Flag
 from flagward.domain.governance import PreApproved, stamp_versions
 from flagward.domain.instructions import FlagChange, FlagChangeContext, apply_flag_instructions
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import Environment
 from flagward.domain.representations import flag_document
 from flagward.domain.scheduled_changes import KINDS as SCHEDULE_KINDS
 from flagward.services import flags as flags_service
 from flagward.services._common import load_flag, record_audit
-from flagward.services.flag_gate import check_flag_write
+from flagward.services.flag_gate import authorize_flag_write, check_flag_write
 from flagward.services.patching import patch_document
 from flagward.services.ports import Clock, Deps, UnitOfWork
 
@@ -129,17 +130,6 @@ def compute_change(flag: Flag, patch: FlagPatch, context: FlagChangeContext) -> 
     return describe_changes(flag, after)
 
 
-def _required_permission(patch: FlagPatch) -> Permission:
-    return Permission.UPDATE_FLAG_CONFIG if patch.environment_key else Permission.MANAGE_FLAGS
-
-
-def _authorize(actor: Actor, change: FlagChange) -> None:
-    if change.environment_actions:
-        require(actor, Permission.UPDATE_FLAG_CONFIG)
-    if change.flag_actions:
-        require(actor, Permission.MANAGE_FLAGS)
-
-
 def commit_flag_change(
     uow: UnitOfWork,
     clock: Clock,
@@ -154,12 +144,14 @@ def commit_flag_change(
     persist: bool = True,
     delta: Any = None,
     pre_approved: PreApproved | None = None,
+    effect_authorized: bool = False,
 ) -> Flag:
     """Gate, version, persist, audit and publish ``change``. The caller owns the transaction.
 
     ``approval_request_id`` marks a change made by applying an approved request in
     ``approved_environment``: it satisfies the gate there (not elsewhere) and is recorded on the audit
-    entry. ``pre_approved``: a flag trigger's action (``services.triggers`` only). Raises ApprovalRequired.
+    entry. ``pre_approved``: a flag trigger's action (``services.triggers`` only). ``effect_authorized``:
+    the caller authorized the change otherwise (``check_flag_write``). Raises Forbidden, ApprovalRequired.
     """
     found = uow.environments.find(before.project_key)[0]
     check_flag_write(
@@ -170,6 +162,7 @@ def commit_flag_change(
         environments=found,
         approved_environment=approved_environment,
         pre_approved=pre_approved,
+        effect_authorized=effect_authorized,
     )
     environments = {e.key: e for e in found}
     after = change.flag
@@ -281,15 +274,16 @@ def update_flag(
     """PATCH /api/v2/flags/{projectKey}/{featureFlagKey}: all or nothing.
 
     With ``dry_run`` the flag is returned as it would be and nothing is stored. Raises Forbidden,
-    NotFound, InvalidRequest (InstructionError), OptimisticLockError, ApprovalRequired.
+    NotFound, InvalidRequest (InstructionError), OptimisticLockError, ApprovalRequired. The change is
+    authorized by its effect (``flag_gate.authorize_flag_write``), before its conflicts are looked for.
     """
-    require(actor, _required_permission(patch) if patch.kind == "semantic" else Permission.UPDATE_FLAG_CONFIG)
+    authorize(actor, "viewProject", resources.project(project_key))
     if patch.kind == "semantic" and deletes(patch.operations):
         return _delete_flag(deps, actor=actor, project_key=project_key, key=key, dry_run=dry_run)
     with deps.uow() as uow:
         flag = load_flag(uow, project_key, key, for_update=not dry_run)
         change = compute_change(flag, patch, change_context(uow, deps.clock, flag))
-        _authorize(actor, change)
+        authorize_flag_write(actor, before=flag, after=change.flag, environments=uow.environments.find(project_key)[0])
         if not ignore_conflicts and change.changed:
             check_patch_conflicts(uow, deps.clock, flag, change.flag)
         after = commit_flag_change(
@@ -335,7 +329,6 @@ def _delete_flag(
 ) -> tuple[Flag, list[Environment]]:
     """The ``deleteFlag`` instruction: the flag as it was, deleted like DELETE deletes it (gated like
     every write, refused while another flag uses it as a prerequisite)."""
-    require(actor, Permission.MANAGE_FLAGS)
     flag = flags_service.delete_flag(deps, actor=actor, project_key=project_key, key=key, dry_run=dry_run)
     with deps.uow(write=False) as uow:
         environments = uow.environments.find(project_key)[0]

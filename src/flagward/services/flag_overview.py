@@ -12,14 +12,20 @@ from typing import Any
 from flagward.domain.accounts import Actor, Member, Role, Team
 from flagward.domain.approvals import ApprovalRequest
 from flagward.domain.audit import AuditEntry, flag_spec
+from flagward.domain.authorization import authorize
 from flagward.domain.errors import NotFound
 from flagward.domain.flag_statuses import DAY_MS, WINDOW_MS
 from flagward.domain.flags import Flag
 from flagward.domain.instructions import apply_flag_instructions
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import Environment, Project
 from flagward.services._common import load_environment, load_flag, load_project
 from flagward.services.approval_inbox import people
+from flagward.services.authz import (
+    authorize_environment_read,
+    authorize_project_read,
+    flag_resource,
+    visible_environments,
+)
 from flagward.services.flag_changes import change_context
 from flagward.services.flag_gate import approval_required_in, can_bypass_approval
 from flagward.services.ports import AuditQuery, Deps, FlagQuery, MemberQuery, Page, UnitOfWork
@@ -60,12 +66,12 @@ def _chosen(environments: list[Environment], env_key: str | None) -> Environment
 
 def flag_list(deps: Deps, *, actor: Actor, project_key: str, env_key: str | None, query: FlagQuery) -> FlagList:
     """The project's flags (a page of them) with their state in ``env_key`` (default: production, or the
-    first environment). Raises Forbidden, NotFound."""
-    require(actor, Permission.READ)
+    first environment the actor may view). Raises Forbidden, NotFound."""
+    authorize_project_read(actor, project_key)
     now = deps.clock.now_ms()
     with deps.uow(write=False) as uow:
         project = load_project(uow, project_key)
-        environments, _ = uow.environments.find(project_key)
+        environments = visible_environments(actor, uow.environments.find(project_key)[0])
         environment = _chosen(environments, env_key)
         flags, total = uow.flags.find(project_key, query)
         usage = (
@@ -136,12 +142,13 @@ def flag_overview(
     deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str | None, days: int = CHART_DAYS
 ) -> FlagOverview:
     """One flag for its console page, with ``env_key`` chosen (default: production, or the first
-    environment). Raises Forbidden, NotFound (the project, the flag, or a project without environments)."""
-    require(actor, Permission.READ)
+    environment the actor may view). Raises Forbidden, NotFound (the project, the flag, or a project
+    without environments)."""
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
         project = load_project(uow, project_key)
         flag = load_flag(uow, project_key, flag_key)
-        environments, _ = uow.environments.find(project_key)
+        environments = visible_environments(actor, uow.environments.find(project_key)[0])
         environment = _chosen([e for e in environments if e.key in flag.environments], env_key)
         if environment is None:
             raise NotFound(f"Project '{project_key}' has no environments")
@@ -153,7 +160,7 @@ def flag_overview(
             environments=[e for e in environments if e.key in flag.environments],
             environment=environment,
             approval_required=approval_required_in(uow, flag, environments),
-            can_bypass=can_bypass_approval(actor),
+            can_bypass=can_bypass_approval(actor, flag, environment),
             evaluations=_evaluations(uow, environment, flag_key, deps.clock.now_ms(), days),
             history=history,
             open_requests=requests,
@@ -184,10 +191,11 @@ def preview_flag_change(
     """What ``instructions`` would make of the flag in ``env_key``, checked as a request would check them,
     with the members and teams who could be asked to review. Stores nothing. Raises Forbidden, NotFound,
     InvalidRequest (InstructionError)."""
-    require(actor, Permission.CREATE_APPROVAL_REQUEST)
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
         environment = load_environment(uow, project_key, env_key)
         flag = load_flag(uow, project_key, flag_key)
+        authorize(actor, "createApprovalRequest", flag_resource(flag, environment))
         change = apply_flag_instructions(
             copy.deepcopy(flag), instructions, environment_key=env_key, context=change_context(uow, deps.clock, flag)
         )
@@ -202,9 +210,10 @@ def needs_request(deps: Deps, *, actor: Actor, project_key: str, flag_key: str, 
     """Whether a change by ``actor`` to what the flag serves in ``env_key`` must go through an approval
     request (the environment requires approval for the flag and ``actor`` may not bypass it): the gate's
     own judgement, asked before the change is made. Raises Forbidden, NotFound."""
-    require(actor, Permission.READ)
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
         environment = load_environment(uow, project_key, env_key)
+        authorize_environment_read(actor, environment)
         flag = load_flag(uow, project_key, flag_key)
         required = approval_required_in(uow, flag, [environment])
-    return env_key in required and not can_bypass_approval(actor)
+    return env_key in required and not can_bypass_approval(actor, flag, environment)

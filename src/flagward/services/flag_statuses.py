@@ -15,8 +15,12 @@ from flagward.domain.flag_statuses import (
     status_of,
     tallies_from_events,
 )
-from flagward.domain.permissions import Permission, require
 from flagward.services._common import load_environment, load_flag
+from flagward.services.authz import (
+    authorize_environment_read,
+    authorize_project_read,
+    visible_environments,
+)
 from flagward.services.ports import Deps, StoreUnavailable
 
 RETENTION_DAYS = 30
@@ -112,10 +116,11 @@ def _since_day(now: int) -> int:
 
 def list_flag_statuses(deps: Deps, *, actor: Actor, project_key: str, env_key: str) -> list[FlagStatus]:
     """The status of every flag of the project in one environment. Raises Forbidden, NotFound."""
-    require(actor, Permission.READ)
+    authorize_project_read(actor, project_key)
     now = deps.clock.now_ms()
     with deps.uow(write=False) as uow:
         env = load_environment(uow, project_key, env_key)
+        authorize_environment_read(actor, env)
         flags = uow.flags.list_for_environment(project_key, env_key)
         usage = uow.flag_usage.for_environment(env.id, since_day=_since_day(now))
     return [status_of(flag, env_key, usage.get(flag.key), now=now) for flag in flags]
@@ -123,10 +128,11 @@ def list_flag_statuses(deps: Deps, *, actor: Actor, project_key: str, env_key: s
 
 def get_flag_status(deps: Deps, *, actor: Actor, project_key: str, env_key: str, flag_key: str) -> FlagStatus:
     """One flag's status in one environment. Raises Forbidden, NotFound."""
-    require(actor, Permission.READ)
+    authorize_project_read(actor, project_key)
     now = deps.clock.now_ms()
     with deps.uow(write=False) as uow:
         env = load_environment(uow, project_key, env_key)
+        authorize_environment_read(actor, env)
         flag = load_flag(uow, project_key, flag_key)
         usage = uow.flag_usage.for_environment(env.id, since_day=_since_day(now), flag_key=flag_key)
     return status_of(flag, env_key, usage.get(flag_key), now=now)
@@ -135,12 +141,12 @@ def get_flag_status(deps: Deps, *, actor: Actor, project_key: str, env_key: str,
 def get_flag_status_across_environments(
     deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str | None = None
 ) -> dict[str, FlagStatus]:
-    """A flag's status in every environment (or only ``env_key``), by environment key."""
-    require(actor, Permission.READ)
+    """A flag's status in every environment the actor may view (or only ``env_key``), by environment key."""
+    authorize_project_read(actor, project_key)
     now = deps.clock.now_ms()
     with deps.uow(write=False) as uow:
         flag = load_flag(uow, project_key, flag_key)
-        environments, _ = uow.environments.find(project_key)
+        environments = visible_environments(actor, uow.environments.find(project_key)[0])
         result = {}
         for env in environments:
             if env_key is None or env.key == env_key:

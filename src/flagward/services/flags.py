@@ -7,16 +7,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import AuditAction, flag_spec
+from flagward.domain.authorization import authorize
 from flagward.domain.errors import Conflict, InvalidRequest
 from flagward.domain.events import ItemKind, SdkItemChanged
 from flagward.domain.flags import Defaults, Flag, new_config, new_variations, validate_defaults
 from flagward.domain.ids import new_object_id, validate_key
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import ClientSideAvailability, Environment
 from flagward.domain.representations import flag_document
 from flagward.services._common import load_flag, load_project, record_audit
+from flagward.services.authz import authorize_project_read, without_hidden_environments
 from flagward.services.flag_gate import check_flag_write
 from flagward.services.ports import Clock, Deps, FlagQuery, UnitOfWork
 
@@ -50,8 +52,8 @@ def create_flag(deps: Deps, *, actor: Actor, project_key: str, new: NewFlag) -> 
     Raises Forbidden, NotFound (project), InvalidRequest, Conflict (the key is taken), ApprovalRequired
     (turned on where approval is required: a writer creates flags off, as every new flag serves).
     """
-    require(actor, Permission.MANAGE_FLAGS)
     validate_key(new.key)
+    authorize(actor, "createFlag", resources.flag(project_key, new.key, new.tags))
     if not isinstance(new.name, str) or not new.name.strip():
         raise InvalidRequest("name is required")
     kind, variations = new_variations(new.variations)
@@ -119,28 +121,31 @@ def _check_maintainer(uow: UnitOfWork, new: NewFlag) -> None:
 
 
 def get_flag(deps: Deps, *, actor: Actor, project_key: str, key: str) -> tuple[Flag, list[Environment]]:
-    require(actor, Permission.READ)
+    """The flag with the configurations of the environments the actor may view."""
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
         flag = load_flag(uow, project_key, key)
         environments, _ = uow.environments.find(project_key)
-    return flag, environments
+    return without_hidden_environments(actor, flag, environments), environments
 
 
 def list_flags(
     deps: Deps, *, actor: Actor, project_key: str, query: FlagQuery
 ) -> tuple[list[Flag], int, list[Environment]]:
-    require(actor, Permission.READ)
+    """A page of the project's flags, each with the configurations of the environments the actor may view."""
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
         load_project(uow, project_key)
         flags, total = uow.flags.find(project_key, query)
         environments, _ = uow.environments.find(project_key)
-    return flags, total, environments
+    return [without_hidden_environments(actor, f, environments) for f in flags], total, environments
 
 
 def delete_flag(deps: Deps, *, actor: Actor, project_key: str, key: str, dry_run: bool = False) -> Flag:
     """Delete a flag everywhere; returns it as it was. Refused while other flags use it as a
-    prerequisite (InvalidRequest), and where approval is required (ApprovalRequired)."""
-    require(actor, Permission.MANAGE_FLAGS)
+    prerequisite (InvalidRequest), and where approval is required (ApprovalRequired). Authorized as
+    ``deleteFlag`` on the flag (with its tags) by the gate, ``check_flag_write``."""
+    authorize_project_read(actor, project_key)
     with deps.uow() as uow:
         flag = load_flag(uow, project_key, key, for_update=not dry_run)
         delete_loaded_flag(uow, deps.clock, actor, flag, persist=not dry_run)

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from flagward.domain.accounts import Actor, ActorKind, Member, Role, hash_token
 from flagward.domain.audit import AuditAction
+from flagward.domain.authorization import authorize
 from flagward.domain.errors import Forbidden, InvalidRequest, NotFound
 from flagward.domain.invitations import INVITATION_TTL_MS, invitation_email, invitation_url
 from flagward.domain.outbox import MessageKind, NewMessage
-from flagward.domain.permissions import Permission, require
 from flagward.services._common import record_audit
 from flagward.services.auth import SESSION_TTL_MS, SignedIn
 from flagward.services.members import NewMember, add_member, load_member, member_spec, store_password, valid_email
@@ -46,7 +46,7 @@ def invite_member(deps: Deps, *, actor: Actor, email: str, role: Role, base_url:
     """Add a member (as ``POST /api/v2/members`` does) and issue their link, in one transaction.
 
     Raises Forbidden, InvalidRequest, Conflict (email in use)."""
-    require(actor, Permission.MANAGE_MEMBERS)
+    authorize(actor, "createMember", member_spec("*"))
     valid_email(email)
     with deps.uow() as uow:
         member = add_member(uow, deps, actor, NewMember(email=email, role=role))
@@ -58,8 +58,9 @@ def invite_member(deps: Deps, *, actor: Actor, email: str, role: Role, base_url:
 def issue_link(deps: Deps, *, actor: Actor, member_id: str, base_url: str) -> Invitation:
     """A new link for a member (who has no password yet, or forgot it); their older link stops working.
 
-    Raises Forbidden, NotFound, InvalidRequest (the member has no access)."""
-    require(actor, Permission.MANAGE_MEMBERS)
+    Raises Forbidden, NotFound, InvalidRequest (the member has no access). The action is flagward's
+    ``sendMemberInvitation`` on the member."""
+    authorize(actor, "sendMemberInvitation", member_spec(member_id))
     with deps.uow() as uow:
         member = load_member(uow, member_id)
         if member.role.rank > actor.role.rank:
@@ -134,7 +135,7 @@ def accept_invitation(deps: Deps, *, token: str, password: str) -> SignedIn:
 
 def member_statuses(deps: Deps, *, actor: Actor) -> list[MemberStatus]:
     """Every member with whether they can sign in yet and their live link (read access, as the REST list)."""
-    require(actor, Permission.READ)
+    authorize(actor, "viewMember", member_spec("*"))
     with deps.uow(write=False) as uow:
         members, _ = uow.members.find(MemberQuery(page=Page(limit=1000)))
         links = uow.invitations.pending(deps.clock.now_ms())

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 from flagward.domain.accounts import Actor, Member, Role
 from flagward.domain.audit import AuditAction
+from flagward.domain.authorization import authorize, authorize_all
 from flagward.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from flagward.domain.ids import new_object_id
-from flagward.domain.permissions import Permission, require
 from flagward.domain.representations import member_document
 from flagward.services._common import record_audit
 from flagward.services.patching import apply_json_patch
@@ -51,7 +51,7 @@ def valid_email(email: object) -> str:
 
 def create_members(deps: Deps, *, actor: Actor, new: list[NewMember]) -> list[Member]:
     """Add members (all or none). Raises Forbidden, InvalidRequest, Conflict (email in use)."""
-    require(actor, Permission.MANAGE_MEMBERS)
+    authorize(actor, "createMember", member_spec("*"))
     if not new:
         raise InvalidRequest("the body must list at least one member")
     emails = [valid_email(m.email).lower() for m in new]
@@ -114,13 +114,13 @@ def _password_hash(deps: Deps, password: str | None) -> str | None:
 
 
 def get_member(deps: Deps, *, actor: Actor, member_id: str) -> Member:
-    require(actor, Permission.READ)
+    authorize(actor, "viewMember", member_spec(member_id))
     with deps.uow(write=False) as uow:
         return load_member(uow, member_id)
 
 
 def list_members(deps: Deps, *, actor: Actor, query: MemberQuery) -> tuple[list[Member], int]:
-    require(actor, Permission.READ)
+    authorize(actor, "viewMember", member_spec("*"))
     with deps.uow(write=False) as uow:
         return uow.members.find(query)
 
@@ -130,10 +130,9 @@ _WRITABLE = ("role", "firstName", "lastName", "emailNotifications")
 
 def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> Member:
     """JSON patch on role, firstName, lastName and emailNotifications (flagward's own). Nobody can demote
-    the last owner. Members may change their own emailNotifications whatever their role."""
-    own = actor.member_id == member_id and not actor.is_service_token
-    if not own:
-        require(actor, Permission.MANAGE_MEMBERS)
+    the last owner. Members may change their own emailNotifications whatever their role (every built-in
+    role allows ``updateEmailNotifications`` on the member itself). Each changed field is authorized as its
+    action on ``member/<id>``: ``updateRole``, flagward's ``updateMemberName`` and ``updateEmailNotifications``."""
     with deps.uow() as uow:
         uow.members.lock_owners()  # before reading: "the last owner" must still be true at commit
         member = load_member(uow, member_id)
@@ -152,8 +151,7 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
                 raise InvalidRequest(f"{name} must be a string")
         if not isinstance(after.get("emailNotifications"), bool):
             raise InvalidRequest("emailNotifications must be true or false")
-        if own and _beyond_email_switch(before, after):
-            require(actor, Permission.MANAGE_MEMBERS)
+        authorize_all(actor, [(a, member_spec(member.id)) for a in member_patch_actions(before, after)])
         changed_role = role is not member.role
         member.role = role
         member.first_name = after.get("firstName")
@@ -179,14 +177,22 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
     return member
 
 
-def _beyond_email_switch(before: dict[str, object], after: dict[str, object]) -> bool:
-    """Whether a patch changes anything but ``emailNotifications`` (which needs the right to manage members)."""
-    return any(before.get(name) != after.get(name) for name in ("role", "firstName", "lastName"))
+_MEMBER_FIELD_ACTIONS = (
+    ("role", "updateRole"),
+    ("firstName", "updateMemberName"),
+    ("lastName", "updateMemberName"),
+    ("emailNotifications", "updateEmailNotifications"),
+)
+
+
+def member_patch_actions(before: dict[str, object], after: dict[str, object]) -> list[str]:
+    """The actions a member patch performs: one per changed field (names are flagward's ``updateMemberName``)."""
+    return list(dict.fromkeys(a for name, a in _MEMBER_FIELD_ACTIONS if before.get(name) != after.get(name)))
 
 
 def delete_member(deps: Deps, *, actor: Actor, member_id: str) -> None:
     """Remove a member with their personal tokens and sessions. The last owner cannot be removed."""
-    require(actor, Permission.MANAGE_MEMBERS)
+    authorize(actor, "deleteMember", member_spec(member_id))
     with deps.uow() as uow:
         uow.members.lock_owners()  # before reading: "the last owner" must still be true at commit
         member = load_member(uow, member_id)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import AuditAction, project_spec
+from flagward.domain.authorization import authorize, authorize_all, permits
 from flagward.domain.errors import Conflict, InvalidRequest
 from flagward.domain.events import EnvironmentChanged
 from flagward.domain.ids import new_object_id, validate_key
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import DEFAULT_ENVIRONMENTS, ClientSideAvailability, Environment, Project
 from flagward.domain.representations import project_document
 from flagward.services._common import load_project, record_audit
+from flagward.services.authz import authorize_project_read, visible_environments
 from flagward.services.environments import NewEnvironment, build_environment
 from flagward.services.patching import apply_json_patch
 from flagward.services.ports import Deps, ProjectQuery
@@ -33,8 +35,8 @@ def create_project(deps: Deps, *, actor: Actor, new: NewProject) -> tuple[Projec
 
     Raises Forbidden, InvalidRequest, Conflict (the key is taken).
     """
-    require(actor, Permission.MANAGE_PROJECTS)
     validate_key(new.key, field="key")
+    authorize(actor, "createProject", resources.project(new.key))
     now = deps.clock.now_ms()
     csa = new.default_client_side_availability or ClientSideAvailability(
         using_mobile_key=True, using_environment_id=bool(new.include_in_snippet_by_default)
@@ -78,20 +80,28 @@ def create_project(deps: Deps, *, actor: Actor, new: NewProject) -> tuple[Projec
 
 
 def get_project(deps: Deps, *, actor: Actor, key: str) -> tuple[Project, list[Environment]]:
-    require(actor, Permission.READ)
+    """The project with the environments the actor may view."""
+    authorize_project_read(actor, key)
     with deps.uow(write=False) as uow:
         project = load_project(uow, key)
         environments, _ = uow.environments.find(key)
-    return project, environments
+    return project, visible_environments(actor, environments)
 
 
 def list_projects(
     deps: Deps, *, actor: Actor, query: ProjectQuery
 ) -> tuple[list[tuple[Project, list[Environment]]], int]:
-    require(actor, Permission.READ)
+    """A page of the projects, without those the actor may not view (``viewProject``); Forbidden when
+    the page had some and the actor may view none of them."""
     with deps.uow(write=False) as uow:
         projects, total = uow.projects.find(query)
-        return [(p, uow.environments.find(p.key)[0]) for p in projects], total
+        pairs = [(p, uow.environments.find(p.key)[0]) for p in projects]
+    shown = [
+        (p, visible_environments(actor, e)) for p, e in pairs if permits(actor, "viewProject", resources.project(p.key))
+    ]
+    if pairs and not shown:
+        authorize_project_read(actor, pairs[0][0].key)
+    return shown, total - (len(pairs) - len(shown))
 
 
 _WRITABLE = ("name", "tags", "defaultClientSideAvailability", "includeInSnippetByDefault")
@@ -100,13 +110,15 @@ _WRITABLE = ("name", "tags", "defaultClientSideAvailability", "includeInSnippetB
 def patch_project(
     deps: Deps, *, actor: Actor, key: str, patch: object, comment: str | None = None
 ) -> tuple[Project, list[Environment]]:
-    """JSON patch on name, tags, defaultClientSideAvailability (and includeInSnippetByDefault)."""
-    require(actor, Permission.MANAGE_PROJECTS)
+    """JSON patch on name, tags, defaultClientSideAvailability (and includeInSnippetByDefault). Each
+    change is authorized as its action (``updateProjectName``, ``updateTags``, …) on the project."""
+    authorize(actor, "viewProject", resources.project(key))
     with deps.uow() as uow:
         project = load_project(uow, key, for_update=True)
         before = project_document(project)
         after = apply_json_patch(before, patch, writable=_WRITABLE)
         actions = _apply_project_document(project, before, after)
+        authorize_all(actor, [(a, resources.project(key)) for a in actions])
         if actions:
             project.version += 1
             uow.projects.update(project)
@@ -169,7 +181,7 @@ def _parse_csa(doc: dict[str, object], *, prefer_csa: bool) -> ClientSideAvailab
 
 
 def delete_project(deps: Deps, *, actor: Actor, key: str) -> None:
-    require(actor, Permission.MANAGE_PROJECTS)
+    authorize(actor, "deleteProject", resources.project(key))
     with deps.uow() as uow:
         project = load_project(uow, key, for_update=True)
         environments, _ = uow.environments.find(key)

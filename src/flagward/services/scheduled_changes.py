@@ -79,7 +79,7 @@ def _check_direct(uow: UnitOfWork, actor: Actor, flag: Flag, env: Environment) -
     approval was required (the write then stands for it)."""
     if env.key not in approval_required_in(uow, flag, uow.environments.find(flag.project_key)[0]):
         return False
-    if not can_bypass_approval(actor):
+    if not can_bypass_approval(actor, flag, env):
         raise ApprovalRequired(
             f"Flag configuration updates require approval: action '{ACTION}' not allowed. "
             "Create an approval request with addScheduledChanges (or operatingOnId) instead"

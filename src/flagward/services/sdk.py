@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from flagward.domain.accounts import Actor
 from flagward.domain.events import ItemKind
 from flagward.domain.flags import Flag
-from flagward.domain.permissions import Permission, require
 from flagward.domain.projects import Environment
 from flagward.domain.segments import Segment
 from flagward.services._common import load_environment
+from flagward.services.authz import (
+    authorize_environment_read,
+    authorize_project_read,
+)
 from flagward.services.ports import Deps
 
 
@@ -91,9 +94,10 @@ def item_state(deps: Deps, *, environment_id: str, kind: ItemKind, key: str) -> 
 def data_for_evaluation(deps: Deps, *, actor: Actor, project_key: str, env_key: str) -> EnvironmentData:
     """An environment's flags and segments, read now (not from any cache), for evaluating a context
     through the REST API. Raises Forbidden, NotFound."""
-    require(actor, Permission.READ)
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
         env = load_environment(uow, project_key, env_key)
+        authorize_environment_read(actor, env)
         flags = uow.flags.list_for_environment(project_key, env_key)
         segments, _ = uow.segments.find(project_key, env_key, None, None)
     return EnvironmentData(env, flags, segments)

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import AuditAction, segment_spec
+from flagward.domain.authorization import authorize, authorize_all, permits
 from flagward.domain.clauses import segment_keys
 from flagward.domain.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from flagward.domain.events import ItemKind, SdkItemChanged
 from flagward.domain.ids import new_object_id, new_salt, validate_key
-from flagward.domain.permissions import Permission, can, require
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import (
     SEGMENT_WRITABLE_FIELDS,
@@ -27,6 +28,7 @@ from flagward.domain.segment_changes import (
 )
 from flagward.domain.segments import Segment
 from flagward.services._common import load_environment, load_project, record_audit
+from flagward.services.authz import authorize_environment_read, segment_resource
 from flagward.services.flag_changes import FlagPatch
 from flagward.services.patching import patch_document
 from flagward.services.ports import Clock, Deps, Page, UnitOfWork
@@ -72,7 +74,7 @@ def create_segment(
     deps: Deps, *, actor: Actor, project_key: str, env_key: str, new: NewSegment
 ) -> tuple[Segment, Environment]:
     """Create an empty segment (not gated by approvals, as in LaunchDarkly). Raises Conflict."""
-    require(actor, Permission.MANAGE_SEGMENTS)
+    authorize(actor, "viewProject", resources.project(project_key))
     validate_key(new.key)
     if not isinstance(new.name, str) or not new.name.strip():
         raise InvalidRequest("name is required")
@@ -96,6 +98,7 @@ def create_segment(
             tags=list(new.tags),
             version=uow.tombstones.version(env.id, ItemKind.SEGMENT, new.key) + 1,
         )
+        authorize(actor, "createSegment", segment_resource(segment, env))
         uow.segments.add(segment)
         record_audit(
             uow,
@@ -116,9 +119,8 @@ def create_segment(
 
 def get_segment(deps: Deps, *, actor: Actor, project_key: str, env_key: str, key: str) -> tuple[Segment, list[str]]:
     """The segment and the keys of the flags whose rules use it in this environment."""
-    require(actor, Permission.READ)
     with deps.uow(write=False) as uow:
-        load_environment(uow, project_key, env_key)
+        authorize_environment_read(actor, load_environment(uow, project_key, env_key))
         segment = load_segment(uow, project_key, env_key, key)
         return segment, flags_using(uow, segment)
 
@@ -126,9 +128,8 @@ def get_segment(deps: Deps, *, actor: Actor, project_key: str, env_key: str, key
 def list_segments(
     deps: Deps, *, actor: Actor, project_key: str, env_key: str, query: str | None, page: Page
 ) -> tuple[list[Segment], int]:
-    require(actor, Permission.READ)
     with deps.uow(write=False) as uow:
-        load_environment(uow, project_key, env_key)
+        authorize_environment_read(actor, load_environment(uow, project_key, env_key))
         return uow.segments.find(project_key, env_key, query, page)
 
 
@@ -164,7 +165,9 @@ def check_segment_gate(
 ) -> None:
     """Targeting changes to a segment in an environment whose segment approvals are required need an
     approved request, unless the actor may bypass (LaunchDarkly answers 403 'approval is required')."""
-    if approved or not change.targeting_changed or can(actor, Permission.BYPASS_REQUIRED_APPROVAL):
+    if approved or not change.targeting_changed:
+        return
+    if permits(actor, "bypassRequiredSegmentApproval", segment_resource(segment, env)):
         return
     if env.segment_approval_settings.applies_to(segment.tags):
         raise Forbidden("approval is required")
@@ -221,11 +224,14 @@ def patch_segment(
     patch: FlagPatch,
     dry_run: bool = False,
 ) -> Segment:
-    require(actor, Permission.MANAGE_SEGMENTS)
+    """Change a segment; each action the change performs (``SegmentChange.actions``) is authorized on
+    the segment, with its tags before and after the change."""
+    authorize(actor, "viewProject", resources.project(project_key))
     with deps.uow() as uow:
         env = load_environment(uow, project_key, env_key)
         segment = load_segment(uow, project_key, env_key, key, for_update=True)
         change = compute_segment_change(segment, patch, segment_context(uow, deps.clock, segment))
+        authorize_segment_change(actor, env, segment, change)
         if dry_run:
             return change.segment
         after = commit_segment_change(
@@ -235,14 +241,22 @@ def patch_segment(
     return after
 
 
+def authorize_segment_change(actor: Actor, env: Environment, before: Segment, change: SegmentChange) -> None:
+    """Forbidden unless the actor may perform each of the change's actions on the segment as it was and
+    as it will be (so a change of tags cannot carry a segment out of, or into, someone's reach)."""
+    targets = dict.fromkeys([segment_resource(before, env), segment_resource(change.segment, env)])
+    authorize_all(actor, [(a, r) for a in dict.fromkeys(change.actions) for r in targets])
+
+
 def delete_segment(deps: Deps, *, actor: Actor, project_key: str, env_key: str, key: str) -> None:
     """Delete a segment; refused (400, naming them) while flag rules or other segments use it."""
-    require(actor, Permission.MANAGE_SEGMENTS)
+    authorize(actor, "viewProject", resources.project(project_key))
     with deps.uow() as uow:
         env = load_environment(uow, project_key, env_key)
         segment = load_segment(uow, project_key, env_key, key, for_update=True)
-        if env.segment_approval_settings.applies_to(segment.tags) and not can(
-            actor, Permission.BYPASS_REQUIRED_APPROVAL
+        authorize(actor, "deleteSegment", segment_resource(segment, env))
+        if env.segment_approval_settings.applies_to(segment.tags) and not permits(
+            actor, "bypassRequiredSegmentApproval", segment_resource(segment, env)
         ):
             # Deleting removes the segment from what SDKs are served, like any targeting change.
             raise Forbidden("approval is required")

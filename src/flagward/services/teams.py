@@ -8,9 +8,9 @@ from typing import Any
 
 from flagward.domain.accounts import Actor, Team
 from flagward.domain.audit import AuditAction
+from flagward.domain.authorization import authorize, authorize_all
 from flagward.domain.errors import Conflict, InstructionError, InvalidRequest, NotFound
 from flagward.domain.ids import new_object_id, validate_key
-from flagward.domain.permissions import Permission, require
 from flagward.domain.representations import team_document
 from flagward.services._common import record_audit
 from flagward.services.ports import Deps, Page, UnitOfWork
@@ -51,7 +51,7 @@ def _check_members(uow: UnitOfWork, member_ids: list[str], *, field: str) -> Non
 
 
 def create_team(deps: Deps, *, actor: Actor, new: NewTeam) -> Team:
-    require(actor, Permission.MANAGE_TEAMS)
+    authorize(actor, "createTeam", team_spec(new.key if isinstance(new.key, str) and new.key else "*"))
     validate_key(new.key)
     if not isinstance(new.name, str) or not new.name.strip():
         raise InvalidRequest("name is required")
@@ -87,13 +87,13 @@ def create_team(deps: Deps, *, actor: Actor, new: NewTeam) -> Team:
 
 
 def get_team(deps: Deps, *, actor: Actor, key: str) -> Team:
-    require(actor, Permission.READ)
+    authorize(actor, "viewTeam", team_spec(key))
     with deps.uow(write=False) as uow:
         return load_team(uow, key)
 
 
 def list_teams(deps: Deps, *, actor: Actor, query: str | None, page: Page) -> tuple[list[Team], int]:
-    require(actor, Permission.READ)
+    authorize(actor, "viewTeam", team_spec("*"))
     with deps.uow(write=False) as uow:
         return uow.teams.find(query, page)
 
@@ -136,14 +136,16 @@ def _string_list(value: Any, index: int, kind: str) -> list[str]:
 
 
 def patch_team(deps: Deps, *, actor: Actor, key: str, instructions: object, comment: str | None = None) -> Team:
-    """Semantic patch; all instructions apply or none."""
-    require(actor, Permission.MANAGE_TEAMS)
+    """Semantic patch; all instructions apply or none. Each is authorized as its action on the team
+    (``updateTeamMembers``, ``updateTeamName``, ``updateTeamDescription``), before anything is stored."""
+    authorize(actor, "viewTeam", team_spec(key))
     if not isinstance(instructions, list) or not instructions:
         raise InvalidRequest("instructions must be a non-empty list")
     with deps.uow() as uow:
         team = load_team(uow, key, for_update=True)
         before = team_document(team)
         actions = [a for i, ins in enumerate(instructions) if (a := _apply_team_instruction(uow, team, i, ins))]
+        authorize_all(actor, [(a, team_spec(key)) for a in dict.fromkeys(actions)])
         if actions:
             team.version += 1
             team.last_modified = deps.clock.now_ms()
@@ -171,7 +173,7 @@ def add_team_members_by_email(deps: Deps, *, actor: Actor, key: str, emails: lis
 
     Unknown emails are reported per line; nothing is added unless every email is known.
     """
-    require(actor, Permission.MANAGE_TEAMS)
+    authorize(actor, "updateTeamMembers", team_spec(key))
     if not emails:
         raise InvalidRequest("file must list at least one email address")
     with deps.uow() as uow:
@@ -208,7 +210,7 @@ def add_team_members_by_email(deps: Deps, *, actor: Actor, key: str, emails: lis
 
 
 def delete_team(deps: Deps, *, actor: Actor, key: str) -> None:
-    require(actor, Permission.MANAGE_TEAMS)
+    authorize(actor, "updateTeamMembers", team_spec(key))
     with deps.uow() as uow:
         team = load_team(uow, key, for_update=True)
         uow.teams.delete(team)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from flagward.domain.accounts import TOKEN_ROLES, AccessToken, Actor, Role, hash_token
 from flagward.domain.audit import AuditAction
+from flagward.domain.authorization import authorize, authorize_all, permits
 from flagward.domain.errors import Forbidden, InvalidRequest, NotFound
 from flagward.domain.ids import new_object_id, new_secret
-from flagward.domain.permissions import Permission, can, require
 from flagward.domain.representations import token_document
 from flagward.services._common import record_audit
 from flagward.services.patching import apply_json_patch
@@ -29,8 +29,13 @@ class NewToken:
 
 
 def token_spec(token: AccessToken) -> str:
-    kind = "service-token" if token.service_token else f"member/{token.owner_id}:token"
-    return f"{kind}/{token.id}"
+    return _spec(token.owner_id, token.id, service_token=token.service_token)
+
+
+def _spec(owner_id: str, token_id: str, *, service_token: bool) -> str:
+    """``member/<owner>:token/<id>`` for a personal token, ``service-token/<id>`` for a service token."""
+    kind = "service-token" if service_token else f"member/{owner_id}:token"
+    return f"{kind}/{token_id}"
 
 
 def new_token_secret() -> str:
@@ -62,11 +67,14 @@ def _check_api_version(version: object) -> int:
 
 def create_token(deps: Deps, *, actor: Actor, new: NewToken) -> tuple[AccessToken, str]:
     """Create a personal token for the acting member, or a service token. Returns (token, secret)."""
-    require(actor, Permission.MANAGE_TOKENS if new.service_token else Permission.MANAGE_OWN_TOKENS)
+    if new.service_token:
+        authorize(actor, "createAccessToken", _spec("", "*", service_token=True))
     if new.custom_role_ids or new.inline_role:
         raise InvalidRequest("custom roles are not supported; use role reader, writer or admin")
     _check_role(actor, new.role)
     owner = _acting_member_id(actor, service_token=new.service_token)
+    if not new.service_token:
+        authorize(actor, "createAccessToken", _spec(owner, "*", service_token=False))
     secret = new_token_secret()
     now = deps.clock.now_ms()
     token = AccessToken(
@@ -101,46 +109,58 @@ def create_token(deps: Deps, *, actor: Actor, new: NewToken) -> tuple[AccessToke
     return token, secret
 
 
-def _load_visible(uow: UnitOfWork, actor: Actor, token_id: str, *, write: bool) -> AccessToken:
-    """The token, if the actor may see it (and change it, with ``write``): its own personal tokens with
-    any role that manages them, anyone's with the right to manage tokens. Raises NotFound, Forbidden."""
+def _load_visible(uow: UnitOfWork, actor: Actor, token_id: str, *, actions: tuple[str, ...]) -> AccessToken:
+    """The token, if the actor may perform ``actions`` on it (``viewAccessToken`` to read it). Raises
+    NotFound, Forbidden (the token exists: LaunchDarkly answers 403 for another member's token)."""
     token = uow.tokens.get(token_id)
     if token is None:
         raise NotFound(f"Unknown token '{token_id}'")
-    own = not token.service_token and token.owner_id == actor.member_id
-    if not own:
-        require(actor, Permission.MANAGE_TOKENS)
-    elif write:
-        require(actor, Permission.MANAGE_OWN_TOKENS)
+    authorize_all(actor, [(a, token_spec(token)) for a in actions])
     return token
 
 
 def list_tokens(deps: Deps, *, actor: Actor, show_all: bool, page: Page) -> tuple[list[AccessToken], int]:
-    """The caller's own tokens; with ``show_all``, every token (needs the right to manage tokens)."""
-    require(actor, Permission.READ)
+    """The caller's own tokens; with ``show_all``, every token (for those who may view every member's
+    and every service token)."""
+    own = _spec(actor.member_id, "*", service_token=False) if actor.member_id else _spec("", "*", service_token=True)
+    authorize(actor, "viewAccessToken", own)
     owner: str | None = actor.member_id or ""
-    if show_all and can(actor, Permission.MANAGE_TOKENS):
+    if (
+        show_all
+        and permits(actor, "viewAccessToken", "member/*:token/*")
+        and permits(actor, "viewAccessToken", "service-token/*")
+    ):
         owner = None
     with deps.uow(write=False) as uow:
         return uow.tokens.find(owner, page)
 
 
 def get_token(deps: Deps, *, actor: Actor, token_id: str) -> AccessToken:
-    require(actor, Permission.READ)
     with deps.uow(write=False) as uow:
-        return _load_visible(uow, actor, token_id, write=False)
+        return _load_visible(uow, actor, token_id, actions=("viewAccessToken",))
 
 
 _WRITABLE = ("name", "description", "role", "defaultApiVersion")
 
 
+# Each writable field and its action: LaunchDarkly's names, flagward's ``updateAccessTokenApiVersion``.
+_FIELD_ACTIONS = (
+    ("name", "updateAccessTokenName"),
+    ("description", "updateAccessTokenDescription"),
+    ("role", "updateAccessTokenPolicy"),
+    ("defaultApiVersion", "updateAccessTokenApiVersion"),
+)
+
+
 def patch_token(deps: Deps, *, actor: Actor, token_id: str, patch: object) -> AccessToken:
-    require(actor, Permission.READ)
+    """JSON patch; each changed field is authorized as its action on the token."""
     with deps.uow() as uow:
-        token = _load_visible(uow, actor, token_id, write=True)
+        token = _load_visible(uow, actor, token_id, actions=("viewAccessToken",))
         before = token_document(token)
         # An unset description is absent from the document; present it as null so "replace" can set it.
         after = apply_json_patch({"description": None, **before}, patch, writable=_WRITABLE)
+        changed = [a for name, a in _FIELD_ACTIONS if before.get(name) != after.get(name)]
+        authorize_all(actor, [(a, token_spec(token)) for a in changed])
         role = Role.parse(after.get("role"))
         _check_role(actor, role)
         for name in ("name", "description"):
@@ -171,12 +191,11 @@ def patch_token(deps: Deps, *, actor: Actor, token_id: str, patch: object) -> Ac
 
 def reset_token(deps: Deps, *, actor: Actor, token_id: str, expiry: int | None = None) -> tuple[AccessToken, str]:
     """Replace the token's secret; the old one stops working at once."""
-    require(actor, Permission.READ)
     if expiry is not None:
         raise InvalidRequest("expiry is not supported: the old secret stops working at once")
     secret = new_token_secret()
     with deps.uow() as uow:
-        token = _load_visible(uow, actor, token_id, write=True)
+        token = _load_visible(uow, actor, token_id, actions=("resetAccessToken",))
         token.token_hash = hash_token(secret)
         token.last4 = secret[-4:]
         token.last_modified = deps.clock.now_ms()
@@ -197,9 +216,8 @@ def reset_token(deps: Deps, *, actor: Actor, token_id: str, expiry: int | None =
 
 
 def delete_token(deps: Deps, *, actor: Actor, token_id: str) -> None:
-    require(actor, Permission.READ)
     with deps.uow() as uow:
-        token = _load_visible(uow, actor, token_id, write=True)
+        token = _load_visible(uow, actor, token_id, actions=("deleteAccessToken",))
         uow.tokens.delete(token)
         record_audit(
             uow,

@@ -96,7 +96,9 @@ def _check_pre_approval(uow: UnitOfWork, actor: Actor, scope: _Scope, action: st
     """A trigger acts without review: where the flag's changes need approval, only someone who could make
     them without it (``bypassRequiredApproval``) may set one up. Raises ApprovalRequired (405)."""
     environments = uow.environments.find(scope.flag.project_key)[0]
-    if scope.env.key in approval_required_in(uow, scope.flag, environments) and not can_bypass_approval(actor):
+    if scope.env.key in approval_required_in(uow, scope.flag, environments) and not can_bypass_approval(
+        actor, scope.flag, scope.env
+    ):
         raise ApprovalRequired(_GATED_MESSAGE.format(action))
 
 

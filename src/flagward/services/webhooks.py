@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import AuditAction
+from flagward.domain.authorization import authorize, authorize_all, permits
 from flagward.domain.errors import InvalidRequest, NotFound
 from flagward.domain.ids import new_object_id, new_secret
 from flagward.domain.outbox import MessageKind, OutboxMessage
-from flagward.domain.permissions import Permission, can, require
 from flagward.domain.policy import parse_statements
 from flagward.domain.webhooks import Webhook, ip_literal, refusal, target_of, webhook_document
 from flagward.services._common import record_audit
@@ -40,8 +41,9 @@ def webhook_spec(webhook_id: str) -> str:
     return f"webhook/{webhook_id}"
 
 
-def shows_secret(actor: Actor) -> bool:
-    return can(actor, Permission.MANAGE_WEBHOOKS)
+def shows_secret(actor: Actor, webhook: Webhook) -> bool:
+    """A webhook's secret is shown to those who may set it (``updateSecret``)."""
+    return permits(actor, "updateSecret", resources.webhook(webhook.id, webhook.tags))
 
 
 def check_destination(deps: Deps, url: str) -> None:
@@ -107,7 +109,7 @@ def _audit(
 
 
 def create_webhook(deps: Deps, *, actor: Actor, new: NewWebhook) -> Webhook:
-    require(actor, Permission.MANAGE_WEBHOOKS)
+    authorize(actor, "createWebhook", resources.webhook("*", new.tags))
     webhook = _validated(
         deps,
         Webhook(
@@ -138,15 +140,20 @@ def load_webhook(uow: UnitOfWork, webhook_id: str, *, for_update: bool = False) 
 
 
 def list_webhooks(deps: Deps, *, actor: Actor) -> list[Webhook]:
-    require(actor, Permission.READ)
+    """The webhooks the actor may view (``viewWebhook``); Forbidden when there are some and it may view none."""
     with deps.uow(write=False) as uow:
-        return uow.webhooks.list_all()
+        found = uow.webhooks.list_all()
+    shown = [w for w in found if permits(actor, "viewWebhook", resources.webhook(w.id, w.tags))]
+    if found and not shown:
+        authorize(actor, "viewWebhook", resources.webhook(found[0].id, found[0].tags))
+    return shown
 
 
 def get_webhook(deps: Deps, *, actor: Actor, webhook_id: str) -> Webhook:
-    require(actor, Permission.READ)
     with deps.uow(write=False) as uow:
-        return load_webhook(uow, webhook_id)
+        webhook = load_webhook(uow, webhook_id)
+    authorize(actor, "viewWebhook", resources.webhook(webhook.id, webhook.tags))
+    return webhook
 
 
 _WRITABLE = ("name", "url", "secret", "sign", "on", "tags", "statements")
@@ -163,13 +170,15 @@ _ACTIONS = {
 
 def patch_webhook(deps: Deps, *, actor: Actor, webhook_id: str, patch: object, comment: str | None = None) -> Webhook:
     """Apply a JSON patch to the webhook's document (its writable fields: name, url, secret, sign, on,
-    tags, statements); all operations apply or none."""
-    require(actor, Permission.MANAGE_WEBHOOKS)
+    tags, statements); all operations apply or none. Each changed field is authorized as its action
+    (``updateUrl``, ``updateSecret``, …) on the webhook."""
     with deps.uow() as uow:
         webhook = load_webhook(uow, webhook_id, for_update=True)
         before = {"name": None, "secret": "", **webhook_document(webhook, with_secret=True)}
         after = apply_json_patch(before, patch, writable=_WRITABLE)
         changed = [name for name in _WRITABLE if after.get(name) != before.get(name)]
+        target = resources.webhook(webhook.id, webhook.tags)
+        authorize_all(actor, [(a, target) for a in dict.fromkeys(_ACTIONS[name].value for name in changed)])
         if not changed:
             return webhook
         updated = _validated(
@@ -206,9 +215,9 @@ def patch_webhook(deps: Deps, *, actor: Actor, webhook_id: str, patch: object, c
 
 def delete_webhook(deps: Deps, *, actor: Actor, webhook_id: str) -> None:
     """Delete the webhook; its undelivered messages are given up when their turn comes."""
-    require(actor, Permission.MANAGE_WEBHOOKS)
     with deps.uow() as uow:
         webhook = load_webhook(uow, webhook_id, for_update=True)
+        authorize(actor, "deleteWebhook", resources.webhook(webhook.id, webhook.tags))
         uow.webhooks.delete(webhook)
         previous = webhook_document(webhook, with_secret=False)
         _audit(deps, uow, actor, webhook, actions=[AuditAction.DELETE_WEBHOOK], verb="deleted", previous=previous)
@@ -217,9 +226,9 @@ def delete_webhook(deps: Deps, *, actor: Actor, webhook_id: str) -> None:
 
 def list_deliveries(deps: Deps, *, actor: Actor, webhook_id: str, page: Page) -> tuple[list[OutboxMessage], int]:
     """The webhook's delivery log, newest first: each delivery's status, attempts, last error and code."""
-    require(actor, Permission.READ)
     with deps.uow(write=False) as uow:
-        load_webhook(uow, webhook_id)
+        webhook = load_webhook(uow, webhook_id)
+        authorize(actor, "viewWebhook", resources.webhook(webhook.id, webhook.tags))
         return uow.outbox.find(OutboxQuery(kind=MessageKind.WEBHOOK, target=webhook_id, page=page))
 
 

@@ -19,7 +19,8 @@ NOW = 1_700_000_000_000
 REQUESTER = Actor(kind=ActorKind.SESSION, role=Role.WRITER, member_id="a" * 24)
 REVIEWER = Actor(kind=ActorKind.SESSION, role=Role.WRITER, member_id="b" * 24)
 TOKEN = Actor(kind=ActorKind.SERVICE_TOKEN, role=Role.WRITER, token_id="c" * 24)
-WRITER_RIGHTS = Rights.of(REVIEWER)
+FLAG = "proj/p:env/production:flag/f"
+WRITER_RIGHTS = Rights.of(REVIEWER, FLAG)
 NO_RIGHTS = Rights()
 
 
@@ -61,9 +62,9 @@ def test_a_description_is_required_and_at_most_5000_characters(description: obje
 
 
 def test_rights_follow_the_role() -> None:
-    assert Rights.of(Actor(kind=ActorKind.SESSION, role=Role.READER)) == Rights()
-    assert Rights.of(Actor(kind=ActorKind.SESSION, role=Role.WRITER)) == Rights(True, True, True, True, True)
-    assert Rights.of(Actor(kind=ActorKind.SESSION, role=Role.NO_ACCESS)) == Rights()
+    assert Rights.of(Actor(kind=ActorKind.SESSION, role=Role.READER), FLAG) == Rights()
+    assert Rights.of(Actor(kind=ActorKind.SESSION, role=Role.WRITER), FLAG) == Rights(True, True, True, True, True)
+    assert Rights.of(Actor(kind=ActorKind.SESSION, role=Role.NO_ACCESS), FLAG) == Rights()
 
 
 # -- review status -----------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def test_only_owners_and_admins_manage_webhooks_and_readers_list_them(world: Wor
     created = hook(world)
     reader = world.member(Role.READER)
     assert [w.id for w in webhooks.list_webhooks(world.deps, actor=reader)] == [created.id]
-    assert not webhooks.shows_secret(reader) and webhooks.shows_secret(world.member(Role.OWNER))
+    assert not webhooks.shows_secret(reader, created) and webhooks.shows_secret(world.member(Role.OWNER), created)
     with pytest.raises(Forbidden):
         webhooks.delete_webhook(world.deps, actor=world.member(Role.WRITER), webhook_id=created.id)
 

@@ -57,8 +57,12 @@ class RequestActions:
         return any(a.shown for a in (self.approve, self.decline, self.comment, self.apply, self.delete))
 
 
-def request_actions(request: ApprovalRequest, actor: Actor, settings: ApprovalSettings) -> RequestActions:
-    rights = Rights.of(actor)
+def request_actions(
+    request: ApprovalRequest, actor: Actor, settings: ApprovalSettings, resource: str | None = None
+) -> RequestActions:
+    """What the actor may do with the request, judged on ``resource`` (its flag or segment with their
+    tags, as the service doors judge it; default: ``resource_id``, without tags)."""
+    rights = Rights.of(actor, resource or request.resource_id)
     own = request.is_requestor(actor)
 
     def review(kind: ReviewKind) -> Action:

@@ -150,7 +150,7 @@ def _detail_page(
     request: Request, current: Viewer, request_id: str, *, error: str | None = None, status: int = 200
 ) -> Response:
     detail = request_detail(get_deps(request), actor=current.actor, request_id=request_id)
-    actions = request_actions(detail.view.request, current.actor, detail.view.settings)
+    actions = request_actions(detail.view.request, current.actor, detail.view.settings, detail.resource)
     notice = NOTICES.get(request.query_params.get("done", ""))
     headers, rows = comparison(detail)
     return render(

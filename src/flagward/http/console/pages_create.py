@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from flagward.domain import resources
+from flagward.domain.authorization import permits
 from flagward.domain.errors import DomainError
-from flagward.domain.permissions import Permission, can
 from flagward.domain.projects import DEFAULT_ENVIRONMENTS
 from flagward.http.console.security import CSRF_FIELD, Viewer, check_form, viewer
 from flagward.http.console.templating import render
@@ -57,7 +58,7 @@ def _project_form(
 @router.get("/projects/new")
 def new_project_page(request: Request) -> Response:
     current = viewer(request)
-    if not can(current.actor, Permission.MANAGE_PROJECTS):
+    if not permits(current.actor, "createProject", resources.project("*")):
         return _refused(request, current, "flags", "Only admins and owners can create projects.")
     return _project_form(request, current, {"key": "", "name": ""})
 
@@ -115,7 +116,7 @@ def _environment_form(
 @router.get("/projects/{project_key}/settings/new-environment")
 def new_environment_page(request: Request, project_key: str) -> Response:
     current = viewer(request)
-    if not can(current.actor, Permission.MANAGE_ENVIRONMENTS):
+    if not permits(current.actor, "createEnvironment", resources.environment(project_key, "*")):
         return _refused(request, current, "settings", "Only admins and owners can add environments.")
     return _environment_form(request, current, project_key, {"key": "", "name": "", "color": DEFAULT_COLOR})
 
@@ -184,7 +185,7 @@ def _flag_form(
 @router.get("/projects/{project_key}/new-flag")
 def new_flag_page(request: Request, project_key: str) -> Response:
     current = viewer(request)
-    if not can(current.actor, Permission.MANAGE_FLAGS):
+    if not permits(current.actor, "createFlag", resources.flag(project_key, "*")):
         return _refused(request, current, "flags", "Readers cannot create flags.")
     blank = {"key": "", "name": "", "description": "", "kind": "boolean", "values": "", "temporary": "on"}
     return _flag_form(request, current, project_key, blank)

@@ -17,10 +17,11 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
+from flagward.domain import resources
+from flagward.domain.authorization import permits
 from flagward.domain.describe import describe_instructions
 from flagward.domain.diff import diff_configs
 from flagward.domain.errors import DomainError, InvalidRequest, NotFound
-from flagward.domain.permissions import Permission, can
 from flagward.http.console import flag_view
 from flagward.http.console.chart import evaluations_chart
 from flagward.http.console.flag_forms import OPERATORS, instructions_for
@@ -28,6 +29,7 @@ from flagward.http.console.security import CSRF_FIELD, Viewer, check_form, viewe
 from flagward.http.console.templating import render
 from flagward.http.deps import get_deps
 from flagward.services.approval_create import NewRequest, create_flag_request
+from flagward.services.authz import may_change_flag_in
 from flagward.services.flag_changes import FlagPatch, update_flag
 from flagward.services.flag_overview import flag_list, flag_overview, needs_request, preview_flag_change
 from flagward.services.flags import get_flag
@@ -74,7 +76,7 @@ def projects_page(request: Request) -> Response:
     projects, total = list_projects(get_deps(request), actor=current.actor, query=ProjectQuery(page=Page(limit=100)))
     if total == 1:
         return RedirectResponse(f"/projects/{projects[0][0].key}/flags", status_code=303)
-    may_create = can(current.actor, Permission.MANAGE_PROJECTS)
+    may_create = permits(current.actor, "createProject", resources.project("*"))
     return render(request, "flags/projects.html", viewer=current, nav="flags", projects=projects, may_create=may_create)
 
 
@@ -112,7 +114,7 @@ def flags_page(
         page=number,
         pages=max(1, -(-listing.total // PAGE_SIZE)),
         link=link,
-        may_create=can(current.actor, Permission.MANAGE_FLAGS),
+        may_create=permits(current.actor, "createFlag", resources.flag(listing.project.key, "*")),
         notice=_created_notice(request, listing.environments),
     )
 
@@ -152,7 +154,7 @@ def _flag_page(
         targeting=flag_view.targeting(overview.flag, env.key, overview.get_flag),
         chart=evaluations_chart(overview.flag, overview.evaluations),
         history=flag_view.history(overview),
-        can_write=can(current.actor, Permission.UPDATE_FLAG_CONFIG),
+        can_write=may_change_flag_in(current.actor, overview.flag, env),
         gated=gated,
         request_only=gated and not overview.can_bypass,
         operators=OPERATORS,

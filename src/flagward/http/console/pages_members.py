@@ -15,10 +15,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from flagward.domain import resources
 from flagward.domain.accounts import Role
+from flagward.domain.authorization import permits
 from flagward.domain.errors import DomainError, InvalidRequest
 from flagward.domain.invitations import INVITATION_PATH
-from flagward.domain.permissions import Permission, can
 from flagward.http.console.security import (
     CSRF_FIELD,
     PRE_SESSION_COOKIE,
@@ -71,7 +72,7 @@ def _page(
     status: int = 200,
 ) -> Response:
     rows = member_statuses(get_deps(request), actor=current.actor)
-    may_manage = can(current.actor, Permission.MANAGE_MEMBERS)
+    may_manage = permits(current.actor, "createMember", resources.member("*"))
     grantable = [r for r in ROLES if r.rank <= current.actor.role.rank]
     return render(
         request,

@@ -3,7 +3,7 @@
 SDK credentials, masked until revealed.
 
 Only a role that may manage environments gets the form; everyone else reads the rules. Credentials
-are revealed to whoever the REST API shows them to (``get_environment``: read access).
+are revealed to those who may ``viewSdkKey`` on the environment (``get_environment_credentials``).
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from flagward.domain import resources
+from flagward.domain.authorization import permits
 from flagward.domain.errors import DomainError
-from flagward.domain.permissions import Permission, can
 from flagward.domain.projects import MAX_APPROVALS
 from flagward.http.console.security import CSRF_FIELD, Viewer, check_form, viewer
 from flagward.http.console.templating import render
 from flagward.http.deps import get_deps
-from flagward.services.environments import get_environment, patch_environment
+from flagward.services.environments import get_environment_credentials, patch_environment
 from flagward.services.ports import Page, ProjectQuery
 from flagward.services.projects import get_project, list_projects
 
@@ -64,7 +65,7 @@ def _page(
         project=project,
         projects=[p for p, _ in projects],
         environments=environments,
-        may_manage=can(current.actor, Permission.MANAGE_ENVIRONMENTS),
+        may_manage=permits(current.actor, "updateApprovalSettings", resources.environment(project_key, "*")),
         credentials=CREDENTIALS,
         mask=mask,
         max_approvals=MAX_APPROVALS,
@@ -93,7 +94,7 @@ def reveal(request: Request, project_key: str, env_key: str, which: str) -> Resp
     if which not in CREDENTIALS:
         return Response(status_code=404)
     try:
-        env = get_environment(get_deps(request), actor=current.actor, project_key=project_key, key=env_key)
+        env = get_environment_credentials(get_deps(request), actor=current.actor, project_key=project_key, key=env_key)
     except DomainError as exc:
         return Response(exc.message, status_code=404 if exc.code == "not_found" else 403)
     value = getattr(env, CREDENTIALS[which][1])

@@ -48,8 +48,8 @@ def _delivery(message: OutboxMessage) -> dict[str, Any]:
 
 @router.get(PATH, summary="List webhooks", **returns(Webhooks))
 def list_webhooks(actor: ActorDep, deps: DepsDep) -> dict[str, Any]:
-    secrets = service.shows_secret(actor)
-    items = [_rep(w, with_secret=secrets) for w in service.list_webhooks(deps, actor=actor)]
+    webhooks = service.list_webhooks(deps, actor=actor)
+    items = [_rep(w, with_secret=service.shows_secret(actor, w)) for w in webhooks]
     return {"items": items, "_links": {"self": link(PATH)}}
 
 
@@ -63,7 +63,7 @@ def create_webhook(actor: ActorDep, deps: DepsDep, body: webhookPost) -> dict[st
 @router.get(f"{PATH}/{{id}}", summary="Get webhook", **returns(WebhookRep))
 def get_webhook(actor: ActorDep, deps: DepsDep, id: str) -> dict[str, Any]:
     webhook = service.get_webhook(deps, actor=actor, webhook_id=id)
-    return _rep(webhook, with_secret=service.shows_secret(actor))
+    return _rep(webhook, with_secret=service.shows_secret(actor, webhook))
 
 
 @router.patch(f"{PATH}/{{id}}", summary="Update webhook (JSON patch)", **returns(WebhookRep))
