@@ -17,6 +17,7 @@ from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.notifications import Notification
 from flagward.domain.outbox import Failure, NewMessage, OutboxMessage, OutboxStats
 from flagward.domain.projects import Environment, Project
+from flagward.domain.roles import CustomRole, RoleHolders
 from flagward.domain.segments import Segment
 from flagward.domain.webhooks import Webhook
 
@@ -395,6 +396,27 @@ class WebhookRepository(Protocol):
     def delete(self, webhook: Webhook) -> None: ...
 
 
+class CustomRoleRepository(Protocol):
+    def get(self, key_or_id: str, *, for_update: bool = False) -> CustomRole | None:
+        """The role with this key, else the one with this id."""
+        ...
+
+    def resolve(self, keys_or_ids: Collection[str]) -> dict[str, CustomRole]:
+        """Each of ``keys_or_ids`` that names a role (by key or id), to that role."""
+        ...
+
+    def find(self, page: Page) -> tuple[list[CustomRole], int]:
+        """In key order."""
+        ...
+
+    def holders(self, role_id: str) -> RoleHolders: ...
+    def add(self, role: CustomRole) -> None: ...
+    def update(self, role: CustomRole) -> None: ...
+    def delete(self, role: CustomRole) -> None:
+        """The role and its assignments to members and teams."""
+        ...
+
+
 class HostResolver(Protocol):
     """Names to IP addresses (``socket.getaddrinfo`` in production), for the webhook URL checks."""
 
@@ -480,6 +502,8 @@ class UnitOfWork(Protocol):
     def notifications(self) -> NotificationRepository: ...
     @property
     def webhooks(self) -> WebhookRepository: ...
+    @property
+    def roles(self) -> CustomRoleRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

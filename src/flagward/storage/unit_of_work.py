@@ -19,6 +19,7 @@ from flagward.storage.engine import WRITE_OPTION
 from flagward.storage.repositories import (
     SqlApprovalRepository,
     SqlAuditLog,
+    SqlCustomRoleRepository,
     SqlEnvironmentRepository,
     SqlFlagRepository,
     SqlFlagUsage,
@@ -58,6 +59,7 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     notifications: SqlNotifications
     webhooks: SqlWebhooks
+    roles: SqlCustomRoleRepository
 
     def __init__(
         self,
@@ -100,6 +102,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self.session, on_add=self._note_enqueued)
         self.notifications = SqlNotifications(self.session)
         self.webhooks = SqlWebhooks(self.session)
+        self.roles = SqlCustomRoleRepository(self.session)
         return self
 
     def _note_enqueued(self) -> None:
