@@ -36,6 +36,7 @@ COPY = FLAG + "/copy"
 APPROVALS = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}/approval-requests"
 PROPOSES = "proposes or reviews an approval request; nothing changes until it is applied"
 ACCOUNTS = "accounts and credentials; no flag configuration"
+ROLES = "custom roles and their assignments: who may act, never what SDKs are served"
 
 # Routes that can change what SDKs are served for a flag and must refuse to in a gated environment,
 # with the action the walk below expects them to name.
@@ -84,6 +85,9 @@ ALLOWED = {
     ("PATCH", "/api/v2/tokens/{id}"): ACCOUNTS,
     ("DELETE", "/api/v2/tokens/{id}"): ACCOUNTS,
     ("POST", "/api/v2/tokens/{id}/reset"): ACCOUNTS,
+    ("POST", "/api/v2/roles"): ROLES,
+    ("PATCH", "/api/v2/roles/{customRoleKey}"): ROLES,
+    ("DELETE", "/api/v2/roles/{customRoleKey}"): ROLES,
     ("POST", "/api/v2/projects/{projectKey}/environments/{environmentKey}/flags/evaluate"): "evaluates; reads only",
     ("POST", "/bulk"): "SDK analytics events: evaluation counts, never configuration",
     ("POST", "/diagnostic"): "SDK diagnostics",

@@ -77,6 +77,10 @@ RESPONSES = [
     ("POST", "/api/v2/webhooks", "200", "Webhook"),
     ("GET", "/api/v2/webhooks/{id}", "200", "Webhook"),
     ("PATCH", "/api/v2/webhooks/{id}", "200", "Webhook"),
+    ("GET", "/api/v2/roles", "200", "CustomRoles"),
+    ("POST", "/api/v2/roles", "201", "CustomRole"),
+    ("GET", "/api/v2/roles/{customRoleKey}", "200", "CustomRole"),
+    ("PATCH", "/api/v2/roles/{customRoleKey}", "200", "CustomRole"),
 ]
 
 NO_CONTENT = [
@@ -90,6 +94,7 @@ NO_CONTENT = [
     ("DELETE", "/api/v2/teams/{teamKey}"),
     ("DELETE", "/api/v2/tokens/{id}"),
     ("DELETE", "/api/v2/webhooks/{id}"),
+    ("DELETE", "/api/v2/roles/{customRoleKey}"),
     ("POST", "/auth/logout"),
 ]
 

@@ -44,7 +44,18 @@ def parse_policy(raw: object, *, field: str = "policy") -> tuple[Statement, ...]
     """A role's policy from its JSON form; a role must say something, so an empty list is refused."""
     if raw is None or raw == []:
         raise InvalidRequest(f"{field} must be a non-empty list of statements")
-    return parse_statements(raw, field=field)
+    try:
+        return parse_statements(raw, field=field)
+    except InvalidRequest as error:
+        if not isinstance(raw, list) or str(error).startswith(field):
+            raise
+        # A bad resource specifier's message names the specifier only: say which statement holds it.
+        for index, item in enumerate(raw):
+            try:
+                parse_statements([item])
+            except InvalidRequest:
+                raise InvalidRequest(f"{field}[{index}]: {error}") from None
+        raise
 
 
 def parse_base_permissions(raw: object) -> str | None:

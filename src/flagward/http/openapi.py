@@ -35,6 +35,7 @@ from flagward.domain.accounts import TOKEN_ROLES, Role
 from flagward.domain.approvals import MAX_DESCRIPTION
 from flagward.domain.copy import APPROVAL_COPY_ACTIONS, CopyAction
 from flagward.domain.ids import MAX_KEY_LENGTH
+from flagward.domain.roles import BASE_PERMISSIONS
 from flagward.http.deps import API_VERSIONS, get_actor, get_deps
 
 FLAG_ENV = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}"
@@ -110,6 +111,11 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/webhooks/{id}"): "getWebhook",
     ("PATCH", "/api/v2/webhooks/{id}"): "patchWebhook",
     ("DELETE", "/api/v2/webhooks/{id}"): "deleteWebhook",
+    ("GET", "/api/v2/roles"): "getCustomRoles",
+    ("POST", "/api/v2/roles"): "postCustomRole",
+    ("GET", "/api/v2/roles/{customRoleKey}"): "getCustomRole",
+    ("PATCH", "/api/v2/roles/{customRoleKey}"): "patchCustomRole",
+    ("DELETE", "/api/v2/roles/{customRoleKey}"): "deleteCustomRole",
     # flagward's own: health, console sign-in, in-app notifications, webhook delivery logs, external approval
     # services' callback.
     ("POST", "/api/v2/approval-requests/{id}/integration-callback"): "postApprovalRequestIntegrationCallback",
@@ -197,6 +203,8 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     # Its body is read as signed bytes (no body model), through the RequestBodies middleware (413, 415).
     "postApprovalRequestIntegrationCallback": frozenset({401, 403, 404, 413, 415}),
     "patchWebhook": frozenset({409}),
+    "postCustomRole": frozenset({409}),
+    "patchCustomRole": frozenset({409}),
 }
 
 # The SDK edge answers from the SDK hub (503 until it is ready) and names its credential its own way:
@@ -293,6 +301,12 @@ BODY_CONSTRAINTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "FlagCopyConfigPost": {"includedActions": _items_enum(CopyAction), "excludedActions": _items_enum(CopyAction)},
     "PostApprovalRequestReviewRequest": {"kind": _enum(("approve", "comment", "decline"))},
+    "CustomRolePost": {
+        "key": _KEY,
+        "name": _NAME,
+        "policy": {"minItems": 1},
+        "basePermissions": _enum(BASE_PERMISSIONS),
+    },
 }
 
 # Operation id -> query parameter -> JSON-schema keywords the handler enforces.

@@ -104,9 +104,11 @@ def create_role(deps: Deps, *, actor: Actor, new: NewRole) -> CustomRole:
 
 
 def get_role(deps: Deps, *, actor: Actor, key: str) -> tuple[CustomRole, RoleHolders]:
+    authorize(actor, "viewRole", resources.role(key))  # before looking: no answer tells a stranger it exists
     with deps.uow(write=False) as uow:
         role = load_role(uow, key)
-        authorize(actor, "viewRole", resources.role(role.key))
+        if role.key != key:
+            authorize(actor, "viewRole", resources.role(role.key))  # named by its id
         return role, uow.roles.holders(role.id)
 
 
@@ -163,9 +165,11 @@ def patch_role(deps: Deps, *, actor: Actor, key: str, patch: object, comment: st
 
 def delete_role(deps: Deps, *, actor: Actor, key: str) -> None:
     """Delete the role and its assignments to members and teams (see the module's docstring)."""
+    authorize(actor, "deleteRole", resources.role(key))
     with deps.uow() as uow:
         role = load_role(uow, key, for_update=True)
-        authorize(actor, "deleteRole", resources.role(role.key))
+        if role.key != key:
+            authorize(actor, "deleteRole", resources.role(role.key))
         holders = uow.roles.holders(role.id)
         uow.roles.delete(role)
         _audit(
