@@ -565,6 +565,7 @@ def _walk(writer: httpx.Client, project: str, method: str, template: str) -> htt
         "featureFlagKey": "decoy" if method == "DELETE" else "plain",
         "segmentKey": "none",
         "teamKey": "none",
+        "customRoleKey": "none",
         "id": "0" * 24,
         "envId": "0" * 24,
         # The console's path parameters.
