@@ -81,6 +81,9 @@ RESPONSES = [
     ("POST", "/api/v2/roles", "201", "CustomRole"),
     ("GET", "/api/v2/roles/{customRoleKey}", "200", "CustomRole"),
     ("PATCH", "/api/v2/roles/{customRoleKey}", "200", "CustomRole"),
+    ("PATCH", "/api/v2/members", "200", "BulkEditMembersRep"),
+    ("POST", "/api/v2/members/{id}/teams", "201", "Member"),
+    ("GET", "/api/v2/teams/{teamKey}/roles", "200", "TeamCustomRoles"),
 ]
 
 NO_CONTENT = [

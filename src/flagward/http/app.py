@@ -126,6 +126,8 @@ def create_app(
         notifications.router,
         webhooks.router,
         roles.router,
+        roles.members,
+        roles.teams,
         sdk_polling.router,
         sdk_events.router,
         sdk_evalx.router,

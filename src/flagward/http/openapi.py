@@ -116,6 +116,9 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/roles/{customRoleKey}"): "getCustomRole",
     ("PATCH", "/api/v2/roles/{customRoleKey}"): "patchCustomRole",
     ("DELETE", "/api/v2/roles/{customRoleKey}"): "deleteCustomRole",
+    ("PATCH", "/api/v2/members"): "patchMembers",
+    ("POST", "/api/v2/members/{id}/teams"): "postMemberTeams",
+    ("GET", "/api/v2/teams/{teamKey}/roles"): "getTeamRoles",
     # flagward's own: health, console sign-in, in-app notifications, webhook delivery logs, external approval
     # services' callback.
     ("POST", "/api/v2/approval-requests/{id}/integration-callback"): "postApprovalRequestIntegrationCallback",
@@ -255,7 +258,6 @@ DOCUMENTED_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"
 
 _KEY = {"minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"}
 _NAME = {"minLength": 1}
-_NO_CUSTOM_ROLES = {"maxItems": 0, "description": "Custom roles are not supported; use role"}
 
 
 def _enum(values: Iterable[Any]) -> dict[str, Any]:
@@ -278,13 +280,11 @@ BODY_CONSTRAINTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "FeatureFlagBody": {"key": _KEY, "name": _NAME},
     "SegmentBody": {"key": _KEY, "name": _NAME},
-    "TeamPostInput": {"key": _KEY, "name": _NAME, "customRoleKeys": _NO_CUSTOM_ROLES},
-    "NewMemberForm": {"role": _enum(Role), "customRoles": _NO_CUSTOM_ROLES},
+    "TeamPostInput": {"key": _KEY, "name": _NAME},
+    "NewMemberForm": {"role": _enum(Role)},
     "AccessTokenPost": {
         "role": _enum(TOKEN_ROLES),
         "defaultApiVersion": _enum(sorted(int(v) for v in API_VERSIONS if v.isdigit())),
-        "customRoleIds": _NO_CUSTOM_ROLES,
-        "inlineRole": _NO_CUSTOM_ROLES,
     },
     "CreateFlagConfigApprovalRequestRequest": {
         "description": {"minLength": 1, "maxLength": MAX_DESCRIPTION},

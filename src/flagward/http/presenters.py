@@ -75,7 +75,8 @@ def member(value: Member) -> dict[str, Any]:
     doc = member_document(value)
     doc["_links"] = links(f"{API}/members/{value.id}", f"{API}/members")
     doc["teams"] = [
-        {"key": key, "name": value.team_names.get(key, key), "customRoleKeys": []} for key in value.team_keys
+        {"key": key, "name": value.team_names.get(key, key), "customRoleKeys": list(value.team_role_keys.get(key, []))}
+        for key in value.team_keys
     ]
     return doc
 

@@ -7,13 +7,23 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
+from flagward.domain.errors import InvalidRequest
 from flagward.domain.roles import CustomRole, RoleHolders, role_document
+from flagward.http import presenters
 from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection, links
-from flagward.http.routes._bodies import json_patch_only
+from flagward.http.routes._bodies import comment_of, json_patch_only
 from flagward.http.routes._responses import returns
+from flagward.http.schemas.read_accounts import Member
+from flagward.http.schemas.roles import (
+    BulkEditMembersRep,
+    CustomRolePost,
+    CustomRoles,
+    MemberTeamsPostInput,
+    TeamCustomRoles,
+)
 from flagward.http.schemas.roles import CustomRole as CustomRoleRep
-from flagward.http.schemas.roles import CustomRolePost, CustomRoles
+from flagward.services import assignments
 from flagward.services import roles as service
 
 router = APIRouter(tags=["Custom roles"])
@@ -57,3 +67,30 @@ def patch_role(
 def delete_role(actor: ActorDep, deps: DepsDep, customRoleKey: str) -> Response:
     service.delete_role(deps, actor=actor, key=customRoleKey)
     return Response(status_code=204)
+
+
+members = APIRouter(tags=["Account members"])
+teams = APIRouter(tags=["Teams"])
+
+
+@members.patch("/api/v2/members", summary="Modify account members (semantic patch)", **returns(BulkEditMembersRep))
+def patch_members(actor: ActorDep, deps: DepsDep, payload: Annotated[Any, Body()]) -> dict[str, Any]:
+    """LaunchDarkly's instructions; all or nothing: a member that cannot be changed fails the request (400)."""
+    if not isinstance(payload, dict):
+        raise InvalidRequest("the body must be {comment, instructions}")
+    changed = assignments.patch_members(
+        deps, actor=actor, instructions=payload.get("instructions"), comment=comment_of(payload)
+    )
+    return {"members": changed, "errors": []}
+
+
+@members.post("/api/v2/members/{id}/teams", status_code=201, summary="Add a member to teams", **returns(Member))
+def add_member_to_teams(actor: ActorDep, deps: DepsDep, id: str, body: MemberTeamsPostInput) -> dict[str, Any]:
+    return presenters.member(assignments.add_member_to_teams(deps, actor=actor, member_id=id, team_keys=body.teamKeys))
+
+
+@teams.get("/api/v2/teams/{teamKey}/roles", summary="Get team custom roles", **returns(TeamCustomRoles))
+def get_team_roles(actor: ActorDep, deps: DepsDep, teamKey: str, page: PageDep) -> dict[str, Any]:
+    roles, total = assignments.team_roles(deps, actor=actor, key=teamKey, page=page)
+    items = [{"key": r.key, "name": r.name} for r in roles]
+    return collection(f"/api/v2/teams/{teamKey}/roles", items, total, page)
