@@ -595,6 +595,7 @@ class FakeAuditLog:
             and (not query.q or query.q.lower() in repr(e.content()).lower())
             and (not query.spec or any(spec_matches(query.spec, r) for r in e.resources()))
             and (not query.member_id or e.actor.member_id == query.member_id)
+            and (not query.statements or e.matches(query.statements))
         ]
         return copy.deepcopy(items[: query.limit])
 

@@ -89,6 +89,7 @@ ALLOWED = {
     ("PATCH", "/api/v2/roles/{customRoleKey}"): ROLES,
     ("DELETE", "/api/v2/roles/{customRoleKey}"): ROLES,
     ("PATCH", "/api/v2/members"): ROLES,
+    ("POST", "/api/v2/auditlog"): "searches the audit log; reads only",
     ("POST", "/api/v2/members/{id}/teams"): ACCOUNTS,
     ("POST", "/api/v2/projects/{projectKey}/environments/{environmentKey}/flags/evaluate"): "evaluates; reads only",
     ("POST", "/bulk"): "SDK analytics events: evaluation counts, never configuration",

@@ -84,6 +84,7 @@ RESPONSES = [
     ("PATCH", "/api/v2/members", "200", "BulkEditMembersRep"),
     ("POST", "/api/v2/members/{id}/teams", "201", "Member"),
     ("GET", "/api/v2/teams/{teamKey}/roles", "200", "TeamCustomRoles"),
+    ("POST", "/api/v2/auditlog", "200", "AuditLogEntryListingRepCollection"),
 ]
 
 NO_CONTENT = [

@@ -45,6 +45,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/caller-identity"): "getCallerIdentity",
     ("GET", "/api/v2/auditlog"): "getAuditLogEntries",
     ("GET", "/api/v2/auditlog/{id}"): "getAuditLogEntry",
+    ("POST", "/api/v2/auditlog"): "postAuditLogEntries",
     ("GET", "/api/v2/projects"): "getProjects",
     ("POST", "/api/v2/projects"): "postProject",
     ("GET", "/api/v2/projects/{projectKey}"): "getProject",
@@ -312,6 +313,7 @@ BODY_CONSTRAINTS: dict[str, dict[str, dict[str, Any]]] = {
 # Operation id -> query parameter -> JSON-schema keywords the handler enforces.
 QUERY_CONSTRAINTS: dict[str, dict[str, dict[str, Any]]] = {
     "getAuditLogEntries": {"limit": {"minimum": 1, "maximum": 20}},
+    "postAuditLogEntries": {"limit": {"minimum": 1, "maximum": 20}},
     "getFeatureFlags": {"sort": _enum(("creationDate", "-creationDate", "key", "-key", "name", "-name"))},
     "getProjects": {"sort": _enum(("createdOn", "-createdOn", "name", "-name"))},
     "evaluateContextInstance": {"sort": _enum(("key", "-key", "name", "-name"))},

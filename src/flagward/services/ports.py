@@ -16,6 +16,7 @@ from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.notifications import Notification
 from flagward.domain.outbox import Failure, NewMessage, OutboxMessage, OutboxStats
+from flagward.domain.policy import Statement
 from flagward.domain.projects import Environment, Project
 from flagward.domain.roles import CustomRole, RoleHolders
 from flagward.domain.segments import Segment
@@ -305,6 +306,7 @@ class AuditQuery:
     spec: str | None = None
     member_id: str | None = None  # entries whose actor is this member
     limit: int = 10
+    statements: tuple[Statement, ...] = ()  # entries one of whose accesses these allow (none: every entry)
 
 
 @dataclass(frozen=True)
