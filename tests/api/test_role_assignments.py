@@ -131,7 +131,9 @@ def test_a_team_gets_roles_and_maintainers_and_its_members_show_the_roles(
     assert teams.get_team_roles(team.key).total_count == 2
 
     grant = {"kind": "addPermissionGrants", "actionSet": "maintainTeam", "memberIDs": [member.id]}
-    teams.patch_team(team.key, TeamPatchInput(instructions=[grant]))
+    expanded = teams.patch_team(team.key, TeamPatchInput(instructions=[grant]), expand="roles,maintainers")
+    assert sorted(r.key for r in expanded.roles.items) == sorted([first.key, second.key])
+    assert expanded.maintainers.total_count == 1
     wrong = {"kind": "addPermissionGrants", "actions": ["deleteTeam"], "memberIDs": [member.id]}
     status, _ = _error(lambda: teams.patch_team(team.key, TeamPatchInput(instructions=[wrong])))
     assert status == 400

@@ -14,13 +14,12 @@ from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection, links
 from flagward.http.routes._bodies import comment_of, json_patch_only
 from flagward.http.routes._responses import returns
-from flagward.http.schemas.read_accounts import Member
+from flagward.http.schemas.read_accounts import Member, TeamCustomRoles
 from flagward.http.schemas.roles import (
     BulkEditMembersRep,
     CustomRolePost,
     CustomRoles,
     MemberTeamsPostInput,
-    TeamCustomRoles,
 )
 from flagward.http.schemas.roles import CustomRole as CustomRoleRep
 from flagward.services import assignments

@@ -1,5 +1,5 @@
-"""Custom roles: LaunchDarkly's ``CustomRolePost``, ``CustomRole``, ``CustomRoles``, the team's
-``TeamCustomRoles``, ``MemberTeamsPostInput`` and ``BulkEditMembersRep``."""
+"""Custom roles: LaunchDarkly's ``CustomRolePost``, ``CustomRole``, ``CustomRoles``, ``MemberTeamsPostInput`` and
+``BulkEditMembersRep`` (the team's ``TeamCustomRoles`` lives with the team, in ``read_accounts``)."""
 
 from __future__ import annotations
 
@@ -52,18 +52,6 @@ class CustomRoles(Read):
     links: Maybe[Links] = Field(default=None, alias="_links")
     items: list[CustomRole]
     totalCount: Maybe[int] = None
-
-
-class TeamCustomRole(Read):
-    key: Maybe[str] = None
-    name: Maybe[str] = None
-    appliedOn: Maybe[int] = None
-
-
-class TeamCustomRoles(Read):
-    totalCount: Maybe[int] = None
-    items: Maybe[list[TeamCustomRole]] = None
-    links: Maybe[Links] = Field(default=None, alias="_links")
 
 
 class MemberTeamsPostInput(Body):
