@@ -398,6 +398,7 @@ class FakeMembers:
         member = copy.deepcopy(member)
         member.team_keys = sorted(t.key for t in self.s.teams.values() if member.id in t.member_ids)
         member.team_role_keys = {k: list(self.s.teams[k].custom_role_keys) for k in member.team_keys}
+        member.maintained_team_keys = sorted(t.key for t in self.s.teams.values() if member.id in t.maintainer_ids)
         return member
 
     def get(self, member_id: str) -> Member | None:

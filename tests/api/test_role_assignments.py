@@ -134,6 +134,8 @@ def test_a_team_gets_roles_and_maintainers_and_its_members_show_the_roles(
     expanded = teams.patch_team(team.key, TeamPatchInput(instructions=[grant]), expand="roles,maintainers")
     assert sorted(r.key for r in expanded.roles.items) == sorted([first.key, second.key])
     assert expanded.maintainers.total_count == 1
+    grants = members.get_member(member.id).permission_grants
+    assert [(g.resource, g.action_set) for g in grants] == [(f"team/{team.key}", "maintainTeam")]
     wrong = {"kind": "addPermissionGrants", "actions": ["deleteTeam"], "memberIDs": [member.id]}
     status, _ = _error(lambda: teams.patch_team(team.key, TeamPatchInput(instructions=[wrong])))
     assert status == 400

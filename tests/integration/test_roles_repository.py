@@ -88,6 +88,7 @@ def test_assignments_to_members_and_teams_are_kept_and_counted(factory: Any) -> 
         assert team.custom_role_keys == ["staging-reader"] and team.maintainer_ids == ["n" * 24]
         assert uow.roles.holders(f"{1:024x}") == RoleHolders(member_ids=("m" * 24,))
         assert uow.roles.holders(f"{2:024x}") == RoleHolders(team_keys=("ops",))
+        assert uow.members.get("n" * 24).maintained_team_keys == ["ops"] and member.maintained_team_keys == []
         assert member_policies(uow, member) == (PAYMENTS, READ_STAGING)
         assert member_policies(uow, uow.members.get("n" * 24)) == (READ_STAGING,)
 

@@ -57,6 +57,7 @@ class Member:
     team_names: dict[str, str] = field(default_factory=dict)  # team key -> name, where loaded
     custom_role_ids: list[str] = field(default_factory=list)  # LaunchDarkly's ``customRoles``: role ids
     team_role_keys: dict[str, list[str]] = field(default_factory=dict)  # team key -> its role keys, where loaded
+    maintained_team_keys: list[str] = field(default_factory=list)  # teams this member maintains, where loaded
 
 
 @dataclass

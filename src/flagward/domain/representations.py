@@ -130,7 +130,9 @@ def member_document(member: Member) -> dict[str, Any]:
         "customRoles": list(member.custom_role_ids),
         "mfa": "disabled",
         "excludedDashboards": [],
-        "permissionGrants": [],
+        "permissionGrants": [
+            {"resource": f"team/{k}", "actionSet": "maintainTeam"} for k in member.maintained_team_keys
+        ],
         # flagward's own (LaunchDarkly has none; its clients ignore it): approval-request notifications by e-mail.
         "emailNotifications": member.email_notifications,
     }

@@ -51,12 +51,14 @@ class SqlMemberRepository:
     def _hydrate(self, records: list[MemberRecord]) -> list[Member]:
         teams = self._teams([r.id for r in records])
         roles = _member_role_ids(self._session, [r.id for r in records])
+        maintained = _maintained_team_keys(self._session, [r.id for r in records])
         team_roles = _team_role_keys(self._session, sorted({k for t in teams.values() for k in t}))
         members = []
         for r in records:
             member = member_from_record(r, list(teams[r.id]), teams[r.id])
             member.custom_role_ids = roles.get(r.id, [])
             member.team_role_keys = {k: team_roles.get(k, []) for k in member.team_keys}
+            member.maintained_team_keys = maintained.get(r.id, [])
             members.append(member)
         return members
 
@@ -230,6 +232,20 @@ def _member_role_ids(session: Session, member_ids: list[str]) -> dict[str, list[
         )
         for member_id, role_id in rows:
             result.setdefault(member_id, []).append(role_id)
+    return result
+
+
+def _maintained_team_keys(session: Session, member_ids: list[str]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    if member_ids:
+        rows = session.execute(
+            select(TeamMaintainerRecord.member_id, TeamRecord.key)
+            .join(TeamRecord, TeamRecord.id == TeamMaintainerRecord.team_id)
+            .where(TeamMaintainerRecord.member_id.in_(member_ids))
+            .order_by(TeamRecord.key)
+        )
+        for member_id, team_key in rows:
+            result.setdefault(member_id, []).append(team_key)
     return result
 
 
