@@ -285,6 +285,6 @@ def delete_team(deps: Deps, *, actor: Actor, key: str) -> None:
             resource=team_spec(key),
             title_verb="deleted",
             description=f"Deleted team {team.name}",
-            previous=team_document(team),
+            previous=audit_document(team),
         )
         uow.commit()
