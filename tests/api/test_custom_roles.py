@@ -158,3 +158,15 @@ def test_a_writer_may_read_roles_but_not_change_them(api: launchdarkly_api.ApiCl
         assert status == 403 and body["code"] == "forbidden"
         status, _ = _error(lambda: _create(client))
         assert status == 403
+
+
+def test_a_merge_patch_changes_the_fields_it_names(server: ServerProcess, api: launchdarkly_api.ApiClient) -> None:
+    role = _create(api, description="before")
+    with httpx.Client(base_url=server.url, headers={"Authorization": server.admin_token}) as client:
+        body = {"comment": "merge", "merge": {"description": "after", "basePermissions": "reader"}}
+        response = client.patch(f"/api/v2/roles/{role.key}", json=body)
+        assert response.status_code == 200, response.text
+        bad = client.patch(f"/api/v2/roles/{role.key}", json={"merge": {"key": "renamed"}})
+        assert bad.status_code == 400 and bad.json()["code"] == "invalid_request"
+    patched = CustomRolesApi(api).get_custom_role(role.key)
+    assert (patched.description, patched.base_permissions, patched.name) == ("after", "reader", role.name)

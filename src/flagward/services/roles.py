@@ -35,7 +35,7 @@ from flagward.domain.roles import (
     role_document,
 )
 from flagward.services._common import record_audit
-from flagward.services.patching import apply_json_patch
+from flagward.services.patching import patch_document
 from flagward.services.ports import Deps, Page, UnitOfWork
 
 Policy = tuple[Statement, ...]
@@ -128,15 +128,18 @@ _ACTIONS = {
 }
 
 
-def patch_role(deps: Deps, *, actor: Actor, key: str, patch: object, comment: str | None = None) -> CustomRole:
-    """JSON patch on name, description, policy and basePermissions; the result is validated as on create.
-    Each changed field is authorized with its own action (``updatePolicy``, ``updateName``…)."""
+def patch_role(
+    deps: Deps, *, actor: Actor, key: str, patch: object, comment: str | None = None, kind: str = "json"
+) -> CustomRole:
+    """JSON patch (``kind`` "json") or JSON merge patch ("merge") on name, description, policy and
+    basePermissions; the result is validated as on create. Each changed field is authorized with its own
+    action (``updatePolicy``, ``updateName``…)."""
     with deps.uow() as uow:
         role = load_role(uow, key, for_update=True)
         before = role_document(role)
         # An unset basePermissions is absent from the document; present it as null so "replace" can set it.
         base = {"basePermissions": None, **before}
-        after = apply_json_patch(base, patch, writable=_WRITABLE)
+        after = patch_document(base, kind, patch, writable=_WRITABLE)
         actions = [_ACTIONS[name] for name in _WRITABLE if after.get(name) != base.get(name)]
         for action in actions:
             authorize(actor, action, resources.role(role.key))

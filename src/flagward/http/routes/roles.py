@@ -12,7 +12,7 @@ from flagward.domain.roles import CustomRole, RoleHolders, role_document
 from flagward.http import presenters
 from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection, links
-from flagward.http.routes._bodies import comment_of, json_patch_only
+from flagward.http.routes._bodies import comment_of, parse_patch
 from flagward.http.routes._responses import returns
 from flagward.http.schemas.read_accounts import Member, TeamCustomRoles
 from flagward.http.schemas.roles import (
@@ -53,12 +53,14 @@ def get_role(actor: ActorDep, deps: DepsDep, customRoleKey: str) -> dict[str, An
     return _rep(role, holders)
 
 
-@router.patch(PATH + "/{customRoleKey}", summary="Update custom role (JSON patch)", **returns(CustomRoleRep))
+@router.patch(PATH + "/{customRoleKey}", summary="Update custom role (JSON or merge patch)", **returns(CustomRoleRep))
 def patch_role(
     request: Request, actor: ActorDep, deps: DepsDep, customRoleKey: str, payload: Annotated[Any, Body()]
 ) -> dict[str, Any]:
-    patch = json_patch_only(request, payload)
-    role = service.patch_role(deps, actor=actor, key=customRoleKey, patch=patch.operations, comment=patch.comment)
+    patch = parse_patch(request, payload, merge=True)
+    role = service.patch_role(
+        deps, actor=actor, key=customRoleKey, patch=patch.operations, comment=patch.comment, kind=patch.kind
+    )
     return _rep(role)
 
 
