@@ -10,7 +10,7 @@ or its id wherever LaunchDarkly accepts either (``/roles/{customRoleKey}``, memb
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flagward.domain.errors import InvalidRequest
@@ -95,11 +95,3 @@ def role_document(role: CustomRole, *, holders: RoleHolders | None = None) -> di
     if holders is not None:
         doc["assignedTo"] = {"membersCount": len(holders.member_ids), "teamsCount": len(holders.team_keys)}
     return doc
-
-
-@dataclass
-class Assignments:
-    """Role ids resolved from keys or ids, and those that named no role."""
-
-    ids: list[str] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)
