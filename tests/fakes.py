@@ -24,6 +24,7 @@ from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.notifications import Notification
 from flagward.domain.outbox import Failure, MessageStatus, NewMessage, OutboxMessage, OutboxStats
 from flagward.domain.projects import ApprovalSettings, Environment, Project
+from flagward.domain.roles import CustomRole, RoleHolders
 from flagward.domain.scheduled_changes import ScheduledChange, ScheduleStatus
 from flagward.domain.segments import Segment
 from flagward.domain.triggers import Trigger
@@ -96,6 +97,7 @@ class FakeStore:
     scheduled_changes: dict[str, ScheduledChange] = field(default_factory=dict)
     expiring_targets: dict[str, ExpiringTarget] = field(default_factory=dict)
     triggers: dict[str, Trigger] = field(default_factory=dict)
+    roles: dict[str, CustomRole] = field(default_factory=dict)  # by id
 
 
 class FakeProjects:
@@ -401,6 +403,8 @@ class FakeMembers:
     def _with_teams(self, member: Member) -> Member:
         member = copy.deepcopy(member)
         member.team_keys = sorted(t.key for t in self.s.teams.values() if member.id in t.member_ids)
+        member.team_role_keys = {k: list(self.s.teams[k].custom_role_keys) for k in member.team_keys}
+        member.maintained_team_keys = sorted(t.key for t in self.s.teams.values() if member.id in t.maintainer_ids)
         return member
 
     def get(self, member_id: str) -> Member | None:
@@ -439,6 +443,8 @@ class FakeMembers:
         for team in self.s.teams.values():
             if member.id in team.member_ids:
                 team.member_ids.remove(member.id)
+            if member.id in team.maintainer_ids:
+                team.maintainer_ids.remove(member.id)
 
 
 class FakeTeams:
@@ -596,6 +602,7 @@ class FakeAuditLog:
             and (not query.q or query.q.lower() in repr(e.content()).lower())
             and (not query.spec or any(spec_matches(query.spec, r) for r in e.resources()))
             and (not query.member_id or e.actor.member_id == query.member_id)
+            and (not query.statements or e.matches(query.statements))
         ]
         return copy.deepcopy(items[: query.limit])
 
@@ -836,6 +843,43 @@ class FakeTriggers:
         self.s.triggers.pop(trigger.id, None)
 
 
+class FakeRoles:
+    """Assignments are the members' ``custom_role_ids`` and the teams' ``custom_role_keys``."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, key_or_id: str, *, for_update: bool = False) -> CustomRole | None:
+        by_key = [r for r in self.s.roles.values() if r.key == key_or_id]
+        return copy.deepcopy(by_key[0] if by_key else self.s.roles.get(key_or_id))
+
+    def resolve(self, keys_or_ids: Collection[str]) -> dict[str, CustomRole]:
+        names = set(keys_or_ids)
+        return {n: copy.deepcopy(r) for r in self.s.roles.values() for n in (r.key, r.id) if n in names}
+
+    def find(self, page: Page) -> tuple[list[CustomRole], int]:
+        items = sorted(self.s.roles.values(), key=lambda r: r.key)
+        return copy.deepcopy(_page(items, page)), len(items)
+
+    def holders(self, role_id: str) -> RoleHolders:
+        role = self.s.roles[role_id]
+        members = sorted(m.id for m in self.s.members.values() if role_id in m.custom_role_ids)
+        teams = sorted(t.key for t in self.s.teams.values() if role.key in t.custom_role_keys)
+        return RoleHolders(member_ids=tuple(members), team_keys=tuple(teams))
+
+    def add(self, role: CustomRole) -> None:
+        self.s.roles[role.id] = copy.deepcopy(role)
+
+    update = add
+
+    def delete(self, role: CustomRole) -> None:
+        self.s.roles.pop(role.id, None)
+        for member in self.s.members.values():
+            member.custom_role_ids = [i for i in member.custom_role_ids if i != role.id]
+        for team in self.s.teams.values():
+            team.custom_role_keys = [k for k in team.custom_role_keys if k != role.key]
+
+
 class FakeUnitOfWork:
     def __init__(self, shared: FakeStore, broker: RecordingBroker) -> None:
         self._shared = shared
@@ -867,6 +911,7 @@ class FakeUnitOfWork:
         self.scheduled_changes = FakeScheduledChanges(store)
         self.expiring_targets = FakeExpiringTargets(store)
         self.triggers = FakeTriggers(store)
+        self.roles = FakeRoles(store)
         return self
 
     def __exit__(

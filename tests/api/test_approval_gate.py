@@ -42,6 +42,7 @@ SCHEDULES = (
     "schedules a change, changing nothing now: refused (405) where approval is required unless one may bypass it "
     "(tests/api/test_scheduled_changes.py); it executes through check_flag_write"
 )
+ROLES = "custom roles and their assignments: who may act, never what SDKs are served"
 
 # Routes that can change what SDKs are served for a flag and must refuse to in a gated environment,
 # with the action the walk below expects them to name.
@@ -91,6 +92,12 @@ ALLOWED = {
     ("PATCH", "/api/v2/tokens/{id}"): ACCOUNTS,
     ("DELETE", "/api/v2/tokens/{id}"): ACCOUNTS,
     ("POST", "/api/v2/tokens/{id}/reset"): ACCOUNTS,
+    ("POST", "/api/v2/roles"): ROLES,
+    ("PATCH", "/api/v2/roles/{customRoleKey}"): ROLES,
+    ("DELETE", "/api/v2/roles/{customRoleKey}"): ROLES,
+    ("PATCH", "/api/v2/members"): ROLES,
+    ("POST", "/api/v2/auditlog"): "searches the audit log; reads only",
+    ("POST", "/api/v2/members/{id}/teams"): ACCOUNTS,
     ("POST", "/api/v2/projects/{projectKey}/environments/{environmentKey}/flags/evaluate"): "evaluates; reads only",
     ("POST", "/bulk"): "SDK analytics events: evaluation counts, never configuration",
     ("POST", "/diagnostic"): "SDK diagnostics",
@@ -587,6 +594,7 @@ def _walk(writer: httpx.Client, project: str, method: str, template: str) -> htt
         "featureFlagKey": "decoy" if method == "DELETE" else "plain",
         "segmentKey": "none",
         "teamKey": "none",
+        "customRoleKey": "none",
         "id": "0" * 24,
         "envId": "0" * 24,
         # The console's path parameters.

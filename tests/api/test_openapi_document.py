@@ -110,6 +110,14 @@ RESPONSES = [
     ("POST", TRIGGERS, "201", "TriggerWorkflowRep"),
     ("GET", f"{TRIGGERS}/{{id}}", "200", "TriggerWorkflowRep"),
     ("PATCH", f"{TRIGGERS}/{{id}}", "200", "TriggerWorkflowRep"),
+    ("GET", "/api/v2/roles", "200", "CustomRoles"),
+    ("POST", "/api/v2/roles", "201", "CustomRole"),
+    ("GET", "/api/v2/roles/{customRoleKey}", "200", "CustomRole"),
+    ("PATCH", "/api/v2/roles/{customRoleKey}", "200", "CustomRole"),
+    ("PATCH", "/api/v2/members", "200", "BulkEditMembersRep"),
+    ("POST", "/api/v2/members/{id}/teams", "201", "Member"),
+    ("GET", "/api/v2/teams/{teamKey}/roles", "200", "TeamCustomRoles"),
+    ("POST", "/api/v2/auditlog", "200", "AuditLogEntryListingRepCollection"),
 ]
 
 NO_CONTENT = [
@@ -125,6 +133,7 @@ NO_CONTENT = [
     ("DELETE", "/api/v2/webhooks/{id}"),
     ("DELETE", f"{FLAG_APPROVALS}/scheduled-changes/{{id}}"),
     ("DELETE", f"{TRIGGERS}/{{id}}"),
+    ("DELETE", "/api/v2/roles/{customRoleKey}"),
     ("POST", "/auth/logout"),
 ]
 

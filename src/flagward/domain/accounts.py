@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from flagward.domain.access import Access
 from flagward.domain.errors import InvalidRequest
+from flagward.domain.policy import Statement
 
 
 class Role(StrEnum):
@@ -55,6 +56,9 @@ class Member:
     email_notifications: bool = True
     team_keys: list[str] = field(default_factory=list)
     team_names: dict[str, str] = field(default_factory=dict)  # team key -> name, where loaded
+    custom_role_ids: list[str] = field(default_factory=list)  # LaunchDarkly's ``customRoles``: role ids
+    team_role_keys: dict[str, list[str]] = field(default_factory=dict)  # team key -> its role keys, where loaded
+    maintained_team_keys: list[str] = field(default_factory=list)  # teams this member maintains, where loaded
 
 
 @dataclass
@@ -67,6 +71,8 @@ class Team:
     description: str | None = None
     member_ids: list[str] = field(default_factory=list)
     version: int = 1
+    custom_role_keys: list[str] = field(default_factory=list)  # LaunchDarkly's ``customRoleKeys``
+    maintainer_ids: list[str] = field(default_factory=list)  # members who may maintain the team
 
 
 @dataclass
@@ -86,6 +92,9 @@ class AccessToken:
     default_api_version: int = 20240415
     last_used: int | None = None
     member_id: str | None = None  # personal tokens act as this member
+    # Instead of ``role``: the token acts with these custom roles (ids), or with its own inline policy.
+    custom_role_ids: list[str] = field(default_factory=list)
+    inline_role: tuple[Statement, ...] | None = None
 
 
 class ActorKind(StrEnum):

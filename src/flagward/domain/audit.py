@@ -8,9 +8,12 @@ log without skipping or repeating entries.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from flagward.domain.policy import Statement, allows_any
 
 GENESIS_HASH = "0" * 64
 # 1: the hash covered the JSON document only (entries written before it existed); 2: every stored field.
@@ -76,6 +79,15 @@ class AuditAction(StrEnum):
     UPDATE_TOKEN = "updateAccessToken"
     RESET_TOKEN = "resetAccessToken"
     DELETE_TOKEN = "deleteAccessToken"
+    CREATE_ROLE = "createRole"
+    UPDATE_ROLE_NAME = "updateName"
+    UPDATE_ROLE_DESCRIPTION = "updateDescription"
+    UPDATE_ROLE_POLICY = "updatePolicy"
+    UPDATE_ROLE_BASE_PERMISSIONS = "updateBasePermissions"
+    DELETE_ROLE = "deleteRole"
+    UPDATE_MEMBER_CUSTOM_ROLES = "updateCustomRole"
+    UPDATE_TEAM_CUSTOM_ROLES = "updateTeamCustomRoles"
+    UPDATE_TEAM_MAINTAINERS = "updateTeamPermissions"
     CREATE_APPROVAL_REQUEST = "createApprovalRequest"
     REVIEW_APPROVAL_REQUEST = "reviewApprovalRequest"
     APPLY_APPROVAL_REQUEST = "applyApprovalRequest"
@@ -187,3 +199,8 @@ class AuditEntry:
     def resources(self) -> list[str]:
         """Every resource specifier the entry names (its targets, then its accesses'), for spec filters."""
         return self.target_resources + [a.resource for a in self.accesses]
+
+    def matches(self, statements: Sequence[Statement]) -> bool:
+        """Whether the policy allows one of the entry's accesses: how ``POST /api/v2/auditlog`` and
+        webhooks choose entries by statements (the resources as recorded, with the tags they carry)."""
+        return allows_any(statements, [(a.action, a.resource) for a in self.accesses])

@@ -127,10 +127,12 @@ def member_document(member: Member) -> dict[str, Any]:
         "_lastSeen": member.last_seen or 0,
         "_pendingInvite": False,
         "_verified": True,
-        "customRoles": [],
+        "customRoles": list(member.custom_role_ids),
         "mfa": "disabled",
         "excludedDashboards": [],
-        "permissionGrants": [],
+        "permissionGrants": [
+            {"resource": f"team/{k}", "actionSet": "maintainTeam"} for k in member.maintained_team_keys
+        ],
         # flagward's own (LaunchDarkly has none; its clients ignore it): approval-request notifications by e-mail.
         "emailNotifications": member.email_notifications,
     }
@@ -161,7 +163,7 @@ def token_document(token: AccessToken) -> dict[str, Any]:
         "name": token.name or "",
         "creationDate": token.creation_date,
         "lastModified": token.last_modified,
-        "customRoleIds": [],
+        "customRoleIds": list(token.custom_role_ids),
         "role": token.role.value,
         "token": token.last4,
         "serviceToken": token.service_token,
@@ -169,6 +171,8 @@ def token_document(token: AccessToken) -> dict[str, Any]:
     }
     if token.description is not None:
         doc["description"] = token.description
+    if token.inline_role is not None:
+        doc["inlineRole"] = [s.document() for s in token.inline_role]
     if token.last_used is not None:
         doc["lastUsed"] = token.last_used
     return doc

@@ -35,6 +35,7 @@ from flagward.domain.accounts import TOKEN_ROLES, Role
 from flagward.domain.approvals import MAX_DESCRIPTION
 from flagward.domain.copy import APPROVAL_COPY_ACTIONS, CopyAction
 from flagward.domain.ids import MAX_KEY_LENGTH
+from flagward.domain.roles import BASE_PERMISSIONS
 from flagward.http.deps import API_VERSIONS, get_actor, get_deps
 
 FLAG_ENV = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}"
@@ -44,6 +45,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/caller-identity"): "getCallerIdentity",
     ("GET", "/api/v2/auditlog"): "getAuditLogEntries",
     ("GET", "/api/v2/auditlog/{id}"): "getAuditLogEntry",
+    ("POST", "/api/v2/auditlog"): "postAuditLogEntries",
     ("GET", "/api/v2/projects"): "getProjects",
     ("POST", "/api/v2/projects"): "postProject",
     ("GET", "/api/v2/projects/{projectKey}"): "getProject",
@@ -131,6 +133,14 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/flags/{projectKey}/{featureFlagKey}/triggers/{environmentKey}/{id}"): "getTriggerWorkflowById",
     ("PATCH", "/api/v2/flags/{projectKey}/{featureFlagKey}/triggers/{environmentKey}/{id}"): "patchTriggerWorkflow",
     ("DELETE", "/api/v2/flags/{projectKey}/{featureFlagKey}/triggers/{environmentKey}/{id}"): "deleteTriggerWorkflow",
+    ("GET", "/api/v2/roles"): "getCustomRoles",
+    ("POST", "/api/v2/roles"): "postCustomRole",
+    ("GET", "/api/v2/roles/{customRoleKey}"): "getCustomRole",
+    ("PATCH", "/api/v2/roles/{customRoleKey}"): "patchCustomRole",
+    ("DELETE", "/api/v2/roles/{customRoleKey}"): "deleteCustomRole",
+    ("PATCH", "/api/v2/members"): "patchMembers",
+    ("POST", "/api/v2/members/{id}/teams"): "postMemberTeams",
+    ("GET", "/api/v2/teams/{teamKey}/roles"): "getTeamRoles",
     # flagward's own: health, console sign-in, in-app notifications, webhook delivery logs, external approval
     # services' callback.
     ("POST", "/api/v2/approval-requests/{id}/integration-callback"): "postApprovalRequestIntegrationCallback",
@@ -230,6 +240,8 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     # The secret URL: no access token. 404 an unknown or disabled secret, 429 its rate limits, 400 an action
     # that cannot apply (an archived flag), 413 a body past the limit (the body is otherwise ignored).
     "postFlagTriggerFiring": frozenset({400, 404, 413, 429}),
+    "postCustomRole": frozenset({409}),
+    "patchCustomRole": frozenset({409}),
 }
 
 # The SDK edge answers from the SDK hub (503 until it is ready) and names its credential its own way:
@@ -280,7 +292,6 @@ DOCUMENTED_METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"
 
 _KEY = {"minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"}
 _NAME = {"minLength": 1}
-_NO_CUSTOM_ROLES = {"maxItems": 0, "description": "Custom roles are not supported; use role"}
 
 
 def _enum(values: Iterable[Any]) -> dict[str, Any]:
@@ -303,13 +314,11 @@ BODY_CONSTRAINTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "FeatureFlagBody": {"key": _KEY, "name": _NAME},
     "SegmentBody": {"key": _KEY, "name": _NAME},
-    "TeamPostInput": {"key": _KEY, "name": _NAME, "customRoleKeys": _NO_CUSTOM_ROLES},
-    "NewMemberForm": {"role": _enum(Role), "customRoles": _NO_CUSTOM_ROLES},
+    "TeamPostInput": {"key": _KEY, "name": _NAME},
+    "NewMemberForm": {"role": _enum(Role)},
     "AccessTokenPost": {
         "role": _enum(TOKEN_ROLES),
         "defaultApiVersion": _enum(sorted(int(v) for v in API_VERSIONS if v.isdigit())),
-        "customRoleIds": _NO_CUSTOM_ROLES,
-        "inlineRole": _NO_CUSTOM_ROLES,
     },
     "CreateFlagConfigApprovalRequestRequest": {
         "description": {"minLength": 1, "maxLength": MAX_DESCRIPTION},
@@ -326,11 +335,18 @@ BODY_CONSTRAINTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "FlagCopyConfigPost": {"includedActions": _items_enum(CopyAction), "excludedActions": _items_enum(CopyAction)},
     "PostApprovalRequestReviewRequest": {"kind": _enum(("approve", "comment", "decline"))},
+    "CustomRolePost": {
+        "key": _KEY,
+        "name": _NAME,
+        "policy": {"minItems": 1},
+        "basePermissions": _enum(BASE_PERMISSIONS),
+    },
 }
 
 # Operation id -> query parameter -> JSON-schema keywords the handler enforces.
 QUERY_CONSTRAINTS: dict[str, dict[str, dict[str, Any]]] = {
     "getAuditLogEntries": {"limit": {"minimum": 1, "maximum": 20}},
+    "postAuditLogEntries": {"limit": {"minimum": 1, "maximum": 20}},
     "getFeatureFlags": {"sort": _enum(("creationDate", "-creationDate", "key", "-key", "name", "-name"))},
     "getProjects": {"sort": _enum(("createdOn", "-createdOn", "name", "-name"))},
     "evaluateContextInstance": {"sort": _enum(("key", "-key", "name", "-name"))},

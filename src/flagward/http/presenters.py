@@ -75,17 +75,25 @@ def member(value: Member) -> dict[str, Any]:
     doc = member_document(value)
     doc["_links"] = links(f"{API}/members/{value.id}", f"{API}/members")
     doc["teams"] = [
-        {"key": key, "name": value.team_names.get(key, key), "customRoleKeys": []} for key in value.team_keys
+        {"key": key, "name": value.team_names.get(key, key), "customRoleKeys": list(value.team_role_keys.get(key, []))}
+        for key in value.team_keys
     ]
     return doc
 
 
-def team(value: Team, *, members_count: bool = False) -> dict[str, Any]:
+def team(value: Team, *, members_count: bool = False, expand: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """``expand``: ``roles`` (the custom roles' keys; names from ``GET .../roles``), ``maintainers`` (their count)."""
     doc = team_document(value)
     doc["_links"] = links(f"{API}/teams/{value.key}", f"{API}/teams", roles=f"{API}/teams/{value.key}/roles")
     doc["_access"] = {"allowed": [], "denied": []}
-    if members_count:
+    if members_count or "members" in expand:
         doc["members"] = {"totalCount": len(value.member_ids)}
+    if "roles" in expand:
+        roles_path = f"{API}/teams/{value.key}/roles"
+        items = [{"key": key} for key in value.custom_role_keys]
+        doc["roles"] = {"totalCount": len(items), "items": items, "_links": {"self": link(roles_path)}}
+    if "maintainers" in expand:
+        doc["maintainers"] = {"totalCount": len(value.maintainer_ids)}
     return doc
 
 

@@ -21,7 +21,7 @@ from flagward.domain.errors import RateLimited, Unauthorized
 from flagward.domain.ids import new_object_id
 from flagward.domain.rate_limits import SignInLimits
 from flagward.domain.representations import member_document
-from flagward.services import throttling
+from flagward.services import roles, throttling
 from flagward.services._common import record_audit
 from flagward.services.members import member_spec
 from flagward.services.ports import Deps, MemberQuery, Page, UnitOfWork
@@ -48,11 +48,12 @@ def authenticate_token(deps: Deps, raw: str | None) -> Actor:
         if token is None:
             raise Unauthorized(INVALID_TOKEN)
         member = uow.members.get(token.member_id) if token.member_id else None
-        # Custom roles: token_policies / member_policies from services.roles go here (see token_actor).
+        own_policies = roles.token_policies(uow, token)
+        ceiling_policies = roles.member_policies(uow, member) if member is not None else ()
     if token.member_id and member is None:
         raise Unauthorized(INVALID_TOKEN)
     _touch(deps, token)
-    return token_actor(token, member)
+    return token_actor(token, member, token_policies=own_policies, member_policies=ceiling_policies)
 
 
 def member_access(member: Member, custom_policies: tuple[Policy, ...] = ()) -> Access:
@@ -65,19 +66,20 @@ def token_actor(
     token: AccessToken,
     member: Member | None,
     *,
-    token_policies: tuple[Policy, ...] = (),
+    token_policies: tuple[Policy, ...] | None = None,
     member_policies: tuple[Policy, ...] = (),
 ) -> Actor:
     """The actor a token acts as. ``token_policies``: the policies of the token's custom roles and inline
-    role; a token that has them acts with them alone (as LaunchDarkly's), else with its built-in ``role``.
+    role (``services.roles.token_policies``; None: it has none); a token that has them acts with them alone
+    (as LaunchDarkly's: with none left, its roles deleted, it may do nothing), else with its built-in ``role``.
     ``member_policies``: its member's custom roles, which with the member's role bound a personal token
     (the ceiling). A service token acts as itself, without a ceiling: it outlives its creator's role."""
-    base = Role.NO_ACCESS if token_policies else token.role
+    base = Role.NO_ACCESS if token_policies is not None else token.role
     if token.service_token or member is None:
         return Actor(
             kind=ActorKind.SERVICE_TOKEN,
             role=token.role,
-            access=actor_access(base, token_policies),
+            access=actor_access(base, token_policies or ()),
             token_id=token.id,
             token_name=token.name,
             token_ending=token.last4,
@@ -87,7 +89,9 @@ def token_actor(
     return Actor(
         kind=ActorKind.PERSONAL_TOKEN,
         role=weaker(token.role, member.role),
-        access=actor_access(base, token_policies, member_id=member.id, ceiling=member_access(member, member_policies)),
+        access=actor_access(
+            base, token_policies or (), member_id=member.id, ceiling=member_access(member, member_policies)
+        ),
         member_id=member.id,
         member_email=member.email,
         token_id=token.id,
@@ -158,9 +162,10 @@ def authenticate_session(deps: Deps, secret: str) -> Actor:
     with deps.uow(write=False) as uow:
         member_id = uow.sessions.get_member_id(hash_token(secret), deps.clock.now_ms())
         member = uow.members.get(member_id) if member_id else None
+        custom_policies = roles.member_policies(uow, member) if member is not None else ()
     if member is None:
         raise Unauthorized("Your session has expired; sign in again")
-    return session_actor(member)
+    return session_actor(member, custom_policies)
 
 
 def session_actor(member: Member, custom_policies: tuple[Policy, ...] = ()) -> Actor:

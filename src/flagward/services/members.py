@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor, Member, Role
 from flagward.domain.audit import AuditAction
 from flagward.domain.authorization import authorize, authorize_all
@@ -13,6 +14,7 @@ from flagward.domain.representations import member_document
 from flagward.services._common import record_audit
 from flagward.services.patching import apply_json_patch
 from flagward.services.ports import Deps, MemberQuery, UnitOfWork
+from flagward.services.roles import resolve_role_ids
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -25,6 +27,7 @@ class NewMember:
     last_name: str | None = None
     password: str | None = None
     team_keys: list[str] = field(default_factory=list)
+    custom_roles: list[str] = field(default_factory=list)  # keys or ids
 
 
 def member_spec(member_id: str) -> str:
@@ -84,7 +87,10 @@ def add_member(uow: UnitOfWork, deps: Deps, actor: Actor, spec: NewMember) -> Me
         password_hash=_password_hash(deps, spec.password),
         team_keys=sorted(spec.team_keys),
         team_names={team.key: team.name for team in teams if team is not None},
+        custom_role_ids=resolve_role_ids(uow, spec.custom_roles, field="customRoles"),
     )
+    if member.custom_role_ids:
+        authorize(actor, "updateCustomRole", resources.member(member.id))
     uow.members.add(member)
     for team in teams:
         assert team is not None
@@ -125,7 +131,7 @@ def list_members(deps: Deps, *, actor: Actor, query: MemberQuery) -> tuple[list[
         return uow.members.find(query)
 
 
-_WRITABLE = ("role", "firstName", "lastName", "emailNotifications")
+_WRITABLE = ("role", "firstName", "lastName", "emailNotifications", "customRoles")
 
 
 def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> Member:
@@ -151,7 +157,12 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
                 raise InvalidRequest(f"{name} must be a string")
         if not isinstance(after.get("emailNotifications"), bool):
             raise InvalidRequest("emailNotifications must be true or false")
+        custom_role_ids = resolve_role_ids(uow, after.get("customRoles"), field="customRoles")
+        changed_custom_roles = custom_role_ids != member.custom_role_ids
         authorize_all(actor, [(a, member_spec(member.id)) for a in member_patch_actions(before, after)])
+        if changed_custom_roles:
+            authorize(actor, "updateCustomRole", member_spec(member.id))
+            member.custom_role_ids = custom_role_ids
         changed_role = role is not member.role
         member.role = role
         member.first_name = after.get("firstName")
@@ -166,7 +177,7 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
                 actor,
                 kind="member",
                 name=member.email,
-                actions=[AuditAction.UPDATE_MEMBER_ROLE if changed_role else AuditAction.UPDATE_MEMBER],
+                actions=_patch_actions(changed_role, changed_custom_roles),
                 resource=member_spec(member.id),
                 title_verb="updated",
                 description=f"Updated member {member.email}",
@@ -188,6 +199,12 @@ _MEMBER_FIELD_ACTIONS = (
 def member_patch_actions(before: dict[str, object], after: dict[str, object]) -> list[str]:
     """The actions a member patch performs: one per changed field (names are flagward's ``updateMemberName``)."""
     return list(dict.fromkeys(a for name, a in _MEMBER_FIELD_ACTIONS if before.get(name) != after.get(name)))
+
+
+def _patch_actions(changed_role: bool, changed_custom_roles: bool) -> list[AuditAction]:
+    actions = [AuditAction.UPDATE_MEMBER_ROLE] if changed_role else []
+    actions += [AuditAction.UPDATE_MEMBER_CUSTOM_ROLES] if changed_custom_roles else []
+    return actions or [AuditAction.UPDATE_MEMBER]
 
 
 def delete_member(deps: Deps, *, actor: Actor, member_id: str) -> None:

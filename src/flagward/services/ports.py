@@ -17,7 +17,9 @@ from flagward.domain.flag_statuses import EvaluationTally, FlagUsage
 from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.notifications import Notification
 from flagward.domain.outbox import Failure, NewMessage, OutboxMessage, OutboxStats
+from flagward.domain.policy import Statement
 from flagward.domain.projects import Environment, Project
+from flagward.domain.roles import CustomRole, RoleHolders
 from flagward.domain.scheduled_changes import ScheduledChange
 from flagward.domain.segments import Segment
 from flagward.domain.triggers import Trigger
@@ -337,6 +339,7 @@ class AuditQuery:
     spec: str | None = None
     member_id: str | None = None  # entries whose actor is this member
     limit: int = 10
+    statements: tuple[Statement, ...] = ()  # entries one of whose accesses these allow (none: every entry)
 
 
 @dataclass(frozen=True)
@@ -449,6 +452,27 @@ class TriggerRepository(Protocol):
     def delete(self, trigger: Trigger) -> None: ...
 
 
+class CustomRoleRepository(Protocol):
+    def get(self, key_or_id: str, *, for_update: bool = False) -> CustomRole | None:
+        """The role with this key, else the one with this id."""
+        ...
+
+    def resolve(self, keys_or_ids: Collection[str]) -> dict[str, CustomRole]:
+        """Each of ``keys_or_ids`` that names a role (by key or id), to that role."""
+        ...
+
+    def find(self, page: Page) -> tuple[list[CustomRole], int]:
+        """In key order."""
+        ...
+
+    def holders(self, role_id: str) -> RoleHolders: ...
+    def add(self, role: CustomRole) -> None: ...
+    def update(self, role: CustomRole) -> None: ...
+    def delete(self, role: CustomRole) -> None:
+        """The role and its assignments to members and teams."""
+        ...
+
+
 class HostResolver(Protocol):
     """Names to IP addresses (``socket.getaddrinfo`` in production), for the webhook URL checks."""
 
@@ -540,6 +564,8 @@ class UnitOfWork(Protocol):
     def expiring_targets(self) -> ExpiringTargetRepository: ...
     @property
     def triggers(self) -> TriggerRepository: ...
+    @property
+    def roles(self) -> CustomRoleRepository: ...
 
     def __enter__(self) -> Self: ...
     def __exit__(

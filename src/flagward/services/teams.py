@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor, Team
 from flagward.domain.audit import AuditAction
 from flagward.domain.authorization import authorize, authorize_all
@@ -14,6 +15,7 @@ from flagward.domain.ids import new_object_id, validate_key
 from flagward.domain.representations import team_document
 from flagward.services._common import record_audit
 from flagward.services.ports import Deps, Page, UnitOfWork
+from flagward.services.roles import resolve_role_keys
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class NewTeam:
     name: str
     description: str | None = None
     member_ids: list[str] = field(default_factory=list)
+    custom_role_keys: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ def create_team(deps: Deps, *, actor: Actor, new: NewTeam) -> Team:
         if uow.teams.get(new.key) is not None:
             raise Conflict(f"A team with key '{new.key}' already exists")
         _check_members(uow, team.member_ids, field="memberIDs")
+        team.custom_role_keys = sorted(resolve_role_keys(uow, new.custom_role_keys, field="customRoleKeys"))
+        if team.custom_role_keys:
+            authorize(actor, AuditAction.UPDATE_TEAM_CUSTOM_ROLES, resources.team(team.key))
         uow.teams.add(team)
         record_audit(
             uow,
@@ -80,7 +86,7 @@ def create_team(deps: Deps, *, actor: Actor, new: NewTeam) -> Team:
             resource=team_spec(team.key),
             title_verb="created",
             description=f"Created team {team.name}",
-            current=team_document(team),
+            current=audit_document(team),
         )
         uow.commit()
     return team
@@ -117,6 +123,10 @@ def _apply_team_instruction(uow: UnitOfWork, team: Team, index: int, instruction
             return None
         team.member_ids = sorted(updated)
         return AuditAction.UPDATE_TEAM_MEMBERS
+    if kind in ("addCustomRoles", "removeCustomRoles"):
+        return _apply_role_instruction(uow, team, index, kind, instruction.get("values"))
+    if kind in ("addPermissionGrants", "removePermissionGrants"):
+        return _apply_grant_instruction(uow, team, index, kind, instruction)
     if kind in ("updateName", "updateDescription"):
         value = instruction.get("value")
         if not isinstance(value, str) or (kind == "updateName" and not value.strip()):
@@ -127,6 +137,56 @@ def _apply_team_instruction(uow: UnitOfWork, team: Team, index: int, instruction
         team.description = value
         return AuditAction.UPDATE_TEAM_DESCRIPTION
     raise InstructionError(index, kind, "unknown instruction kind")
+
+
+def _apply_role_instruction(uow: UnitOfWork, team: Team, index: int, kind: str, values: object) -> str | None:
+    """``addCustomRoles``/``removeCustomRoles``: role keys (an unknown key is refused on add)."""
+    keys = _string_list(values, index, kind)
+    current = set(team.custom_role_keys)
+    if kind == "addCustomRoles":
+        found = uow.roles.resolve(keys)
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise InstructionError(index, kind, f"unknown custom roles {', '.join(missing)}")
+        updated = current | {found[k].key for k in keys}
+    else:
+        updated = current - set(keys)
+    if updated == current:
+        return None
+    team.custom_role_keys = sorted(updated)
+    return AuditAction.UPDATE_TEAM_CUSTOM_ROLES
+
+
+# The permission grant flagward keeps: maintaining the team (LaunchDarkly's ``maintainTeam`` action set).
+MAINTAIN_TEAM = "maintainTeam"
+
+
+def _apply_grant_instruction(
+    uow: UnitOfWork, team: Team, index: int, kind: str, instruction: dict[str, Any]
+) -> str | None:
+    """``addPermissionGrants``/``removePermissionGrants`` with ``actionSet: maintainTeam`` (or
+    ``actions: [maintainTeam]``): the members named become, or stop being, the team's maintainers."""
+    action_set, actions = instruction.get("actionSet"), instruction.get("actions")
+    if (action_set, actions) not in ((MAINTAIN_TEAM, None), (None, [MAINTAIN_TEAM])):
+        raise InstructionError(index, kind, f"the only permission grant is actionSet '{MAINTAIN_TEAM}'")
+    member_ids = _string_list(instruction.get("memberIDs"), index, kind)
+    current = set(team.maintainer_ids)
+    if kind == "addPermissionGrants":
+        missing = [m for m in member_ids if uow.members.get(m) is None]
+        if missing:
+            raise InstructionError(index, kind, f"unknown member ids {', '.join(missing)}")
+        updated = current | set(member_ids)
+    else:
+        updated = current - set(member_ids)
+    if updated == current:
+        return None
+    team.maintainer_ids = sorted(updated)
+    return AuditAction.UPDATE_TEAM_MAINTAINERS
+
+
+def audit_document(team: Team) -> dict[str, Any]:
+    """The team as its audit entries show it: its representation, its custom role keys and maintainers."""
+    return {**team_document(team), "customRoleKeys": list(team.custom_role_keys), "maintainers": team.maintainer_ids}
 
 
 def _string_list(value: Any, index: int, kind: str) -> list[str]:
@@ -143,7 +203,7 @@ def patch_team(deps: Deps, *, actor: Actor, key: str, instructions: object, comm
         raise InvalidRequest("instructions must be a non-empty list")
     with deps.uow() as uow:
         team = load_team(uow, key, for_update=True)
-        before = team_document(team)
+        before = audit_document(team)
         actions = [a for i, ins in enumerate(instructions) if (a := _apply_team_instruction(uow, team, i, ins))]
         authorize_all(actor, [(a, team_spec(key)) for a in dict.fromkeys(actions)])
         if actions:
@@ -162,7 +222,7 @@ def patch_team(deps: Deps, *, actor: Actor, key: str, instructions: object, comm
                 description=f"Updated team {team.name}",
                 comment=comment,
                 previous=before,
-                current=team_document(team),
+                current=audit_document(team),
             )
         uow.commit()
     return team
@@ -224,6 +284,6 @@ def delete_team(deps: Deps, *, actor: Actor, key: str) -> None:
             resource=team_spec(key),
             title_verb="deleted",
             description=f"Deleted team {team.name}",
-            previous=team_document(team),
+            previous=audit_document(team),
         )
         uow.commit()

@@ -9,10 +9,12 @@ from flagward.domain.audit import AuditAction
 from flagward.domain.authorization import authorize, authorize_all, permits
 from flagward.domain.errors import Forbidden, InvalidRequest, NotFound
 from flagward.domain.ids import new_object_id, new_secret
+from flagward.domain.policy import parse_statements
 from flagward.domain.representations import token_document
 from flagward.services._common import record_audit
 from flagward.services.patching import apply_json_patch
 from flagward.services.ports import Deps, Page, UnitOfWork
+from flagward.services.roles import Policy, resolve_role_ids
 
 API_VERSIONS = (20240415, 20220603, 20210729, 20191212, 20160426)
 
@@ -25,7 +27,7 @@ class NewToken:
     service_token: bool = False
     default_api_version: int = 20240415
     custom_role_ids: tuple[str, ...] = ()
-    inline_role: tuple[object, ...] = ()
+    inline_role: tuple[object, ...] = ()  # the statements' JSON form (``StatementPost``)
 
 
 def token_spec(token: AccessToken) -> str:
@@ -58,6 +60,18 @@ def _check_role(actor: Actor, role: Role) -> None:
         raise Forbidden(f"You cannot create a token with role '{role}', which is above your own")
 
 
+def token_roles(uow: UnitOfWork, custom_role_ids: object, inline_role: object) -> tuple[list[str], Policy | None]:
+    """A token's custom roles (ids; keys are accepted too, and must name roles that exist) or its inline
+    policy, which it then acts with instead of its base role (one or the other, as LaunchDarkly's
+    ``AccessTokenPost`` says: inlineRole is used "in place of a role"). What a token may do never exceeds
+    its member's own rights: authorization intersects the two."""
+    ids = resolve_role_ids(uow, custom_role_ids or [], field="customRoleIds")
+    statements = parse_statements(inline_role or [], field="inlineRole")
+    if ids and statements:
+        raise InvalidRequest("give a token customRoleIds or an inlineRole, not both")
+    return ids, statements or None
+
+
 def _check_api_version(version: object) -> int:
     if version not in API_VERSIONS:
         raise InvalidRequest(f"defaultApiVersion must be one of {', '.join(map(str, API_VERSIONS))}")
@@ -69,8 +83,6 @@ def create_token(deps: Deps, *, actor: Actor, new: NewToken) -> tuple[AccessToke
     """Create a personal token for the acting member, or a service token. Returns (token, secret)."""
     if new.service_token:
         authorize(actor, "createAccessToken", _spec("", "*", service_token=True))
-    if new.custom_role_ids or new.inline_role:
-        raise InvalidRequest("custom roles are not supported; use role reader, writer or admin")
     _check_role(actor, new.role)
     owner = _acting_member_id(actor, service_token=new.service_token)
     if not new.service_token:
@@ -92,6 +104,7 @@ def create_token(deps: Deps, *, actor: Actor, new: NewToken) -> tuple[AccessToke
         last_modified=now,
     )
     with deps.uow() as uow:
+        token.custom_role_ids, token.inline_role = token_roles(uow, list(new.custom_role_ids), list(new.inline_role))
         uow.tokens.add(token)
         record_audit(
             uow,
@@ -140,7 +153,7 @@ def get_token(deps: Deps, *, actor: Actor, token_id: str) -> AccessToken:
         return _load_visible(uow, actor, token_id, actions=("viewAccessToken",))
 
 
-_WRITABLE = ("name", "description", "role", "defaultApiVersion")
+_WRITABLE = ("name", "description", "role", "defaultApiVersion", "customRoleIds", "inlineRole")
 
 
 # Each writable field and its action: LaunchDarkly's names, flagward's ``updateAccessTokenApiVersion``.
@@ -148,6 +161,8 @@ _FIELD_ACTIONS = (
     ("name", "updateAccessTokenName"),
     ("description", "updateAccessTokenDescription"),
     ("role", "updateAccessTokenPolicy"),
+    ("customRoleIds", "updateAccessTokenPolicy"),
+    ("inlineRole", "updateAccessTokenPolicy"),
     ("defaultApiVersion", "updateAccessTokenApiVersion"),
 )
 
@@ -158,7 +173,7 @@ def patch_token(deps: Deps, *, actor: Actor, token_id: str, patch: object) -> Ac
         token = _load_visible(uow, actor, token_id, actions=("viewAccessToken",))
         before = token_document(token)
         # An unset description is absent from the document; present it as null so "replace" can set it.
-        after = apply_json_patch({"description": None, **before}, patch, writable=_WRITABLE)
+        after = apply_json_patch({"description": None, "inlineRole": [], **before}, patch, writable=_WRITABLE)
         changed = [a for name, a in _FIELD_ACTIONS if before.get(name) != after.get(name)]
         authorize_all(actor, [(a, token_spec(token)) for a in changed])
         role = Role.parse(after.get("role"))
@@ -170,6 +185,7 @@ def patch_token(deps: Deps, *, actor: Actor, token_id: str, patch: object) -> Ac
         token.name = after.get("name")
         token.description = after.get("description")
         token.default_api_version = _check_api_version(after.get("defaultApiVersion"))
+        token.custom_role_ids, token.inline_role = token_roles(uow, after.get("customRoleIds"), after.get("inlineRole"))
         token.last_modified = deps.clock.now_ms()
         uow.tokens.update(token)
         record_audit(

@@ -20,11 +20,14 @@ from flagward.domain.approvals import Status as ApprovalStatus
 from flagward.domain.audit import Access, AuditActor, AuditEntry
 from flagward.domain.audit_chain import stored_fields
 from flagward.domain.flags import Defaults, Flag, FlagConfig, Variation
+from flagward.domain.policy import parse_statements
 from flagward.domain.projects import ApprovalSettings, ClientSideAvailability, Environment, Project
+from flagward.domain.roles import CustomRole
 from flagward.domain.segments import Segment
 from flagward.storage.records import (
     ApprovalRequestRecord,
     AuditRecord,
+    CustomRoleRecord,
     EnvironmentRecord,
     FlagRecord,
     MemberRecord,
@@ -283,6 +286,8 @@ def token_to_record(token: AccessToken, record: TokenRecord | None = None) -> To
     record.default_api_version = token.default_api_version
     record.last_modified = token.last_modified
     record.last_used = token.last_used
+    record.custom_role_ids = list(token.custom_role_ids)
+    record.inline_role = None if token.inline_role is None else [s.document() for s in token.inline_role]
     return record
 
 
@@ -301,6 +306,8 @@ def token_from_record(record: TokenRecord) -> AccessToken:
         creation_date=record.creation_date,
         last_modified=record.last_modified,
         last_used=record.last_used,
+        custom_role_ids=list(record.custom_role_ids or []),
+        inline_role=None if record.inline_role is None else parse_statements(record.inline_role, field="inlineRole"),
     )
 
 
@@ -457,5 +464,31 @@ def approval_from_record(record: ApprovalRequestRecord, project_key: str, enviro
         failure_reason=doc.get("failureReason"),
         service_kind=doc.get("serviceKind") or "launchdarkly",
         integration=_integration_from_doc(doc.get("integrationMetadata"), record.integration_checked_at),
+        version=record.version,
+    )
+
+
+def role_to_record(role: CustomRole, record: CustomRoleRecord | None = None) -> CustomRoleRecord:
+    record = record or CustomRoleRecord(id=role.id, creation_date=role.creation_date)
+    record.key = role.key
+    record.name = role.name
+    record.description = role.description
+    record.policy = [s.document() for s in role.policy]
+    record.base_permissions = role.base_permissions
+    record.last_modified = role.last_modified
+    record.version = role.version
+    return record
+
+
+def role_from_record(record: CustomRoleRecord) -> CustomRole:
+    return CustomRole(
+        id=record.id,
+        key=record.key,
+        name=record.name,
+        description=record.description,
+        policy=parse_statements(record.policy, field="policy"),
+        base_permissions=record.base_permissions,
+        creation_date=record.creation_date,
+        last_modified=record.last_modified,
         version=record.version,
     )

@@ -91,6 +91,8 @@ class TokenRecord(Base):
     creation_date: Mapped[int] = mapped_column(BigInteger)
     last_modified: Mapped[int] = mapped_column(BigInteger)
     last_used: Mapped[int | None] = mapped_column(BigInteger)
+    custom_role_ids: Mapped[list[Any]] = mapped_column(default=list)
+    inline_role: Mapped[list[Any] | None] = mapped_column(Json, nullable=True)
 
 
 class SessionRecord(Base):
@@ -411,3 +413,40 @@ class FlagTriggerRecord(Base):
 
 
 Index("ix_flag_triggers_flag_env", FlagTriggerRecord.flag_id, FlagTriggerRecord.environment_id)
+
+
+class CustomRoleRecord(Base):
+    """A custom role (``domain.roles``); its policy is the statements' LaunchDarkly JSON form."""
+
+    __tablename__ = "custom_roles"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), unique=True)
+    name: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(Text)
+    policy: Mapped[list[Any]] = mapped_column()
+    base_permissions: Mapped[str | None] = mapped_column(String(16))
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    last_modified: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class MemberCustomRoleRecord(Base):
+    __tablename__ = "member_custom_roles"
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True)
+    role_id: Mapped[str] = mapped_column(
+        ForeignKey("custom_roles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class TeamCustomRoleRecord(Base):
+    __tablename__ = "team_custom_roles"
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    role_id: Mapped[str] = mapped_column(
+        ForeignKey("custom_roles.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class TeamMaintainerRecord(Base):
+    __tablename__ = "team_maintainers"
+    team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, index=True)

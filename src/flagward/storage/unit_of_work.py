@@ -19,6 +19,7 @@ from flagward.storage.engine import WRITE_OPTION
 from flagward.storage.repositories import (
     SqlApprovalRepository,
     SqlAuditLog,
+    SqlCustomRoleRepository,
     SqlEnvironmentRepository,
     SqlExpiringTargets,
     SqlFlagRepository,
@@ -64,6 +65,7 @@ class SqlUnitOfWork:
     scheduled_changes: SqlScheduledChanges
     expiring_targets: SqlExpiringTargets
     triggers: SqlTriggers
+    roles: SqlCustomRoleRepository
 
     def __init__(
         self,
@@ -109,6 +111,7 @@ class SqlUnitOfWork:
         self.scheduled_changes = SqlScheduledChanges(self.session)
         self.expiring_targets = SqlExpiringTargets(self.session)
         self.triggers = SqlTriggers(self.session)
+        self.roles = SqlCustomRoleRepository(self.session)
         return self
 
     def _note_enqueued(self) -> None:

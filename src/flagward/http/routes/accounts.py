@@ -72,8 +72,8 @@ def delete_member(actor: ActorDep, deps: DepsDep, id: str) -> Response:
     return Response(status_code=204)
 
 
-def _team_expand(expand: str | None) -> bool:
-    return "members" in {e.strip() for e in (expand or "").split(",")}
+def _team_expand(expand: str | None) -> frozenset[str]:
+    return frozenset(e.strip() for e in (expand or "").split(","))
 
 
 @teams.get("/api/v2/teams", summary="List teams", **returns(Teams))
@@ -84,7 +84,7 @@ def list_teams(
     items, total = team_service.list_teams(deps, actor=actor, query=query, page=page)
     return collection(
         "/api/v2/teams",
-        [presenters.team(t, members_count=_team_expand(expand)) for t in items],
+        [presenters.team(t, expand=_team_expand(expand)) for t in items],
         total,
         page,
         {"filter": filter, "expand": expand},
@@ -94,12 +94,12 @@ def list_teams(
 @teams.post("/api/v2/teams", status_code=201, summary="Create team", **returns(Team))
 def create_team(actor: ActorDep, deps: DepsDep, body: TeamPostInput, expand: str | None = None) -> dict[str, Any]:
     team = team_service.create_team(deps, actor=actor, new=body.to_domain())
-    return presenters.team(team, members_count=_team_expand(expand))
+    return presenters.team(team, expand=_team_expand(expand))
 
 
 @teams.get("/api/v2/teams/{teamKey}", summary="Get team", **returns(Team))
 def get_team(actor: ActorDep, deps: DepsDep, teamKey: str, expand: str | None = None) -> dict[str, Any]:
-    return presenters.team(team_service.get_team(deps, actor=actor, key=teamKey), members_count=_team_expand(expand))
+    return presenters.team(team_service.get_team(deps, actor=actor, key=teamKey), expand=_team_expand(expand))
 
 
 @teams.patch("/api/v2/teams/{teamKey}", summary="Update team (semantic patch)", **returns(Team))
@@ -115,7 +115,7 @@ def patch_team(
         instructions=payload.get("instructions"),
         comment=comment_of(payload),
     )
-    return presenters.team(team, members_count=_team_expand(expand))
+    return presenters.team(team, expand=_team_expand(expand))
 
 
 @teams.delete("/api/v2/teams/{teamKey}", status_code=204, summary="Delete team")

@@ -8,8 +8,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from flagward.domain.accounts import Actor
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.json_values import INT64_MAX, INT64_MIN
+from flagward.domain.policy import parse_statements
 from flagward.domain.rate_limits import SignInLimits
 from flagward.http import presenters
 from flagward.http.deps import SESSION_COOKIE, ActorDep, DepsDep, client_address, get_sign_in_limits
@@ -18,11 +20,12 @@ from flagward.http.routes._responses import returns
 from flagward.http.schemas.accounts import LoginBody
 from flagward.http.schemas.read_accounts import CallerIdentityRep, Member
 from flagward.http.schemas.read_audit import AuditLogEntryListingRepCollection, AuditLogEntryRep
+from flagward.http.schemas.webhooks import StatementPost
 from flagward.services import audit as audit_service
 from flagward.services import auth
 from flagward.services.delivery import outbox_stats
 from flagward.services.identity import caller_identity
-from flagward.services.ports import AuditQuery, StoreUnavailable
+from flagward.services.ports import AuditQuery, Deps, StoreUnavailable
 
 health = APIRouter(tags=["Health"])
 identity = APIRouter(tags=["Other"])
@@ -124,18 +127,43 @@ def list_audit(
     limit: Annotated[int, Query()] = 10,
     spec: str | None = None,
 ) -> dict[str, Any]:
-    if not 1 <= limit <= 20:
+    return _listing(actor, deps, AuditQuery(before=before, after=after, q=q, spec=spec, limit=limit))
+
+
+@auditlog.post(
+    "/api/v2/auditlog",
+    summary="Search audit log entries (by policy statements)",
+    **returns(AuditLogEntryListingRepCollection),
+)
+def search_audit(
+    actor: ActorDep,
+    deps: DepsDep,
+    body: list[StatementPost] | None = None,
+    before: Annotated[int | None, Query(ge=INT64_MIN, le=INT64_MAX)] = None,
+    after: Annotated[int | None, Query(ge=INT64_MIN, le=INT64_MAX)] = None,
+    q: str | None = None,
+    limit: Annotated[int, Query()] = 10,
+) -> dict[str, Any]:
+    """The entries one of whose accesses the statements allow (the webhooks' and custom roles' matcher);
+    no statements: every entry. The ``next`` link repeats the query: POST the same body to it."""
+    statements = parse_statements([s.model_dump(exclude_none=True) for s in body or []])
+    query = AuditQuery(before=before, after=after, q=q, limit=limit, statements=statements)
+    return _listing(actor, deps, query)
+
+
+def _listing(actor: Actor, deps: Deps, query: AuditQuery) -> dict[str, Any]:
+    if not 1 <= query.limit <= 20:
         raise InvalidRequest("limit must be between 1 and 20")
-    query = AuditQuery(before=before, after=after, q=q, spec=spec, limit=limit)
     entries = audit_service.list_audit_entries(deps, actor=actor, query=query)
     account_id = caller_identity(deps, actor=actor).account_id
     result: dict[str, Any] = {
         "items": [presenters.audit_entry(e, account_id, detail=False) for e in entries],
         "_links": {"self": link("/api/v2/auditlog")},
     }
-    if len(entries) == limit:
+    if len(entries) == query.limit:
         # The same query, one page further: dates strictly increase along the log, so nothing repeats.
-        params = {"before": entries[-1].date, "after": after, "q": q, "limit": limit, "spec": spec}
+        params = {"before": entries[-1].date, "after": query.after, "q": query.q, "limit": query.limit}
+        params["spec"] = query.spec
         next_query = urlencode({k: v for k, v in params.items() if v is not None})
         result["_links"]["next"] = link(f"/api/v2/auditlog?{next_query}")
     return result

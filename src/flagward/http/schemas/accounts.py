@@ -3,7 +3,6 @@ from __future__ import annotations
 from pydantic import Field, StrictBool, StrictInt, StrictStr
 
 from flagward.domain.accounts import Role
-from flagward.domain.errors import InvalidRequest
 from flagward.http.schemas.common import Body
 from flagward.services.members import NewMember
 from flagward.services.teams import NewTeam
@@ -20,8 +19,6 @@ class NewMemberForm(Body):
     teamKeys: list[StrictStr] = Field(default_factory=list)
 
     def to_domain(self) -> NewMember:
-        if self.customRoles:
-            raise InvalidRequest("customRoles are not supported; use role")
         return NewMember(
             email=self.email,
             role=Role.parse(self.role),
@@ -29,6 +26,7 @@ class NewMemberForm(Body):
             last_name=self.lastName,
             password=self.password,
             team_keys=list(self.teamKeys),
+            custom_roles=list(self.customRoles),
         )
 
 
@@ -40,9 +38,13 @@ class TeamPostInput(Body):
     customRoleKeys: list[StrictStr] = Field(default_factory=list)
 
     def to_domain(self) -> NewTeam:
-        if self.customRoleKeys:
-            raise InvalidRequest("customRoleKeys are not supported")
-        return NewTeam(key=self.key, name=self.name, description=self.description, member_ids=list(self.memberIDs))
+        return NewTeam(
+            key=self.key,
+            name=self.name,
+            description=self.description,
+            member_ids=list(self.memberIDs),
+            custom_role_keys=list(self.customRoleKeys),
+        )
 
 
 class AccessTokenPost(Body):

@@ -52,6 +52,24 @@ class TeamMembers(Read):
     totalCount: Maybe[int] = None
 
 
+class TeamCustomRole(Read):
+    key: Maybe[str] = None
+    name: Maybe[str] = None
+    appliedOn: Maybe[int] = None
+
+
+class TeamCustomRoles(Read):
+    totalCount: Maybe[int] = None
+    items: Maybe[list[TeamCustomRole]] = None
+    links: Maybe[Links] = Field(default=None, alias="_links")
+
+
+class TeamMaintainers(Read):
+    totalCount: Maybe[int] = None
+    items: Maybe[list[MemberSummary]] = None
+    links: Maybe[Links] = Field(default=None, alias="_links")
+
+
 class Team(Read):
     """A team; ``members`` (its member count) only with ``expand=members``."""
 
@@ -65,6 +83,8 @@ class Team(Read):
     version: Maybe[int] = Field(default=None, alias="_version")
     idpSynced: Maybe[bool] = Field(default=None, alias="_idpSynced")
     members: Maybe[TeamMembers] = None
+    roles: Maybe[TeamCustomRoles] = Field(default=None, description="With expand=roles: the team's custom roles")
+    maintainers: Maybe[TeamMaintainers] = Field(default=None, description="With expand=maintainers: their count")
 
 
 class Teams(Read):

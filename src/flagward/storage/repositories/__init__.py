@@ -15,6 +15,7 @@ from flagward.storage.repositories.notifications import SqlNotifications
 from flagward.storage.repositories.outbox import SqlOutbox
 from flagward.storage.repositories.projects import SqlEnvironmentRepository, SqlProjectRepository
 from flagward.storage.repositories.rate_counters import SqlRateCounters
+from flagward.storage.repositories.roles import SqlCustomRoleRepository
 from flagward.storage.repositories.schedules import SqlExpiringTargets, SqlScheduledChanges
 from flagward.storage.repositories.segments import SqlSegmentRepository, SqlTombstones
 from flagward.storage.repositories.triggers import SqlTriggers
@@ -23,6 +24,7 @@ from flagward.storage.repositories.webhooks import SqlWebhooks
 __all__ = [
     "SqlApprovalRepository",
     "SqlAuditLog",
+    "SqlCustomRoleRepository",
     "SqlEnvironmentRepository",
     "SqlExpiringTargets",
     "SqlFlagRepository",

@@ -16,9 +16,13 @@ from flagward.storage.mappers import (
     token_to_record,
 )
 from flagward.storage.records import (
+    CustomRoleRecord,
     InvitationRecord,
+    MemberCustomRoleRecord,
     MemberRecord,
     SessionRecord,
+    TeamCustomRoleRecord,
+    TeamMaintainerRecord,
     TeamMemberRecord,
     TeamRecord,
     TokenRecord,
@@ -46,7 +50,17 @@ class SqlMemberRepository:
 
     def _hydrate(self, records: list[MemberRecord]) -> list[Member]:
         teams = self._teams([r.id for r in records])
-        return [member_from_record(r, list(teams[r.id]), teams[r.id]) for r in records]
+        roles = _member_role_ids(self._session, [r.id for r in records])
+        maintained = _maintained_team_keys(self._session, [r.id for r in records])
+        team_roles = _team_role_keys(self._session, sorted({k for t in teams.values() for k in t}))
+        members = []
+        for r in records:
+            member = member_from_record(r, list(teams[r.id]), teams[r.id])
+            member.custom_role_ids = roles.get(r.id, [])
+            member.team_role_keys = {k: team_roles.get(k, []) for k in member.team_keys}
+            member.maintained_team_keys = maintained.get(r.id, [])
+            members.append(member)
+        return members
 
     def get(self, member_id: str) -> Member | None:
         record = self._session.get(MemberRecord, member_id)
@@ -94,14 +108,18 @@ class SqlMemberRepository:
     def add(self, member: Member) -> None:
         self._session.add(member_to_record(member))
         self._session.flush()  # team membership rows added next reference this row
+        _set_links(self._session, MemberCustomRoleRecord, "member_id", member.id, "role_id", member.custom_role_ids)
 
     def update(self, member: Member) -> None:
         record = self._session.get(MemberRecord, member.id)
         assert record is not None, "update() of a member that was not loaded"
         member_to_record(member, record)
+        _set_links(self._session, MemberCustomRoleRecord, "member_id", member.id, "role_id", member.custom_role_ids)
 
     def delete(self, member: Member) -> None:
         self._session.execute(delete(TeamMemberRecord).where(TeamMemberRecord.member_id == member.id))
+        self._session.execute(delete(MemberCustomRoleRecord).where(MemberCustomRoleRecord.member_id == member.id))
+        self._session.execute(delete(TeamMaintainerRecord).where(TeamMaintainerRecord.member_id == member.id))
         record = self._session.get(MemberRecord, member.id)
         if record is not None:
             self._session.delete(record)
@@ -126,7 +144,19 @@ class SqlTeamRepository:
             # FOR NO KEY UPDATE: membership rows added meanwhile only take KEY SHARE on the team.
             statement = statement.with_for_update(key_share=True)
         record = self._session.scalar(statement)
-        return team_from_record(record, self._member_ids(record.id)) if record else None
+        return self._team(record) if record else None
+
+    def _team(self, record: TeamRecord) -> Team:
+        team = team_from_record(record, self._member_ids(record.id))
+        team.custom_role_keys = _team_role_keys(self._session, [record.key]).get(record.key, [])
+        team.maintainer_ids = list(
+            self._session.scalars(
+                select(TeamMaintainerRecord.member_id)
+                .where(TeamMaintainerRecord.team_id == record.id)
+                .order_by(TeamMaintainerRecord.member_id)
+            )
+        )
+        return team
 
     def find(self, query: str | None, page: Page) -> tuple[list[Team], int]:
         statement = select(TeamRecord)
@@ -134,18 +164,28 @@ class SqlTeamRepository:
             statement = statement.where(or_(contains_ci(TeamRecord.name, query), contains_ci(TeamRecord.key, query)))
         total = count(self._session, statement)
         records = self._session.scalars(paginate(statement.order_by(TeamRecord.key), page))
-        return [team_from_record(r, self._member_ids(r.id)) for r in records], total
+        return [self._team(r) for r in records], total
 
     def add(self, team: Team) -> None:
         self._session.add(team_to_record(team))
         self._session.flush()  # the team row must exist before its membership rows reference it
         self._set_members(team)
+        self._set_roles_and_maintainers(team)
 
     def update(self, team: Team) -> None:
         record = self._session.get(TeamRecord, team.id)
         assert record is not None, "update() of a team that was not loaded"
         team_to_record(team, record)
         self._set_members(team)
+        self._set_roles_and_maintainers(team)
+
+    def _set_roles_and_maintainers(self, team: Team) -> None:
+        """Roles are given by key (the service checked they exist); rows hold role ids."""
+        role_ids = list(
+            self._session.scalars(select(CustomRoleRecord.id).where(CustomRoleRecord.key.in_(team.custom_role_keys)))
+        )
+        _set_links(self._session, TeamCustomRoleRecord, "team_id", team.id, "role_id", role_ids)
+        _set_links(self._session, TeamMaintainerRecord, "team_id", team.id, "member_id", team.maintainer_ids)
 
     def _set_members(self, team: Team) -> None:
         current = set(self._member_ids(team.id))
@@ -161,9 +201,68 @@ class SqlTeamRepository:
 
     def delete(self, team: Team) -> None:
         self._session.execute(delete(TeamMemberRecord).where(TeamMemberRecord.team_id == team.id))
+        self._session.execute(delete(TeamCustomRoleRecord).where(TeamCustomRoleRecord.team_id == team.id))
+        self._session.execute(delete(TeamMaintainerRecord).where(TeamMaintainerRecord.team_id == team.id))
         record = self._session.get(TeamRecord, team.id)
         if record is not None:
             self._session.delete(record)
+
+
+_Link = type[MemberCustomRoleRecord] | type[TeamCustomRoleRecord] | type[TeamMaintainerRecord]
+
+
+def _set_links(session: Session, table: _Link, owner: str, owner_id: str, other: str, wanted_ids: list[str]) -> None:
+    """Make ``table``'s rows for ``owner_id`` be exactly ``wanted_ids``."""
+    owner_column, other_column = getattr(table, owner), getattr(table, other)
+    current = set(session.scalars(select(other_column).where(owner_column == owner_id)))
+    wanted = set(wanted_ids)
+    if current - wanted:
+        session.execute(delete(table).where(owner_column == owner_id, other_column.in_(current - wanted)))
+    for other_id in sorted(wanted - current):
+        session.add(table(**{owner: owner_id, other: other_id}))
+
+
+def _member_role_ids(session: Session, member_ids: list[str]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    if member_ids:
+        rows = session.execute(
+            select(MemberCustomRoleRecord.member_id, MemberCustomRoleRecord.role_id)
+            .where(MemberCustomRoleRecord.member_id.in_(member_ids))
+            .order_by(MemberCustomRoleRecord.role_id)
+        )
+        for member_id, role_id in rows:
+            result.setdefault(member_id, []).append(role_id)
+    return result
+
+
+def _maintained_team_keys(session: Session, member_ids: list[str]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    if member_ids:
+        rows = session.execute(
+            select(TeamMaintainerRecord.member_id, TeamRecord.key)
+            .join(TeamRecord, TeamRecord.id == TeamMaintainerRecord.team_id)
+            .where(TeamMaintainerRecord.member_id.in_(member_ids))
+            .order_by(TeamRecord.key)
+        )
+        for member_id, team_key in rows:
+            result.setdefault(member_id, []).append(team_key)
+    return result
+
+
+def _team_role_keys(session: Session, team_keys: list[str]) -> dict[str, list[str]]:
+    """Each team's custom role keys, in key order."""
+    result: dict[str, list[str]] = {}
+    if team_keys:
+        rows = session.execute(
+            select(TeamRecord.key, CustomRoleRecord.key)
+            .join(TeamCustomRoleRecord, TeamCustomRoleRecord.team_id == TeamRecord.id)
+            .join(CustomRoleRecord, CustomRoleRecord.id == TeamCustomRoleRecord.role_id)
+            .where(TeamRecord.key.in_(team_keys))
+            .order_by(CustomRoleRecord.key)
+        )
+        for team_key, role_key in rows:
+            result.setdefault(team_key, []).append(role_key)
+    return result
 
 
 class SqlTokenRepository:

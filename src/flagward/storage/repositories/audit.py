@@ -69,14 +69,14 @@ class SqlAuditLog:
             # Narrows in SQL; the actor's id is checked exactly below (the id may appear elsewhere too).
             statement = statement.where(contains_ci(cast(AuditRecord.doc, String), query.member_id))
         statement = statement.order_by(AuditRecord.seq.desc())
-        if not query.spec and not query.member_id:
+        if not query.spec and not query.member_id and not query.statements:
             return [audit_from_record(r) for r in self._session.scalars(statement.limit(query.limit))]
         return self._scan(statement, query, query.limit)
 
     def _scan(self, statement: Select[tuple[AuditRecord]], query: AuditQuery, limit: int) -> list[AuditEntry]:
         """Match ``query.spec`` against the entries' resource columns only, then load the matching entries
         (entries carry whole resource documents, which are not worth decoding to be skipped); the member
-        is checked exactly on the loaded entries."""
+        is checked exactly on the loaded entries, and so are ``query.statements``."""
         light = statement.with_only_columns(AuditRecord.seq, AuditRecord.resources)
         found: list[AuditEntry] = []
         offset = 0
@@ -92,7 +92,9 @@ class SqlAuditLog:
                 records = self._session.scalars(select(AuditRecord).where(AuditRecord.seq.in_(wanted)))
                 for record in sorted(records, key=lambda r: r.seq, reverse=True):
                     entry = audit_from_record(record)
-                    if not query.member_id or entry.actor.member_id == query.member_id:
+                    if (not query.member_id or entry.actor.member_id == query.member_id) and (
+                        not query.statements or entry.matches(query.statements)
+                    ):
                         found.append(entry)
             offset += _SCAN_BATCH
         return found
