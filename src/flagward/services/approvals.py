@@ -29,6 +29,7 @@ from flagward.services.approval_create import (
 )
 from flagward.services.notify import tell
 from flagward.services.ports import Deps, UnitOfWork
+from flagward.services.review_teams import teams_of
 
 __all__ = [
     "ApprovalApplyFailed",
@@ -76,6 +77,7 @@ def review(
             settings=settings_for(env, request.resource_kind),
             rights=Rights.of(actor),
             now=deps.clock.now_ms(),
+            teams=teams_of(uow, request, actor.member_id),
         )
         uow.approvals.update(request)
         audit(uow, deps.clock, actor, request, AuditAction.REVIEW_APPROVAL_REQUEST, _VERBS[review_kind], comment)

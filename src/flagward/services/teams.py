@@ -14,6 +14,7 @@ from flagward.domain.permissions import Permission, require
 from flagward.domain.representations import team_document
 from flagward.services._common import record_audit
 from flagward.services.ports import Deps, Page, UnitOfWork
+from flagward.services.review_teams import environments_requiring
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,12 @@ def delete_team(deps: Deps, *, actor: Actor, key: str) -> None:
     require(actor, Permission.MANAGE_TEAMS)
     with deps.uow() as uow:
         team = load_team(uow, key, for_update=True)
+        requiring = environments_requiring(uow, key)
+        if requiring:
+            raise InvalidRequest(
+                f"Team '{key}' is a required reviewer team in {', '.join(requiring)}; "
+                "remove it from those approval settings first"
+            )
         uow.teams.delete(team)
         record_audit(
             uow,
