@@ -64,6 +64,20 @@ class ClientSideAvailability(Read):
     usingEnvironmentId: Maybe[bool] = None
 
 
+class RequiredReviewerTeam(Read):
+    """flagward: a team whose members must approve a change (besides ``minNumApprovals``)."""
+
+    teamKey: str
+    minApprovals: int = Field(ge=1, le=5, description="Approvals needed from the team's members (1 to 5)")
+
+
+REQUIRED_REVIEWERS = (
+    "flagward: teams whose members must approve a change too (at most 10, each once). A request made here "
+    "keeps the requirements in force when it was made; the requester never counts toward a team. Only with "
+    "serviceKind launchdarkly. Absent from LaunchDarkly's document: its clients ignore it."
+)
+
+
 class ApprovalSettings(Read):
     required: bool
     bypassApprovalsForPendingChanges: bool
@@ -81,6 +95,9 @@ class ApprovalSettings(Read):
         description="flagward: whether changes to segments need approval in this environment too (flag "
         "settings only; read-only). A flag that requires approval serves differently when a segment it uses "
         "changes, and segments have approval settings of their own.",
+    )
+    requiredReviewers: Maybe[list[RequiredReviewerTeam]] = Field(
+        default=None, max_length=10, description=REQUIRED_REVIEWERS
     )
 
 
