@@ -14,8 +14,8 @@ from flagward.domain.approvals import ApprovalRequest, ReviewStatus, Status
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.outbox import MessageKind
 from flagward.domain.review_policy import TeamRequirement
-from flagward.services import approval_settings, approvals, environments, teams
 from flagward.services import approval_queries as queries
+from flagward.services import approval_settings, approvals, environments, teams
 from flagward.services.ports import NotificationOptions
 from tests.unit.services.approvals_world import PRODUCTION, PROJECT, Shop
 from tests.unit.services.conftest import World
