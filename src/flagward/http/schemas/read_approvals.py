@@ -14,7 +14,7 @@ from flagward.http.schemas.read_common import (
     Links,
     Maybe,
     Read,
-    RequiredReviewerTeam,
+    RequiredReviewerTeams,
 )
 from flagward.http.schemas.read_flags import ExpandedFlagRep
 from flagward.http.schemas.read_projects import Environment, Project
@@ -142,9 +142,7 @@ class ApprovalRequestSetting(Read):
     serviceConfig: dict[str, Any]
     requiredApprovalTags: list[str]
     serviceKindConfigurationId: Maybe[str] = None
-    requiredReviewers: Maybe[list[RequiredReviewerTeam]] = Field(
-        default=None, max_length=10, description=REQUIRED_REVIEWERS
-    )
+    requiredReviewers: Maybe[RequiredReviewerTeams] = Field(default=None, description=REQUIRED_REVIEWERS)
 
 
 class ApprovalRequestSettingWithEnvs(Read):
