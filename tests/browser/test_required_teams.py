@@ -51,6 +51,8 @@ def test_a_required_team_set_in_settings_governs_a_request_page(world: World) ->
     bo.close()
 
     ada = world.person("Ada")
+    row = ada.page.locator("tr", has=ada.page.get_by_role("link", name="Promote wallet to production"))
+    expect(row).to_contain_text(f"team {team}: 0 of 1")  # her inbox says which team is still short
     ada.page.goto(f"/approvals/{request_id}")
     card = ada.page.locator("section", has=ada.page.get_by_role("heading", name="Required teams"))
     expect(card).to_contain_text("Payments 0 of 1")
