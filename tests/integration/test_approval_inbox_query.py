@@ -97,6 +97,9 @@ def test_the_store_answers_what_the_domain_decides(factory: Any) -> None:
             uow.approvals.add(request)
         uow.commit()
     deps = Deps(uow=factory, clock=FrozenClock(NOW), passwords=PlainHasher())
+    with factory() as uow:  # required reviewer teams and the teams each review counted for survive the store
+        stored = [uow.approvals.get(r.id) for r in requests if r.required_reviewers]
+    assert stored and stored == [r for r in requests if r.required_reviewers]
 
     def settings(request: ApprovalRequest) -> ApprovalSettings:
         return settings_for(environments[request.environment_key], request.resource_kind)
