@@ -11,6 +11,9 @@ import itertools
 from collections.abc import Mapping
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from flagward.domain import approvals as domain
 from flagward.domain.accounts import Actor, ActorKind, Role
@@ -216,3 +219,38 @@ def test_required_reviewers_parse_with_a_default_minimum_and_need_flagwards_own_
             service_kind="servicenow",
             service_config={"url": "https://approvals.example.com", "secretEnv": "FLAGWARD_APPROVAL_SECRET"},
         ).validated()
+
+
+_EVENTS = st.lists(
+    st.tuples(
+        st.sampled_from((REQUESTER, *OTHERS)),
+        st.sampled_from(("approve", "decline", "comment")),
+        st.frozensets(st.sampled_from(TEAMS)),
+    ),
+    max_size=8,
+)
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    events=_EVENTS,
+    minimum=st.integers(1, 3),
+    required=st.sampled_from(REQUIREMENTS),
+)
+def test_any_sequence_of_reviews_counts_each_reviewers_latest_verdict_with_its_membership(
+    events: list[tuple[str, str, frozenset[str]]], minimum: int, required: tuple[TeamRequirement, ...]
+) -> None:
+    """Re-reviews, comments and membership that changes between reviews, in any order."""
+    settings = ApprovalSettings(min_num_approvals=minimum, can_review_own_request=True)
+    request = _request(required)
+    latest: dict[str, tuple[str, frozenset[str]]] = {}
+    for who, kind, teams in events:
+        domain.add_review(
+            request, _actor(who), ReviewKind(kind), None, settings=settings, rights=RIGHTS, now=NOW, teams=teams
+        )
+        if kind != "comment":
+            latest[who] = (kind, teams)
+    membership = {who: teams for who, (_, teams) in latest.items()}
+    status, counts = oracle(minimum, required, membership, {who: kind for who, (kind, _) in latest.items()})
+    assert request.review_status(settings).value == status
+    assert {t.team_key: t.approvals for t in request.team_progress()} == counts
