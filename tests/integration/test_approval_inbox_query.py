@@ -1,6 +1,7 @@
 """The inbox filters in the store (``ApprovalQuery``'s review filters) and answers exactly what the
 domain's own rules answer in memory (``waiting_for``, ``ApprovalRequest.review_status``), on the fake and
-on SQLite and PostgreSQL, over requests with every mix of reviews, requesters and environment settings."""
+on SQLite and PostgreSQL, over requests with every mix of reviews, requesters, environment settings and
+required reviewer teams (the teams each review counted for drawn apart, so the other draws stay as they were)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from flagward.domain.accounts import Actor, ActorKind, Role
 from flagward.domain.approvals import ApprovalRequest, ResourceKind, Review, ReviewKind, Status
 from flagward.domain.projects import ApprovalSettings
+from flagward.domain.review_policy import TeamRequirement
 from flagward.services._approvals import settings_for
 from flagward.services.approval_inbox import InboxFilter, InboxTab, inbox, waiting_for
 from flagward.services.ports import Deps, Page
@@ -30,6 +32,7 @@ SETTINGS = {
     "staging": ApprovalSettings(required=True, can_review_own_request=True),
     "qa": ApprovalSettings(),
 }
+TEAM_REQUIREMENTS = [(), (TeamRequirement("pay", 1),), (TeamRequirement("pay", 2), TeamRequirement("sre", 1))]
 
 
 @pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -49,6 +52,7 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 
 def _request(rng: random.Random, i: int) -> ApprovalRequest:
+    teams = random.Random(1000 + i)
     env = rng.choice(list(SETTINGS))
     reviews = [
         Review(
@@ -56,6 +60,7 @@ def _request(rng: random.Random, i: int) -> ApprovalRequest:
             kind=rng.choice(list(ReviewKind)),
             creation_date=NOW + n,
             member_id=rng.choice(MEMBERS),
+            teams=tuple(teams.sample(["pay", "sre"], teams.randint(0, 2))),
         )
         for n in range(rng.randint(0, 4))
     ]
@@ -73,6 +78,7 @@ def _request(rng: random.Random, i: int) -> ApprovalRequest:
         notify_member_ids=rng.sample(MEMBERS, rng.randint(0, 3)),
         reviews=reviews,
         status=rng.choice([Status.PENDING, Status.PENDING, Status.COMPLETED]),
+        required_reviewers=teams.choice(TEAM_REQUIREMENTS),
     )
 
 
@@ -91,6 +97,9 @@ def test_the_store_answers_what_the_domain_decides(factory: Any) -> None:
             uow.approvals.add(request)
         uow.commit()
     deps = Deps(uow=factory, clock=FrozenClock(NOW), passwords=PlainHasher())
+    with factory() as uow:  # required reviewer teams and the teams each review counted for survive the store
+        stored = [uow.approvals.get(r.id) for r in requests if r.required_reviewers]
+    assert stored and stored == [r for r in requests if r.required_reviewers]
 
     def settings(request: ApprovalRequest) -> ApprovalSettings:
         return settings_for(environments[request.environment_key], request.resource_kind)

@@ -14,19 +14,25 @@ Decisions (where LaunchDarkly documents only intent):
   may still create approval requests: a member demoted to reader or no access loses them.
 - Refusals name the actor first (Forbidden), then the request's state (InvalidRequest).
 - ``updateDescription`` and ``addReviewers`` do not reset approvals; instructions cannot be edited.
+- Required reviewer teams (flagward's own) add to ``minNumApprovals``: see ``domain.review_policy``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NoReturn
 
+from flagward.domain import review_policy
 from flagward.domain.accounts import Actor
 from flagward.domain.authorization import permits
 from flagward.domain.errors import DomainError, Forbidden, InvalidRequest
 from flagward.domain.ids import new_object_id
 from flagward.domain.projects import ApprovalSettings
+from flagward.domain.review_policy import TeamProgress, TeamRequirement, team_progress
+
+ReviewStatus = review_policy.ReviewStatus  # defined with the rule that decides it; named here as before
 
 MAX_DESCRIPTION = 5000
 
@@ -36,12 +42,6 @@ class Status(StrEnum):
     SCHEDULED = "scheduled"
     COMPLETED = "completed"
     FAILED = "failed"
-
-
-class ReviewStatus(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    DECLINED = "declined"
 
 
 class ReviewKind(StrEnum):
@@ -64,6 +64,8 @@ class Review:
     member_id: str | None = None
     service_token_id: str | None = None
     service_kind: str | None = None  # decided in an external approval service (neither member nor token)
+    # The request's required reviewer teams its author belonged to when reviewing (review_policy).
+    teams: tuple[str, ...] = ()
 
     @property
     def reviewer(self) -> str:
@@ -150,6 +152,8 @@ class ApprovalRequest:
     failure_reason: str | None = None
     service_kind: str = "launchdarkly"  # the approval service of the environment when it was requested
     integration: IntegrationMetadata | None = None
+    # The environment's required reviewer teams when the request was made (``domain.review_policy``).
+    required_reviewers: tuple[TeamRequirement, ...] = ()
     version: int = 1
 
     @property
@@ -171,11 +175,23 @@ class ApprovalRequest:
 
     def current_verdicts(self) -> dict[str, ReviewKind]:
         """Each reviewer's latest approve or decline."""
-        verdicts: dict[str, ReviewKind] = {}
+        return {reviewer: review.kind for reviewer, review in self._current_reviews().items()}
+
+    def _current_reviews(self) -> dict[str, Review]:
+        current: dict[str, Review] = {}
         for review in self.reviews:
             if review.kind is not ReviewKind.COMMENT:
-                verdicts[review.reviewer] = review.kind
-        return verdicts
+                current[review.reviewer] = review
+        return current
+
+    def team_progress(self) -> tuple[TeamProgress, ...]:
+        """How far each required reviewer team's minimum is met (empty: the request names none)."""
+        approvers = {
+            reviewer: review.teams
+            for reviewer, review in self._current_reviews().items()
+            if review.kind is ReviewKind.APPROVE
+        }
+        return team_progress(self.required_reviewers, approvers, requester=self.requestor_id)
 
     def approvals(self) -> int:
         return sum(1 for kind in self.current_verdicts().values() if kind is ReviewKind.APPROVE)
@@ -184,11 +200,12 @@ class ApprovalRequest:
         return sum(1 for kind in self.current_verdicts().values() if kind is ReviewKind.DECLINE)
 
     def review_status(self, settings: ApprovalSettings) -> ReviewStatus:
-        if self.declines():
-            return ReviewStatus.DECLINED
-        if self.approvals() >= settings.min_num_approvals:
-            return ReviewStatus.APPROVED
-        return ReviewStatus.PENDING
+        return review_policy.review_status(
+            approvals=self.approvals(),
+            declines=self.declines(),
+            min_num_approvals=settings.min_num_approvals,
+            teams=self.team_progress(),
+        )
 
     def touch(self) -> None:
         self.version += 1
@@ -255,8 +272,11 @@ def add_review(
     settings: ApprovalSettings,
     rights: Rights,
     now: int,
+    teams: Collection[str] = (),
 ) -> Review:
-    """Record a review. Raises what ``review_refusal`` names: Forbidden or InvalidRequest."""
+    """Record a review. ``teams``: the teams the actor is a member of now; the review keeps those the
+    request requires (``domain.review_policy``). Raises what ``review_refusal`` names: Forbidden or
+    InvalidRequest."""
     refusal = review_refusal(request, actor, kind, settings=settings, rights=rights)
     if refusal is not None:
         refusal.raise_()
@@ -267,6 +287,9 @@ def add_review(
         comment=comment,
         member_id=actor.member_id,
         service_token_id=actor.token_id if actor.member_id is None else None,
+        teams=tuple(r.team_key for r in request.required_reviewers if r.team_key in teams)
+        if actor.member_id is not None
+        else (),
     )
     request.reviews.append(review)
     request.touch()
@@ -291,6 +314,18 @@ def apply_refusal(
             f"This approval request needs {settings.min_num_approvals} approval(s) before it can be applied; "
             f"it has {approvals}",
             f"needs {_approvals(settings.min_num_approvals)}, has {approvals}",
+        )
+    short_teams = [t for t in request.team_progress() if not t.satisfied]
+    if short_teams:
+        first = short_teams[0]
+        return Refusal(
+            InvalidRequest,
+            "This approval request needs "
+            + ", ".join(
+                f"{_approvals(t.min_approvals)} from team '{t.team_key}' (it has {t.approvals})" for t in short_teams
+            )
+            + " before it can be applied",
+            f"needs {_approvals(first.min_approvals)} from team {first.team_key}, has {first.approvals}",
         )
     if request.declines() and not settings.can_apply_declined_changes:
         return Refusal(

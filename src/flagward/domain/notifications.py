@@ -2,8 +2,9 @@
 
 Decisions (the issue names the audiences; the rest is ours):
 
-- ``requested``: the members in ``notifyMemberIds`` (teams already expanded into it) when a request is
-  created; ``addReviewers`` re-requests a review from the members it adds (and only them).
+- ``requested``: the members in ``notifyMemberIds`` (teams already expanded into it, and the members of
+  the environment's required reviewer teams, the requester aside) when a request is created;
+  ``addReviewers`` re-requests a review from the members it adds (and only them).
 - ``approved`` / ``declined`` (each review saying so), ``applied``, ``failed``, ``executed`` (applied on
   schedule): the requester.
 - ``applied`` and ``deleted``: the reviewers (``notifyMemberIds`` and whoever reviewed).
@@ -112,6 +113,9 @@ def body(request: ApprovalRequest, changes: list[str], comment: str | None = Non
     ]
     if changes:
         lines += ["", "Changes:", *(f"- {c}" for c in changes)]
+    if request.required_reviewers:
+        needs = ", ".join(f"{r.min_approvals} from team '{r.team_key}'" for r in request.required_reviewers)
+        lines += ["", f"Required approvals: {needs}."]
     if request.failure_reason:
         lines += ["", f"Why it failed: {request.failure_reason}"]
     if comment:

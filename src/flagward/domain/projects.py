@@ -9,6 +9,7 @@ from typing import Any
 from flagward.domain.approval_services import LAUNCHDARKLY, ExternalService, external_service, validate_service
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.ids import check_name_length
+from flagward.domain.review_policy import TeamRequirement, validate_required_reviewers
 
 _COLOR = re.compile(r"^[0-9A-Fa-f]{6}$")
 MAX_APPROVALS = 5
@@ -34,6 +35,8 @@ class ApprovalSettings:
     service_config: dict[str, Any] = field(default_factory=dict)
     auto_apply_approved_changes: bool | None = None
     service_kind_configuration_id: str | None = None
+    # flagward's own: teams whose members must approve too (``flagward.domain.review_policy``).
+    required_reviewers: tuple[TeamRequirement, ...] = ()
 
     def validated(self) -> ApprovalSettings:
         """Return self, or raise InvalidRequest naming the offending field."""
@@ -62,6 +65,14 @@ class ApprovalSettings:
         if self.service_kind_configuration_id is not None and not isinstance(self.service_kind_configuration_id, str):
             raise InvalidRequest("approvalSettings.serviceKindConfigurationId must be a string")
         validate_service(self.service_kind, self.service_config)
+        if not isinstance(self.required_reviewers, tuple):
+            raise InvalidRequest("approvalSettings.requiredReviewers must be a list of {teamKey, minApprovals} objects")
+        validate_required_reviewers(self.required_reviewers)
+        if self.required_reviewers and self.service_kind != LAUNCHDARKLY:
+            raise InvalidRequest(
+                "approvalSettings.requiredReviewers is only available with flagward's own approvals "
+                "(serviceKind launchdarkly): an external approval service decides alone"
+            )
         if self.auto_apply_approved_changes and self.service_kind == LAUNCHDARKLY:
             raise InvalidRequest(
                 "approvalSettings.autoApplyApprovedChanges is only available for external approval services"

@@ -29,6 +29,8 @@ def approval_settings(settings: ApprovalSettings) -> dict[str, Any]:
         "serviceKind": settings.service_kind,
         "serviceConfig": dict(settings.service_config),
         "requiredApprovalTags": list(settings.required_approval_tags),
+        # flagward's own (LaunchDarkly has none; its clients ignore it): teams that must approve too.
+        "requiredReviewers": [r.document() for r in settings.required_reviewers],
     }
     if settings.auto_apply_approved_changes is not None:
         doc["autoApplyApprovedChanges"] = settings.auto_apply_approved_changes

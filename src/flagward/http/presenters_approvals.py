@@ -59,6 +59,8 @@ def flag_scoped(view: RequestView, *, top_level: bool = False) -> dict[str, Any]
     doc.update({k: v for k, v in optional.items() if v is not None})
     if request.notify_team_keys:
         doc["notifyTeamKeys"] = list(request.notify_team_keys)
+    if request.required_reviewers:  # flagward's own: which team requirement is still missing
+        doc["requiredReviewers"] = [t.document() for t in request.team_progress()]
     if request.integration is not None:
         meta = request.integration
         doc["integrationMetadata"] = {

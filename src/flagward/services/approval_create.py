@@ -29,6 +29,7 @@ from flagward.services.external_approvals import enqueue_creation
 from flagward.services.flag_changes import change_context, check_deletable, deletes
 from flagward.services.notify import tell
 from flagward.services.ports import Deps, UnitOfWork
+from flagward.services.review_teams import required_team_members
 from flagward.services.segments import load_segment, segment_context
 
 
@@ -77,6 +78,9 @@ def _add(
     settings: ApprovalSettings,
     **extra: Any,
 ) -> ApprovalRequest:
+    named = resolve_reviewers(uow, member_ids, team_keys)
+    # Required teams' members are reviewers too (told, and in their inbox), after those named.
+    required = required_team_members(uow, settings.required_reviewers, exclude=actor.member_id)
     request = domain.new_request(
         project_key=target.project_key,
         environment_key=target.env_key,
@@ -89,8 +93,9 @@ def _add(
         requestor_id=actor.member_id,
         requestor_token_id=actor.token_id if actor.member_id is None else None,
         comment=comment,
-        notify_member_ids=resolve_reviewers(uow, member_ids, team_keys),
+        notify_member_ids=named + [m for m in required if m not in named],
         notify_team_keys=list(dict.fromkeys(team_keys)),
+        required_reviewers=settings.required_reviewers,
         **extra,
     )
     request.service_kind = settings.service_kind

@@ -46,6 +46,7 @@ class RequestDetail:
     deletes_flag: bool = False
     people: dict[str, str] = field(default_factory=dict)
     resource: str = ""  # the request's flag or segment in its environment, with tags (for authorization)
+    team_names: dict[str, str] = field(default_factory=dict)  # the required reviewer teams that still exist
     # The flag in each state (for ``domain.diff``, which compares flags): now, after, when requested.
     proposed_flag: Flag | None = None
     base_flag: Flag | None = None
@@ -75,6 +76,8 @@ def request_detail(deps: Deps, *, actor: Actor, request_id: str) -> RequestDetai
         reviewers = [r.member_id for r in request.reviews]
         mentioned = [request.requestor_id, request.applied_by_member_id, *request.notify_member_ids, *reviewers]
         detail.people = people(uow, mentioned)
+        found = (uow.teams.get(r.team_key) for r in request.required_reviewers)
+        detail.team_names = {team.key: team.name for team in found if team is not None}
     return detail
 
 

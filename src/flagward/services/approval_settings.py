@@ -18,6 +18,7 @@ from flagward.services._common import load_environment, load_project, record_aud
 from flagward.services.authz import authorize_project_read, environment_resource, visible_environments
 from flagward.services.environments import check_service_endpoint, parse_approval_settings
 from flagward.services.ports import Deps
+from flagward.services.review_teams import check_required_teams
 
 
 def _kinds(resource_kind: str | None) -> list[ResourceKind]:
@@ -75,6 +76,7 @@ _FIELDS = (
     "serviceConfig",
     "autoApplyApprovedChanges",
     "serviceKindConfigurationId",
+    "requiredReviewers",
 )
 
 
@@ -98,6 +100,7 @@ def patch_settings(deps: Deps, *, actor: Actor, project_key: str, body: dict[str
         updated = parse_approval_settings(merged)
         if updated != _settings(env, kind):
             check_service_endpoint(deps, updated)
+            check_required_teams(uow, _settings(env, kind), updated)
             if kind is ResourceKind.FLAG:
                 env = replace(env, approval_settings=updated)
             else:

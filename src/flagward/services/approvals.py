@@ -30,6 +30,7 @@ from flagward.services.approval_create import (
 from flagward.services.authz import request_rights
 from flagward.services.notify import tell
 from flagward.services.ports import Deps, UnitOfWork
+from flagward.services.review_teams import teams_of
 
 __all__ = [
     "ApprovalApplyFailed",
@@ -77,6 +78,7 @@ def review(
             settings=settings_for(env, request.resource_kind),
             rights=request_rights(uow, actor, request, env),
             now=deps.clock.now_ms(),
+            teams=teams_of(uow, request, actor.member_id),
         )
         uow.approvals.update(request)
         audit(uow, deps.clock, actor, request, AuditAction.REVIEW_APPROVAL_REQUEST, _VERBS[review_kind], comment)

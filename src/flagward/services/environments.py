@@ -16,6 +16,7 @@ from flagward.domain.flags import new_config
 from flagward.domain.ids import new_object_id, new_secret, validate_key
 from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.representations import SEGMENT_NOTE_FIELD, environment_document
+from flagward.domain.review_policy import parse_required_reviewers
 from flagward.services._common import load_environment, load_project, record_audit
 from flagward.services.authz import (
     authorize_environment_read,
@@ -25,6 +26,7 @@ from flagward.services.authz import (
 )
 from flagward.services.patching import apply_json_patch
 from flagward.services.ports import Deps, Page
+from flagward.services.review_teams import check_required_teams
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,7 @@ _SETTINGS_FIELDS = {
     "serviceConfig": "service_config",
     "autoApplyApprovedChanges": "auto_apply_approved_changes",
     "serviceKindConfigurationId": "service_kind_configuration_id",
+    "requiredReviewers": "required_reviewers",
 }
 
 
@@ -179,6 +182,9 @@ def parse_approval_settings(raw: object, *, field: str = "approvalSettings") -> 
             raise InvalidRequest(f"{field}.requiredApprovalTags must be a list of strings")
         if name == "serviceConfig" and not isinstance(value, dict):
             raise InvalidRequest(f"{field}.serviceConfig must be an object")
+        if name == "requiredReviewers":
+            values["required_reviewers"] = parse_required_reviewers(value, field=f"{field}.requiredReviewers")
+            continue
         values[_SETTINGS_FIELDS[name]] = tuple(value) if name == "requiredApprovalTags" else value
     try:
         return ApprovalSettings(**values).validated()
@@ -201,6 +207,7 @@ def patch_environment(
         updated.validate()
         if updated.approval_settings != env.approval_settings:
             check_service_endpoint(deps, updated.approval_settings)
+            check_required_teams(uow, env.approval_settings, updated.approval_settings)
         actions = [AuditAction.UPDATE_ENVIRONMENT] if _core(after) != _core(before) else []
         if updated.approval_settings != env.approval_settings:
             actions.append(AuditAction.UPDATE_APPROVAL_SETTINGS)

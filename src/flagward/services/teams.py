@@ -15,6 +15,7 @@ from flagward.domain.ids import new_object_id, validate_key
 from flagward.domain.representations import team_document
 from flagward.services._common import record_audit
 from flagward.services.ports import Deps, Page, UnitOfWork
+from flagward.services.review_teams import environments_requiring
 from flagward.services.roles import resolve_role_keys
 
 
@@ -273,6 +274,12 @@ def delete_team(deps: Deps, *, actor: Actor, key: str) -> None:
     authorize(actor, "updateTeamMembers", team_spec(key))
     with deps.uow() as uow:
         team = load_team(uow, key, for_update=True)
+        requiring = environments_requiring(uow, key)
+        if requiring:
+            raise InvalidRequest(
+                f"Team '{key}' is a required reviewer team in {', '.join(requiring)}; "
+                "remove it from those approval settings first"
+            )
         uow.teams.delete(team)
         record_audit(
             uow,

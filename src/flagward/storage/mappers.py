@@ -22,6 +22,7 @@ from flagward.domain.audit_chain import stored_fields
 from flagward.domain.flags import Defaults, Flag, FlagConfig, Variation
 from flagward.domain.policy import parse_statements
 from flagward.domain.projects import ApprovalSettings, ClientSideAvailability, Environment, Project
+from flagward.domain.review_policy import TeamRequirement
 from flagward.domain.roles import CustomRole
 from flagward.domain.segments import Segment
 from flagward.storage.records import (
@@ -99,7 +100,16 @@ def approval_settings_to_doc(settings: ApprovalSettings) -> dict[str, Any]:
         "serviceConfig": dict(settings.service_config),
         "autoApplyApprovedChanges": settings.auto_apply_approved_changes,
         "serviceKindConfigurationId": settings.service_kind_configuration_id,
+        "requiredReviewers": [r.document() for r in settings.required_reviewers],
     }
+
+
+def _requirements_from_doc(docs: list[dict[str, Any]] | None) -> tuple[TeamRequirement, ...]:
+    return tuple(TeamRequirement(d["teamKey"], d["minApprovals"]) for d in docs or [])
+
+
+def _review_from_doc(doc: dict[str, Any]) -> Review:
+    return Review(**{**doc, "kind": ReviewKind(doc["kind"]), "teams": tuple(doc.get("teams") or ())})
 
 
 def approval_settings_from_doc(doc: dict[str, Any]) -> ApprovalSettings:
@@ -114,6 +124,7 @@ def approval_settings_from_doc(doc: dict[str, Any]) -> ApprovalSettings:
         service_config=dict(doc["serviceConfig"]),
         auto_apply_approved_changes=doc.get("autoApplyApprovedChanges"),
         service_kind_configuration_id=doc.get("serviceKindConfigurationId"),
+        required_reviewers=_requirements_from_doc(doc.get("requiredReviewers")),
     )
 
 
@@ -389,6 +400,7 @@ def approval_to_record(
     record.reviewed_by = encode_tags(list(verdicts))
     record.approval_count = request.approvals()
     record.decline_count = request.declines()
+    record.teams_unmet = sum(1 for t in request.team_progress() if not t.satisfied)
     record.execution_date = request.execution_date
     record.version = request.version
     record.integration_checked_at = request.integration.last_checked if request.integration else None
@@ -410,6 +422,7 @@ def approval_to_record(
             "failureReason": request.failure_reason,
             "serviceKind": request.service_kind,
             "integrationMetadata": _integration_to_doc(request.integration),
+            "requiredReviewers": [r.document() for r in request.required_reviewers],
         }
     )
     return record
@@ -453,7 +466,7 @@ def approval_from_record(record: ApprovalRequestRecord, project_key: str, enviro
         comment=doc.get("comment"),
         notify_member_ids=list(doc["notifyMemberIds"]),
         notify_team_keys=list(doc.get("notifyTeamKeys") or []),
-        reviews=[Review(**{**r, "kind": ReviewKind(r["kind"])}) for r in doc["reviews"]],
+        reviews=[_review_from_doc(r) for r in doc["reviews"]],
         status=ApprovalStatus(record.status),
         execution_date=record.execution_date,
         operating_on_id=doc.get("operatingOnId"),
@@ -464,6 +477,7 @@ def approval_from_record(record: ApprovalRequestRecord, project_key: str, enviro
         failure_reason=doc.get("failureReason"),
         service_kind=doc.get("serviceKind") or "launchdarkly",
         integration=_integration_from_doc(doc.get("integrationMetadata"), record.integration_checked_at),
+        required_reviewers=_requirements_from_doc(doc.get("requiredReviewers")),
         version=record.version,
     )
 

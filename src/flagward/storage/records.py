@@ -226,6 +226,8 @@ class ApprovalRequestRecord(Base):
     reviewed_by: Mapped[str] = mapped_column(Text, default="\n")
     approval_count: Mapped[int] = mapped_column(Integer, default=0)
     decline_count: Mapped[int] = mapped_column(Integer, default=0)
+    # How many of its required reviewer teams still lack their minimum (``ApprovalRequest.team_progress``).
+    teams_unmet: Mapped[int] = mapped_column(Integer, default=0)
     creation_date: Mapped[int] = mapped_column(BigInteger)
     execution_date: Mapped[int | None] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(Integer)

@@ -14,15 +14,18 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
 from flagward.domain import resources
+from flagward.domain.accounts import Team
 from flagward.domain.authorization import permits
 from flagward.domain.errors import DomainError
-from flagward.domain.projects import MAX_APPROVALS
+from flagward.domain.projects import MAX_APPROVALS, ApprovalSettings
+from flagward.domain.review_policy import MAX_TEAM_APPROVALS
 from flagward.http.console.security import CSRF_FIELD, Viewer, check_form, viewer
 from flagward.http.console.templating import render
 from flagward.http.deps import get_deps
 from flagward.services.environments import get_environment_credentials, patch_environment
 from flagward.services.ports import Page, ProjectQuery
 from flagward.services.projects import get_project, list_projects
+from flagward.services.teams import list_teams
 
 router = APIRouter(include_in_schema=False)
 CREDENTIALS = {
@@ -30,6 +33,10 @@ CREDENTIALS = {
     "mobile": ("Mobile key", "mobile_key"),
     "client": ("Client-side ID", "id"),
 }
+
+
+# Teams offered as required reviewers (a team kept in the settings is listed even beyond these).
+TEAMS_SHOWN = 100
 
 
 def mask(secret: str) -> str:
@@ -54,6 +61,7 @@ def _page(
     except DomainError as exc:
         return render(request, "error.html", status_code=404, viewer=current, nav="settings", error=exc.message)
     projects, _ = list_projects(deps, actor=current.actor, query=ProjectQuery(page=Page(limit=100)))
+    teams, _ = list_teams(deps, actor=current.actor, query=None, page=Page(limit=TEAMS_SHOWN))
     done = request.query_params.get("saved")
     added = request.query_params.get("added")
     return render(
@@ -69,9 +77,20 @@ def _page(
         credentials=CREDENTIALS,
         mask=mask,
         max_approvals=MAX_APPROVALS,
+        max_team_approvals=MAX_TEAM_APPROVALS,
+        team_rows=lambda settings: team_rows(teams, settings),
         notice=_notice(done, added),
         error=error,
     )
+
+
+def team_rows(teams: list[Team], settings: ApprovalSettings) -> list[tuple[str, str, int]]:
+    """(key, name, required minimum or 0) of each team the form offers: those listed, then any the
+    settings require that are not among them."""
+    required = {r.team_key: r.min_approvals for r in settings.required_reviewers}
+    rows = [(t.key, t.name, required.get(t.key, 0)) for t in teams]
+    listed = {t.key for t in teams}
+    return rows + [(key, key, n) for key, n in required.items() if key not in listed]
 
 
 def _notice(saved: str | None, added: str | None) -> str | None:
@@ -113,6 +132,11 @@ def approval_patch(form: dict[str, Any]) -> list[dict[str, Any]]:
         "canReviewOwnRequest": form.get("self_review") == "on",
         "canApplyDeclinedChanges": form.get("apply_declined") == "on",
     }
+    if "team_keys" in form:  # required reviewer teams: one minimum per team offered, "" for not required
+        pairs = zip(form["team_keys"], form.get("team_mins", []), strict=False)
+        values["requiredReviewers"] = [
+            {"teamKey": key, "minApprovals": int(n) if n.isdigit() else n} for key, n in pairs if n
+        ]
     return [{"op": "replace", "path": f"/approvalSettings/{name}", "value": value} for name, value in values.items()]
 
 
@@ -128,15 +152,19 @@ def save_approvals(
     apply_declined: Annotated[str, Form()] = "",
     comment: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+    team_key: Annotated[list[str] | None, Form()] = None,
+    team_min: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     current = viewer(request)
-    form = {
+    form: dict[str, Any] = {
         "mode": mode,
         "tags": tags,
         "min_approvals": min_approvals,
         "self_review": self_review,
         "apply_declined": apply_declined,
     }
+    if team_key is not None:
+        form["team_keys"], form["team_mins"] = team_key, team_min or []
     try:
         check_form(request, csrf_token, current.csrf_token)
         env = patch_environment(

@@ -8,7 +8,14 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, RootModel
 
-from flagward.http.schemas.read_common import ApprovalSettings, Links, Maybe, Read
+from flagward.http.schemas.read_common import (
+    REQUIRED_REVIEWERS,
+    ApprovalSettings,
+    Links,
+    Maybe,
+    Read,
+    RequiredReviewerTeams,
+)
 from flagward.http.schemas.read_flags import ExpandedFlagRep
 from flagward.http.schemas.read_projects import Environment, Project
 from flagward.http.schemas.read_segments import UserSegment
@@ -51,6 +58,15 @@ class IntegrationMetadata(Read):
     lastChecked: int = Field(description="When flagward last heard from the service about it (ms)")
 
 
+class RequiredReviewerStatus(Read):
+    """flagward: how far one required reviewer team's minimum is met on this request."""
+
+    teamKey: str
+    minApprovals: int
+    approvals: int = Field(description="Current approvals from the team's members (the requester aside)")
+    satisfied: bool
+
+
 class FlagConfigApprovalRequestResponse(Read):
     """An approval request. ``_links`` names it in the form of the route that answered (flag-scoped or
     top-level), the other form beside it, and the flag or segment it changes."""
@@ -76,6 +92,12 @@ class FlagConfigApprovalRequestResponse(Read):
     operatingOnId: Maybe[str] = None
     source: Maybe[CopiedFromEnv] = None
     integrationMetadata: Maybe[IntegrationMetadata] = None
+    requiredReviewers: Maybe[list[RequiredReviewerStatus]] = Field(
+        default=None,
+        description="flagward: the required reviewer teams of the environment when the request was made, and "
+        "how far each is met; reviewStatus is approved only once every one is satisfied (and minNumApprovals "
+        "is met). Absent when there were none. LaunchDarkly's clients ignore it.",
+    )
 
 
 class FlagConfigApprovalRequestsResponse(Read):
@@ -120,6 +142,7 @@ class ApprovalRequestSetting(Read):
     serviceConfig: dict[str, Any]
     requiredApprovalTags: list[str]
     serviceKindConfigurationId: Maybe[str] = None
+    requiredReviewers: Maybe[RequiredReviewerTeams] = Field(default=None, description=REQUIRED_REVIEWERS)
 
 
 class ApprovalRequestSettingWithEnvs(Read):

@@ -14,7 +14,7 @@ it. Hence the base's three choices:
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias, TypeVar
+from typing import Annotated, Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -64,6 +64,21 @@ class ClientSideAvailability(Read):
     usingEnvironmentId: Maybe[bool] = None
 
 
+class RequiredReviewerTeam(Read):
+    """flagward: a team whose members must approve a change (besides ``minNumApprovals``)."""
+
+    teamKey: str
+    minApprovals: int = Field(ge=1, le=5, description="Approvals needed from the team's members (1 to 5)")
+
+
+RequiredReviewerTeams: TypeAlias = Annotated[list[RequiredReviewerTeam], Field(max_length=10)]
+REQUIRED_REVIEWERS = (
+    "flagward: teams whose members must approve a change too (at most 10, each once). A request made here "
+    "keeps the requirements in force when it was made; the requester never counts toward a team. Only with "
+    "serviceKind launchdarkly. Absent from LaunchDarkly's document: its clients ignore it."
+)
+
+
 class ApprovalSettings(Read):
     required: bool
     bypassApprovalsForPendingChanges: bool
@@ -82,6 +97,7 @@ class ApprovalSettings(Read):
         "settings only; read-only). A flag that requires approval serves differently when a segment it uses "
         "changes, and segments have approval settings of their own.",
     )
+    requiredReviewers: Maybe[RequiredReviewerTeams] = Field(default=None, description=REQUIRED_REVIEWERS)
 
 
 class MemberSummary(Read):

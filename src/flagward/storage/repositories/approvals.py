@@ -164,8 +164,12 @@ def _review_filters(statement: Select[Any], query: ApprovalQuery) -> Select[Any]
         thresholds = [(_in_scope(s), s.min_approvals) for s in query.scopes if s.min_approvals != 1]
         needed: ColumnElement[Any] = case(*thresholds, else_=1) if thresholds else literal(1)
         by_status = {
-            ReviewStatus.PENDING.value: and_(record.decline_count == 0, record.approval_count < needed),
-            ReviewStatus.APPROVED.value: and_(record.decline_count == 0, record.approval_count >= needed),
+            ReviewStatus.PENDING.value: and_(
+                record.decline_count == 0, or_(record.approval_count < needed, record.teams_unmet > 0)
+            ),
+            ReviewStatus.APPROVED.value: and_(
+                record.decline_count == 0, record.approval_count >= needed, record.teams_unmet == 0
+            ),
             ReviewStatus.DECLINED.value: record.decline_count > 0,
         }
         wanted = [by_status[s] for s in query.review_statuses if s in by_status]
