@@ -25,6 +25,7 @@ from flagward.domain.outbox import Failure, MessageStatus, NewMessage, OutboxMes
 from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.segments import Segment
 from flagward.domain.webhooks import Webhook
+from flagward.domain.workflows import ExecutionStatus, Template, Workflow
 from flagward.services.ports import (
     ApprovalQuery,
     AuditQuery,
@@ -90,6 +91,8 @@ class FakeStore:
     outbox: list[OutboxMessage] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
     webhooks: dict[str, Webhook] = field(default_factory=dict)
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+    workflow_templates: dict[str, Template] = field(default_factory=dict)
 
 
 class FakeProjects:
@@ -738,6 +741,60 @@ class FakeWebhooks:
         self.s.webhooks.pop(webhook.id, None)
 
 
+class FakeWorkflows:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, workflow_id: str, *, for_update: bool = False) -> Workflow | None:
+        return copy.deepcopy(self.s.workflows.get(workflow_id))
+
+    def find(
+        self, project_key: str, flag_key: str, env_key: str, *, status: str | None, sort: str, page: Page
+    ) -> tuple[list[Workflow], int]:
+        found = [
+            w
+            for w in self.s.workflows.values()
+            if (w.project_key, w.flag_key, w.environment_key) == (project_key, flag_key, env_key)
+            and (status is None or w.status.value == status)
+        ]
+        found.sort(key=lambda w: (w.creation_date, w.id), reverse=sort.startswith("-"))
+        return copy.deepcopy(found[page.offset : page.offset + page.limit]), len(found)
+
+    def add(self, workflow: Workflow) -> None:
+        self.s.workflows[workflow.id] = copy.deepcopy(workflow)
+
+    def update(self, workflow: Workflow) -> None:
+        self.s.workflows[workflow.id] = copy.deepcopy(workflow)
+
+    def delete(self, workflow: Workflow) -> None:
+        self.s.workflows.pop(workflow.id, None)
+
+    def due(self, now: int, limit: int = 20) -> list[str]:
+        due = [
+            w
+            for w in self.s.workflows.values()
+            if w.status is ExecutionStatus.ACTIVE and (w.wake_at() is not None and w.wake_at() <= now)  # type: ignore[operator]
+        ]
+        return [w.id for w in sorted(due, key=lambda w: w.wake_at() or 0)[:limit]]
+
+
+class FakeWorkflowTemplates:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, key: str) -> Template | None:
+        return copy.deepcopy(self.s.workflow_templates.get(key))
+
+    def list_all(self) -> list[Template]:
+        return copy.deepcopy(sorted(self.s.workflow_templates.values(), key=lambda t: (t.creation_date, t.id)))
+
+    def add(self, template: Template) -> None:
+        self.s.workflow_templates[template.key] = copy.deepcopy(template)
+
+    def delete(self, template: Template) -> None:
+        self.s.workflow_templates.pop(template.key, None)
+
+
 class FakeUnitOfWork:
     def __init__(self, shared: FakeStore, broker: RecordingBroker) -> None:
         self._shared = shared
@@ -766,6 +823,8 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(store)
         self.notifications = FakeNotifications(store)
         self.webhooks = FakeWebhooks(store)
+        self.workflows = FakeWorkflows(store)
+        self.workflow_templates = FakeWorkflowTemplates(store)
         return self
 
     def __exit__(

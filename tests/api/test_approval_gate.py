@@ -34,6 +34,7 @@ MESSAGE = "Flag configuration updates require approval: action '{}' not allowed"
 FLAG = "/api/v2/flags/{projectKey}/{featureFlagKey}"
 COPY = FLAG + "/copy"
 APPROVALS = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}/approval-requests"
+WORKFLOWS = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}/workflows"
 PROPOSES = "proposes or reviews an approval request; nothing changes until it is applied"
 ACCOUNTS = "accounts and credentials; no flag configuration"
 
@@ -124,6 +125,14 @@ ALLOWED = {
     ("POST", "/members/{member_id}/link"): "console: " + ACCOUNTS + " (a new one-time password link)",
     ("POST", "/invitations/{token}"): "console: " + ACCOUNTS + " (sets a password with a one-time link)",
     ("POST", "/notifications/read"): "console: the service of POST /api/v2/notifications/read (the caller's own)",
+    ("POST", WORKFLOWS): (
+        "creating a workflow changes no flag; each stage is applied later by the scheduler, through the gate: a "
+        "stage with an approval condition by executing its approved request, one without as the server, which never "
+        "bypasses (a stage where approval is required must have an approval condition: tests/api/test_workflows.py)"
+    ),
+    ("DELETE", WORKFLOWS + "/{workflowId}"): "deletes a workflow and its stage's pending approval request; no change",
+    ("POST", "/api/v2/templates"): "a template of stages; no flag configuration (workflows made from it are gated)",
+    ("DELETE", "/api/v2/templates/{templateKey}"): "deletes a template of stages; no flag configuration",
 }
 _READS = {"GET", "HEAD", "OPTIONS", "REPORT"}  # REPORT: SDK polling with the context in the body
 
@@ -570,6 +579,8 @@ def _walk(writer: httpx.Client, project: str, method: str, template: str) -> htt
         "request_id": "0" * 24,
         "member_id": "0" * 24,
         "token": "not-a-token",
+        "workflowId": "0" * 24,
+        "templateKey": "none",
     }
     path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
     attempt = {

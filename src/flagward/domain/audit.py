@@ -90,6 +90,9 @@ class AuditAction(StrEnum):
     UPDATE_WEBHOOK_ON = "updateOn"
     UPDATE_WEBHOOK_TAGS = "updateTags"
     DELETE_WEBHOOK = "deleteWebhook"
+    UPDATE_FEATURE_WORKFLOWS = "updateFeatureWorkflows"
+    CREATE_TEMPLATE = "createTemplate"
+    DELETE_TEMPLATE = "deleteTemplate"
 
 
 def project_spec(project_key: str) -> str:

@@ -30,6 +30,7 @@ from flagward.http.routes import (
     segments,
     system,
     webhooks,
+    workflows,
 )
 from flagward.http.sdk import evaluate as sdk_evaluate
 from flagward.http.sdk import evalx as sdk_evalx
@@ -124,6 +125,7 @@ def create_app(
         accounts.tokens,
         notifications.router,
         webhooks.router,
+        workflows.router,
         sdk_polling.router,
         sdk_events.router,
         sdk_evalx.router,

@@ -14,6 +14,7 @@ from flagward.services.approvals import run_due
 from flagward.services.flag_statuses import EvaluationRecorder, flush_evaluations
 from flagward.services.ports import Deps, StoreUnavailable
 from flagward.services.throttling import prune
+from flagward.services.workflow_runner import run_due_workflows
 
 log = logging.getLogger("flagward.scheduler")
 
@@ -24,6 +25,9 @@ async def run_scheduler(deps: Deps, interval: float, stop: asyncio.Event) -> Non
             executed = await to_thread.run_sync(run_due, deps)
             if executed:
                 log.info("executed scheduled approval requests %s", ", ".join(executed))
+            stages = await to_thread.run_sync(run_due_workflows, deps)
+            if stages:
+                log.info("ran workflow stages %s", ", ".join(stages))
         except StoreUnavailable as exc:
             log.warning("scheduler: store unavailable: %s", exc)
         except Exception:  # a bad request must not stop the scheduler for every other one

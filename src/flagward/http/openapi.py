@@ -110,6 +110,13 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/webhooks/{id}"): "getWebhook",
     ("PATCH", "/api/v2/webhooks/{id}"): "patchWebhook",
     ("DELETE", "/api/v2/webhooks/{id}"): "deleteWebhook",
+    ("GET", f"{FLAG_ENV}/workflows"): "getWorkflows",
+    ("POST", f"{FLAG_ENV}/workflows"): "postWorkflow",
+    ("GET", f"{FLAG_ENV}/workflows/{{workflowId}}"): "getCustomWorkflow",
+    ("DELETE", f"{FLAG_ENV}/workflows/{{workflowId}}"): "deleteWorkflow",
+    ("GET", "/api/v2/templates"): "getWorkflowTemplates",
+    ("POST", "/api/v2/templates"): "createWorkflowTemplate",
+    ("DELETE", "/api/v2/templates/{templateKey}"): "deleteWorkflowTemplate",
     # flagward's own: health, console sign-in, in-app notifications, webhook delivery logs, external approval
     # services' callback.
     ("POST", "/api/v2/approval-requests/{id}/integration-callback"): "postApprovalRequestIntegrationCallback",
@@ -197,6 +204,7 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     # Its body is read as signed bytes (no body model), through the RequestBodies middleware (413, 415).
     "postApprovalRequestIntegrationCallback": frozenset({401, 403, 404, 413, 415}),
     "patchWebhook": frozenset({409}),
+    "createWorkflowTemplate": frozenset({404, 409}),
 }
 
 # The SDK edge answers from the SDK hub (503 until it is ready) and names its credential its own way:

@@ -15,6 +15,7 @@ from flagward.domain.approvals import (
     ResourceKind,
     Review,
     ReviewKind,
+    WorkflowMeta,
 )
 from flagward.domain.approvals import Status as ApprovalStatus
 from flagward.domain.audit import Access, AuditActor, AuditEntry
@@ -403,6 +404,7 @@ def approval_to_record(
             "failureReason": request.failure_reason,
             "serviceKind": request.service_kind,
             "integrationMetadata": _integration_to_doc(request.integration),
+            "customWorkflow": dataclasses.asdict(request.custom_workflow) if request.custom_workflow else None,
         }
     )
     return record
@@ -457,5 +459,6 @@ def approval_from_record(record: ApprovalRequestRecord, project_key: str, enviro
         failure_reason=doc.get("failureReason"),
         service_kind=doc.get("serviceKind") or "launchdarkly",
         integration=_integration_from_doc(doc.get("integrationMetadata"), record.integration_checked_at),
+        custom_workflow=WorkflowMeta(**doc["customWorkflow"]) if doc.get("customWorkflow") else None,
         version=record.version,
     )

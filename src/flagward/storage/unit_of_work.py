@@ -35,6 +35,8 @@ from flagward.storage.repositories import (
     SqlTokenRepository,
     SqlTombstones,
     SqlWebhooks,
+    SqlWorkflows,
+    SqlWorkflowTemplates,
 )
 
 
@@ -58,6 +60,8 @@ class SqlUnitOfWork:
     outbox: SqlOutbox
     notifications: SqlNotifications
     webhooks: SqlWebhooks
+    workflows: SqlWorkflows
+    workflow_templates: SqlWorkflowTemplates
 
     def __init__(
         self,
@@ -100,6 +104,8 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self.session, on_add=self._note_enqueued)
         self.notifications = SqlNotifications(self.session)
         self.webhooks = SqlWebhooks(self.session)
+        self.workflows = SqlWorkflows(self.session)
+        self.workflow_templates = SqlWorkflowTemplates(self.session)
         return self
 
     def _note_enqueued(self) -> None:

@@ -51,6 +51,19 @@ class IntegrationMetadata(Read):
     lastChecked: int = Field(description="When flagward last heard from the service about it (ms)")
 
 
+class CustomWorkflowStageMeta(Read):
+    index: int = Field(description="The zero-based index of the workflow stage")
+    name: str
+
+
+class CustomWorkflowMeta(Read):
+    """The workflow stage this request is the approval condition of; the workflow applies it."""
+
+    name: str = Field(description="The workflow's name")
+    stage: CustomWorkflowStageMeta
+    workflowId: Maybe[str] = Field(default=None, description="flagward: the workflow's id")
+
+
 class FlagConfigApprovalRequestResponse(Read):
     """An approval request. ``_links`` names it in the form of the route that answered (flag-scoped or
     top-level), the other form beside it, and the flag or segment it changes."""
@@ -76,6 +89,7 @@ class FlagConfigApprovalRequestResponse(Read):
     operatingOnId: Maybe[str] = None
     source: Maybe[CopiedFromEnv] = None
     integrationMetadata: Maybe[IntegrationMetadata] = None
+    customWorkflowMetadata: Maybe[CustomWorkflowMeta] = None
 
 
 class FlagConfigApprovalRequestsResponse(Read):

@@ -17,6 +17,7 @@ from flagward.storage.repositories.projects import SqlEnvironmentRepository, Sql
 from flagward.storage.repositories.rate_counters import SqlRateCounters
 from flagward.storage.repositories.segments import SqlSegmentRepository, SqlTombstones
 from flagward.storage.repositories.webhooks import SqlWebhooks
+from flagward.storage.repositories.workflows import SqlWorkflows, SqlWorkflowTemplates
 
 __all__ = [
     "SqlApprovalRepository",
@@ -37,4 +38,6 @@ __all__ = [
     "SqlTokenRepository",
     "SqlTombstones",
     "SqlWebhooks",
+    "SqlWorkflowTemplates",
+    "SqlWorkflows",
 ]
