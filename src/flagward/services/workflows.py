@@ -64,9 +64,11 @@ def _view(uow: UnitOfWork, workflow: Workflow) -> WorkflowView:
 
 
 def create_workflow(
-    deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, new: NewWorkflow
+    deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, new: NewWorkflow, dry_run: bool = False
 ) -> WorkflowView:
-    """Raises NotFound (project, environment, flag, template), Forbidden, InvalidRequest (a stage that
+    """``dry_run``: check everything, store nothing, and answer the workflow that would be made.
+
+    Raises NotFound (project, environment, flag, template), Forbidden, InvalidRequest (a stage that
     would not apply, names an unknown environment, or needs an approval condition it lacks)."""
     if not isinstance(new.name, str) or not new.name.strip():
         raise InvalidRequest("name is required")
@@ -96,7 +98,8 @@ def create_workflow(
         uow.workflows.add(workflow)
         _audit(uow, deps, actor, workflow, "created workflow")
         view = _view(uow, workflow)
-        uow.commit()
+        if not dry_run:
+            uow.commit()
     return view
 
 

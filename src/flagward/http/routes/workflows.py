@@ -61,6 +61,7 @@ def create_workflow(
     environmentKey: str,
     body: CustomWorkflowInput,
     templateKey: Annotated[str | None, Query(description="Make the workflow's stages from this template")] = None,
+    dryRun: Annotated[bool, Query(description="Check the workflow and answer it without making it")] = False,
 ) -> dict[str, Any]:
     """Creating a workflow changes no flag: it checks that each stage would apply and starts the first
     (requesting its approval, if it has an approval condition). The scheduler applies each stage, in
@@ -73,7 +74,13 @@ def create_workflow(
         template_key=templateKey or body.templateKey,
     )
     view = service.create_workflow(
-        deps, actor=actor, project_key=projectKey, flag_key=featureFlagKey, env_key=environmentKey, new=new
+        deps,
+        actor=actor,
+        project_key=projectKey,
+        flag_key=featureFlagKey,
+        env_key=environmentKey,
+        new=new,
+        dry_run=dryRun,
     )
     return present_workflow(view)
 
