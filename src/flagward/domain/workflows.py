@@ -33,6 +33,9 @@ COPY_KIND = "copyFlagConfigFrom"
 APPROVAL_KIND = "ld-approval"
 SCHEDULE_KIND = "schedule"
 MAX_STAGES = 20
+MAX_DATE = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, LaunchDarkly's latest date
+MAX_WAIT_MS = 366 * 86_400_000  # a relative schedule waits at most a year
+MAX_DESCRIPTION = 5000
 APPROVAL_RECHECK_MS = 2000  # how often a stage waiting for its approval looks at its request again
 _UNIT_MS = {
     "minute": 60_000,
@@ -257,7 +260,7 @@ def _schedule(raw: dict[str, Any], where: str, now: int | None) -> Condition:
         return condition
     if schedule_kind == "absolute":
         date = raw.get("executionDate")
-        if not isinstance(date, int) or isinstance(date, bool) or date <= 0:
+        if not isinstance(date, int) or isinstance(date, bool) or not 0 < date <= MAX_DATE:
             raise InvalidRequest(f"{where}.executionDate must be a time in ms since the epoch")
         if now is not None and date < now:
             raise InvalidRequest(f"{where}.executionDate is in the past")
@@ -270,6 +273,8 @@ def _schedule(raw: dict[str, Any], where: str, now: int | None) -> Condition:
         raise InvalidRequest(f"{where}.waitDuration must be a non-negative integer")
     if unit not in _UNIT_MS:
         raise InvalidRequest(f"{where}.waitDurationUnit must be one of {', '.join(_UNIT_MS)}")
+    if duration * _UNIT_MS[unit] > MAX_WAIT_MS:
+        raise InvalidRequest(f"{where}.waitDuration: a stage waits at most a year")
     condition.wait_duration, condition.wait_duration_unit = duration, unit
     return condition
 
@@ -283,8 +288,8 @@ def _approval(raw: dict[str, Any], where: str) -> Condition:
     if minimum is not None and (not isinstance(minimum, int) or isinstance(minimum, bool) or not 1 <= minimum <= 5):
         raise InvalidRequest(f"{where}.minNumApprovals must be an integer from 1 to 5")
     description = raw.get("description") or ""
-    if not isinstance(description, str):
-        raise InvalidRequest(f"{where}.description must be a string")
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise InvalidRequest(f"{where}.description must be a string of at most {MAX_DESCRIPTION} characters")
     return Condition(
         id=new_object_id(),
         kind=APPROVAL_KIND,

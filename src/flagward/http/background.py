@@ -1,6 +1,7 @@
 """Work each server process does in the background while it serves: executing scheduled approval
-requests when they fall due (exactly once across processes: the service locks each row), and writing
-the SDK evaluation counts it received to the store (flag statuses)."""
+requests when they fall due and advancing workflows whose stage may be ready (each exactly once across
+processes: the services lock each row), and writing the SDK evaluation counts it received to the store
+(flag statuses)."""
 
 from __future__ import annotations
 
@@ -25,13 +26,18 @@ async def run_scheduler(deps: Deps, interval: float, stop: asyncio.Event) -> Non
             executed = await to_thread.run_sync(run_due, deps)
             if executed:
                 log.info("executed scheduled approval requests %s", ", ".join(executed))
+        except StoreUnavailable as exc:
+            log.warning("scheduler: store unavailable: %s", exc)
+        except Exception:  # a bad request must not stop the scheduler for every other one
+            log.exception("scheduler: unexpected error")
+        try:  # apart, so that neither kind of work holds the other up
             stages = await to_thread.run_sync(run_due_workflows, deps)
             if stages:
                 log.info("ran workflow stages %s", ", ".join(stages))
         except StoreUnavailable as exc:
             log.warning("scheduler: store unavailable: %s", exc)
-        except Exception:  # a bad request must not stop the scheduler for every other one
-            log.exception("scheduler: unexpected error")
+        except Exception:
+            log.exception("scheduler: unexpected error in workflows")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
 

@@ -120,6 +120,8 @@ def run_due_workflows(deps: Deps, *, limit: int = 20) -> list[str]:
                 stage_id = _advance(deps, workflow_id)
             except OptimisticLockError:
                 break  # lost a race with a concurrent transaction: next run
+            except DomainError as exc:  # what no stage check foresaw: the stage fails rather than retry forever
+                stage_id = _fail_alone(deps, workflow_id, exc.message)
             if stage_id is None:
                 break
             done.append(stage_id)
@@ -149,6 +151,18 @@ def _advance(deps: Deps, workflow_id: str) -> str | None:
         uow.workflows.update(workflow)
         uow.commit()
     return stage.id
+
+
+def _fail_alone(deps: Deps, workflow_id: str, reason: str) -> str | None:
+    with deps.uow() as uow:
+        workflow = uow.workflows.get(workflow_id, for_update=True)
+        index = workflow.active_index() if workflow and workflow.status is ExecutionStatus.ACTIVE else None
+        if workflow is None or index is None:
+            return None
+        _fail(uow, deps, workflow, index, reason)
+        uow.workflows.update(workflow)
+        uow.commit()
+    return workflow.stages[index].id
 
 
 def _conditions(uow: UnitOfWork, workflow: Workflow, stage: Stage) -> ApprovalRequest | bool | str | None:

@@ -55,6 +55,8 @@ def create_template(deps: Deps, *, actor: Actor, new: NewTemplate) -> Template:
     if (new.stages is None) == (new.workflow_id is None):
         raise InvalidRequest("Give either stages (with projectKey, environmentKey and flagKey) or workflowId")
     check_name_length(new.name)
+    if len(new.description or "") > domain.MAX_DESCRIPTION:
+        raise InvalidRequest(f"description must be at most {domain.MAX_DESCRIPTION} characters")
     with deps.uow() as uow:
         if uow.workflow_templates.get(key) is not None:
             raise Conflict(f"A workflow template with key '{key}' already exists")

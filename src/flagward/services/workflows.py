@@ -73,6 +73,8 @@ def create_workflow(
     if not isinstance(new.name, str) or not new.name.strip():
         raise InvalidRequest("name is required")
     check_name_length(new.name)
+    if len(new.description or "") > domain.MAX_DESCRIPTION:
+        raise InvalidRequest(f"description must be at most {domain.MAX_DESCRIPTION} characters")
     with deps.uow() as uow:
         env = load_environment(uow, project_key, env_key)
         flag = load_flag(uow, project_key, flag_key, for_update=True)

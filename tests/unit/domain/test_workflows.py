@@ -43,6 +43,8 @@ def _workflow(*stages: dict[str, Any]) -> Workflow:
         ([_stage({"kind": "schedule", "executionDate": NOW - 1})], "in the past"),
         ([_stage({"kind": "schedule", "waitDuration": 1, "waitDurationUnit": "fortnight"})], "waitDurationUnit"),
         ([_stage({"kind": "ld-approval", "minNumApprovals": 9})], "minNumApprovals"),
+        ([_stage({"kind": "schedule", "executionDate": 2**63})], "executionDate"),
+        ([_stage({"kind": "schedule", "waitDuration": 2**40, "waitDurationUnit": "calendarWeek"})], "at most a year"),
         ([_stage({"kind": "ld-approval"}, {"kind": "ld-approval"})], "at most one"),
         ([_stage(instructions=[{"kind": "copyFlagConfigFrom"}, ON])], "only instruction"),
         ([_stage(), _stage({"kind": "ld-approval", "notifyMemberIds": "m1"})], r"stages\[1\].*notifyMemberIds"),
