@@ -244,3 +244,25 @@ def test_a_template_makes_the_same_pipeline_on_another_flag(shop: Shop) -> None:
     assert shop.world.uow.store.flags[PROJECT, "search"].environments[PRODUCTION]["on"] is True
     templates.delete_template(shop.deps, actor=shop.admin, key="promote")
     assert templates.list_templates(shop.deps, actor=shop.admin) == []
+
+
+def test_a_stage_without_approval_never_goes_around_the_gate(shop: Shop) -> None:
+    """Approval became required in staging after the workflow was made: the server, acting for the
+    workflow's creator (even an admin), does not bypass it; the stage fails and says why."""
+    schedule = {"kind": "schedule", "executionDate": shop.world.clock.now + MINUTE}
+    view = _create(shop, shop.admin, _stage("Later", ON, conditions=[schedule]))
+    shop.settings(STAGING, required=True)
+    shop.world.clock.advance(MINUTE)
+    assert len(run_due_workflows(shop.deps)) == 1
+    stage = _get(shop, view).workflow.stages[0]
+    assert stage.status is ExecutionStatus.FAILED and "approval" in (stage.failure_reason or "").lower()
+    assert shop.config(STAGING)["on"] is False
+
+
+def test_a_dry_run_checks_the_workflow_and_makes_nothing(shop: Shop) -> None:
+    new = service.NewWorkflow(name="Try", stages=[_stage("Production", ON, env=PRODUCTION, conditions=[APPROVAL])])
+    view = service.create_workflow(
+        shop.deps, actor=shop.member(), project_key=PROJECT, flag_key=FLAG, env_key=STAGING, new=new, dry_run=True
+    )
+    assert view.workflow.stages[0].status is ExecutionStatus.ACTIVE
+    assert shop.world.uow.store.workflows == {} and shop.world.uow.store.approvals == {}
