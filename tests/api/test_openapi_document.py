@@ -77,6 +77,11 @@ RESPONSES = [
     ("POST", "/api/v2/webhooks", "200", "Webhook"),
     ("GET", "/api/v2/webhooks/{id}", "200", "Webhook"),
     ("PATCH", "/api/v2/webhooks/{id}", "200", "Webhook"),
+    ("GET", f"{FLAG_APPROVALS}/workflows", "200", "CustomWorkflowsListingOutput"),
+    ("POST", f"{FLAG_APPROVALS}/workflows", "201", "CustomWorkflowOutput"),
+    ("GET", f"{FLAG_APPROVALS}/workflows/{{workflowId}}", "200", "CustomWorkflowOutput"),
+    ("GET", "/api/v2/templates", "200", "WorkflowTemplatesListingOutputRep"),
+    ("POST", "/api/v2/templates", "201", "WorkflowTemplateOutput"),
 ]
 
 NO_CONTENT = [
@@ -90,6 +95,8 @@ NO_CONTENT = [
     ("DELETE", "/api/v2/teams/{teamKey}"),
     ("DELETE", "/api/v2/tokens/{id}"),
     ("DELETE", "/api/v2/webhooks/{id}"),
+    ("DELETE", f"{FLAG_APPROVALS}/workflows/{{workflowId}}"),
+    ("DELETE", "/api/v2/templates/{templateKey}"),
     ("POST", "/auth/logout"),
 ]
 

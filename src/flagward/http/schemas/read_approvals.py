@@ -52,15 +52,15 @@ class IntegrationMetadata(Read):
 
 
 class CustomWorkflowStageMeta(Read):
-    index: int = Field(description="The zero-based index of the workflow stage")
-    name: str
+    index: Maybe[int] = Field(default=None, description="The zero-based index of the workflow stage")
+    name: Maybe[str] = None
 
 
 class CustomWorkflowMeta(Read):
     """The workflow stage this request is the approval condition of; the workflow applies it."""
 
-    name: str = Field(description="The workflow's name")
-    stage: CustomWorkflowStageMeta
+    name: Maybe[str] = Field(default=None, description="The workflow's name")
+    stage: Maybe[CustomWorkflowStageMeta] = None
     workflowId: Maybe[str] = Field(default=None, description="flagward: the workflow's id")
 
 

@@ -81,7 +81,7 @@ class ExecutionOutput(Read):
 
 class ConditionOutput(Read):
     id: str = Field(alias="_id")
-    kind: str
+    kind: Maybe[str] = None
     execution: ExecutionOutput = Field(alias="_execution")
     scheduleKind: Maybe[str] = None
     executionDate: Maybe[int] = None
