@@ -361,6 +361,7 @@ def _workflow(workflow_id: str, flag: str, env: str, created: int, *, due: int |
         creation_date=created,
         stages=stages,
         maintainer_id="m" * 24,
+        requestor_id="r" * 24,
     )
     if due is None:
         workflow.status = ExecutionStatus.COMPLETED

@@ -112,6 +112,7 @@ class Workflow:
     creation_date: int
     stages: list[Stage]
     maintainer_id: str | None = None
+    requestor_id: str | None = None  # who made it: its stages act on their behalf
     requestor_token_id: str | None = None
     template_key: str | None = None
     status: ExecutionStatus = ExecutionStatus.ACTIVE

@@ -37,7 +37,7 @@ def workflow_actor(workflow: Workflow) -> Actor:
     return Actor(
         kind=ActorKind.SYSTEM,
         role=Role.OWNER,
-        member_id=workflow.maintainer_id,
+        member_id=workflow.requestor_id,
         token_id=workflow.requestor_token_id,
         token_name="workflow",
     )

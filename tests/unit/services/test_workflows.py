@@ -266,3 +266,17 @@ def test_a_dry_run_checks_the_workflow_and_makes_nothing(shop: Shop) -> None:
     )
     assert view.workflow.stages[0].status is ExecutionStatus.ACTIVE
     assert shop.world.uow.store.workflows == {} and shop.world.uow.store.approvals == {}
+
+
+def test_the_stages_act_for_the_workflow_creator_not_its_maintainer(shop: Shop) -> None:
+    writer, maintainer = shop.member(), shop.member()
+    new = service.NewWorkflow(
+        name="Kept by another",
+        stages=[_stage("Production", ON, env=PRODUCTION, conditions=[APPROVAL])],
+        maintainer_id=maintainer.member_id,
+    )
+    view = service.create_workflow(
+        shop.deps, actor=writer, project_key=PROJECT, flag_key=FLAG, env_key=STAGING, new=new
+    )
+    assert (view.workflow.maintainer_id, view.workflow.requestor_id) == (maintainer.member_id, writer.member_id)
+    assert shop.stored(view.workflow.stages[0].approval_request_id or "").requestor_id == writer.member_id
