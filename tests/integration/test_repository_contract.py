@@ -362,6 +362,7 @@ def _workflow(workflow_id: str, flag: str, env: str, created: int, *, due: int |
         stages=stages,
         maintainer_id="m" * 24,
         requestor_id="r" * 24,
+        flag_id="f" * 24,
     )
     if due is None:
         workflow.status = ExecutionStatus.COMPLETED

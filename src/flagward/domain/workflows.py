@@ -113,6 +113,7 @@ class Workflow:
     stages: list[Stage]
     maintainer_id: str | None = None
     requestor_id: str | None = None  # who made it: its stages act on their behalf
+    flag_id: str | None = None  # the flag it was made for (not a later flag with the same key)
     requestor_token_id: str | None = None
     template_key: str | None = None
     status: ExecutionStatus = ExecutionStatus.ACTIVE

@@ -138,6 +138,12 @@ def _advance(deps: Deps, workflow_id: str) -> str | None:
         stage, now = workflow.stages[index], deps.clock.now_ms()
         if stage.due_at is not None and stage.due_at > now:
             return None
+        flag = uow.flags.get(workflow.project_key, workflow.flag_key)
+        if flag is None or (workflow.flag_id is not None and flag.id != workflow.flag_id):
+            _fail(uow, deps, workflow, index, "The workflow's flag was deleted")
+            uow.workflows.update(workflow)
+            uow.commit()
+            return stage.id
         outcome = _conditions(uow, workflow, stage)
         if outcome is None:
             domain.wait_for_approval(stage, now=now)

@@ -91,6 +91,7 @@ def create_workflow(
             stages=domain.parse_stages(_stage_inputs(uow, new), now=now),
             maintainer_id=new.maintainer_id or actor.member_id or actor.owner_id,
             requestor_id=actor.member_id,
+            flag_id=flag.id,
             requestor_token_id=actor.token_id if actor.member_id is None else None,
             template_key=new.template_key,
         )

@@ -280,3 +280,18 @@ def test_the_stages_act_for_the_workflow_creator_not_its_maintainer(shop: Shop) 
     )
     assert (view.workflow.maintainer_id, view.workflow.requestor_id) == (maintainer.member_id, writer.member_id)
     assert shop.stored(view.workflow.stages[0].approval_request_id or "").requestor_id == writer.member_id
+
+
+def test_a_workflow_whose_flag_was_deleted_never_acts_on_a_new_flag_with_its_key(shop: Shop) -> None:
+    schedule = {"kind": "schedule", "executionDate": shop.world.clock.now + MINUTE}
+    view = _create(shop, shop.member(), _stage("Later", ON, conditions=[schedule]))
+    flags.delete_flag(shop.deps, actor=shop.admin, project_key=PROJECT, key=FLAG)
+    flags.create_flag(shop.deps, actor=shop.admin, project_key=PROJECT, new=NewFlag(key=FLAG, name="Checkout again"))
+    shop.world.clock.advance(MINUTE)
+    assert len(run_due_workflows(shop.deps)) == 1
+    assert shop.config(STAGING)["on"] is False
+    stored = shop.world.uow.store.workflows[view.workflow.id]
+    assert (stored.status, stored.stages[0].failure_reason) == (
+        ExecutionStatus.FAILED,
+        "The workflow's flag was deleted",
+    )
