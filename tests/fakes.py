@@ -29,6 +29,7 @@ from flagward.domain.scheduled_changes import ScheduledChange, ScheduleStatus
 from flagward.domain.segments import Segment
 from flagward.domain.triggers import Trigger
 from flagward.domain.webhooks import Webhook
+from flagward.domain.workflows import ExecutionStatus, Template, Workflow
 from flagward.services.ports import (
     ApprovalQuery,
     AuditQuery,
@@ -98,6 +99,8 @@ class FakeStore:
     expiring_targets: dict[str, ExpiringTarget] = field(default_factory=dict)
     triggers: dict[str, Trigger] = field(default_factory=dict)
     roles: dict[str, CustomRole] = field(default_factory=dict)  # by id
+    workflows: dict[str, Workflow] = field(default_factory=dict)
+    workflow_templates: dict[str, Template] = field(default_factory=dict)
 
 
 class FakeProjects:
@@ -880,6 +883,60 @@ class FakeRoles:
             team.custom_role_keys = [k for k in team.custom_role_keys if k != role.key]
 
 
+class FakeWorkflows:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, workflow_id: str, *, for_update: bool = False) -> Workflow | None:
+        return copy.deepcopy(self.s.workflows.get(workflow_id))
+
+    def find(
+        self, project_key: str, flag_key: str, env_key: str, *, status: str | None, sort: str, page: Page
+    ) -> tuple[list[Workflow], int]:
+        found = [
+            w
+            for w in self.s.workflows.values()
+            if (w.project_key, w.flag_key, w.environment_key) == (project_key, flag_key, env_key)
+            and (status is None or w.status.value == status)
+        ]
+        found.sort(key=lambda w: (w.creation_date, w.id), reverse=sort.startswith("-"))
+        return copy.deepcopy(found[page.offset : page.offset + page.limit]), len(found)
+
+    def add(self, workflow: Workflow) -> None:
+        self.s.workflows[workflow.id] = copy.deepcopy(workflow)
+
+    def update(self, workflow: Workflow) -> None:
+        self.s.workflows[workflow.id] = copy.deepcopy(workflow)
+
+    def delete(self, workflow: Workflow) -> None:
+        self.s.workflows.pop(workflow.id, None)
+
+    def due(self, now: int, limit: int = 20) -> list[str]:
+        due = [
+            w
+            for w in self.s.workflows.values()
+            if w.status is ExecutionStatus.ACTIVE and (w.wake_at() is not None and w.wake_at() <= now)  # type: ignore[operator]
+        ]
+        return [w.id for w in sorted(due, key=lambda w: w.wake_at() or 0)[:limit]]
+
+
+class FakeWorkflowTemplates:
+    def __init__(self, store: FakeStore) -> None:
+        self.s = store
+
+    def get(self, key: str) -> Template | None:
+        return copy.deepcopy(self.s.workflow_templates.get(key))
+
+    def list_all(self) -> list[Template]:
+        return copy.deepcopy(sorted(self.s.workflow_templates.values(), key=lambda t: (t.creation_date, t.id)))
+
+    def add(self, template: Template) -> None:
+        self.s.workflow_templates[template.key] = copy.deepcopy(template)
+
+    def delete(self, template: Template) -> None:
+        self.s.workflow_templates.pop(template.key, None)
+
+
 class FakeUnitOfWork:
     def __init__(self, shared: FakeStore, broker: RecordingBroker) -> None:
         self._shared = shared
@@ -912,6 +969,8 @@ class FakeUnitOfWork:
         self.expiring_targets = FakeExpiringTargets(store)
         self.triggers = FakeTriggers(store)
         self.roles = FakeRoles(store)
+        self.workflows = FakeWorkflows(store)
+        self.workflow_templates = FakeWorkflowTemplates(store)
         return self
 
     def __exit__(

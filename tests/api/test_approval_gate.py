@@ -35,6 +35,7 @@ FLAG = "/api/v2/flags/{projectKey}/{featureFlagKey}"
 COPY = FLAG + "/copy"
 APPROVALS = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}/approval-requests"
 TRIGGERS = FLAG + "/triggers/{environmentKey}"
+WORKFLOWS = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}/workflows"
 PROPOSES = "proposes or reviews an approval request; nothing changes until it is applied"
 ACCOUNTS = "accounts and credentials; no flag configuration"
 SCHEDULED = APPROVALS.replace("/approval-requests", "/scheduled-changes")
@@ -157,6 +158,14 @@ ALLOWED = {
         "fires a trigger: its own action (on/off in its environment) passes the gate as PreApproved, which no "
         "other route passes (tests/unit/services/test_trigger_pre_approval.py); a wrong secret is 404"
     ),
+    ("POST", WORKFLOWS): (
+        "creating a workflow changes no flag; each stage is applied later by the scheduler, through the gate: a "
+        "stage with an approval condition by executing its approved request, one without as the server, which never "
+        "bypasses (a stage where approval is required must have an approval condition: tests/api/test_workflows.py)"
+    ),
+    ("DELETE", WORKFLOWS + "/{workflowId}"): "deletes a workflow and its stage's pending approval request; no change",
+    ("POST", "/api/v2/templates"): "a template of stages; no flag configuration (workflows made from it are gated)",
+    ("DELETE", "/api/v2/templates/{templateKey}"): "deletes a template of stages; no flag configuration",
 }
 _READS = {"GET", "HEAD", "OPTIONS", "REPORT"}  # REPORT: SDK polling with the context in the body
 
@@ -605,6 +614,8 @@ def _walk(writer: httpx.Client, project: str, method: str, template: str) -> htt
         "member_id": "0" * 24,
         "token": "not-a-token",
         "secret": "not-a-secret",
+        "workflowId": "0" * 24,
+        "templateKey": "none",
     }
     path = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
     attempt = {

@@ -118,6 +118,11 @@ RESPONSES = [
     ("POST", "/api/v2/members/{id}/teams", "201", "Member"),
     ("GET", "/api/v2/teams/{teamKey}/roles", "200", "TeamCustomRoles"),
     ("POST", "/api/v2/auditlog", "200", "AuditLogEntryListingRepCollection"),
+    ("GET", f"{FLAG_APPROVALS}/workflows", "200", "CustomWorkflowsListingOutput"),
+    ("POST", f"{FLAG_APPROVALS}/workflows", "201", "CustomWorkflowOutput"),
+    ("GET", f"{FLAG_APPROVALS}/workflows/{{workflowId}}", "200", "CustomWorkflowOutput"),
+    ("GET", "/api/v2/templates", "200", "WorkflowTemplatesListingOutputRep"),
+    ("POST", "/api/v2/templates", "201", "WorkflowTemplateOutput"),
 ]
 
 NO_CONTENT = [
@@ -134,6 +139,8 @@ NO_CONTENT = [
     ("DELETE", f"{FLAG_APPROVALS}/scheduled-changes/{{id}}"),
     ("DELETE", f"{TRIGGERS}/{{id}}"),
     ("DELETE", "/api/v2/roles/{customRoleKey}"),
+    ("DELETE", f"{FLAG_APPROVALS}/workflows/{{workflowId}}"),
+    ("DELETE", "/api/v2/templates/{templateKey}"),
     ("POST", "/auth/logout"),
 ]
 

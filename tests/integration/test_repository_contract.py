@@ -19,6 +19,7 @@ from flagward.domain.flags import Defaults, Flag, new_config, new_variations
 from flagward.domain.projects import Environment, Project
 from flagward.domain.scheduled_changes import ScheduleStatus, new_scheduled_change
 from flagward.domain.segments import Segment
+from flagward.domain.workflows import Condition, ExecutionStatus, Stage, Template, Workflow
 from flagward.services.ports import ApprovalQuery, AuditQuery, FlagQuery, MemberQuery, Page, ProjectQuery
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
@@ -441,3 +442,66 @@ def test_expiring_targets_round_trip_and_come_due(factory: Any) -> None:
         assert uow.expiring_targets.due(NOW + 30) == []
         kept = uow.expiring_targets.get(flag_target.id)
         assert kept is not None and kept.failure_reason == "approval is required"
+
+
+def _workflow(workflow_id: str, flag: str, env: str, created: int, *, due: int | None) -> Workflow:
+    approval = Condition(id="c" * 24, kind="ld-approval", notify_member_ids=["m1"], min_num_approvals=2)
+    stages = [
+        Stage(id="s" * 24, name="First", conditions=[approval], instructions=[{"kind": "turnFlagOn"}], due_at=due),
+        Stage(id="t" * 24, name="Then", conditions=[], instructions=[{"kind": "turnFlagOff"}], environment_key=env),
+    ]
+    stages[0].status = ExecutionStatus.ACTIVE if due is not None else ExecutionStatus.COMPLETED
+    workflow = Workflow(
+        id=workflow_id,
+        project_key="shop",
+        flag_key=flag,
+        environment_key=env,
+        name="Release",
+        description="",
+        creation_date=created,
+        stages=stages,
+        maintainer_id="m" * 24,
+        requestor_id="r" * 24,
+        flag_id="f" * 24,
+    )
+    if due is None:
+        workflow.status = ExecutionStatus.COMPLETED
+    return workflow
+
+
+def test_workflows_and_templates(factory: Any) -> None:
+    _seed(factory)
+    with factory() as uow:
+        uow.workflows.add(_workflow("1" * 24, "alpha", "production", NOW, due=NOW + 10))
+        uow.workflows.add(_workflow("2" * 24, "alpha", "production", NOW + 1, due=None))
+        uow.workflows.add(_workflow("3" * 24, "beta", "production", NOW + 2, due=NOW + 20))
+        uow.workflow_templates.add(
+            Template(id="4" * 24, key="promote", name="Promote", description="", creation_date=NOW, stages=[{"a": 1}])
+        )
+        uow.commit()
+    with factory() as uow:
+        stored = uow.workflows.get("1" * 24, for_update=True)
+        assert stored == _workflow("1" * 24, "alpha", "production", NOW, due=NOW + 10)
+        found, total = uow.workflows.find("shop", "alpha", "production", status=None, sort="-creationDate", page=Page())
+        assert ([w.id for w in found], total) == (["2" * 24, "1" * 24], 2)
+        found, total = uow.workflows.find(
+            "shop", "alpha", "production", status="active", sort="creationDate", page=Page()
+        )
+        assert ([w.id for w in found], total) == (["1" * 24], 1)
+        assert uow.workflows.find("shop", "alpha", "staging", status=None, sort="creationDate", page=Page())[1] == 0
+        assert uow.workflows.due(NOW + 5) == []
+        assert uow.workflows.due(NOW + 25) == ["1" * 24, "3" * 24]
+        stored.stages[0].recheck_at = NOW + 30
+        uow.workflows.update(stored)
+        uow.workflows.delete(_workflow("3" * 24, "beta", "production", NOW + 2, due=NOW + 20))
+        uow.commit()
+    with factory() as uow:
+        assert uow.workflows.due(NOW + 25) == []
+        assert uow.workflows.get("3" * 24) is None
+        template = uow.workflow_templates.get("promote")
+        assert template is not None and template.stages == [{"a": 1}]
+        assert [t.key for t in uow.workflow_templates.list_all()] == ["promote"]
+        uow.workflow_templates.delete(template)
+        uow.commit()
+    with factory(write=False) as uow:
+        assert uow.workflow_templates.list_all() == []

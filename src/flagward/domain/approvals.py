@@ -81,6 +81,18 @@ class CopySource:
 
 
 @dataclass(frozen=True)
+class WorkflowMeta:
+    """LaunchDarkly's ``customWorkflowMetadata``: the workflow and stage a request is the approval
+    condition of (``workflow_id`` is flagward's own). Such a request is applied by its workflow when
+    the stage's conditions are met, never by hand."""
+
+    name: str
+    stage_index: int
+    stage_name: str
+    workflow_id: str
+
+
+@dataclass(frozen=True)
 class Conflict:
     instruction: dict[str, Any]
     reason: str
@@ -154,6 +166,7 @@ class ApprovalRequest:
     integration: IntegrationMetadata | None = None
     # The environment's required reviewer teams when the request was made (``domain.review_policy``).
     required_reviewers: tuple[TeamRequirement, ...] = ()
+    custom_workflow: WorkflowMeta | None = None
     version: int = 1
 
     @property
@@ -307,6 +320,13 @@ def apply_refusal(
         )
     if request.status is not Status.PENDING:
         return _state_refusal(request, f"This approval request is {request.status}; a request is applied at most once")
+    if request.custom_workflow is not None:
+        return Refusal(
+            InvalidRequest,
+            f"This approval request is stage {request.custom_workflow.stage_index} of workflow "
+            f"'{request.custom_workflow.name}': the workflow applies it once the stage's conditions are met",
+            "the workflow applies it",
+        )
     approvals = request.approvals()
     if approvals < settings.min_num_approvals:
         return Refusal(

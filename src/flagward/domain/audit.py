@@ -105,6 +105,9 @@ class AuditAction(StrEnum):
     CREATE_TRIGGER = "createTriggers"
     UPDATE_TRIGGER = "updateTriggers"
     DELETE_TRIGGER = "deleteTriggers"
+    UPDATE_FEATURE_WORKFLOWS = "updateFeatureWorkflows"
+    CREATE_TEMPLATE = "createTemplate"
+    DELETE_TEMPLATE = "deleteTemplate"
 
 
 def project_spec(project_key: str) -> str:

@@ -35,6 +35,7 @@ from flagward.http.routes import (
     system,
     triggers,
     webhooks,
+    workflows,
 )
 from flagward.http.sdk import evaluate as sdk_evaluate
 from flagward.http.sdk import evalx as sdk_evalx
@@ -136,6 +137,7 @@ def create_app(
         roles.router,
         roles.members,
         roles.teams,
+        workflows.router,
         sdk_polling.router,
         sdk_events.router,
         sdk_evalx.router,

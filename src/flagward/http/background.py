@@ -1,7 +1,7 @@
 """Work each server process does in the background while it serves: executing scheduled approval
-requests, scheduled changes and expiring targets when they fall due (exactly once across processes:
-the services lock each row), and writing the SDK evaluation counts it received to the store (flag
-statuses)."""
+requests, scheduled changes and expiring targets when they fall due, and advancing workflows whose stage
+may be ready (each exactly once across processes: the services lock each row), and writing the SDK
+evaluation counts it received to the store (flag statuses)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from flagward.services.flag_statuses import EvaluationRecorder, flush_evaluation
 from flagward.services.ports import Deps, StoreUnavailable
 from flagward.services.scheduled_change_runs import run_due as run_due_changes
 from flagward.services.throttling import prune
+from flagward.services.workflow_runner import run_due_workflows
 
 log = logging.getLogger("flagward.scheduler")
 
@@ -37,6 +38,14 @@ async def run_scheduler(deps: Deps, interval: float, stop: asyncio.Event) -> Non
             log.warning("scheduler: store unavailable: %s", exc)
         except Exception:  # a bad request must not stop the scheduler for every other one
             log.exception("scheduler: unexpected error")
+        try:  # apart, so that neither kind of work holds the other up
+            stages = await to_thread.run_sync(run_due_workflows, deps)
+            if stages:
+                log.info("ran workflow stages %s", ", ".join(stages))
+        except StoreUnavailable as exc:
+            log.warning("scheduler: store unavailable: %s", exc)
+        except Exception:
+            log.exception("scheduler: unexpected error in workflows")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
 

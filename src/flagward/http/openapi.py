@@ -141,6 +141,13 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("PATCH", "/api/v2/members"): "patchMembers",
     ("POST", "/api/v2/members/{id}/teams"): "postMemberTeams",
     ("GET", "/api/v2/teams/{teamKey}/roles"): "getTeamRoles",
+    ("GET", f"{FLAG_ENV}/workflows"): "getWorkflows",
+    ("POST", f"{FLAG_ENV}/workflows"): "postWorkflow",
+    ("GET", f"{FLAG_ENV}/workflows/{{workflowId}}"): "getCustomWorkflow",
+    ("DELETE", f"{FLAG_ENV}/workflows/{{workflowId}}"): "deleteWorkflow",
+    ("GET", "/api/v2/templates"): "getWorkflowTemplates",
+    ("POST", "/api/v2/templates"): "createWorkflowTemplate",
+    ("DELETE", "/api/v2/templates/{templateKey}"): "deleteWorkflowTemplate",
     # flagward's own: health, console sign-in, in-app notifications, webhook delivery logs, external approval
     # services' callback.
     ("POST", "/api/v2/approval-requests/{id}/integration-callback"): "postApprovalRequestIntegrationCallback",
@@ -242,6 +249,7 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     "postFlagTriggerFiring": frozenset({400, 404, 413, 429}),
     "postCustomRole": frozenset({409}),
     "patchCustomRole": frozenset({409}),
+    "createWorkflowTemplate": frozenset({404, 409}),
 }
 
 # The SDK edge answers from the SDK hub (503 until it is ready) and names its credential its own way:

@@ -69,6 +69,13 @@ def flag_scoped(view: RequestView, *, top_level: bool = False) -> dict[str, Any]
             "externalStatus": {"value": meta.external_status.value, "display": meta.external_status.display},
             "lastChecked": meta.last_checked,
         }
+    if request.custom_workflow is not None:
+        workflow = request.custom_workflow
+        doc["customWorkflowMetadata"] = {
+            "name": workflow.name,
+            "stage": {"index": workflow.stage_index, "name": workflow.stage_name},
+            "workflowId": workflow.workflow_id,
+        }
     if request.source is not None:
         doc["source"] = {"key": request.source.key}
         if request.source.version is not None:

@@ -8,14 +8,15 @@ from typing import Any
 
 from flagward.domain import approvals as domain
 from flagward.domain.accounts import Actor
-from flagward.domain.approvals import ApprovalRequest, CopySource, ResourceKind
+from flagward.domain.approvals import ApprovalRequest, CopySource, ResourceKind, WorkflowMeta
 from flagward.domain.audit import AuditAction
 from flagward.domain.authorization import authorize
 from flagward.domain.copy import APPROVAL_COPY_ACTIONS, CopyAction, chosen_actions, plan_copy
 from flagward.domain.errors import InvalidRequest, OptimisticLockError
+from flagward.domain.flags import Flag
 from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.notifications import RequestEvent
-from flagward.domain.projects import ApprovalSettings
+from flagward.domain.projects import ApprovalSettings, Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services import scheduled_changes
 from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers, settings_for
@@ -241,3 +242,37 @@ def create_request(deps: Deps, *, actor: Actor, resource_id: object, new: NewReq
         )
         uow.commit()
     return request
+
+
+def add_workflow_request(
+    uow: UnitOfWork,
+    deps: Deps,
+    actor: Actor,
+    *,
+    env: Environment,
+    flag: Flag,
+    description: str,
+    instructions: list[dict[str, Any]],
+    member_ids: list[str],
+    team_keys: list[str],
+    meta: WorkflowMeta,
+    source: CopySource | None = None,
+) -> ApprovalRequest:
+    """The approval condition of a workflow stage: a request on ``flag`` in ``env`` carrying
+    ``customWorkflowMetadata``, made in the caller's transaction on behalf of the workflow's creator.
+    The instructions must already have been checked against the flag."""
+    target = _Target(ResourceKind.FLAG, flag.project_key, env.key, flag.key, flag.config(env.key)["version"])
+    return _add(
+        uow,
+        deps,
+        actor,
+        target,
+        description=description,
+        instructions=instructions,
+        comment=None,
+        member_ids=member_ids,
+        team_keys=team_keys,
+        settings=settings_for(env, ResourceKind.FLAG),
+        source=source,
+        custom_workflow=meta,
+    )

@@ -15,6 +15,7 @@ from flagward.domain.approvals import (
     ResourceKind,
     Review,
     ReviewKind,
+    WorkflowMeta,
 )
 from flagward.domain.approvals import Status as ApprovalStatus
 from flagward.domain.audit import Access, AuditActor, AuditEntry
@@ -423,6 +424,7 @@ def approval_to_record(
             "serviceKind": request.service_kind,
             "integrationMetadata": _integration_to_doc(request.integration),
             "requiredReviewers": [r.document() for r in request.required_reviewers],
+            "customWorkflow": dataclasses.asdict(request.custom_workflow) if request.custom_workflow else None,
         }
     )
     return record
@@ -478,6 +480,7 @@ def approval_from_record(record: ApprovalRequestRecord, project_key: str, enviro
         service_kind=doc.get("serviceKind") or "launchdarkly",
         integration=_integration_from_doc(doc.get("integrationMetadata"), record.integration_checked_at),
         required_reviewers=_requirements_from_doc(doc.get("requiredReviewers")),
+        custom_workflow=WorkflowMeta(**doc["customWorkflow"]) if doc.get("customWorkflow") else None,
         version=record.version,
     )
 

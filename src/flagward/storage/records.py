@@ -367,6 +367,22 @@ class ScheduledChangeRecord(Base):
     doc: Mapped[dict[str, Any]] = mapped_column()
 
 
+class WorkflowRecord(Base):
+    """A flag's workflow (``domain.workflows``): its stages and their state in ``doc``; ``status`` and
+    ``wake_at`` (when the scheduler should next look at it) as columns for the scheduler's query."""
+
+    __tablename__ = "workflows"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    flag_key: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))
+    wake_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer)
+    doc: Mapped[dict[str, Any]] = mapped_column()
+
+
 Index("ix_scheduled_changes_flag", ScheduledChangeRecord.environment_id, ScheduledChangeRecord.flag_key)
 Index("ix_scheduled_changes_due", ScheduledChangeRecord.status, ScheduledChangeRecord.execution_date)
 
@@ -452,3 +468,17 @@ class TeamMaintainerRecord(Base):
     __tablename__ = "team_maintainers"
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), primary_key=True, index=True)
+
+
+Index("ix_workflows_flag", WorkflowRecord.environment_id, WorkflowRecord.flag_key, WorkflowRecord.creation_date)
+Index("ix_workflows_due", WorkflowRecord.status, WorkflowRecord.wake_at)
+
+
+class WorkflowTemplateRecord(Base):
+    """A workflow template: its stages as ``StageInput`` documents."""
+
+    __tablename__ = "workflow_templates"
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    key: Mapped[str] = mapped_column(String(256), unique=True)
+    creation_date: Mapped[int] = mapped_column(BigInteger)
+    doc: Mapped[dict[str, Any]] = mapped_column()

@@ -39,6 +39,8 @@ from flagward.storage.repositories import (
     SqlTombstones,
     SqlTriggers,
     SqlWebhooks,
+    SqlWorkflows,
+    SqlWorkflowTemplates,
 )
 
 
@@ -66,6 +68,8 @@ class SqlUnitOfWork:
     expiring_targets: SqlExpiringTargets
     triggers: SqlTriggers
     roles: SqlCustomRoleRepository
+    workflows: SqlWorkflows
+    workflow_templates: SqlWorkflowTemplates
 
     def __init__(
         self,
@@ -112,6 +116,8 @@ class SqlUnitOfWork:
         self.expiring_targets = SqlExpiringTargets(self.session)
         self.triggers = SqlTriggers(self.session)
         self.roles = SqlCustomRoleRepository(self.session)
+        self.workflows = SqlWorkflows(self.session)
+        self.workflow_templates = SqlWorkflowTemplates(self.session)
         return self
 
     def _note_enqueued(self) -> None:

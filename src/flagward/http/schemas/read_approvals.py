@@ -67,6 +67,19 @@ class RequiredReviewerStatus(Read):
     satisfied: bool
 
 
+class CustomWorkflowStageMeta(Read):
+    index: Maybe[int] = Field(default=None, description="The zero-based index of the workflow stage")
+    name: Maybe[str] = None
+
+
+class CustomWorkflowMeta(Read):
+    """The workflow stage this request is the approval condition of; the workflow applies it."""
+
+    name: Maybe[str] = Field(default=None, description="The workflow's name")
+    stage: Maybe[CustomWorkflowStageMeta] = None
+    workflowId: Maybe[str] = Field(default=None, description="flagward: the workflow's id")
+
+
 class FlagConfigApprovalRequestResponse(Read):
     """An approval request. ``_links`` names it in the form of the route that answered (flag-scoped or
     top-level), the other form beside it, and the flag or segment it changes."""
@@ -98,6 +111,7 @@ class FlagConfigApprovalRequestResponse(Read):
         "how far each is met; reviewStatus is approved only once every one is satisfied (and minNumApprovals "
         "is met). Absent when there were none. LaunchDarkly's clients ignore it.",
     )
+    customWorkflowMetadata: Maybe[CustomWorkflowMeta] = None
 
 
 class FlagConfigApprovalRequestsResponse(Read):

@@ -20,6 +20,7 @@ from flagward.storage.repositories.schedules import SqlExpiringTargets, SqlSched
 from flagward.storage.repositories.segments import SqlSegmentRepository, SqlTombstones
 from flagward.storage.repositories.triggers import SqlTriggers
 from flagward.storage.repositories.webhooks import SqlWebhooks
+from flagward.storage.repositories.workflows import SqlWorkflows, SqlWorkflowTemplates
 
 __all__ = [
     "SqlApprovalRepository",
@@ -44,4 +45,6 @@ __all__ = [
     "SqlTombstones",
     "SqlTriggers",
     "SqlWebhooks",
+    "SqlWorkflowTemplates",
+    "SqlWorkflows",
 ]
