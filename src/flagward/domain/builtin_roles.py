@@ -35,6 +35,7 @@ SERVICE_TOKENS = "service-token/*"
 TEAMS = "team/*"
 WEBHOOKS = "webhook/*"
 ROLES = "role/*"
+TEMPLATES = "template/*"  # workflow templates (``domain.resources.template``)
 
 ALL_RESOURCES = (
     ACCOUNT,
@@ -48,8 +49,9 @@ ALL_RESOURCES = (
     TEAMS,
     WEBHOOKS,
     ROLES,
+    TEMPLATES,
 )
-VIEWABLE = (ACCOUNT, PROJECTS, ENVIRONMENTS, FLAGS, SEGMENTS, MEMBERS, TEAMS, WEBHOOKS, ROLES)
+VIEWABLE = (ACCOUNT, PROJECTS, ENVIRONMENTS, FLAGS, SEGMENTS, MEMBERS, TEAMS, WEBHOOKS, ROLES, TEMPLATES)
 
 
 def _allow(resources: Iterable[str], actions: Iterable[str] = (), not_actions: Iterable[str] = ()) -> Statement:
@@ -72,6 +74,7 @@ def _reader(member_id: str | None) -> tuple[Statement, ...]:
 _WRITER = (
     _allow([FLAGS], not_actions=["bypassRequiredApproval"]),
     _allow([SEGMENTS], not_actions=["bypassRequiredSegmentApproval"]),
+    _allow([TEMPLATES], ["*"]),  # a workflow template is a reusable plan of flag changes
 )
 _ADMIN = (_allow(ALL_RESOURCES, ["*"]),)
 
