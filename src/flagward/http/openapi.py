@@ -116,6 +116,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("GET", "/api/v2/notifications"): "getNotifications",
     ("POST", "/api/v2/notifications/read"): "postNotificationsRead",
     ("GET", "/api/v2/webhooks/{id}/deliveries"): "getWebhookDeliveries",
+    ("POST", "/api/v2/projects/{projectKey}/import"): "postProjectImport",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/readyz"): "getReadiness",
     ("POST", "/auth/login"): "login",

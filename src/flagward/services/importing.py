@@ -1,0 +1,389 @@
+"""Import flags and segments from LaunchDarkly (``flagward import``, ``POST /api/v2/projects/{p}/import``).
+
+One transaction per item: a flag's configuration in one environment, or a segment. An item is stored
+whole or not at all; a refused item (malformed, unknown reference, approval required, existing and
+different without ``update``) never stops the others. Items go through the write path: flags through
+``check_flag_write`` (the approval gate) and, when they exist, ``commit_flag_change``; segments through
+the segment gate and ``commit_segment_change``; every write is audited (``imported``) and published to
+SDKs after commit.
+
+Versions: an imported configuration keeps its version as the starting version, raised when needed so
+that SDKs never see a version go back (a key deleted before, or an update of a stored item).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flagward.domain import resources
+from flagward.domain.accounts import Actor
+from flagward.domain.audit import AuditAction, flag_spec, segment_spec
+from flagward.domain.authorization import authorize
+from flagward.domain.changes import describe_changes, same_json
+from flagward.domain.errors import ApprovalRequired, Conflict, DomainError, Forbidden, InvalidRequest, NotFound
+from flagward.domain.events import ItemKind, SdkItemChanged
+from flagward.domain.flag_validation import validate_flag
+from flagward.domain.flags import Flag, FlagConfig, new_config
+from flagward.domain.import_items import (
+    Outcome,
+    ParsedEnvironment,
+    Plan,
+    Refusal,
+    prerequisite_cycles,
+    prerequisite_order,
+    refusal_from,
+    segment_order,
+)
+from flagward.domain.import_sdk import parse_payload
+from flagward.domain.instructions import FlagChangeContext
+from flagward.domain.permissions import Permission, can
+from flagward.domain.projects import Environment
+from flagward.domain.representations import flag_document
+from flagward.domain.sdk_items import flag_item, segment_item
+from flagward.domain.segment_changes import describe_segment_changes, segment_document
+from flagward.domain.segment_validation import SegmentChangeContext, validate_segment
+from flagward.domain.segments import Segment
+from flagward.services._common import load_environment, load_project, record_audit
+from flagward.services.environments import NewEnvironment, create_environment
+from flagward.services.flag_changes import change_context, commit_flag_change
+from flagward.services.flag_gate import check_flag_write
+from flagward.services.ports import Deps, UnitOfWork
+from flagward.services.projects import NewProject, create_project
+from flagward.services.segments import commit_segment_change
+
+IMPORT_COMMENT = "Imported (flagward import)"
+_REFUSABLE = (InvalidRequest, ApprovalRequired, Forbidden, Conflict, NotFound)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    dry_run: bool = False  # plan only: nothing is stored
+    update: bool = False  # replace existing items that differ (otherwise they are refused)
+
+
+@dataclass
+class _Session:
+    """What this import has stored (or, in a dry run, would have) so far, for the later items' checks."""
+
+    deps: Deps
+    actor: Actor
+    options: ImportOptions
+    plan: Plan
+    source: str
+    flags: dict[str, Flag] = field(default_factory=dict)
+    segments: dict[tuple[str, str], Segment] = field(default_factory=dict)
+
+
+def import_environment(
+    deps: Deps, *, actor: Actor, project_key: str, env_key: str, payload: Any, options: ImportOptions
+) -> Plan:
+    """Import one environment's SDK payload into ``project_key``/``env_key`` (both created when
+    missing). Returns the plan: each item created, updated, unchanged or refused (with path and reason).
+    Raises Forbidden (not allowed to import) and InvalidRequest (not an SDK payload at all)."""
+    authorize(actor, "importFlags", resources.project(project_key))
+    session = _Session(deps, actor, options, Plan(), source="SDK payload")
+    parsed = parse_payload(payload, project_key=project_key, env_key=env_key, now=deps.clock.now_ms())
+    ensure_environment(session, project_key, env_key)
+    import_parsed(session, project_key, env_key, parsed)
+    return session.plan
+
+
+def import_parsed(session: _Session, project_key: str, env_key: str, parsed: ParsedEnvironment) -> None:
+    """Segments first (flags name them), then flags with their prerequisites first."""
+    for refusal in parsed.refusals:
+        session.plan.refuse(refusal)
+    for item in parsed.skipped:
+        session.plan.add(item, Outcome.UNCHANGED, "deleted in the source: skipped")
+    for key in segment_order(parsed.segments):
+        segment = parsed.segments[key]
+        where = Where(f"segments/{key}", f"segments.{key}")
+        _one_item(session, where, functools.partial(_import_segment, session, segment=segment))
+    for key, cycle in prerequisite_cycles(parsed.flags, env_key).items():
+        del parsed.flags[key]
+        reason = f"form a cycle: {' → '.join(cycle)}"
+        session.plan.refuse(Refusal(f"flags/{key}", f"flags.{key}.prerequisites", reason))
+    for key in prerequisite_order(parsed.flags):
+        flag = parsed.flags[key]
+        where = Where(f"flags/{key}", f"flags.{key}", env_key)
+        _one_item(session, where, functools.partial(_import_flag_config, session, imported=flag, env_key=env_key))
+
+
+def ensure_environment(session: _Session, project_key: str, env_key: str) -> None:
+    """Create the project (with LaunchDarkly's default environments) and the environment when missing."""
+    deps, dry_run = session.deps, session.options.dry_run
+    with deps.uow(write=False) as uow:
+        project = uow.projects.get(project_key)
+        env = uow.environments.get(project_key, env_key) if project else None
+    if project is None:
+        session.plan.add(f"projects/{project_key}", Outcome.CREATE)
+        if not dry_run:
+            create_project(deps, actor=session.actor, new=NewProject(key=project_key, name=project_key))
+    if env is None:
+        with deps.uow(write=False) as uow:
+            created = uow.environments.get(project_key, env_key) is not None
+        if not created:
+            session.plan.add(f"environments/{project_key}/{env_key}", Outcome.CREATE)
+            if not dry_run:
+                new = NewEnvironment(key=env_key, name=env_key, color="7B42BC")
+                create_environment(deps, actor=session.actor, project_key=project_key, new=new)
+
+
+@dataclass(frozen=True)
+class Where:
+    """An item of the plan (``flags/KEY``), its path in the input, and the environment whose
+    configuration it is (flagward's ``environments.ENV.`` paths then become the input's)."""
+
+    item: str
+    path: str
+    env_key: str | None = None
+
+    def refusal(self, error: InvalidRequest | DomainError) -> Refusal:
+        prefix = f"environments.{self.env_key}." if self.env_key else None
+
+        def translate(path: str) -> str:
+            return path[len(prefix) :] if prefix and path.startswith(prefix) else path
+
+        if isinstance(error, InvalidRequest):
+            return refusal_from(error, self.item, self.path, translate)
+        return Refusal(self.item, self.path, error.message)
+
+
+def _one_item(session: _Session, where: Where, work: Callable[[UnitOfWork], tuple[Outcome, str]]) -> None:
+    """Run ``work`` in its own transaction; commit unless refused or dry run."""
+    try:
+        with session.deps.uow() as uow:
+            outcome, detail = work(uow)
+            if not session.options.dry_run and outcome in (Outcome.CREATE, Outcome.UPDATE):
+                uow.commit()
+    except _REFUSABLE as error:
+        session.plan.refuse(where.refusal(error))
+        return
+    session.plan.add(where.item, outcome, detail)
+
+
+# -- segments --------------------------------------------------------------------------------------
+
+
+def _segment_context(session: _Session, uow: UnitOfWork, segment: Segment) -> SegmentChangeContext:
+    project_key, env_key = segment.project_key, segment.environment_key
+
+    def other(key: str) -> Segment | None:
+        if key == segment.key:
+            return None
+        return session.segments.get((env_key, key)) or uow.segments.get(project_key, env_key, key)
+
+    return SegmentChangeContext(
+        now=session.deps.clock.now_ms(),
+        segment_exists=lambda key: other(key) is not None,
+        segment_rules_of=lambda key: list(found.rules) if (found := other(key)) else [],
+    )
+
+
+def _import_segment(session: _Session, uow: UnitOfWork, *, segment: Segment) -> tuple[Outcome, str]:
+    return _import_segment_in(session, uow, segment)
+
+
+def _import_segment_in(session: _Session, uow: UnitOfWork, imported: Segment) -> tuple[Outcome, str]:
+    deps, actor = session.deps, session.actor
+    env = load_environment(uow, imported.project_key, imported.environment_key)
+    load_project(uow, imported.project_key, for_update=not session.options.dry_run)
+    validate_segment(imported, _segment_context(session, uow, imported))
+    existing = uow.segments.get(imported.project_key, env.key, imported.key, for_update=True)
+    if existing is None:
+        return _create_segment(session, uow, env, imported)
+    after = existing.clone()
+    for name in ("salt", "included", "excluded", "included_contexts", "excluded_contexts", "rules"):
+        setattr(after, name, copy.deepcopy(getattr(imported, name)))
+    if _same_segment(existing, after):
+        session.segments[(env.key, after.key)] = existing
+        return Outcome.UNCHANGED, ""
+    if not session.options.update:
+        raise Conflict(f"segment '{existing.key}' exists in '{env.key}' and differs; --update replaces it")
+    after.version = max(imported.version, existing.version + 1) - 1  # commit_segment_change adds 1
+    change = describe_segment_changes(existing, after)
+    if not change.actions:  # only the salt differs: it moves rollout buckets, so it is a change
+        change.actions.append(AuditAction.UPDATE_SEGMENT)
+    session.segments[(env.key, after.key)] = after
+    if not session.options.dry_run:
+        commit_segment_change(
+            uow, deps.clock, actor, env, before=existing, change=change, comment=IMPORT_COMMENT, delta=_delta(session)
+        )
+    return Outcome.UPDATE, f"version {after.version + 1}"
+
+
+def _same_segment(a: Segment, b: Segment) -> bool:
+    left, right = segment_item(a), segment_item(b)
+    left.pop("version"), right.pop("version")
+    return same_json(left, right)
+
+
+def _create_segment(session: _Session, uow: UnitOfWork, env: Environment, segment: Segment) -> tuple[Outcome, str]:
+    deps, actor = session.deps, session.actor
+    has_targeting = bool(segment.included or segment.excluded or segment.rules or segment.included_contexts)
+    if (
+        has_targeting
+        and env.segment_approval_settings.applies_to(segment.tags)
+        and not can(actor, Permission.BYPASS_REQUIRED_APPROVAL)
+    ):
+        raise ApprovalRequired(f"segment changes in environment '{env.key}' require approval")
+    segment.version = max(segment.version, uow.tombstones.version(env.id, ItemKind.SEGMENT, segment.key) + 1)
+    session.segments[(env.key, segment.key)] = segment
+    if not session.options.dry_run:
+        uow.segments.add(segment)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="segment",
+            name=segment.name,
+            actions=[AuditAction.CREATE_SEGMENT],
+            resource=segment_spec(segment.project_key, env.key, segment.key),
+            title_verb="imported",
+            description=f"Imported segment {segment.name} ({segment.key}) from a {session.source}",
+            comment=IMPORT_COMMENT,
+            current=segment_document(segment),
+            delta=_delta(session),
+        )
+        uow.publish(SdkItemChanged(env.id, ItemKind.SEGMENT, segment.key, segment.version))
+    return Outcome.CREATE, f"version {segment.version}"
+
+
+def _delta(session: _Session) -> dict[str, Any]:
+    return {"import": {"source": session.source, "update": session.options.update}}
+
+
+# -- flags -----------------------------------------------------------------------------------------
+
+
+def _flag_context(session: _Session, uow: UnitOfWork, flag: Flag) -> FlagChangeContext:
+    stored = change_context(uow, session.deps.clock, flag)
+
+    def get_flag(key: str) -> Flag | None:
+        return None if key == flag.key else session.flags.get(key) or stored.get_flag(key)
+
+    def segment_exists(env_key: str, key: str) -> bool:
+        return (env_key, key) in session.segments or stored.segment_exists(env_key, key)
+
+    return FlagChangeContext(
+        now=stored.now,
+        environment_keys=stored.environment_keys,
+        get_flag=get_flag,
+        segment_exists=segment_exists,
+        member_exists=stored.member_exists,
+        team_exists=stored.team_exists,
+        dependents_of=stored.dependents_of,
+    )
+
+
+def _import_flag_config(session: _Session, uow: UnitOfWork, *, imported: Flag, env_key: str) -> tuple[Outcome, str]:
+    project_key = imported.project_key
+    load_project(uow, project_key, for_update=not session.options.dry_run)
+    environments = uow.environments.find(project_key)[0]
+    existing = session.flags.get(imported.key) if session.options.dry_run else None
+    existing = existing or uow.flags.get(project_key, imported.key, for_update=not session.options.dry_run)
+    if existing is None:
+        return _create_flag(session, uow, imported, env_key, environments)
+    return _update_flag(session, uow, existing, imported, env_key)
+
+
+def _create_flag(
+    session: _Session, uow: UnitOfWork, imported: Flag, env_key: str, environments: list[Environment]
+) -> tuple[Outcome, str]:
+    deps, actor = session.deps, session.actor
+    flag = imported.clone()
+    now = deps.clock.now_ms()
+    for env in environments:
+        floor = uow.tombstones.version(env.id, ItemKind.FLAG, flag.key) + 1
+        if env.key in imported.environments:
+            config = flag.environments[env.key]
+            config["version"] = max(config["version"], floor)
+        else:
+            flag.environments[env.key] = new_config(
+                flag.defaults, now=now, track_events=env.default_track_events, version=floor
+            )
+    flag.environments = {e.key: flag.environments[e.key] for e in environments}
+    validate_flag(flag, _flag_context(session, uow, flag), environments=[env_key])
+    check_flag_write(uow, actor, before=None, after=flag, environments=environments)
+    session.flags[flag.key] = flag
+    if not session.options.dry_run:
+        uow.flags.add(flag)
+        record_audit(
+            uow,
+            deps.clock,
+            actor,
+            kind="flag",
+            name=flag.name,
+            actions=[AuditAction.CREATE_FLAG],
+            resource=flag_spec(flag.project_key, flag.key),
+            title_verb="imported",
+            description=f"Imported flag {flag.name} ({flag.key}) from a {session.source}",
+            comment=IMPORT_COMMENT,
+            current=flag_document(flag),
+            delta=_delta(session),
+        )
+        for env in environments:
+            uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, flag.key, flag.environments[env.key]["version"]))
+    return Outcome.CREATE, f"version {flag.environments[env_key]['version']}"
+
+
+def pristine(flag: Flag, config: FlagConfig) -> bool:
+    """A configuration nobody has changed since the flag was created (off, no targeting, serving the
+    flag's defaults): importing into it loses nothing, so it needs no ``update``."""
+    return (
+        not config["on"]
+        and not config["targets"]
+        and not config["contextTargets"]
+        and not config["rules"]
+        and not config["prerequisites"]
+        and config["fallthrough"] == {"variation": flag.defaults.on_variation}
+        and config["offVariation"] == flag.defaults.off_variation
+    )
+
+
+def _update_flag(
+    session: _Session, uow: UnitOfWork, existing: Flag, imported: Flag, env_key: str
+) -> tuple[Outcome, str]:
+    deps, actor = session.deps, session.actor
+    after = existing.clone()
+    same_variations = [v["value"] for v in existing.variations] == [v["value"] for v in imported.variations]
+    if not same_variations:
+        after.variations = copy.deepcopy(imported.variations)
+        after.kind = imported.kind
+    current = existing.environments.get(env_key)
+    if current is None:
+        raise NotFound(f"environment '{env_key}' is not in project '{existing.project_key}'")
+    config = copy.deepcopy(imported.environments[env_key])
+    config["sel"] = current["sel"]
+    config["archived"] = existing.archived
+    after.environments[env_key] = config
+    after.client_side_availability = imported.client_side_availability
+    if _same_flag(existing, after, env_key):
+        session.flags[existing.key] = existing
+        return Outcome.UNCHANGED, ""
+    if not session.options.update and not (same_variations and pristine(existing, current)):
+        raise Conflict(f"flag '{existing.key}' exists and differs in environment '{env_key}'; --update replaces it")
+    config["version"] = max(config["version"], current["version"] + 1) - 1  # commit_flag_change adds 1
+    validate_flag(after, _flag_context(session, uow, after), environments=[env_key])
+    change = describe_changes(existing, after)
+    session.flags[existing.key] = after
+    committed = commit_flag_change(
+        uow,
+        deps.clock,
+        actor,
+        before=existing,
+        change=change,
+        comment=IMPORT_COMMENT,
+        persist=not session.options.dry_run,
+        delta=_delta(session),
+    )
+    return Outcome.UPDATE, f"version {committed.environments[env_key]['version']}"
+
+
+def _same_flag(a: Flag, b: Flag, env_key: str) -> bool:
+    left, right = flag_item(a, env_key), flag_item(b, env_key)
+    left.pop("version"), right.pop("version")
+    return same_json(left, right)
