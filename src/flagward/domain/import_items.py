@@ -89,7 +89,9 @@ class ItemRefused(InvalidRequest):
         self.reason = reason
 
 
-def refusal_from(error: InvalidRequest, item: str, prefix: str, translate: Callable[[str], str] = str) -> Refusal:
+def refusal_from(
+    error: InvalidRequest, item: str, prefix: str, translate: Callable[[str], str] = str, *, sep: str = "."
+) -> Refusal:
     """A Refusal for ``item`` from a validation error whose message starts with a flagward path (as
     ``flag_validation`` writes them): that path is translated into the input's and put after ``prefix``."""
     if isinstance(error, ItemRefused):
@@ -97,7 +99,7 @@ def refusal_from(error: InvalidRequest, item: str, prefix: str, translate: Calla
     head, _, rest = error.message.partition(" ")
     if rest and _PATH.match(head):
         inner = translate(head)
-        return Refusal(item, f"{prefix}.{inner}" if inner else prefix, rest)
+        return Refusal(item, f"{prefix}{sep}{inner}" if inner else prefix, rest)
     return Refusal(item, prefix, error.message)
 
 

@@ -1,6 +1,6 @@
-"""Import flags and segments from LaunchDarkly (``flagward import``, ``POST /api/v2/projects/{p}/import``).
+"""The write path of every imported item, whatever its format.
 
-One transaction per item: a flag's configuration in one environment, or a segment. An item is stored
+One transaction per item: a flag (with the configurations the input has for it), or a segment. An item is stored
 whole or not at all; a refused item (malformed, unknown reference, approval required, existing and
 different without ``update``) never stops the others. Items go through the write path: flags through
 ``check_flag_write`` (the approval gate) and, when they exist, ``commit_flag_change``; segments through
@@ -14,15 +14,12 @@ that SDKs never see a version go back (a key deleted before, or an update of a s
 from __future__ import annotations
 
 import copy
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import AuditAction, flag_spec, segment_spec
-from flagward.domain.authorization import authorize
 from flagward.domain.changes import describe_changes, same_json
 from flagward.domain.errors import ApprovalRequired, Conflict, DomainError, Forbidden, InvalidRequest, NotFound
 from flagward.domain.events import ItemKind, SdkItemChanged
@@ -30,15 +27,10 @@ from flagward.domain.flag_validation import validate_flag
 from flagward.domain.flags import Flag, FlagConfig, new_config
 from flagward.domain.import_items import (
     Outcome,
-    ParsedEnvironment,
     Plan,
     Refusal,
-    prerequisite_cycles,
-    prerequisite_order,
     refusal_from,
-    segment_order,
 )
-from flagward.domain.import_sdk import parse_payload
 from flagward.domain.instructions import FlagChangeContext
 from flagward.domain.permissions import Permission, can
 from flagward.domain.projects import Environment
@@ -47,16 +39,14 @@ from flagward.domain.sdk_items import flag_item, segment_item
 from flagward.domain.segment_changes import describe_segment_changes, segment_document
 from flagward.domain.segment_validation import SegmentChangeContext, validate_segment
 from flagward.domain.segments import Segment
-from flagward.services._common import load_environment, load_project, record_audit
-from flagward.services.environments import NewEnvironment, create_environment
+from flagward.services._common import load_project, record_audit
 from flagward.services.flag_changes import change_context, commit_flag_change
 from flagward.services.flag_gate import check_flag_write
 from flagward.services.ports import Deps, UnitOfWork
-from flagward.services.projects import NewProject, create_project
 from flagward.services.segments import commit_segment_change
 
 IMPORT_COMMENT = "Imported (flagward import)"
-_REFUSABLE = (InvalidRequest, ApprovalRequired, Forbidden, Conflict, NotFound)
+REFUSABLE = (InvalidRequest, ApprovalRequired, Forbidden, Conflict, NotFound)
 
 
 @dataclass(frozen=True)
@@ -66,7 +56,7 @@ class ImportOptions:
 
 
 @dataclass
-class _Session:
+class Session:
     """What this import has stored (or, in a dry run, would have) so far, for the later items' checks."""
 
     deps: Deps
@@ -74,62 +64,20 @@ class _Session:
     options: ImportOptions
     plan: Plan
     source: str
+    with_metadata: bool = False  # REST documents carry names, descriptions, tags…; SDK payloads do not
     flags: dict[str, Flag] = field(default_factory=dict)
     segments: dict[tuple[str, str], Segment] = field(default_factory=dict)
+    # Dry run: the environments of projects it would create or extend (project key -> all of them).
+    planned: dict[str, list[Environment]] = field(default_factory=dict)
 
 
-def import_environment(
-    deps: Deps, *, actor: Actor, project_key: str, env_key: str, payload: Any, options: ImportOptions
-) -> Plan:
-    """Import one environment's SDK payload into ``project_key``/``env_key`` (both created when
-    missing). Returns the plan: each item created, updated, unchanged or refused (with path and reason).
-    Raises Forbidden (not allowed to import) and InvalidRequest (not an SDK payload at all)."""
-    authorize(actor, "importFlags", resources.project(project_key))
-    session = _Session(deps, actor, options, Plan(), source="SDK payload")
-    parsed = parse_payload(payload, project_key=project_key, env_key=env_key, now=deps.clock.now_ms())
-    ensure_environment(session, project_key, env_key)
-    import_parsed(session, project_key, env_key, parsed)
-    return session.plan
-
-
-def import_parsed(session: _Session, project_key: str, env_key: str, parsed: ParsedEnvironment) -> None:
-    """Segments first (flags name them), then flags with their prerequisites first."""
-    for refusal in parsed.refusals:
-        session.plan.refuse(refusal)
-    for item in parsed.skipped:
-        session.plan.add(item, Outcome.UNCHANGED, "deleted in the source: skipped")
-    for key in segment_order(parsed.segments):
-        segment = parsed.segments[key]
-        where = Where(f"segments/{key}", f"segments.{key}")
-        _one_item(session, where, functools.partial(_import_segment, session, segment=segment))
-    for key, cycle in prerequisite_cycles(parsed.flags, env_key).items():
-        del parsed.flags[key]
-        reason = f"form a cycle: {' → '.join(cycle)}"
-        session.plan.refuse(Refusal(f"flags/{key}", f"flags.{key}.prerequisites", reason))
-    for key in prerequisite_order(parsed.flags):
-        flag = parsed.flags[key]
-        where = Where(f"flags/{key}", f"flags.{key}", env_key)
-        _one_item(session, where, functools.partial(_import_flag_config, session, imported=flag, env_key=env_key))
-
-
-def ensure_environment(session: _Session, project_key: str, env_key: str) -> None:
-    """Create the project (with LaunchDarkly's default environments) and the environment when missing."""
-    deps, dry_run = session.deps, session.options.dry_run
-    with deps.uow(write=False) as uow:
-        project = uow.projects.get(project_key)
-        env = uow.environments.get(project_key, env_key) if project else None
-    if project is None:
-        session.plan.add(f"projects/{project_key}", Outcome.CREATE)
-        if not dry_run:
-            create_project(deps, actor=session.actor, new=NewProject(key=project_key, name=project_key))
-    if env is None:
-        with deps.uow(write=False) as uow:
-            created = uow.environments.get(project_key, env_key) is not None
-        if not created:
-            session.plan.add(f"environments/{project_key}/{env_key}", Outcome.CREATE)
-            if not dry_run:
-                new = NewEnvironment(key=env_key, name=env_key, color="7B42BC")
-                create_environment(deps, actor=session.actor, project_key=project_key, new=new)
+def project_environments(session: Session, uow: UnitOfWork, project_key: str) -> list[Environment]:
+    """The project's environments, its lock taken (every write of a project's flags and segments holds
+    it). In a dry run, a project or environments the import would create are ``session.planned``."""
+    if session.options.dry_run and project_key in session.planned:
+        return session.planned[project_key]
+    load_project(uow, project_key, for_update=not session.options.dry_run)
+    return uow.environments.find(project_key)[0]
 
 
 @dataclass(frozen=True)
@@ -140,6 +88,7 @@ class Where:
     item: str
     path: str
     env_key: str | None = None
+    sep: str = "."  # between ``path`` and flagward's path: ":" after a file name
 
     def refusal(self, error: InvalidRequest | DomainError) -> Refusal:
         prefix = f"environments.{self.env_key}." if self.env_key else None
@@ -148,18 +97,18 @@ class Where:
             return path[len(prefix) :] if prefix and path.startswith(prefix) else path
 
         if isinstance(error, InvalidRequest):
-            return refusal_from(error, self.item, self.path, translate)
+            return refusal_from(error, self.item, self.path, translate, sep=self.sep)
         return Refusal(self.item, self.path, error.message)
 
 
-def _one_item(session: _Session, where: Where, work: Callable[[UnitOfWork], tuple[Outcome, str]]) -> None:
+def one_item(session: Session, where: Where, work: Callable[[UnitOfWork], tuple[Outcome, str]]) -> None:
     """Run ``work`` in its own transaction; commit unless refused or dry run."""
     try:
         with session.deps.uow() as uow:
             outcome, detail = work(uow)
             if not session.options.dry_run and outcome in (Outcome.CREATE, Outcome.UPDATE):
                 uow.commit()
-    except _REFUSABLE as error:
+    except REFUSABLE as error:
         session.plan.refuse(where.refusal(error))
         return
     session.plan.add(where.item, outcome, detail)
@@ -168,7 +117,7 @@ def _one_item(session: _Session, where: Where, work: Callable[[UnitOfWork], tupl
 # -- segments --------------------------------------------------------------------------------------
 
 
-def _segment_context(session: _Session, uow: UnitOfWork, segment: Segment) -> SegmentChangeContext:
+def _segment_context(session: Session, uow: UnitOfWork, segment: Segment) -> SegmentChangeContext:
     project_key, env_key = segment.project_key, segment.environment_key
 
     def other(key: str) -> Segment | None:
@@ -183,14 +132,16 @@ def _segment_context(session: _Session, uow: UnitOfWork, segment: Segment) -> Se
     )
 
 
-def _import_segment(session: _Session, uow: UnitOfWork, *, segment: Segment) -> tuple[Outcome, str]:
-    return _import_segment_in(session, uow, segment)
+def import_segment(session: Session, uow: UnitOfWork, *, segment: Segment) -> tuple[Outcome, str]:
+    return import_segment_in(session, uow, segment)
 
 
-def _import_segment_in(session: _Session, uow: UnitOfWork, imported: Segment) -> tuple[Outcome, str]:
+def import_segment_in(session: Session, uow: UnitOfWork, imported: Segment) -> tuple[Outcome, str]:
     deps, actor = session.deps, session.actor
-    env = load_environment(uow, imported.project_key, imported.environment_key)
-    load_project(uow, imported.project_key, for_update=not session.options.dry_run)
+    environments = project_environments(session, uow, imported.project_key)
+    env = next((e for e in environments if e.key == imported.environment_key), None)
+    if env is None:
+        raise NotFound(f"Unknown environment '{imported.environment_key}' in project '{imported.project_key}'")
     validate_segment(imported, _segment_context(session, uow, imported))
     existing = uow.segments.get(imported.project_key, env.key, imported.key, for_update=True)
     if existing is None:
@@ -221,7 +172,7 @@ def _same_segment(a: Segment, b: Segment) -> bool:
     return same_json(left, right)
 
 
-def _create_segment(session: _Session, uow: UnitOfWork, env: Environment, segment: Segment) -> tuple[Outcome, str]:
+def _create_segment(session: Session, uow: UnitOfWork, env: Environment, segment: Segment) -> tuple[Outcome, str]:
     deps, actor = session.deps, session.actor
     has_targeting = bool(segment.included or segment.excluded or segment.rules or segment.included_contexts)
     if (
@@ -243,7 +194,7 @@ def _create_segment(session: _Session, uow: UnitOfWork, env: Environment, segmen
             actions=[AuditAction.CREATE_SEGMENT],
             resource=segment_spec(segment.project_key, env.key, segment.key),
             title_verb="imported",
-            description=f"Imported segment {segment.name} ({segment.key}) from a {session.source}",
+            description=f"Imported segment {segment.name} ({segment.key}) from {session.source}",
             comment=IMPORT_COMMENT,
             current=segment_document(segment),
             delta=_delta(session),
@@ -252,14 +203,14 @@ def _create_segment(session: _Session, uow: UnitOfWork, env: Environment, segmen
     return Outcome.CREATE, f"version {segment.version}"
 
 
-def _delta(session: _Session) -> dict[str, Any]:
+def _delta(session: Session) -> dict[str, Any]:
     return {"import": {"source": session.source, "update": session.options.update}}
 
 
 # -- flags -----------------------------------------------------------------------------------------
 
 
-def _flag_context(session: _Session, uow: UnitOfWork, flag: Flag) -> FlagChangeContext:
+def _flag_context(session: Session, uow: UnitOfWork, flag: Flag) -> FlagChangeContext:
     stored = change_context(uow, session.deps.clock, flag)
 
     def get_flag(key: str) -> Flag | None:
@@ -279,22 +230,32 @@ def _flag_context(session: _Session, uow: UnitOfWork, flag: Flag) -> FlagChangeC
     )
 
 
-def _import_flag_config(session: _Session, uow: UnitOfWork, *, imported: Flag, env_key: str) -> tuple[Outcome, str]:
+def import_flag(
+    session: Session, uow: UnitOfWork, *, imported: Flag, maintainer_email: str | None = None
+) -> tuple[Outcome, str]:
+    """Import ``imported``'s configurations (one environment from an SDK payload, every one from a
+    REST document) into the flag of the same key, creating it when missing."""
     project_key = imported.project_key
-    load_project(uow, project_key, for_update=not session.options.dry_run)
-    environments = uow.environments.find(project_key)[0]
+    environments = project_environments(session, uow, project_key)
+    unknown = sorted(set(imported.environments) - {e.key for e in environments})
+    if unknown:
+        raise NotFound(f"environment '{unknown[0]}' is not in project '{project_key}'")
+    if maintainer_email is not None:
+        member = uow.members.get_by_email(maintainer_email)
+        imported.maintainer_id = member.id if member else None
     existing = session.flags.get(imported.key) if session.options.dry_run else None
     existing = existing or uow.flags.get(project_key, imported.key, for_update=not session.options.dry_run)
     if existing is None:
-        return _create_flag(session, uow, imported, env_key, environments)
-    return _update_flag(session, uow, existing, imported, env_key)
+        return _create_flag(session, uow, imported, environments)
+    return _update_flag(session, uow, existing, imported)
 
 
 def _create_flag(
-    session: _Session, uow: UnitOfWork, imported: Flag, env_key: str, environments: list[Environment]
+    session: Session, uow: UnitOfWork, imported: Flag, environments: list[Environment]
 ) -> tuple[Outcome, str]:
     deps, actor = session.deps, session.actor
     flag = imported.clone()
+    env_keys = list(imported.environments)
     now = deps.clock.now_ms()
     for env in environments:
         floor = uow.tombstones.version(env.id, ItemKind.FLAG, flag.key) + 1
@@ -305,8 +266,9 @@ def _create_flag(
             flag.environments[env.key] = new_config(
                 flag.defaults, now=now, track_events=env.default_track_events, version=floor
             )
+            flag.environments[env.key]["archived"] = flag.archived
     flag.environments = {e.key: flag.environments[e.key] for e in environments}
-    validate_flag(flag, _flag_context(session, uow, flag), environments=[env_key])
+    validate_flag(flag, _flag_context(session, uow, flag), environments=env_keys)
     check_flag_write(uow, actor, before=None, after=flag, environments=environments)
     session.flags[flag.key] = flag
     if not session.options.dry_run:
@@ -320,14 +282,18 @@ def _create_flag(
             actions=[AuditAction.CREATE_FLAG],
             resource=flag_spec(flag.project_key, flag.key),
             title_verb="imported",
-            description=f"Imported flag {flag.name} ({flag.key}) from a {session.source}",
+            description=f"Imported flag {flag.name} ({flag.key}) from {session.source}",
             comment=IMPORT_COMMENT,
             current=flag_document(flag),
             delta=_delta(session),
         )
         for env in environments:
             uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, flag.key, flag.environments[env.key]["version"]))
-    return Outcome.CREATE, f"version {flag.environments[env_key]['version']}"
+    return Outcome.CREATE, _versions(flag, env_keys)
+
+
+def _versions(flag: Flag, env_keys: list[str]) -> str:
+    return ", ".join(f"{k}: version {flag.environments[k]['version']}" for k in env_keys)
 
 
 def pristine(flag: Flag, config: FlagConfig) -> bool:
@@ -344,30 +310,42 @@ def pristine(flag: Flag, config: FlagConfig) -> bool:
     )
 
 
-def _update_flag(
-    session: _Session, uow: UnitOfWork, existing: Flag, imported: Flag, env_key: str
-) -> tuple[Outcome, str]:
+_METADATA = (
+    *("name", "description", "tags", "temporary", "custom_properties", "maintainer_id", "defaults"),
+    *("maintainer_team_key", "deprecated", "deprecated_date", "archived", "archived_date"),
+)
+
+
+def _update_flag(session: Session, uow: UnitOfWork, existing: Flag, imported: Flag) -> tuple[Outcome, str]:
     deps, actor = session.deps, session.actor
+    env_keys = list(imported.environments)
     after = existing.clone()
     same_variations = [v["value"] for v in existing.variations] == [v["value"] for v in imported.variations]
     if not same_variations:
         after.variations = copy.deepcopy(imported.variations)
         after.kind = imported.kind
-    current = existing.environments.get(env_key)
-    if current is None:
-        raise NotFound(f"environment '{env_key}' is not in project '{existing.project_key}'")
-    config = copy.deepcopy(imported.environments[env_key])
-    config["sel"] = current["sel"]
-    config["archived"] = existing.archived
-    after.environments[env_key] = config
     after.client_side_availability = imported.client_side_availability
-    if _same_flag(existing, after, env_key):
+    if session.with_metadata:
+        for name in _METADATA:
+            setattr(after, name, copy.deepcopy(getattr(imported, name)))
+    fillable = same_variations
+    for env_key in env_keys:
+        current = existing.environments[env_key]
+        config = copy.deepcopy(imported.environments[env_key])
+        config["sel"] = current["sel"]
+        config["archived"] = after.archived
+        config["version"] = max(config["version"], current["version"] + 1) - 1  # stamping adds 1
+        after.environments[env_key] = config
+        fillable = fillable and pristine(existing, current)
+    if _same_flag(existing, after, env_keys) and all(
+        same_json(getattr(existing, n), getattr(after, n)) for n in _METADATA if session.with_metadata
+    ):
         session.flags[existing.key] = existing
         return Outcome.UNCHANGED, ""
-    if not session.options.update and not (same_variations and pristine(existing, current)):
-        raise Conflict(f"flag '{existing.key}' exists and differs in environment '{env_key}'; --update replaces it")
-    config["version"] = max(config["version"], current["version"] + 1) - 1  # commit_flag_change adds 1
-    validate_flag(after, _flag_context(session, uow, after), environments=[env_key])
+    if not session.options.update and not fillable:
+        where = ", ".join(env_keys)
+        raise Conflict(f"flag '{existing.key}' exists and differs (in {where}); --update replaces it")
+    validate_flag(after, _flag_context(session, uow, after), environments=env_keys)
     change = describe_changes(existing, after)
     session.flags[existing.key] = after
     committed = commit_flag_change(
@@ -380,10 +358,13 @@ def _update_flag(
         persist=not session.options.dry_run,
         delta=_delta(session),
     )
-    return Outcome.UPDATE, f"version {committed.environments[env_key]['version']}"
+    return Outcome.UPDATE, _versions(committed, env_keys)
 
 
-def _same_flag(a: Flag, b: Flag, env_key: str) -> bool:
-    left, right = flag_item(a, env_key), flag_item(b, env_key)
-    left.pop("version"), right.pop("version")
-    return same_json(left, right)
+def _same_flag(a: Flag, b: Flag, env_keys: list[str]) -> bool:
+    for env_key in env_keys:
+        left, right = flag_item(a, env_key), flag_item(b, env_key)
+        left.pop("version"), right.pop("version")
+        if not same_json(left, right):
+            return False
+    return True
