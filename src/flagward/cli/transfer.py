@@ -185,3 +185,51 @@ def export(
         file.parent.mkdir(parents=True, exist_ok=True)
         file.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     typer.echo(f"export: {len(written)} file(s) written under {target}", err=True)
+
+
+@app.command("backup")
+def backup(
+    path: Annotated[Path, typer.Argument(help="The backup file to write (must not exist)")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """A consistent backup of the whole store while the server runs.
+
+    SQLite: SQLite's online backup API (the backup is a SQLite store). PostgreSQL: one snapshot of
+    every table as gzip JSON lines (pg_dump works too; see the README). Restore with `flagward restore`.
+    """
+    from flagward.storage.backup import BackupError
+    from flagward.storage.backup import backup as run_backup
+
+    settings = _settings(database_url)
+    try:
+        kind = run_backup(settings.database_url, path)
+    except BackupError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"backup: {path} ({kind})", err=True)
+
+
+@app.command("restore")
+def restore(
+    path: Annotated[Path, typer.Argument(help="A file written by `flagward backup`")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """Restore a backup into an empty store (creating and migrating it first); then `flagward audit verify`.
+
+    Stop the server of the target store first; start it on the restored store afterwards.
+    """
+    from flagward.storage.backup import BackupError
+    from flagward.storage.backup import restore as run_restore
+    from flagward.storage.engine import make_engine
+    from flagward.storage.migrate import upgrade
+
+    settings = _settings(database_url, create_store=True)
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    try:
+        counts = run_restore(path, settings.database_url)
+    except BackupError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"restore: {sum(counts.values())} rows in {len(counts)} tables from {path}", err=True)
