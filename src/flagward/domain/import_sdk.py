@@ -215,8 +215,8 @@ def _weighted(raw: Any) -> Any:
     if not isinstance(raw, dict):
         return raw
     out = {k: v for k, v in raw.items() if k != "untracked"}
-    if raw.get("untracked"):
-        out["_untracked"] = True
+    if raw.get("untracked") not in (None, False):
+        out["_untracked"] = raw["untracked"]  # anything but a boolean is named by validation
     return out
 
 

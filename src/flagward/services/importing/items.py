@@ -133,10 +133,9 @@ def _segment_context(session: Session, uow: UnitOfWork, segment: Segment) -> Seg
 
 
 def import_segment(session: Session, uow: UnitOfWork, *, segment: Segment) -> tuple[Outcome, str]:
-    return import_segment_in(session, uow, segment)
-
-
-def import_segment_in(session: Session, uow: UnitOfWork, imported: Segment) -> tuple[Outcome, str]:
+    """Create the segment, or keep or (with ``update``) replace the one of the same key: its targets,
+    rules and salt, and from REST documents its name, description and tags (an SDK payload has none)."""
+    imported = segment
     deps, actor = session.deps, session.actor
     environments = project_environments(session, uow, imported.project_key)
     env = next((e for e in environments if e.key == imported.environment_key), None)
@@ -147,9 +146,11 @@ def import_segment_in(session: Session, uow: UnitOfWork, imported: Segment) -> t
     if existing is None:
         return _create_segment(session, uow, env, imported)
     after = existing.clone()
-    for name in ("salt", "included", "excluded", "included_contexts", "excluded_contexts", "rules"):
+    fields = ["salt", "included", "excluded", "included_contexts", "excluded_contexts", "rules"]
+    fields += ["name", "description", "tags"] if session.with_metadata else []
+    for name in fields:
         setattr(after, name, copy.deepcopy(getattr(imported, name)))
-    if _same_segment(existing, after):
+    if _same_segment(existing, after) and all(same_json(getattr(existing, n), getattr(after, n)) for n in fields):
         session.segments[(env.key, after.key)] = existing
         return Outcome.UNCHANGED, ""
     if not session.options.update:
@@ -159,11 +160,12 @@ def import_segment_in(session: Session, uow: UnitOfWork, imported: Segment) -> t
     if not change.actions:  # only the salt differs: it moves rollout buckets, so it is a change
         change.actions.append(AuditAction.UPDATE_SEGMENT)
     session.segments[(env.key, after.key)] = after
+    detail = f"version {after.version + 1}"
     if not session.options.dry_run:
         commit_segment_change(
             uow, deps.clock, actor, env, before=existing, change=change, comment=IMPORT_COMMENT, delta=_delta(session)
         )
-    return Outcome.UPDATE, f"version {after.version + 1}"
+    return Outcome.UPDATE, detail
 
 
 def _same_segment(a: Segment, b: Segment) -> bool:
