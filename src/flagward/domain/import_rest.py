@@ -25,7 +25,7 @@ from flagward.domain.flag_validation import check_flag_shape
 from flagward.domain.flags import Defaults, Flag, FlagConfig, Variation
 from flagward.domain.ids import new_object_id, new_salt, new_uuid
 from flagward.domain.import_items import ItemRefused
-from flagward.domain.import_sdk import buckets_by_salt
+from flagward.domain.import_sdk import buckets_by_salt, check_key
 from flagward.domain.instructions.targets import normalize_targets
 from flagward.domain.projects import ClientSideAvailability
 from flagward.domain.segment_documents import parse_new_segment_rules
@@ -51,6 +51,7 @@ class RestSegment:
 def flag_from_rest(doc: Any, *, key: str, project_key: str, where: str, now: int) -> RestFlag:
     """A Flag from LaunchDarkly's ``FeatureFlag`` document. Raises InvalidRequest naming the path
     (``where`` is the file; flagward's paths follow it after ``:``)."""
+    check_key(key, where)
     if not isinstance(doc, dict):
         raise ItemRefused(where, "must be an object")
     if doc.get("key", key) != key:
@@ -73,7 +74,7 @@ def flag_from_rest(doc: Any, *, key: str, project_key: str, where: str, now: int
         defaults=_defaults(doc.get("defaults"), len(variations)),
         description=doc.get("description") or "",
         temporary=doc.get("temporary", False),
-        tags=list(doc.get("tags") or []),
+        tags=copy.deepcopy(doc.get("tags", [])),
         maintainer_team_key=doc.get("maintainerTeamKey"),
         client_side_availability=_availability(doc),
         archived=doc.get("archived", False),
@@ -158,10 +159,14 @@ def _rule(raw: Any) -> Any:
 def segment_from_rest(doc: Any, *, key: str, project_key: str, env_key: str, where: str, now: int) -> RestSegment:
     """A Segment from LaunchDarkly's ``UserSegment`` document (``salt`` is flagward's, optional).
     Raises InvalidRequest naming the path; references are checked when it is stored."""
+    check_key(key, where)
     if not isinstance(doc, dict):
         raise ItemRefused(where, "must be an object")
     if doc.get("key", key) != key:
         raise ItemRefused(f"{where}:key", f"is '{doc.get('key')}' but the file is named '{key}'")
+    for name in ("tags", "included", "excluded"):
+        if not isinstance(doc.get(name) or [], list):
+            raise ItemRefused(f"{where}:{name}", "must be a list of non-empty strings")
     if doc.get("unbounded"):
         raise ItemRefused(f"{where}:unbounded", "big (unbounded) segments are not supported by flagward")
     try:

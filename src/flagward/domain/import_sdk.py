@@ -18,7 +18,7 @@ from typing import Any, cast
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.flag_validation import check_flag_shape
 from flagward.domain.flags import Defaults, Flag, FlagConfig, Variation
-from flagward.domain.ids import new_object_id, new_salt, new_uuid
+from flagward.domain.ids import new_object_id, new_salt, new_uuid, validate_key
 from flagward.domain.import_items import ItemRefused, ParsedEnvironment, refusal_from
 from flagward.domain.instructions.targets import normalize_targets
 from flagward.domain.projects import ClientSideAvailability
@@ -78,6 +78,7 @@ def flag_from_sdk(key: str, raw: Any, *, project_key: str, env_key: str, now: in
     """A Flag with one configuration (``env_key``) from an SDK flag item. Raises InvalidRequest
     (an ItemRefused, or a validation error naming flagward's path)."""
     where = f"flags.{key}"
+    check_key(key, where)
     if not isinstance(raw, dict):
         raise ItemRefused(where, "must be an object")
     if raw.get("key", key) != key:
@@ -167,7 +168,8 @@ def _config(raw: dict[str, Any], where: str, now: int) -> FlagConfig:
 
 
 def buckets_by_salt(config: Any) -> bool:
-    serves = [config.get("fallthrough"), *(config.get("rules") or [])]
+    rules = config.get("rules")
+    serves = [config.get("fallthrough"), *(rules if isinstance(rules, list) else [])]
     return any(
         isinstance(s, dict) and isinstance(s.get("rollout"), dict) and s["rollout"].get("seed") is None for s in serves
     )
@@ -252,6 +254,7 @@ def segment_from_sdk(key: str, raw: Any, *, project_key: str, env_key: str, now:
     """A Segment from an SDK segment item, salt and version included. Raises InvalidRequest naming the
     path (segment references are checked when it is stored: ``validate_segment``)."""
     where = f"segments.{key}"
+    check_key(key, where)
     if not isinstance(raw, dict):
         raise ItemRefused(where, "must be an object")
     if raw.get("key", key) != key:
@@ -283,10 +286,26 @@ def segment_from_sdk(key: str, raw: Any, *, project_key: str, env_key: str, now:
         included_contexts=_contexts(raw, "includedContexts", where),
         excluded_contexts=_contexts(raw, "excludedContexts", where),
         rules=rules,
-        generation=raw.get("generation") or 1,
+        generation=_generation(raw.get("generation"), where),
         version=max(version, 1),
     )
     return segment
+
+
+def check_key(key: str, where: str) -> None:
+    """An item's key as flagward's keys must be (LaunchDarkly's rules): refused at ``where`` otherwise."""
+    try:
+        validate_key(key)
+    except InvalidRequest as error:
+        raise ItemRefused(where, f"has a key flagward cannot store: {error.message}") from None
+
+
+def _generation(value: Any, where: str) -> int:
+    if value is None:
+        return 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ItemRefused(f"{where}.generation", "must be a non-negative integer")
+    return value or 1
 
 
 def _strings(raw: dict[str, Any], name: str, where: str) -> list[str]:

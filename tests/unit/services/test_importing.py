@@ -6,6 +6,8 @@ import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flagward.domain.accounts import Actor, Role
 from flagward.domain.errors import Forbidden
@@ -196,3 +198,32 @@ def test_a_rest_flag_file_with_a_bad_rule_is_refused_with_the_file_and_path(worl
         # it uses base as a prerequisite
         ("flags/shop/checkout", "flags/shop/checkout.json:environments.production.prerequisites[0].key"),
     ]
+
+
+_FIELDS = [
+    *("key", "on", "salt", "variations", "fallthrough", "rollout", "variation", "weight", "rules", "clauses"),
+    *("attribute", "op", "values", "targets", "contextTargets", "contextKind", "prerequisites", "offVariation"),
+    *("included", "excludedContexts", "bucketBy", "seed", "kind", "untracked", "id", "version", "generation"),
+]
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 100_001) | st.text(max_size=4) | st.sampled_from(["in", "user", "s"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(_FIELDS), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True, database=None)
+@given(
+    flags=st.dictionaries(
+        st.sampled_from(["a", "b", "", "x/y"]),
+        _json | st.fixed_dictionaries({}, optional={k: _json for k in _FIELDS}),
+        max_size=3,
+    ),
+    segments=st.dictionaries(st.sampled_from(["s", "t"]), _json, max_size=2),
+)
+def test_any_payload_is_imported_or_refused_item_by_item(flags: dict[str, Any], segments: dict[str, Any]) -> None:
+    world = World()
+    owner = world.member(Role.OWNER)
+    plan = _import(world, owner, {"flags": flags, "segments": segments})
+    assert {e.item for e in plan.entries} >= {f"flags/{k}" for k in flags} | {f"segments/{k}" for k in segments}

@@ -245,6 +245,8 @@ def import_flag(
     if maintainer_email is not None:
         member = uow.members.get_by_email(maintainer_email)
         imported.maintainer_id = member.id if member else None
+    if imported.maintainer_team_key is not None and uow.teams.get(imported.maintainer_team_key) is None:
+        imported.maintainer_team_key = None  # LaunchDarkly's teams are not flagward's
     existing = session.flags.get(imported.key) if session.options.dry_run else None
     existing = existing or uow.flags.get(project_key, imported.key, for_update=not session.options.dry_run)
     if existing is None:

@@ -10,7 +10,7 @@ from typing import Any
 from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.authorization import authorize
-from flagward.domain.ids import new_object_id
+from flagward.domain.ids import new_object_id, validate_key
 from flagward.domain.import_items import (
     Outcome,
     ParsedEnvironment,
@@ -93,5 +93,6 @@ def ensure_environment(session: Session, project_key: str, env_key: str) -> None
 
 
 def plan_project(new: NewProject, *, now: int) -> Project:
-    """The project ``create_project`` would create, for a dry run's checks."""
+    """The project ``create_project`` would create, for a dry run's checks. Raises InvalidRequest."""
+    validate_key(new.key, field="key")
     return Project(id=new_object_id(), key=new.key, name=new.name, creation_date=now, tags=list(new.tags))
