@@ -52,13 +52,15 @@ def read_rest_dir(root: Path) -> dict[str, Any]:
 
 @app.command("import")
 def import_(
-    source: Annotated[Path, typer.Argument(help="An SDK payload file, or with --rest a directory")],
+    source: Annotated[Path, typer.Argument(help="An SDK payload file, or a directory of REST representations")],
     project: Annotated[str | None, typer.Option(help="The project to import an SDK payload into")] = None,
     environment: Annotated[str | None, typer.Option(help="The environment the SDK payload is of")] = None,
-    rest: Annotated[bool, typer.Option("--rest", help="SOURCE is a directory of REST representations")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print what would be done; store nothing")] = False,
-    update: Annotated[bool, typer.Option("--update", help="Replace existing flags and segments that differ")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+    rest: Annotated[bool | None, typer.Option("--rest", help="SOURCE is a directory of REST representations")] = None,
+    dry_run: Annotated[bool | None, typer.Option("--dry-run", help="Print what would be done; store nothing")] = None,
+    update: Annotated[
+        bool | None, typer.Option("--update", help="Replace existing flags and segments that differ")
+    ] = None,
+    as_json: Annotated[bool | None, typer.Option("--json", help="Print the summary as JSON")] = None,
     as_member: AsOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
@@ -71,12 +73,13 @@ def import_(
     from flagward.domain.errors import DomainError
     from flagward.services import importing
 
+    rest, dry_run, as_json = bool(rest), bool(dry_run), bool(as_json)
     if rest == bool(project or environment):
         raise _fail("give --project and --environment with an SDK payload file, or --rest with a directory")
     if not rest and not (project and environment):
         raise _fail("an SDK payload needs both --project and --environment")
     data = read_rest_dir(source) if rest else _read_json(source)
-    options = importing.ImportOptions(dry_run=dry_run, update=update)
+    options = importing.ImportOptions(dry_run=dry_run, update=bool(update))
     settings = _settings(database_url)
     with _Services(settings) as services:
         try:
