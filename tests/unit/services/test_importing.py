@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flagward.domain.accounts import Actor, Role
+from flagward.domain.accounts import SYSTEM_ACTOR, Actor, Role
 from flagward.domain.errors import Forbidden
 from flagward.domain.import_items import Outcome, Plan
 from flagward.services.environments import patch_environment
@@ -227,3 +227,28 @@ def test_any_payload_is_imported_or_refused_item_by_item(flags: dict[str, Any], 
     owner = world.member(Role.OWNER)
     plan = _import(world, owner, {"flags": flags, "segments": segments})
     assert {e.item for e in plan.entries} >= {f"flags/{k}" for k in flags} | {f"segments/{k}" for k in segments}
+
+
+def test_without_the_bypass_right_a_flag_that_serves_something_is_refused_where_approval_is_required(
+    world: World,
+) -> None:
+    # The server itself acts with an owner's rights but bypasses nothing, so the gate judges its imports.
+    owner = world.member(Role.OWNER)
+    _import(world, owner, {"flags": {}, "segments": {}})
+    ops = [{"op": "replace", "path": "/approvalSettings/required", "value": True}]
+    patch_environment(world.deps, actor=owner, project_key="shop", key="production", patch=ops)
+    payload = _payload()
+    payload["flags"]["off-flag"] = {
+        "key": "off-flag",
+        "on": False,
+        "salt": "x",
+        "variations": [1, 2],
+        "offVariation": 0,
+    }
+    plan = _import(world, SYSTEM_ACTOR, payload)
+    refused = {r.item: r.reason for r in plan.refusals}
+    assert refused["flags/base"] == "Flag configuration updates require approval: action 'createFlag' not allowed"
+    assert "flags/checkout" in refused
+    assert _outcomes(plan)["flags/off-flag"] == "create"  # created off, as every new flag serves
+    assert _outcomes(plan)["segments/beta"] == "create"  # segments have their own approval settings
+    assert _outcomes(_import(world, SYSTEM_ACTOR, payload, env="test"))["flags/base"] == "create"
