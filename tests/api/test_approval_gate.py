@@ -109,6 +109,10 @@ ALLOWED = {
     ("POST", "/events/bulk/{envId}"): "SDK analytics events",
     ("POST", "/events/diagnostic/{envId}"): "SDK diagnostics",
     ("POST", "/api/v2/notifications/read"): "marks the caller's own notifications read",
+    ("POST", "/api/v2/projects/{projectKey}/import"): (
+        "admins only ('importFlags'); each flag it writes goes through check_flag_write (the gate refuses it in "
+        "an environment that requires approval unless the caller may bypass), segments through their own gate"
+    ),
     ("POST", "/api/v2/webhooks"): "webhooks: where audit entries are delivered; no flag configuration",
     ("PATCH", "/api/v2/webhooks/{id}"): "webhooks: where audit entries are delivered; no flag configuration",
     ("DELETE", "/api/v2/webhooks/{id}"): "webhooks: where audit entries are delivered; no flag configuration",

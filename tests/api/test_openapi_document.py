@@ -156,6 +156,7 @@ OWN_RESPONSES = [
     ("POST", "/api/v2/notifications/read", "200", "MarkedReadRep"),
     ("POST", "/api/v2/approval-requests/{id}/integration-callback", "200", "ApprovalRequestResponse"),
     ("GET", "/api/v2/webhooks/{id}/deliveries", "200", "WebhookDeliveries"),
+    ("POST", "/api/v2/projects/{projectKey}/import", "200", "ImportRep"),
 ]
 
 

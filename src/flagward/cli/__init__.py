@@ -238,6 +238,9 @@ def audit_head(database_url: DatabaseOption = None) -> None:
     typer.echo(str(head.anchor))
 
 
+from flagward.cli import transfer as _transfer  # noqa: E402, F401  (registers import, export, backup, restore)
+
+
 def command() -> Any:
     """The command line as a Click command (Typer's), every option described (``cli.help``)."""
     built: Any = typer.main.get_command(app)

@@ -155,6 +155,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("POST", "/api/v2/notifications/read"): "postNotificationsRead",
     ("GET", "/api/v2/webhooks/{id}/deliveries"): "getWebhookDeliveries",
     ("POST", "/webhook/triggers/{secret}"): "postFlagTriggerFiring",
+    ("POST", "/api/v2/projects/{projectKey}/import"): "postProjectImport",
     ("GET", "/healthz"): "getHealth",
     ("GET", "/readyz"): "getReadiness",
     ("POST", "/auth/login"): "login",

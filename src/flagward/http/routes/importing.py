@@ -1,0 +1,49 @@
+"""flagward's own: ``POST /api/v2/projects/{projectKey}/import`` takes one environment's LaunchDarkly SDK
+payload (``{"flags": {...}, "segments": {...}}``), as ``flagward import`` does."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from flagward.domain.import_items import Outcome, Plan
+from flagward.http.deps import ActorDep, DepsDep
+from flagward.http.routes._responses import returns
+from flagward.http.schemas.importing import ImportRep
+from flagward.services import importing as service
+
+router = APIRouter(tags=["Import (flagward)"])
+
+
+def plan_document(plan: Plan, *, dry_run: bool) -> dict[str, Any]:
+    """The plan as the import's response (and the CLI's ``--json`` output)."""
+    doc: dict[str, Any] = {"dryRun": dry_run}
+    for outcome, name in ((Outcome.CREATE, "created"), (Outcome.UPDATE, "updated"), (Outcome.UNCHANGED, "unchanged")):
+        doc[name] = [{"item": e.item, "detail": e.detail} for e in plan.items(outcome)]
+    doc["refused"] = [{"item": r.item, "path": r.path, "reason": r.reason} for r in plan.refusals]
+    return doc
+
+
+@router.post(
+    "/api/v2/projects/{projectKey}/import",
+    summary="Import flags and segments from a LaunchDarkly SDK payload",
+    description="Creates the project and environment when missing. Each flag and segment is imported "
+    "whole or refused (with its path and reason) on its own; salts, ids and versions are kept, so every "
+    "context keeps its variation and bucket. Existing items that differ are refused unless update=true.",
+    **returns(ImportRep),
+)
+def import_payload(
+    actor: ActorDep,
+    deps: DepsDep,
+    projectKey: str,
+    payload: Annotated[Any, Body()],
+    environmentKey: Annotated[str, Query(description="The environment the payload is of")],
+    dryRun: Annotated[bool, Query(description="Only say what would be done")] = False,
+    update: Annotated[bool, Query(description="Replace existing items that differ")] = False,
+) -> dict[str, Any]:
+    options = service.ImportOptions(dry_run=dryRun, update=update)
+    plan = service.import_environment(
+        deps, actor=actor, project_key=projectKey, env_key=environmentKey, payload=payload, options=options
+    )
+    return plan_document(plan, dry_run=dryRun)

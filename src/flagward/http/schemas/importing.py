@@ -1,0 +1,26 @@
+"""flagward's own: the import of a LaunchDarkly SDK payload into a project's environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from flagward.http.schemas.read_common import Read
+
+
+class ImportRefusalRep(Read):
+    item: str = Field(description="flags/KEY or segments/KEY")
+    path: str = Field(description="Where in the payload, e.g. flags.checkout.rules[0].clauses[0].op")
+    reason: str
+
+
+class ImportItemRep(Read):
+    item: str
+    detail: str = Field(description="e.g. the version SDKs are now served")
+
+
+class ImportRep(Read):
+    dryRun: bool = Field(description="true: nothing was stored; the lists say what would be")
+    created: list[ImportItemRep]
+    updated: list[ImportItemRep]
+    unchanged: list[ImportItemRep]
+    refused: list[ImportRefusalRep]
