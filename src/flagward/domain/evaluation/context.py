@@ -121,6 +121,7 @@ class Context:
         "individuals",
         "key",
         "kind",
+        "memo",
         "name",
         "private_attributes",
         "table",
@@ -136,6 +137,7 @@ class Context:
     by_kind: Mapping[str, Context]
     table: Mapping[str, Any]
     fully_qualified_key: str
+    memo: dict[int, Any]
 
     def __init__(
         self,
@@ -174,6 +176,8 @@ class Context:
             setter(self, "table", {"kind": MULTI_KIND, "key": "", "anonymous": False})
             fqk = ":".join(f"{c.kind}:{_escape_fqk(c.key)}" for c in _multi)
         setter(self, "fully_qualified_key", fqk)
+        # The evaluator's: plain segments' membership of this context, by segment (see CompiledSegment.plain).
+        setter(self, "memo", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("Context is immutable")

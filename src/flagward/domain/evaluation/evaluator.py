@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from .bucketing import MISSING_CONTEXT_BUCKET, bucket_value
 from .context import AttrRef, Context
@@ -27,8 +26,10 @@ from .model import (
     Clause,
     CompiledFlag,
     CompiledRollout,
+    CompiledRule,
     CompiledSegment,
     CompiledServe,
+    KeyTable,
     SegmentMatchClause,
     ValueClause,
 )
@@ -40,8 +41,7 @@ _log = logging.getLogger(__name__)
 _NOT_CONFIGURED: Final = "NOT_CONFIGURED"
 
 
-@dataclass(frozen=True, slots=True)
-class PrerequisiteEvaluation:
+class PrerequisiteEvaluation(NamedTuple):
     """One prerequisite flag evaluated on the way (what an SDK emits as a feature event with ``prereqOf``).
 
     Listed in evaluation order: a prerequisite's own prerequisites come before it.
@@ -55,12 +55,11 @@ class PrerequisiteEvaluation:
     reason: dict[str, Any]
     track_events: bool
     track_reason: bool
-    flag: CompiledFlag = field(repr=False, compare=False)
+    flag: CompiledFlag
 
 
-@dataclass(frozen=True, slots=True)
-class EvaluationDetail:
-    """The outcome of one flag evaluation.
+class EvaluationDetail(NamedTuple):
+    """The outcome of one flag evaluation (a named tuple: it is made once per evaluation, so cheaply).
 
     ``reason`` is LaunchDarkly's reason dict (``inExperiment`` present only when true). ``track_reason`` is
     true when the result is in an experiment or comes from a rule/fallthrough with event tracking on;
@@ -100,6 +99,8 @@ class _State:
         self.big_segments_status: str | None = None
 
     def details(self) -> tuple[tuple[PrerequisiteEvaluation, ...], tuple[str, ...]]:
+        if self.prerequisites is None and self.prerequisite_keys is None:
+            return (), ()
         return tuple(self.prerequisites or ()), tuple(self.prerequisite_keys or ())
 
 
@@ -171,14 +172,40 @@ def _serve(flag: CompiledFlag, serve: CompiledServe, ctx: Context, reason: dict[
 
 
 def _track_reason(flag: CompiledFlag, reason: dict[str, Any]) -> bool:
-    if reason.get("inExperiment"):
-        return True
     kind = reason["kind"]
+    if kind == "FALLTHROUGH":
+        return flag.track_events_fallthrough or "inExperiment" in reason
+    if "inExperiment" in reason:  # only ever set to True
+        return True
     if kind == "RULE_MATCH":
         index = reason["ruleIndex"]
         return isinstance(index, int) and 0 <= index < len(flag.rules) and flag.rules[index].track_events
-    if kind == "FALLTHROUGH":
-        return flag.track_events_fallthrough
+    return False
+
+
+def _in_key_table(table: KeyTable, ctx: Context) -> bool:
+    for kind, keys in table.items():
+        individual = ctx.by_kind.get(kind)
+        if individual is not None and individual.key in keys:
+            return True
+    return False
+
+
+def _plain_segment_matches(segment: CompiledSegment, ctx: Context) -> bool:
+    """A plain segment's membership (see CompiledSegment.plain): included, excluded, then its rules."""
+    if _in_key_table(segment.included, ctx):
+        return True
+    if _in_key_table(segment.excluded, ctx):
+        return False
+    for rule in segment.rules:
+        for test in rule.tests or ():
+            if not test(ctx):
+                break
+        else:
+            # A context without the rollout kind buckets to -1 and so is inside any weight.
+            threshold = rule.threshold
+            if threshold is None or _bucket(ctx, rule.context_kind, rule.bucket_by, segment.prefix) < threshold:
+                return True
     return False
 
 
@@ -209,6 +236,16 @@ class Evaluator:
 
     def evaluate(self, flag: CompiledFlag, context: Context) -> EvaluationDetail:
         """Evaluate ``flag`` for ``context``. Never raises."""
+        if flag.plain:  # no prerequisites, segments or malformed parts: nothing to keep track of
+            try:
+                value, index, reason = self._evaluate(flag, context, None, top_level=True)
+            except _Malformed:  # e.g. a rollout's bucketBy that is not a valid reference
+                return EvaluationDetail(None, None, _error("MALFORMED_FLAG"), track_events=flag.track_events)
+            except Exception:
+                _log.exception("unexpected error evaluating flag %r", flag.key)
+                return EvaluationDetail(None, None, _error("EXCEPTION"), track_events=flag.track_events)
+            track_reason = _track_reason(flag, reason)
+            return EvaluationDetail(value, index, reason, (), (), flag.track_events or track_reason, track_reason)
         state = _State(flag.key)
         try:
             value, index, reason = self._evaluate(flag, context, state, top_level=True)
@@ -230,12 +267,14 @@ class Evaluator:
 
     # -- flags --------------------------------------------------------------------------------------
 
-    def _evaluate(self, flag: CompiledFlag, ctx: Context, state: _State, top_level: bool) -> _Result:
+    def _evaluate(self, flag: CompiledFlag, ctx: Context, state: _State | None, top_level: bool) -> _Result:
+        """``state`` is None only for a plain flag (``CompiledFlag.plain``), which never needs it."""
         if flag.problem is not None:
             raise _Malformed(flag.problem)
         if not flag.on:
             return _off(flag, {"kind": "OFF"})
         if flag.prerequisites:
+            assert state is not None
             failed = self._check_prerequisites(flag, ctx, state, top_level)
             if failed is not None:
                 return _off(flag, {"kind": "PREREQUISITE_FAILED", "prerequisiteKey": failed})
@@ -250,15 +289,32 @@ class Evaluator:
             if best is not None:
                 return _variation(flag, best[1], {"kind": "TARGET_MATCH"})
         for rule in flag.rules:
+            tests = rule.tests
+            if tests is not None:
+                for test in tests:
+                    if not test(ctx):
+                        break
+                else:  # every clause matched (a rule without clauses always matches)
+                    return self._rule_match(flag, rule, ctx)
+                continue
+            assert state is not None
             for clause in rule.clauses:
-                if not self._clause_matches(clause, ctx, state):
+                clause_test = clause.test
+                if clause_test is not None:
+                    if not clause_test(ctx):
+                        break
+                elif not self._clause_matches(clause, ctx, state):
                     break
-            else:  # every clause matched (a rule without clauses always matches)
-                reason: dict[str, Any] = {"kind": "RULE_MATCH", "ruleIndex": rule.index}
-                if rule.id is not None:
-                    reason["ruleId"] = rule.id
-                return _serve(flag, rule.serve, ctx, reason)
+            else:
+                return self._rule_match(flag, rule, ctx)
         return _serve(flag, flag.fallthrough, ctx, {"kind": "FALLTHROUGH"})
+
+    @staticmethod
+    def _rule_match(flag: CompiledFlag, rule: CompiledRule, ctx: Context) -> _Result:
+        reason: dict[str, Any] = {"kind": "RULE_MATCH", "ruleIndex": rule.index}
+        if rule.id is not None:
+            reason["ruleId"] = rule.id
+        return _serve(flag, rule.serve, ctx, reason)
 
     def _check_prerequisites(self, flag: CompiledFlag, ctx: Context, state: _State, top_level: bool) -> str | None:
         """The key of the first failing prerequisite, or None when all pass."""
@@ -331,6 +387,14 @@ class Evaluator:
         raise _Malformed(clause.problem)
 
     def _segment_matches(self, segment: CompiledSegment, ctx: Context, state: _State) -> bool:
+        if segment.plain:
+            memo = ctx.memo
+            seen = memo.get(id(segment))
+            if seen is not None and seen[0] is segment:
+                return bool(seen[1])
+            matched = _plain_segment_matches(segment, ctx)
+            memo[id(segment)] = (segment, matched)
+            return matched
         stack = state.segment_stack
         if stack is None:
             stack = state.segment_stack = []

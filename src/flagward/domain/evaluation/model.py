@@ -13,11 +13,11 @@ flagged so that evaluation fails with ``MALFORMED_FLAG`` when it reaches it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .context import AttrRef
+from .context import AttrRef, Context
 from .operators import Matcher
 
 __all__ = [
@@ -56,6 +56,9 @@ class ValueClause:
     path: tuple[str, ...] = field(init=False, repr=False, compare=False)
     is_kind: bool = field(init=False, repr=False, compare=False)
     ref_error: str | None = field(init=False, repr=False, compare=False)
+    # The whole clause as one function of the context, for the common case (a plain attribute of a
+    # known kind); None where the evaluator must take the general path (kind, nested path, bad ref).
+    test: ClauseTest | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         setter = object.__setattr__
@@ -63,6 +66,30 @@ class ValueClause:
         setter(self, "path", self.attribute.path)
         setter(self, "is_kind", self.attribute.is_kind)
         setter(self, "ref_error", self.attribute.error)
+        simple = not self.attribute.path and not self.attribute.is_kind and self.attribute.error is None
+        test = _plain_test(self.context_kind, self.attribute.name, self.matcher, self.negate) if simple else None
+        setter(self, "test", test)
+
+
+ClauseTest = Callable[["Context"], bool]
+
+
+def _plain_test(kind: str, name: str, matcher: Matcher, negate: bool) -> ClauseTest:
+    """A clause on a top-level attribute: a missing kind or attribute never matches, even negated; an
+    array matches when any element does."""
+
+    def test(ctx: Context) -> bool:
+        individual = ctx.by_kind.get(kind)
+        if individual is None:
+            return False
+        value = individual.table.get(name)
+        if value is None:
+            return False
+        if isinstance(value, (list, tuple)):
+            return any(matcher(v) for v in value) != negate
+        return matcher(value) != negate
+
+    return test
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +98,7 @@ class SegmentMatchClause:
 
     segment_keys: tuple[str, ...]
     negate: bool
+    test: None = field(default=None, init=False, repr=False, compare=False)  # never a plain test
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +106,7 @@ class MalformedClause:
     """A clause (or rule) whose JSON could not be understood; evaluating it is ``MALFORMED_FLAG``."""
 
     problem: str
+    test: None = field(default=None, init=False, repr=False, compare=False)  # never a plain test
 
 
 Clause = ValueClause | SegmentMatchClause | MalformedClause
@@ -114,6 +143,16 @@ class CompiledRule:
     clauses: tuple[Clause, ...]
     serve: CompiledServe
     track_events: bool
+    # Every clause as a plain test (see ValueClause.test), or None when one needs the general path.
+    tests: tuple[ClauseTest, ...] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tests", _plain_tests(self.clauses))
+
+
+def _plain_tests(clauses: tuple[Clause, ...]) -> tuple[ClauseTest, ...] | None:
+    tests = tuple(c.test for c in clauses if isinstance(c, ValueClause) and c.test is not None)
+    return tests if len(tests) == len(clauses) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +191,13 @@ class CompiledFlag:
     exclude_from_summaries: bool
     sampling_ratio: int | None
     problem: str | None = None
+    # Nothing in it needs per-evaluation bookkeeping: no prerequisites, and every rule's clauses are
+    # plain tests (no segment matches, nested paths, kind clauses or malformed parts).
+    plain: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        plain = self.problem is None and not self.prerequisites and all(r.tests is not None for r in self.rules)
+        object.__setattr__(self, "plain", plain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +208,10 @@ class CompiledSegmentRule:
     threshold: float | None
     context_kind: str
     bucket_by: AttrRef | None
+    tests: tuple[ClauseTest, ...] | None = field(init=False, repr=False, compare=False)  # as CompiledRule's
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tests", _plain_tests(self.clauses))
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,3 +230,10 @@ class CompiledSegment:
     unbounded_context_kind: str
     generation: int | None
     problem: str | None = None
+    # Whether a context's membership depends on this segment alone (no nested segments, no Big Segment
+    # store, nothing malformed): then it can be remembered for the context (``Context.memo``).
+    plain: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        plain = self.problem is None and not self.unbounded and all(r.tests is not None for r in self.rules)
+        object.__setattr__(self, "plain", plain)
