@@ -3,6 +3,7 @@ released to the broker only after the commit succeeded."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from flagward import metrics
 from flagward.domain.errors import OptimisticLockError
 from flagward.domain.events import Event
 from flagward.services.ports import Broker, StoreUnavailable
@@ -36,6 +38,8 @@ from flagward.storage.repositories import (
     SqlTombstones,
     SqlWebhooks,
 )
+
+_DURATION = {True: metrics.store_transaction.labels("write"), False: metrics.store_transaction.labels("read")}
 
 
 class SqlUnitOfWork:
@@ -75,6 +79,7 @@ class SqlUnitOfWork:
         self._enqueued = False
 
     def __enter__(self) -> Self:
+        self._started = time.perf_counter()
         self.session = self._session_factory()
         try:
             # Procure the connection now, so the BEGIN (IMMEDIATE for writers on SQLite) happens here.
@@ -114,6 +119,9 @@ class SqlUnitOfWork:
             pass  # the connection is gone; the exception being handled (if any) says why
         finally:
             self.session.close()
+            _DURATION[self._write].observe(time.perf_counter() - self._started)
+        if isinstance(exc, OptimisticLockError | IntegrityError) or _lost_to_a_concurrent_transaction(exc):
+            metrics.store_conflicts.inc()
         _translate(exc)
 
     def commit(self) -> None:
