@@ -64,8 +64,9 @@ def note_actor(member_id: str | None, token_id: str | None) -> None:
 
 # ---- formatting
 
-# LogRecord attributes that are not "extra" fields given by the caller.
+# LogRecord attributes that are not "extra" fields given by the caller (uvicorn adds color_message).
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+_STANDARD.add("color_message")
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -124,8 +125,8 @@ class TextFormatter(logging.Formatter):
 
 
 def resolve_format(log_format: str) -> str:
-    """``text`` or ``json``; empty (auto): text when stderr is a terminal, JSON otherwise."""
-    if log_format:
+    """``text`` or ``json``; ``auto``: text when stderr is a terminal, JSON otherwise."""
+    if log_format in ("text", "json"):
         return log_format
     return "text" if sys.stderr.isatty() else "json"
 

@@ -1,0 +1,127 @@
+"""Operating flagward: ``GET /metrics`` (Prometheus), request ids in responses, error bodies and logs."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.approvals import PRODUCTION, Arena
+from tests.support.sdk import rest, wait_until
+from tests.support.server import ServerProcess
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of a scrape, parsed by the client library's own parser (so the format is valid)."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def value(scrape: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
+    return scrape.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def scrape(server: ServerProcess) -> tuple[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+    response = httpx.get(f"{server.url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text, samples(response.text)
+
+
+def test_http_requests_are_counted_by_route_template_never_by_key(server: ServerProcess) -> None:
+    with rest(server.url, server.admin_token) as api:
+        env = api.create_project()["production"]
+        _, before = scrape(server)
+        for _ in range(3):
+            api.http.get(f"/api/v2/projects/{env.project}")
+        api.http.get("/api/v2/projects/no-such-project")
+    text, after = scrape(server)
+    route = "/api/v2/projects/{projectKey}"
+    counted = "flagward_http_requests_total"
+    assert (
+        value(after, counted, route=route, method="GET", status="2xx")
+        - value(before, counted, route=route, method="GET", status="2xx")
+        == 3
+    )
+    assert value(after, counted, route=route, method="GET", status="4xx") >= 1
+    histogram = "flagward_http_request_duration_seconds_bucket"
+    assert value(after, histogram, route=route, method="GET", le="0.001") <= value(
+        after, histogram, route=route, method="GET", le="10.0"
+    )
+    assert env.project not in text and "no-such-project" not in text
+    assert server.admin_token not in text
+
+
+def test_sdk_delivery_is_counted_without_keys(server: ServerProcess) -> None:
+    with rest(server.url, server.admin_token) as api:
+        env = api.create_project()["production"]
+    headers = {"Authorization": env.sdk_key}
+    _, before = scrape(server)
+    first = httpx.get(f"{server.url}/sdk/latest-all", headers=headers)
+    assert first.status_code == 200
+    again = httpx.get(f"{server.url}/sdk/latest-all", headers={**headers, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    with httpx.stream("GET", f"{server.url}/all", headers=headers, timeout=10) as stream:
+        chunks = stream.iter_raw()  # kept: a dropped iterator closes the response
+        assert next(chunks).startswith(b"event: put")
+        text, during = scrape(server)
+        assert value(during, "flagward_sdk_streams_connected", kind="server") >= 1
+    assert (
+        value(during, "flagward_sdk_latest_all_responses_total", status="200")
+        - value(before, "flagward_sdk_latest_all_responses_total", status="200")
+        == 1
+    )
+    assert (
+        value(during, "flagward_sdk_latest_all_responses_total", status="304")
+        - value(before, "flagward_sdk_latest_all_responses_total", status="304")
+        == 1
+    )
+    assert value(during, "flagward_sdk_stream_events_sent_total") >= 1
+    assert value(during, "flagward_sdk_payload_builds_total", payload="put") >= 1
+    assert "flagward_sdk_slow_readers_dropped_total" in text
+    assert env.sdk_key not in text and env.mobile_key not in text and env.id not in text
+    # SDK requests have their own counters, not the REST API's per-route series.
+    assert not any(dict(labels).get("route", "").startswith(("/sdk", "/all")) for _, labels in during)
+
+
+def test_store_and_governance_gauges(server: ServerProcess) -> None:
+    arena = Arena(server.url, server.admin_token)
+    try:
+        arena.create_project(required=True, minNumApprovals=1)
+        arena.create_flag("gauged")
+        created = arena.http.post(
+            f"/api/v2/projects/{arena.project}/flags/gauged/environments/{PRODUCTION}/approval-requests",
+            json={"description": "turn it on", "instructions": [{"kind": "turnFlagOn"}]},
+        )
+        assert created.status_code == 201, created.text
+    finally:
+        arena.close()
+    labels = {"project": arena.project, "environment": PRODUCTION, "status": "pending", "reviews": "none"}
+
+    # Scrape-time gauges are cached for a few seconds: the request shows at the latest after that.
+    def counted() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+        found = scrape(server)[1]
+        return found if value(found, "flagward_approval_requests", **labels) else None
+
+    found = wait_until(counted)
+    assert value(found, "flagward_approval_requests", **labels) == 1
+    assert value(found, "flagward_store_up") == 1
+    assert value(found, "flagward_store_transaction_seconds_count", kind="write") > 0
+    assert any(name == "flagward_store_optimistic_lock_conflicts_total" for name, _ in found)
+
+
+def test_request_ids_are_echoed_and_carried_by_error_bodies(server: ServerProcess) -> None:
+    given = httpx.get(f"{server.url}/api/v2/projects", headers={"X-Request-Id": "trace-42.a_b:c"})
+    assert given.headers["x-request-id"] == "trace-42.a_b:c"
+    assert given.status_code == 401 and given.json()["id"] == "trace-42.a_b:c"
+    for bad in ("has space", "x" * 129, 'quote"d', "new\\nline"):
+        refused = httpx.get(f"{server.url}/api/v2/projects", headers={"X-Request-Id": bad})
+        generated = refused.headers["x-request-id"]
+        assert generated != bad and re.fullmatch(r"[0-9a-f]{32}", generated)
+        assert refused.json()["id"] == generated
+    other = httpx.get(f"{server.url}/api/v2/projects")
+    assert other.headers["x-request-id"] != generated
