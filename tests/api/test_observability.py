@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+import signal
+from pathlib import Path
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.approvals import PRODUCTION, Arena
 from tests.support.sdk import rest, wait_until
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, free_port
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -125,3 +128,39 @@ def test_request_ids_are_echoed_and_carried_by_error_bodies(server: ServerProces
         assert refused.json()["id"] == generated
     other = httpx.get(f"{server.url}/api/v2/projects")
     assert other.headers["x-request-id"] != generated
+
+
+def test_json_logs_metrics_port_and_token_and_sigterm(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    server = ServerProcess(
+        database_url=f"sqlite:///{tmp_path}/flagward.db",
+        workdir=tmp_path,
+        extra_env={"FLAGWARD_METRICS_TOKEN": "scrape-secret-0123"},
+        extra_args=["--log-format", "json", "--log-level", "info", "--metrics-port", str(metrics_port)],
+    )
+    with server:
+        own = f"http://127.0.0.1:{metrics_port}/metrics"
+        assert httpx.get(own).status_code == 401
+        assert httpx.get(own, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        scraped = httpx.get(own, headers={"Authorization": "Bearer scrape-secret-0123"})
+        assert scraped.status_code == 200 and "flagward_http_requests_total" in scraped.text
+        assert httpx.get(f"{server.url}/metrics").status_code == 404  # not on the main port then
+        ok = httpx.get(
+            f"{server.url}/api/v2/projects", headers={"Authorization": server.admin_token, "X-Request-Id": "r-1"}
+        )
+        assert ok.status_code == 200
+        assert server.process is not None
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+    lines = [json.loads(line) for line in server.logs().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line["logger"] == "flagward.access" and line.get("request_id") == "r-1"]
+    assert len(access) == 1
+    (entry,) = access
+    assert entry["route"] == "/api/v2/projects" and entry["status"] == 200 and entry["method"] == "GET"
+    assert entry["actor"].startswith("token:") and isinstance(entry["duration_ms"], float)
+    (start,) = [line for line in lines if line["message"] == "starting"]
+    assert start["configuration"]["admin_token"] == "<redacted>"
+    assert start["configuration"]["metrics_token"] == "<redacted>"
+    assert start["configuration"]["metrics_port"] == metrics_port
+    assert server.admin_token not in server.logs() and "scrape-secret-0123" not in server.logs()
+    assert any(line["message"] == "stopped" for line in lines)
