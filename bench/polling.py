@@ -5,6 +5,9 @@ client processes keep HTTP/1.1 connections alive and send requests back to back 
 ``--accept-gzip`` adds the ``Accept-Encoding: gzip`` that SDKs send (the gzipped body is cached too).
 
     python -m bench.polling [--seconds 10] [--clients 2] [--connections 16]
+
+``--server-src DIR`` serves from another checkout's ``src`` (e.g. one without the Prometheus metrics,
+``git archive <commit> src | tar -x -C DIR``), to compare the same load against it.
 """
 
 from __future__ import annotations
@@ -75,9 +78,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--server-src", type=Path, default=None, help="serve flagward from this src directory")
+    parser.add_argument("--label", default="polling", help="the results file's name")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(database_url=f"sqlite:///{Path(tmp) / 'bench.db'}", workdir=Path(tmp))
+        env = {"PYTHONPATH": str(args.server_src.resolve())} if args.server_src else {}
+        server = ServerProcess(database_url=f"sqlite:///{Path(tmp) / 'bench.db'}", workdir=Path(tmp), extra_env=env)
         with server, rest(server.url, server.admin_token) as api:
             env = api.create_project("bench")["production"]
             make_flags(api, env, args.flags)
@@ -94,8 +100,9 @@ def main() -> None:
             for name, request in variants.items():
                 runs[name] = _load(server.port, request.encode(), args.clients, args.connections, args.seconds)
     report(
-        "polling",
+        args.label,
         {
+            "server_src": str(args.server_src) if args.server_src else "this checkout",
             "flags": args.flags,
             "body_bytes": len(first.content),
             "client_processes": args.clients,

@@ -8,8 +8,10 @@ import signal
 from pathlib import Path
 
 import httpx
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from flagward import metrics as metrics_module
 from tests.support.approvals import PRODUCTION, Arena
 from tests.support.sdk import rest, wait_until
 from tests.support.server import ServerProcess, free_port
@@ -164,3 +166,32 @@ def test_json_logs_metrics_port_and_token_and_sigterm(tmp_path: Path) -> None:
     assert start["configuration"]["metrics_port"] == metrics_port
     assert server.admin_token not in server.logs() and "scrape-secret-0123" not in server.logs()
     assert any(line["message"] == "stopped" for line in lines)
+
+
+def test_the_readme_production_examples_are_well_formed() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("\n## Running in production\n") :]
+    (scrape_config,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
+    (job,) = yaml.safe_load(scrape_config)["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    (example,) = re.findall(r"```json\n(.*?)\n```", section, flags=re.S)
+    line = json.loads(example)
+    assert {"time", "level", "logger", "message", "request_id", "actor", "route", "status", "duration_ms"} <= set(line)
+    assert line["actor"].startswith("token:")
+    for metric in re.findall(r"`(flagward_[a-z_]+)", section):
+        assert metric.removesuffix("_total") in EXPORTED, metric
+
+
+EXPORTED = (
+    {
+        name.removesuffix("_total")
+        for name in re.findall(r'"(flagward_[a-z_]+)"', Path(metrics_module.__file__).read_text())
+    }
+    | {"flagward_approval_requests", "flagward_store_up", "flagward_pg_pool_in_use", "flagward_pg_pool_size"}
+    | {
+        "flagward_pg_pool_max",
+        "flagward_outbox_pending",
+        "flagward_outbox_oldest_pending_age_seconds",
+        "flagward_outbox_dead",
+    }
+)
