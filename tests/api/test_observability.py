@@ -53,6 +53,9 @@ def test_http_requests_are_counted_by_route_template_never_by_key(server: Server
         == 3
     )
     assert value(after, counted, route=route, method="GET", status="4xx") >= 1
+    # A request with a body too (the body-checking middleware hands on a copy of the request's scope).
+    assert value(after, counted, route="/api/v2/projects", method="POST", status="2xx") >= 1
+    assert value(after, counted, route="unmatched", method="POST", status="2xx") == 0
     histogram = "flagward_http_request_duration_seconds_bucket"
     assert value(after, histogram, route=route, method="GET", le="0.001") <= value(
         after, histogram, route=route, method="GET", le="10.0"

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp
 
 from flagward import __version__
@@ -18,7 +19,7 @@ from flagward.http import console, docs, errors, openapi
 from flagward.http.background import run_counter_pruning, run_evaluation_flush, run_scheduler
 from flagward.http.bodies import RequestBodies
 from flagward.http.middleware import MethodOverride
-from flagward.http.observability import Observed
+from flagward.http.observability import NoteRoute, Observed
 from flagward.http.rate_limit_headers import RateLimitHeaders
 from flagward.http.routes import (
     accounts,
@@ -146,6 +147,7 @@ def create_app(
     app.add_middleware(sdk_polling.LatestAll)
     app.add_middleware(RequestBodies, api_limit=settings.api_body_limit, events_limit=settings.events_body_limit)
     app.add_middleware(RateLimitHeaders)
+    app.user_middleware.append(Middleware(NoteRoute))  # innermost (add_middleware puts each outermost)
     return app
 
 

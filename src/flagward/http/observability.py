@@ -107,7 +107,7 @@ class Observed:
             logs.end(token)
 
     def _finish(self, scope: Scope, entry: logs.RequestLog, status: int) -> None:
-        route = getattr(scope.get("route"), "path", None) or "unmatched"
+        route = entry.route or getattr(scope.get("route"), "path", None) or "unmatched"
         entry.route = route
         method = scope["method"]
         elapsed = time.perf_counter() - entry.started
@@ -122,6 +122,23 @@ class Observed:
                 elapsed * 1000,
                 extra={"method": method, "status": status, "duration_ms": round(elapsed * 1000, 2)},
             )
+
+
+class NoteRoute:
+    """Innermost, next to the router: tells the request's log entry which route template matched (the
+    middlewares between here and ``Observed`` may hand on copies of the scope, which the router fills)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            entry = logs.current()
+            route = getattr(scope.get("route"), "path", None)
+            if entry is not None and route is not None:
+                entry.route = route
 
 
 async def serve_metrics(scope: Scope, send: Send, token: str | None) -> None:
