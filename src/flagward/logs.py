@@ -42,7 +42,7 @@ def valid_request_id(value: str | None) -> bool:
 
 
 def begin(incoming_id: str | None, method: str, path: str) -> tuple[RequestLog, contextvars.Token[RequestLog | None]]:
-    request_id = incoming_id if valid_request_id(incoming_id) else uuid.uuid4().hex
+    request_id = incoming_id if valid_request_id(incoming_id) else str(uuid.uuid4())  # as LaunchDarkly writes ids
     assert request_id is not None
     entry = RequestLog(request_id, method, path)
     return entry, _REQUEST.set(entry)

@@ -23,7 +23,7 @@ def test_other_request_ids_are_replaced(given: str | None) -> None:
     assert not logs.valid_request_id(given)
     entry, token = logs.begin(given, "GET", "/")
     logs.end(token)
-    assert entry.id != given and len(entry.id) == 32
+    assert entry.id != given and len(entry.id) == 36
 
 
 def _record(message: str, **extra: object) -> logging.LogRecord:
