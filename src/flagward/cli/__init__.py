@@ -122,25 +122,32 @@ def serve(
     ] = None,
 ) -> None:
     """Apply migrations and serve the API and the SDK endpoints (creates a SQLite store if there is none)."""
+    from flagward.cli.listen import listen
+
+    settings = _settings(
+        database_url,
+        create_store=True,
+        host=host,
+        port=port,
+        api_body_limit=api_body_limit,
+        events_body_limit=events_body_limit,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_format=log_format.value if log_format is not None else None,
+        log_level=log_level.value if log_level is not None else None,
+        access_log=access_log,
+        metrics_token=metrics_token,
+        metrics_port=metrics_port,
+        graceful_timeout=graceful_timeout,
+    )
+    try:
+        sock = listen(settings)  # first: SDKs reconnecting during a restart queue up instead of being refused
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+
     from flagward.cli.serve import run
 
-    run(
-        _settings(
-            database_url,
-            create_store=True,
-            host=host,
-            port=port,
-            api_body_limit=api_body_limit,
-            events_body_limit=events_body_limit,
-            forwarded_allow_ips=forwarded_allow_ips,
-            log_format=log_format.value if log_format is not None else None,
-            log_level=log_level.value if log_level is not None else None,
-            access_log=access_log,
-            metrics_token=metrics_token,
-            metrics_port=metrics_port,
-            graceful_timeout=graceful_timeout,
-        )
-    )
+    run(settings, sock)
 
 
 @db.command("upgrade")

@@ -25,12 +25,13 @@ from flagward.storage.sqlite_file import serve_lock
 log = logging.getLogger("flagward.serve")
 
 
-def run(settings: Settings) -> None:
-    """Serve until stopped. On SQLite, first take the store's serve lock (StoreInUse when another process
-    serves it): its SDK fan-out lives in this process, so a second server would serve stale flags."""
+def run(settings: Settings, sock: socket.socket) -> None:
+    """Serve on ``sock`` (``cli.listen``) until stopped. On SQLite, first take the store's serve lock
+    (StoreInUse when another process serves it): its SDK fan-out lives in this process, so a second
+    server would serve stale flags."""
     logs.configure(settings.log_format, settings.log_level)
     with serve_lock(settings.database_url):
-        _serve(settings)
+        _serve(settings, sock)
 
 
 def effective_configuration(settings: Settings) -> dict[str, Any]:
@@ -47,21 +48,7 @@ def effective_configuration(settings: Settings) -> dict[str, Any]:
     return shown
 
 
-def _listen(settings: Settings) -> socket.socket:
-    """Bind the port before the (slower) start-up: SDKs reconnecting during a restart wait in the
-    listen queue and are answered as soon as the server is ready, instead of being refused and backing
-    off for seconds."""
-    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((settings.host, settings.port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
-def _serve(settings: Settings) -> None:
-    sock = _listen(settings)
+def _serve(settings: Settings, sock: socket.socket) -> None:
     log.info("starting", extra={"configuration": effective_configuration(settings)})
     services = build_services(settings)
     first = ensure_owner_and_admin_token(

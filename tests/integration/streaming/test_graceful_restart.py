@@ -110,6 +110,7 @@ def test_sigterm_ends_every_stream_exits_0_and_the_sdk_catches_up_within_2s_of_t
                 server.start()  # the same port
                 back = time.monotonic()
                 wait_until(lambda: client.variation_detail(key, user, None).reason == {"kind": "FALLTHROUGH"})
+                wait_until(lambda: seen[-1][1] == "FALLTHROUGH")  # the watcher saw it too
                 watching.clear()
                 watcher.join()
             finally:
