@@ -5,6 +5,9 @@ client processes keep HTTP/1.1 connections alive and send requests back to back 
 ``--accept-gzip`` adds the ``Accept-Encoding: gzip`` that SDKs send (the gzipped body is cached too).
 
     python -m bench.polling [--seconds 10] [--clients 2] [--connections 16]
+
+``--server-src DIR`` serves from another checkout's ``src`` (e.g. one without the Prometheus metrics,
+``git archive <commit> src | tar -x -C DIR``), to compare the same load against it.
 """
 
 from __future__ import annotations
@@ -75,27 +78,37 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--server-src", type=Path, default=None, help="serve flagward from this src directory")
+    parser.add_argument("--label", default="polling", help="the results file's name")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        server = ServerProcess(database_url=f"sqlite:///{Path(tmp) / 'bench.db'}", workdir=Path(tmp))
-        with server, rest(server.url, server.admin_token) as api:
-            env = api.create_project("bench")["production"]
-            make_flags(api, env, args.flags)
-            first = httpx.get(f"{server.url}/sdk/latest-all", headers={"Authorization": env.sdk_key})
-            assert len(first.json()["flags"]) == args.flags
-            etag = first.headers["etag"]
-            base = f"GET /sdk/latest-all HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {env.sdk_key}\r\n"
-            variants = {
-                "full_body": base + "\r\n",
-                "if_none_match_304": base + f"If-None-Match: {etag}\r\n\r\n",
-                "full_body_gzip": base + "Accept-Encoding: gzip\r\n\r\n",
-            }
-            runs = {}
-            for name, request in variants.items():
-                runs[name] = _load(server.port, request.encode(), args.clients, args.connections, args.seconds)
+        server_env = {"PYTHONPATH": str(args.server_src.resolve())} if args.server_src else {}
+        server = ServerProcess(
+            database_url=f"sqlite:///{Path(tmp) / 'bench.db'}", workdir=Path(tmp), extra_env=server_env
+        )
+        try:
+            server.start(timeout=180)  # a busy machine starts slowly
+            with rest(server.url, server.admin_token) as api:
+                env = api.create_project("bench")["production"]
+                make_flags(api, env, args.flags)
+                first = httpx.get(f"{server.url}/sdk/latest-all", headers={"Authorization": env.sdk_key})
+                assert len(first.json()["flags"]) == args.flags
+                etag = first.headers["etag"]
+                base = f"GET /sdk/latest-all HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {env.sdk_key}\r\n"
+                variants = {
+                    "full_body": base + "\r\n",
+                    "if_none_match_304": base + f"If-None-Match: {etag}\r\n\r\n",
+                    "full_body_gzip": base + "Accept-Encoding: gzip\r\n\r\n",
+                }
+                runs = {}
+                for name, request in variants.items():
+                    runs[name] = _load(server.port, request.encode(), args.clients, args.connections, args.seconds)
+        finally:
+            server.stop()
     report(
-        "polling",
+        args.label,
         {
+            "server_src": str(args.server_src) if args.server_src else "this checkout",
             "flags": args.flags,
             "body_bytes": len(first.content),
             "client_processes": args.clients,

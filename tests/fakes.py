@@ -678,8 +678,12 @@ class FakeOutbox:
             m.next_attempt_at = retry_at
         return True
 
-    def release_leases(self) -> int:
-        leased = [m for m in self.s.outbox if m.status is MessageStatus.PENDING and m.lease_until is not None]
+    def release_leases(self, owner: str | None = None) -> int:
+        leased = [
+            m
+            for m in self.s.outbox
+            if m.status is MessageStatus.PENDING and m.lease_until is not None and owner in (None, m.lease_owner)
+        ]
         for m in leased:
             m.lease_owner = m.lease_until = None
         return len(leased)

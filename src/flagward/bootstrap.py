@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from flagward import metrics
 from flagward.config import Settings
 from flagward.delivery import (
     Caller,
@@ -26,6 +27,7 @@ from flagward.services.ports import Deps, ExternalApprovalOptions, NotificationO
 from flagward.storage.audit_verify import verify
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
+from flagward.storage.observed import store_collector
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
 from flagward.streaming.delivery import ListeningBroker, SdkDelivery
 from flagward.streaming.hub import Hub
@@ -46,8 +48,11 @@ class Services:
     sdk: SdkDelivery
     dispatcher: Dispatcher
     poller: StatusPoller
+    collector: metrics.Collector
 
     def close(self) -> None:
+        if metrics.store_collector_is(self.collector):
+            metrics.use_store_collector(None)
         self.sdk.broker.close()
         self.engine.dispose()
 
@@ -92,6 +97,8 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     hub = Hub(ServiceSource(deps), heartbeat_seconds=settings.stream_heartbeat_seconds)
     dispatcher = _dispatcher(settings, deps, doorbell, single_process=engine.dialect.name == "sqlite")
     poller = StatusPoller(deps, _caller(settings), interval_seconds=settings.external_approval_poll_seconds)
+    collector = store_collector(engine)
+    metrics.use_store_collector(collector)
     return Services(
         settings=settings,
         engine=engine,
@@ -99,6 +106,7 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         sdk=SdkDelivery(hub, broker),
         dispatcher=dispatcher,
         poller=poller,
+        collector=collector,
     )
 
 

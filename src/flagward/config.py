@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     # How often each process writes the SDK evaluation counts it received (flag statuses) to the store.
     flag_status_flush_seconds: float = 10.0
     log_level: str = "info"
+    # Log lines as "text" (for a terminal) or "json" (one object a line); "auto": text when stderr is a
+    # terminal, JSON otherwise. One access log line per REST API request (SDK requests: counters only).
+    log_format: str = Field(default="auto", pattern=r"^(auto|text|json)$")
+    access_log: bool = True
+    # GET /metrics (Prometheus): a bearer token it then requires (unset: open), and a port of its own
+    # (0: served on the main port, next to the API).
+    metrics_token: str | None = Field(default=None, repr=False)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    # On SIGTERM: SDK streams end at once and new connections are refused; requests in flight get this
+    # many seconds to finish.
+    graceful_timeout: int = Field(default=30, ge=0)
     # The largest request body accepted, in bytes, counted after inflating a gzip/deflate body (413 beyond):
     # for the REST API and everything but SDK analytics events, and for those events.
     api_body_limit: int = Field(default=1024 * 1024, gt=0)

@@ -308,9 +308,12 @@ def test_help_shows_every_option_default_and_environment_variable(tmp_path: Path
             default = field.default if field is not None else option.default
             if field is not None:
                 assert f"[env var: FLAGWARD_{option.name.upper()}]" in line, line
+            if option.is_flag and option.secondary_opts:  # --x/--no-x shows the name in force
+                shown_default = (option.opts if default else option.secondary_opts)[0].lstrip("-")
+                assert f"[default: {shown_default}]" in line, line
             # An empty default is said in the option's help; an off flag's (--json) is its absence, which
             # Click does not print.
-            if default not in (None, "") and not (option.is_flag and default is False):
+            elif default not in (None, "") and not (option.is_flag and default is False):
                 assert f"[default: {getattr(default, 'value', default)}]" in line, line
             checked += 1
     assert checked >= 8

@@ -42,6 +42,20 @@ TokenRole = StrEnum("TokenRole", {role.name: role.value for role in TOKEN_ROLES}
 _DEFAULT_TOKEN_ROLE = TokenRole(Role.READER.value)
 
 
+class LogFormat(StrEnum):
+    AUTO = "auto"
+    TEXT = "text"
+    JSON = "json"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
 def _print_version(value: bool) -> None:
     if value:
         typer.echo(f"flagward {__version__}")
@@ -90,21 +104,53 @@ def serve(
             "default none"
         ),
     ] = None,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(help="Log lines as text or JSON (one object a line); auto: text on a terminal, else JSON"),
+    ] = None,
+    log_level: Annotated[LogLevel | None, typer.Option(help="The least severe level logged")] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option("--access-log/--no-access-log", help="One log line per REST API request (never for SDKs)"),
+    ] = None,
+    metrics_token: Annotated[
+        str | None, typer.Option(help="A bearer token GET /metrics then requires (default: open)")
+    ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve GET /metrics on this port only (0: on the main port)")
+    ] = None,
+    graceful_timeout: Annotated[
+        int | None,
+        typer.Option(help="On SIGTERM, seconds that requests in flight get to finish (SDK streams end at once)"),
+    ] = None,
 ) -> None:
     """Apply migrations and serve the API and the SDK endpoints (creates a SQLite store if there is none)."""
+    from flagward.cli.listen import listen
+
+    settings = _settings(
+        database_url,
+        create_store=True,
+        host=host,
+        port=port,
+        api_body_limit=api_body_limit,
+        events_body_limit=events_body_limit,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_format=log_format.value if log_format is not None else None,
+        log_level=log_level.value if log_level is not None else None,
+        access_log=access_log,
+        metrics_token=metrics_token,
+        metrics_port=metrics_port,
+        graceful_timeout=graceful_timeout,
+    )
+    try:
+        sock = listen(settings)  # first: SDKs reconnecting during a restart queue up instead of being refused
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
+
     from flagward.cli.serve import run
 
-    run(
-        _settings(
-            database_url,
-            create_store=True,
-            host=host,
-            port=port,
-            api_body_limit=api_body_limit,
-            events_body_limit=events_body_limit,
-            forwarded_allow_ips=forwarded_allow_ips,
-        )
-    )
+    run(settings, sock)
 
 
 @db.command("upgrade")

@@ -2,27 +2,54 @@
 
 from __future__ import annotations
 
+import logging
+import signal
+import socket
 import sys
+import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 import uvicorn
+from sqlalchemy.engine import make_url
 
+from flagward import logs
 from flagward.bootstrap import build_services
 from flagward.config import Settings
 from flagward.http.app import create_app
+from flagward.http.observability import MetricsOnly
 from flagward.services.auth import ensure_owner_and_admin_token
 from flagward.storage.sqlite_file import serve_lock
 
+log = logging.getLogger("flagward.serve")
 
-def run(settings: Settings) -> None:
-    """Serve until stopped. On SQLite, first take the store's serve lock (StoreInUse when another process
-    serves it): its SDK fan-out lives in this process, so a second server would serve stale flags."""
+
+def run(settings: Settings, sock: socket.socket) -> None:
+    """Serve on ``sock`` (``cli.listen``) until stopped. On SQLite, first take the store's serve lock
+    (StoreInUse when another process serves it): its SDK fan-out lives in this process, so a second
+    server would serve stale flags."""
+    logs.configure(settings.log_format, settings.log_level)
     with serve_lock(settings.database_url):
-        _serve(settings)
+        _serve(settings, sock)
 
 
-def _serve(settings: Settings) -> None:
+def effective_configuration(settings: Settings) -> dict[str, Any]:
+    """The settings in force, secrets redacted: fields marked ``repr=False`` (tokens, the SMTP URL) and
+    the database URL's password."""
+    shown: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        if not field.repr and value:
+            value = "<redacted>"
+        elif name == "database_url":
+            value = make_url(value).render_as_string(hide_password=True)
+        shown[name] = value
+    return shown
+
+
+def _serve(settings: Settings, sock: socket.socket) -> None:
+    log.info("starting", extra={"configuration": effective_configuration(settings)})
     services = build_services(settings)
     first = ensure_owner_and_admin_token(
         services.deps, owner_email=settings.owner_email, admin_token=settings.admin_token
@@ -48,24 +75,56 @@ def _serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        timeout_graceful_shutdown=5,
+        log_config=None,  # flagward.logs configured every logger
+        access_log=False,  # http.observability writes flagward's own access log
+        timeout_graceful_shutdown=settings.graceful_timeout,
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
     )
+    metrics_server = _metrics_server(settings)
     try:
-        _Server(config, on_exit=services.sdk.shutdown_requested).run()
+        _Server(config, on_exit=services.sdk.shutdown_requested).run(sockets=[sock])
     finally:
+        if metrics_server is not None:
+            metrics_server.should_exit = True
         services.close()
+    log.info("stopped")
+
+
+def _metrics_server(settings: Settings) -> uvicorn.Server | None:
+    """``--metrics-port``: /metrics on a port of its own, served by a thread (which takes no signals)."""
+    if not settings.metrics_port:
+        return None
+    server = uvicorn.Server(
+        uvicorn.Config(
+            MetricsOnly(settings.metrics_token),
+            host=settings.host,
+            port=settings.metrics_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    threading.Thread(target=server.run, name="flagward-metrics", daemon=True).start()
+    return server
 
 
 class _Server(uvicorn.Server):
     """Ends SDK streams as soon as shutdown starts: they never end by themselves, and the graceful
-    shutdown would otherwise wait its full timeout for them (SDKs reconnect elsewhere or later)."""
+    shutdown would otherwise wait its full timeout for them (SDKs reconnect elsewhere or later).
+
+    SIGTERM is the ordinary way to stop a server: once the graceful shutdown is done, the process exits
+    0 (uvicorn would raise the signal again, ending the process "killed by SIGTERM")."""
 
     def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], None]) -> None:
         super().__init__(config)
         self._on_exit = on_exit
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            log.info("shutting down (signal %d): SDK streams end now, requests in flight may finish", sig)
         self._on_exit()
         super().handle_exit(sig, frame)
+        captured = getattr(self, "_captured_signals", None)
+        if sig == signal.SIGTERM and isinstance(captured, list) and sig in captured:
+            captured.remove(sig)

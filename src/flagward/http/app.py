@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware import Middleware
+from starlette.types import ASGIApp
 
 from flagward import __version__
 from flagward.config import Settings
@@ -18,6 +20,7 @@ from flagward.http import console, docs, errors, openapi
 from flagward.http.background import run_counter_pruning, run_evaluation_flush, run_scheduler
 from flagward.http.bodies import RequestBodies
 from flagward.http.middleware import MethodOverride
+from flagward.http.observability import NoteRoute, Observed
 from flagward.http.rate_limit_headers import RateLimitHeaders
 from flagward.http.routes import (
     accounts,
@@ -94,7 +97,7 @@ def create_app(
             await pruner
             await sdk.stop()
 
-    app = FastAPI(
+    app = _App(
         lifespan=lifespan,
         title="flagward",
         version=__version__,
@@ -104,6 +107,12 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.observed = lambda inner: Observed(
+        inner,
+        access_log=settings.access_log,
+        metrics_token=settings.metrics_token,
+        serve_metrics=settings.metrics_port == 0,
+    )
     app.state.deps = deps
     app.state.sign_in_limits = sign_in_limits(settings)
     app.state.api_limits = api_limits(settings)
@@ -154,10 +163,22 @@ def create_app(
     app.add_middleware(sdk_polling.LatestAll)
     app.add_middleware(RequestBodies, api_limit=settings.api_body_limit, events_limit=settings.events_body_limit)
     app.add_middleware(RateLimitHeaders)
+    app.user_middleware.append(Middleware(NoteRoute))  # innermost (add_middleware puts each outermost)
     return app
 
 
 COUNTER_PRUNE_SECONDS = 60.0
+
+
+class _App(FastAPI):
+    """FastAPI with ``http.observability.Observed`` around its whole middleware stack, outside the error
+    middleware (which re-raises an unhandled error after answering 500)."""
+
+    observed: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return self.observed(stack) if self.observed is not None else stack
 
 
 def sign_in_limits(settings: Settings) -> SignInLimits:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, Query, Request
 
+from flagward import logs
 from flagward.domain.accounts import Actor
 from flagward.domain.errors import Forbidden, InvalidRequest, RateLimited, Unauthorized
 from flagward.domain.rate_limits import ApiLimits, SignInLimits
@@ -71,6 +72,7 @@ def get_actor(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> Act
     """The authenticated caller. Every REST route depends on it, so the LD-API-Version header is
     checked here too: an unknown version is refused rather than silently served as another."""
     actor = _authenticate(request, deps)
+    logs.note_actor(actor.member_id, actor.token_id)
     _spend_api_budget(request, deps, actor)
     value = request.headers.get("ld-api-version")
     if value is not None and value not in API_VERSIONS:

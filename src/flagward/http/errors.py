@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from flagward import logs
 from flagward.domain import errors
 from flagward.services.ports import StoreUnavailable
 
@@ -53,9 +54,10 @@ def status_for(exc: errors.DomainError) -> int:
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"code": code, "message": message, "id": str(uuid.uuid4())}, status_code=status, headers=headers
-    )
+    """The error body; its ``id`` is the request's id (``X-Request-Id``, in every log line about it)."""
+    entry = logs.current()
+    error_id = entry.id if entry is not None else str(uuid.uuid4())
+    return JSONResponse({"code": code, "message": message, "id": error_id}, status_code=status, headers=headers)
 
 
 def _domain_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -13,6 +13,7 @@ retried; the requester makes a new one (or deletes it).
 
 from __future__ import annotations
 
+from flagward import metrics
 from flagward.domain import approvals as domain
 from flagward.domain.accounts import Actor, ActorKind, Role
 from flagward.domain.approvals import ApprovalRequest, ResourceKind, Status
@@ -45,6 +46,7 @@ def apply(
     Raises NotFound, Forbidden, InvalidRequest (not approved enough, declined, already applied or
     failed), ApprovalApplyFailed (the instructions no longer apply; the request is left ``failed``)."""
     failure: DomainError | None = None
+    executed = False
     with deps.uow() as uow:
         request = load_request(uow, request_id, scope, for_update=True)
         env = load_environment(uow, request.project_key, request.environment_key)
@@ -58,7 +60,10 @@ def apply(
             audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "scheduled", comment)
         else:
             failure = execute(uow, deps, request, actor, env, comment=comment, scheduled=False)
+            executed = True
         uow.commit()
+    if executed:
+        metrics.approval_applies.labels("manual", "failed" if failure else "applied").inc()
     if failure is not None:
         raise ApprovalApplyFailed(f"The approval request could not be applied and is now failed: {failure.message}")
     return request
@@ -194,6 +199,9 @@ def _run_one(deps: Deps, request_id: str) -> bool:
         if request is None or request.status is not Status.SCHEDULED:
             return False  # another process got there first, or it was cancelled
         env = load_environment(uow, request.project_key, request.environment_key)
-        execute(uow, deps, request, scheduled_actor(request), env, comment=None, scheduled=True)
+        failure = execute(uow, deps, request, scheduled_actor(request), env, comment=None, scheduled=True)
         uow.commit()
+    metrics.approval_applies.labels("scheduled", "failed" if failure else "applied").inc()
+    if request.execution_date is not None:
+        metrics.scheduled_lag.observe(max(deps.clock.now_ms() - request.execution_date, 0) / 1000)
     return True

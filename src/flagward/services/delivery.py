@@ -43,11 +43,12 @@ def record_failure(
     return done
 
 
-def release_leases(deps: Deps) -> int:
+def release_leases(deps: Deps, owner: str | None = None) -> int:
     """End every lease: only for a store served by one process at a time (SQLite), when that process
-    starts, since whoever held them is gone. Their messages are claimable at once."""
+    starts, since whoever held them is gone. With ``owner``: only that process's (it is stopping).
+    Their messages are claimable at once."""
     with deps.uow() as uow:
-        released = uow.outbox.release_leases()
+        released = uow.outbox.release_leases(owner)
         uow.commit()
     return released
 

@@ -3,12 +3,16 @@ server process."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from flagward import metrics
+
 WRITE_OPTION = "flagward_write"
+BUSY_THRESHOLD_SECONDS = 0.001  # an uncontended BEGIN IMMEDIATE takes microseconds
 
 
 def normalize_url(url: str) -> URL:
@@ -65,7 +69,12 @@ def _sqlite_engine(url: URL) -> Engine:
         # Write transactions take the write lock up front (IMMEDIATE), so the read-modify-write of a
         # use case is serialized with other writers; read transactions stay DEFERRED and never block.
         if connection.get_execution_options().get(WRITE_OPTION):
+            started = time.perf_counter()
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+            waited = time.perf_counter() - started
+            if waited > BUSY_THRESHOLD_SECONDS:  # another writer held the lock (busy_timeout waited)
+                metrics.sqlite_busy_waits.inc()
+                metrics.sqlite_busy_wait_seconds.observe(waited)
         else:
             connection.exec_driver_sql("BEGIN")
 

@@ -4,6 +4,7 @@ released to the broker only after the commit succeeded."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Self
@@ -12,11 +13,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from flagward import metrics
 from flagward.domain.errors import OptimisticLockError
 from flagward.domain.events import Event
 from flagward.services.ports import Broker, StoreUnavailable
 from flagward.storage import limits
-from flagward.storage.engine import WRITE_OPTION, is_sqlite
+from flagward.storage.engine import BUSY_THRESHOLD_SECONDS, WRITE_OPTION, is_sqlite
 from flagward.storage.repositories import (
     SqlApprovalRepository,
     SqlAuditLog,
@@ -43,6 +45,8 @@ from flagward.storage.repositories import (
     SqlWorkflows,
     SqlWorkflowTemplates,
 )
+
+_DURATION = {True: metrics.store_transaction.labels("write"), False: metrics.store_transaction.labels("read")}
 
 
 class SqlUnitOfWork:
@@ -91,6 +95,7 @@ class SqlUnitOfWork:
         self._enqueued = False
 
     def __enter__(self) -> Self:
+        self._started = time.perf_counter()
         if self._writer_lock is not None:
             # SQLite has one writer at a time. This process's writers queue here, each woken the moment
             # the previous one commits, instead of polling in SQLite's busy handler, whose sleeps grow to
@@ -99,6 +104,10 @@ class SqlUnitOfWork:
             if not self._writer_lock.acquire(timeout=_WRITER_WAIT_S):
                 raise StoreUnavailable("timed out waiting for the store's write lock")
             self._holds_writer_lock = True
+            waited = time.perf_counter() - self._started
+            if waited > BUSY_THRESHOLD_SECONDS:  # another writer of this process held the lock
+                metrics.sqlite_busy_waits.inc()
+                metrics.sqlite_busy_wait_seconds.observe(waited)
         self.session = self._session_factory()
         try:
             # Procure the connection now, so the BEGIN (IMMEDIATE for writers on SQLite) happens here.
@@ -146,6 +155,9 @@ class SqlUnitOfWork:
         finally:
             self.session.close()
             self._release_writer_lock()
+            _DURATION[self._write].observe(time.perf_counter() - self._started)
+        if isinstance(exc, OptimisticLockError | IntegrityError) or _lost_to_a_concurrent_transaction(exc):
+            metrics.store_conflicts.inc()
         _translate(exc)
 
     def _release_writer_lock(self) -> None:

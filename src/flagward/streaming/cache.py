@@ -11,12 +11,19 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
+from flagward import metrics
 from flagward.domain.evaluation import CompiledFlag, CompiledSegment, Evaluator, compile_flag, compile_segment
 from flagward.domain.events import ItemKind
 from flagward.streaming.payloads import SdkItem
+
+# The payloads built once per change: each kind's JSON map, then what is assembled from them.
+_PAYLOADS = ("map", "all", "all.gz", "etag", "put", "put.flags")
+_BUILDS = {name: metrics.sdk_payload_builds.labels(name) for name in _PAYLOADS}
+_BUILD_SECONDS = {name: metrics.sdk_payload_duration.labels(name) for name in _PAYLOADS}
 
 
 def dumps(value: Any) -> bytes:
@@ -58,8 +65,11 @@ class _Kind:
 
     def map_bytes(self) -> bytes:
         if self._map is None:
+            started = time.perf_counter()
             # Sorted, so that every process holding the same data serves the same bytes (and ETag).
             self._map = b"{" + b",".join(self.items[k].entry for k in sorted(self.items)) + b"}"
+            _BUILDS["map"].inc()
+            _BUILD_SECONDS["map"].observe(time.perf_counter() - started)
         return self._map
 
     def changed(self, key: str) -> None:
@@ -99,7 +109,10 @@ class EnvironmentCache:
     def _cached(self, name: str, build: Callable[[], bytes]) -> bytes:
         value = self._derived.get(name)
         if value is None:
+            started = time.perf_counter()
             value = self._derived[name] = build()
+            _BUILDS[name].inc()
+            _BUILD_SECONDS[name].observe(time.perf_counter() - started)
         return value
 
     def map_bytes(self, kind: ItemKind) -> bytes:

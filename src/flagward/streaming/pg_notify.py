@@ -16,10 +16,12 @@ import contextlib
 import json
 import logging
 import threading
+import time
 from typing import Any
 
 import psycopg
 
+from flagward import metrics
 from flagward.domain.events import EnvironmentChanged, Event, ItemKind, SdkItemChanged
 from flagward.streaming.hub import Hub
 
@@ -43,6 +45,7 @@ def encode(events: list[Event]) -> list[str]:
     payloads: list[str] = []
     batch: list[str] = []
     size = 2
+    sent_ms = time.time_ns() // 1_000_000  # for the receivers' fan-out lag (flagward_fanout_lag_seconds)
     for event in events:
         if isinstance(event, SdkItemChanged):
             doc: dict[str, Any] = {
@@ -52,6 +55,7 @@ def encode(events: list[Event]) -> list[str]:
                 "key": event.key,
                 "version": event.version,
                 "deleted": event.deleted,
+                "ts": sent_ms,
             }
         else:
             doc = {
@@ -59,6 +63,7 @@ def encode(events: list[Event]) -> list[str]:
                 "env": event.environment_id,
                 "reset": event.reset_credentials,
                 "deleted": event.deleted,
+                "ts": sent_ms,
             }
         text = json.dumps(doc, separators=(",", ":"))
         if batch and size + len(text.encode()) + 1 > _MAX_PAYLOAD:
@@ -76,6 +81,9 @@ def decode(payload: str) -> list[Event]:
     events: list[Event] = []
     try:
         docs = json.loads(payload)
+        if docs and isinstance(docs[0], dict) and isinstance(docs[0].get("ts"), int):
+            lag = time.time_ns() // 1_000_000 - docs[0]["ts"]
+            metrics.fanout_lag.observe(max(lag, 0) / 1000)
         for doc in docs:
             if doc["t"] == "item":
                 kind = ItemKind(doc["kind"])

@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections import deque
 
+from flagward import metrics
+
 log = logging.getLogger("flagward.streaming")
 
 HEARTBEAT = b":\n\n"  # an SSE comment: SDKs ignore it, but it resets their read timeout
@@ -39,6 +41,7 @@ class Stream:
             return
         if len(self._buffer) >= self._limit:
             log.warning("closing a stream of environment %s that fell behind", self.environment_id)
+            metrics.sdk_slow_readers.inc()
             self.close()
             return
         self._buffer.append(data)

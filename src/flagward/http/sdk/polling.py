@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from flagward import metrics
 from flagward.domain.errors import NotFound
 from flagward.domain.events import ItemKind
 from flagward.http.sdk._common import scope_environment, server_environment
@@ -13,6 +14,8 @@ from flagward.http.sdk._common import scope_environment, server_environment
 router = APIRouter(tags=["SDK"])
 
 JSON = "application/json"
+_SERVED_200 = metrics.sdk_latest_all.labels("200")
+_SERVED_304 = metrics.sdk_latest_all.labels("304")
 
 
 def _etag_matches(header: bytes | None, etag: bytes) -> bool:
@@ -40,6 +43,7 @@ class LatestAll:
         etag = cache.etag()
         headers = [(b"etag", etag), (b"cache-control", b"no-cache"), (b"vary", b"Accept-Encoding")]
         if _etag_matches(request_headers.get(b"if-none-match"), etag):
+            _SERVED_304.inc()
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
@@ -49,6 +53,7 @@ class LatestAll:
         else:
             body = cache.latest_all()
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        _SERVED_200.inc()
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -14,6 +14,7 @@ import contextlib
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from flagward import metrics
 from flagward.http.sdk._common import scope_environment
 from flagward.streaming.hub import Hub, Stream
 
@@ -23,6 +24,9 @@ _HEADERS = [
     (b"cache-control", b"no-cache, no-store"),
     (b"x-accel-buffering", b"no"),  # tell nginx-like proxies not to buffer the stream
 ]
+_CONNECTED = metrics.sdk_streams.labels("server")
+metrics.sdk_streams.labels("client")  # client-side streams (/eval, /meval) are not served: always 0
+_SENT = metrics.sdk_stream_events
 
 
 class SdkStreams:
@@ -52,14 +56,17 @@ async def serve_stream(hub: Hub, stream: Stream, receive: Receive, send: Send) -
     """
     # The server does not fail a send to a departed client; only receive() tells us it left.
     watcher = asyncio.ensure_future(_wait_for_disconnect(receive, stream))
+    _CONNECTED.inc()
     try:
         await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
         while (data := await stream.next()) is not None:
             await send({"type": "http.response.body", "body": data, "more_body": True})
+            _SENT.inc()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except OSError:
         pass  # the client went away mid-write
     finally:
+        _CONNECTED.dec()
         watcher.cancel()
         hub.unsubscribe(stream)
 

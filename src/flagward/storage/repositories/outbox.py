@@ -126,13 +126,13 @@ class SqlOutbox:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    def release_leases(self) -> int:
-        """End every running lease (a single-process store, at start: their owner is gone)."""
-        result = self._session.execute(
-            update(OutboxRecord)
-            .where(OutboxRecord.status == _PENDING, OutboxRecord.lease_until.is_not(None))
-            .values(lease_owner=None, lease_until=None)
-        )
+    def release_leases(self, owner: str | None = None) -> int:
+        """End every running lease (a single-process store, at start: their owner is gone), or only
+        ``owner``'s (a process that stops)."""
+        query = update(OutboxRecord).where(OutboxRecord.status == _PENDING, OutboxRecord.lease_until.is_not(None))
+        if owner is not None:
+            query = query.where(OutboxRecord.lease_owner == owner)
+        result = self._session.execute(query.values(lease_owner=None, lease_until=None))
         return int(getattr(result, "rowcount", 0) or 0)
 
     def get(self, message_id: str) -> OutboxMessage | None:
