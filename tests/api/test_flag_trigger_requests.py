@@ -14,6 +14,7 @@ import pytest
 from launchdarkly_api.api.flag_triggers_api import FlagTriggersApi
 from launchdarkly_api.models import FlagTriggerInput, TriggerPost
 
+from tests.support import accounts
 from tests.support.approvals import PRODUCTION, Arena, Person, conformance_problems, refused
 from tests.support.server import ServerProcess
 
@@ -68,6 +69,10 @@ def test_a_writer_sets_a_trigger_up_through_an_approval_request(arena: Arena) ->
 
     created = request_for(arena, writer, [ADD])
     assert created.instructions == [ADD] and created.status == "pending"
+    # The reviewer reads it in words in the console.
+    session = {accounts.SESSION_COOKIE: accounts.login(arena.base_url, reviewer.email)}
+    page = httpx.get(f"{arena.base_url}/approvals/{created.id}", cookies=session, timeout=30)
+    assert page.status_code == 200 and "calling its URL will turn the flag on, without review" in page.text
     assert triggers_api(arena, writer).get_trigger_workflows(arena.project, PRODUCTION, FLAG).items == []
     applied = approve_and_apply(arena, writer, reviewer, created)
     assert applied.status == "completed"
