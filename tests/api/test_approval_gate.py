@@ -151,7 +151,9 @@ ALLOWED = {
     ("POST", "/invitations/{token}"): "console: " + ACCOUNTS + " (sets a password with a one-time link)",
     ("POST", "/notifications/read"): "console: the service of POST /api/v2/notifications/read (the caller's own)",
     # Flag triggers: setting one up (creating it, changing its action, enabling it) where approval is required
-    # needs the bypass right (405 otherwise, tests/api/test_flag_triggers.py); firing it then acts without review.
+    # needs the bypass right (405 otherwise, tests/api/test_flag_triggers.py) or an approved request carrying
+    # addTrigger / enableTrigger / replaceTriggerActionInstructions (tests/api/test_flag_trigger_requests.py);
+    # firing it then acts without review.
     (
         "POST",
         TRIGGERS,

@@ -685,6 +685,38 @@ _RENDERERS.update(
     }
 )
 
+_TRIGGER_ACTIONS = {"turnFlagOn": "turn the flag on", "turnFlagOff": "turn the flag off"}
+
+
+def _trigger_action(value: object) -> str:
+    """What a trigger's action (``[{"kind": "turnFlagOn"}]``) does, in words."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], Mapping):
+        action = _TRIGGER_ACTIONS.get(str(value[0].get("kind")))
+        if action is not None:
+            return action
+    return f"apply {_json(value)}"
+
+
+def _add_trigger(s: _Step) -> str:
+    comment = s.get("comment")
+    note = f" ({describe_value(comment)})" if isinstance(comment, str) and comment else ""
+    return (
+        f"Add a trigger for {_quoted(s.get('integrationKey'))}: calling its URL will "
+        f"{_trigger_action(s.get('instructions'))}, without review{note}"
+    )
+
+
+# Instructions of approval requests that set a flag trigger up (``domain.triggers``).
+_RENDERERS.update(
+    {
+        "addTrigger": _add_trigger,
+        "enableTrigger": _constant("Enable the trigger: calling its URL will act without review"),
+        "replaceTriggerActionInstructions": lambda s: (
+            f"Make the trigger {_trigger_action(s.get('value'))} instead, without review"
+        ),
+    }
+)
+
 DESCRIBED_KINDS = frozenset(_RENDERERS)
 """Instruction kinds with a sentence of their own; any other kind gets ``describe_unknown``'s."""
 

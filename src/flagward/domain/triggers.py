@@ -6,6 +6,10 @@ URL is cycled) and kept only as a SHA-256 digest plus its last four characters (
 looks the digest up. Its action is one flag instruction, ``turnFlagOn`` or ``turnFlagOff``, which the
 approval gate lets through in the trigger's environment only (:func:`pre_approval`), and only if the
 change does nothing else (``domain.governance.PreApproved``).
+
+Where the flag's changes need approval, a trigger is set up either by someone with the bypass right or
+through an approval request carrying ``addTrigger`` (or, with ``operatingOnId``, ``enableTrigger`` /
+``replaceTriggerActionInstructions``): see :func:`parse_request`.
 """
 
 from __future__ import annotations
@@ -144,6 +148,79 @@ def apply_patch(trigger: Trigger, instructions: object) -> TriggerEdit:
     if changed:
         after = replace(after, version=trigger.version + 1)
     return TriggerEdit(trigger=after, secret=secret, widened=widened and after.enabled, changed=changed)
+
+
+# --- approval requests that set a trigger up ----------------------------------------------------------
+# flagward's own instructions of an approval request on a flag, in LaunchDarkly's naming: ``addTrigger``
+# {integrationKey, instructions, comment?}, alone and without ``operatingOnId``, creates a trigger in the
+# request's environment; with ``operatingOnId`` naming one of the flag's triggers there, ``enableTrigger``
+# and ``replaceTriggerActionInstructions`` change it. The other PATCH instructions set nothing up (they
+# are never gated) and are refused in a request.
+ADD = "addTrigger"
+REQUEST_EDIT_KINDS = ("enableTrigger", "replaceTriggerActionInstructions")
+KINDS = frozenset({ADD, *PATCH_KINDS})
+_ADD_FIELDS = frozenset({"kind", "integrationKey", "instructions", "comment"})
+
+
+@dataclass(frozen=True)
+class TriggerSpec:
+    """The trigger an ``addTrigger`` instruction asks for."""
+
+    integration_key: str
+    instructions: tuple[dict[str, Any], ...]
+    comment: str | None = None
+
+
+def is_trigger_request(instructions: list[dict[str, Any]]) -> bool:
+    return any(i.get("kind") in KINDS for i in instructions)
+
+
+def adds_trigger(instructions: list[dict[str, Any]]) -> bool:
+    return any(i.get("kind") == ADD for i in instructions)
+
+
+def parse_request(instructions: list[dict[str, Any]], operating_on_id: object) -> TriggerSpec | None:
+    """Check an approval request's trigger instructions: the trigger ``addTrigger`` asks for, or None
+    when they edit the trigger ``operatingOnId`` names (their values are checked by ``apply_patch``).
+    Raises InvalidRequest (InstructionError naming the instruction)."""
+    for index, instruction in enumerate(instructions):
+        kind = str(instruction.get("kind"))
+        if kind in PATCH_KINDS and kind not in REQUEST_EDIT_KINDS:
+            raise InstructionError(
+                index, kind, "needs no approval and cannot be requested: PATCH the trigger directly instead"
+            )
+        if kind not in KINDS:
+            raise InstructionError(
+                index,
+                kind,
+                f"a request with trigger instructions has only {ADD}, or only {' and '.join(REQUEST_EDIT_KINDS)}",
+            )
+    if not adds_trigger(instructions):
+        if not isinstance(operating_on_id, str) or not operating_on_id:
+            raise InvalidRequest(f"operatingOnId is required (the trigger's id) with {' or '.join(REQUEST_EDIT_KINDS)}")
+        return None
+    if len(instructions) != 1:
+        index = next(i for i, x in enumerate(instructions) if x.get("kind") == ADD)
+        raise InstructionError(index, ADD, "must be the only instruction")
+    if operating_on_id is not None:
+        raise InvalidRequest(f"operatingOnId does not go with {ADD}")
+    return _parse_add(instructions[0])
+
+
+def _parse_add(add: dict[str, Any]) -> TriggerSpec:
+    unknown = sorted(set(add) - _ADD_FIELDS)
+    try:
+        if unknown:
+            raise InvalidRequest(
+                f"unknown field(s) {', '.join(unknown)}; expected integrationKey, instructions, comment"
+            )
+        return TriggerSpec(
+            integration_key=check_integration_key(add.get("integrationKey")),
+            instructions=parse_actions(add.get("instructions")),
+            comment=check_comment(add.get("comment")),
+        )
+    except InvalidRequest as exc:
+        raise InstructionError(0, ADD, exc.message) from None
 
 
 def pre_approval(trigger: Trigger) -> PreApproved:

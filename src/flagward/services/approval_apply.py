@@ -23,7 +23,7 @@ from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
-from flagward.services import scheduled_changes
+from flagward.services import scheduled_changes, triggers
 from flagward.services._approvals import Scope, audit, load_request, settings_for
 from flagward.services._common import load_environment, load_flag
 from flagward.services.authz import request_rights
@@ -122,6 +122,9 @@ def _fail(
 
 def _write(uow: UnitOfWork, deps: Deps, request: ApprovalRequest, actor: Actor, env: Environment, comment: str) -> None:
     """The change itself; ``approval_request_id`` satisfies the approval gate and marks the audit entry."""
+    if request.resource_kind is ResourceKind.FLAG and triggers.is_trigger_request(request.instructions):
+        triggers.apply_request(uow, deps, actor, request, comment)
+        return
     if request.resource_kind is ResourceKind.FLAG and scheduled_changes.is_schedule_request(request.instructions):
         scheduled_changes.apply_request(uow, deps, actor, request, comment)
         return

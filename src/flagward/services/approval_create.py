@@ -18,7 +18,7 @@ from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import ApprovalSettings, Environment
 from flagward.domain.segment_changes import apply_segment_instructions
-from flagward.services import scheduled_changes
+from flagward.services import scheduled_changes, triggers
 from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers, settings_for
 from flagward.services._common import load_environment, load_flag
 from flagward.services.authz import (
@@ -116,10 +116,13 @@ def _check_instructions(instructions: object) -> list[dict[str, Any]]:
 def _check_new(new: NewRequest) -> list[dict[str, Any]]:
     domain.validate_description(new.description)
     instructions = _check_instructions(new.instructions)
-    if new.operating_on_id is not None and not scheduled_changes.is_schedule_request(instructions):
+    if new.operating_on_id is not None and not (
+        scheduled_changes.is_schedule_request(instructions) or triggers.is_trigger_request(instructions)
+    ):
         raise InvalidRequest(
-            "operatingOnId names a scheduled change: the instructions must then be "
-            "updateScheduledChangesExecutionDate, replaceScheduledChangesInstructions or deleteScheduledChange"
+            "operatingOnId names a scheduled change or a flag trigger: the instructions must then be "
+            "updateScheduledChangesExecutionDate, replaceScheduledChangesInstructions or deleteScheduledChange; "
+            "or enableTrigger or replaceTriggerActionInstructions"
         )
     return instructions
 
@@ -139,7 +142,9 @@ def create_flag_request(
         flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
         authorize(actor, "createApprovalRequest", flag_resource(flag, env))
         context = change_context(uow, deps.clock, flag)
-        if scheduled_changes.is_schedule_request(instructions):
+        if triggers.is_trigger_request(instructions):
+            triggers.check_request(uow, actor, flag, env, instructions, new.operating_on_id)
+        elif scheduled_changes.is_schedule_request(instructions):
             scheduled_changes.check_request(uow, deps, flag, env_key, instructions, new.operating_on_id)
         elif deletes(instructions):
             check_deletable(flag, context)

@@ -26,6 +26,7 @@ from flagward.domain.instructions import FlagChange, FlagChangeContext, apply_fl
 from flagward.domain.projects import Environment
 from flagward.domain.representations import flag_document
 from flagward.domain.scheduled_changes import KINDS as SCHEDULE_KINDS
+from flagward.domain.triggers import KINDS as TRIGGER_KINDS
 from flagward.services import flags as flags_service
 from flagward.services._common import load_flag, record_audit
 from flagward.services.flag_gate import authorize_flag_write, check_flag_write
@@ -227,6 +228,8 @@ def flag_step(context: FlagChangeContext, env_key: str) -> Callable[[Flag, dict[
     def step(flag: Flag, instruction: dict[str, Any]) -> tuple[Flag, bool]:
         if instruction.get("kind") in SCHEDULE_KINDS:
             return flag, False  # acts on a scheduled change, not (yet) on the flag
+        if instruction.get("kind") in TRIGGER_KINDS:
+            return flag, False  # sets a trigger up: the flag changes only when it fires
         if instruction.get("kind") == "deleteFlag":
             check_deletable(flag, context)
             return flag, True

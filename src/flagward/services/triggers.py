@@ -2,9 +2,15 @@
 
 Governance: a trigger is a pre-approved automation. Creating one, changing its action or enabling it
 where changing the flag requires approval needs the bypass right (``bypassRequiredApproval``; refused
-with the gate's 405 otherwise). Firing then acts without review: the trigger's action passes the
-approval gate as ``PreApproved`` (``domain.governance``), which covers that on/off change in that
-environment and nothing else, and the change is audited as the trigger.
+with the gate's 405 otherwise) or an approval request: one on the flag in that environment whose
+instructions are ``addTrigger`` or, with ``operatingOnId`` naming the trigger, ``enableTrigger`` /
+``replaceTriggerActionInstructions`` (``check_request`` when it is made, ``apply_request`` when it is
+applied, in the request's transaction). A trigger created so has a secret nobody was shown: whoever
+needs its URL (its requester) cycles it (``cycleTriggerUrl``, never gated), which is audited.
+
+Firing then acts without review: the trigger's action passes the approval gate as ``PreApproved``
+(``domain.governance``), which covers that on/off change in that environment and nothing else, and the
+change is audited as the trigger.
 
 Firing is rate-limited per client address and per secret (counters shared by every process), and acts
 at most once per window: the trigger's row is locked and its ``last_triggered_at`` re-read under the
@@ -17,10 +23,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flagward.domain import resources
+from flagward.domain import triggers as domain
 from flagward.domain.accounts import Actor, ActorKind, Role
+from flagward.domain.approvals import ApprovalRequest
 from flagward.domain.audit import AuditAction, flag_spec
 from flagward.domain.authorization import authorize
-from flagward.domain.errors import ApprovalRequired, NotFound, RateLimited
+from flagward.domain.errors import ApprovalRequired, InvalidRequest, NotFound, RateLimited
 from flagward.domain.flags import Flag
 from flagward.domain.ids import new_object_id
 from flagward.domain.instructions import apply_flag_instructions
@@ -30,6 +38,7 @@ from flagward.domain.triggers import (
     Trigger,
     TriggerEdit,
     TriggerLimits,
+    TriggerSpec,
     apply_patch,
     check_comment,
     check_integration_key,
@@ -44,7 +53,11 @@ from flagward.services.flag_gate import approval_required_in, can_bypass_approva
 from flagward.services.ports import Deps, UnitOfWork
 from flagward.services.throttling import spend
 
-_GATED_MESSAGE = "Flag configuration updates require approval: action '{}' not allowed"
+_GATED_MESSAGE = (
+    "Flag configuration updates require approval: action '{}' not allowed. "
+    "Create an approval request with addTrigger (or enableTrigger / replaceTriggerActionInstructions "
+    "with operatingOnId) instead"
+)
 RATE_LIMITED = "Too many trigger requests. Try again later."
 
 
@@ -111,6 +124,7 @@ def _audit(
     action: AuditAction,
     verb: str,
     comment: str | None = None,
+    approval_request_id: str | None = None,
 ) -> None:
     what = f"a {trigger.integration_key} trigger ({trigger.instructions[0]['kind']})"
     record_audit(
@@ -125,6 +139,7 @@ def _audit(
         title_verb=f"{verb} a trigger of",
         comment=comment,
         current=trigger_summary(trigger),
+        approval_request_id=approval_request_id,
     )
 
 
@@ -167,24 +182,29 @@ def create_trigger(
         scope = _scope(uow, project_key, flag_key, env_key)
         authorize(actor, "createTriggers", scope.resource())
         _check_pre_approval(uow, actor, scope, "createTriggers")
-        trigger = Trigger(
-            id=new_object_id(),
-            project_key=project_key,
-            flag_key=flag_key,
-            environment_key=env_key,
-            integration_key=integration_key,
-            instructions=actions,
-            enabled=True,
-            secret_hash=hash_secret(secret),
-            url_tail=secret[-4:],
-            creation_date=deps.clock.now_ms(),
-            maintainer_id=actor.member_id or actor.owner_id,
-            comment=comment,
-        )
+        spec = TriggerSpec(integration_key, actions, comment)
+        trigger = _new_trigger(deps, scope, spec, secret, maintainer_id=actor.member_id or actor.owner_id)
         uow.triggers.add(trigger)
         _audit(deps, uow, actor, scope, trigger, AuditAction.CREATE_TRIGGER, "created", comment)
         uow.commit()
     return Created(trigger=trigger, secret=secret)
+
+
+def _new_trigger(deps: Deps, scope: _Scope, spec: TriggerSpec, secret: str, *, maintainer_id: str | None) -> Trigger:
+    return Trigger(
+        id=new_object_id(),
+        project_key=scope.flag.project_key,
+        flag_key=scope.flag.key,
+        environment_key=scope.env.key,
+        integration_key=spec.integration_key,
+        instructions=spec.instructions,
+        enabled=True,
+        secret_hash=hash_secret(secret),
+        url_tail=secret[-4:],
+        creation_date=deps.clock.now_ms(),
+        maintainer_id=maintainer_id,
+        comment=spec.comment,
+    )
 
 
 def patch_trigger(
@@ -280,3 +300,66 @@ def fire_trigger(deps: Deps, *, secret: str, address: str, limits: TriggerLimits
         uow.triggers.update(fired)
         uow.commit()
     return Fired(trigger=fired, acted=True)
+
+
+# --- approval requests whose instructions set a trigger up ------------------------------------------
+
+
+def is_trigger_request(instructions: list[dict[str, Any]]) -> bool:
+    return domain.is_trigger_request(instructions)
+
+
+def _request_action(instructions: list[dict[str, Any]]) -> str:
+    return "createTriggers" if domain.adds_trigger(instructions) else "updateTriggers"
+
+
+def _load_request_target(uow: UnitOfWork, scope: _Scope, trigger_id: str) -> Trigger:
+    try:
+        return _load(uow, scope, trigger_id, for_update=True)
+    except NotFound:
+        raise InvalidRequest(
+            f"operatingOnId: unknown flag trigger '{trigger_id}' of this flag and environment"
+        ) from None
+
+
+def check_request(
+    uow: UnitOfWork,
+    actor: Actor,
+    flag: Flag,
+    env: Environment,
+    instructions: list[dict[str, Any]],
+    operating_on_id: object,
+) -> None:
+    """Validate an approval request's trigger instructions as their application will, and authorize its
+    requester as making the change directly would (``createTriggers`` / ``updateTriggers``): approval
+    stands in for the bypass right, not for the right to set triggers up. Raises Forbidden, InvalidRequest."""
+    scope = _Scope(flag, env)
+    authorize(actor, _request_action(instructions), scope.resource())
+    spec = domain.parse_request(instructions, operating_on_id)
+    if spec is not None:
+        return
+    trigger = _load_request_target(uow, scope, str(operating_on_id))
+    if not apply_patch(trigger, instructions).changed:
+        raise InvalidRequest(f"The instructions would not change flag trigger '{trigger.id}'")
+
+
+def apply_request(uow: UnitOfWork, deps: Deps, actor: Actor, request: ApprovalRequest, comment: str) -> None:
+    """Carry out an approved request's trigger instructions in the caller's transaction, authorized for the
+    applier (``createTriggers`` / ``updateTriggers``) and audited with the request's id.
+
+    A trigger created here is enabled, maintained by the requester, and its secret is shown to no one (it
+    is not in any answer, e-mail or audit entry): the requester gets a working URL by cycling it
+    (``cycleTriggerUrl``). Raises Forbidden, InvalidRequest, NotFound (the request fails)."""
+    scope = _scope(uow, request.project_key, request.resource_key, request.environment_key)
+    authorize(actor, _request_action(request.instructions), scope.resource())
+    spec = domain.parse_request(request.instructions, request.operating_on_id)
+    if spec is not None:
+        trigger = _new_trigger(deps, scope, spec, new_trigger_secret(), maintainer_id=request.requestor_id)
+        uow.triggers.add(trigger)
+        _audit(deps, uow, actor, scope, trigger, AuditAction.CREATE_TRIGGER, "created", comment, request.id)
+        return
+    before = _load_request_target(uow, scope, str(request.operating_on_id))
+    edit = apply_patch(before, request.instructions)
+    if edit.changed:
+        uow.triggers.update(edit.trigger)
+        _audit(deps, uow, actor, scope, edit.trigger, AuditAction.UPDATE_TRIGGER, "updated", comment, request.id)

@@ -70,7 +70,7 @@ def create_trigger(
 ) -> dict[str, Any]:
     """The answer carries the trigger's URL in full, the only time it is shown (until cycleTriggerUrl).
     Where approval is required for the flag's changes, only a caller with the bypass right may create
-    one (405 otherwise): firing it acts without review."""
+    one (405 otherwise: an approval request with ``addTrigger`` is the way): firing it acts without review."""
     created = service.create_trigger(
         deps, actor=actor, project_key=projectKey, flag_key=featureFlagKey, env_key=environmentKey, new=body.to_domain()
     )
