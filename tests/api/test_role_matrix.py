@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -549,3 +550,25 @@ def test_a_service_tokens_roles_never_exceed_its_creators_current_access(world: 
     assert (outcome(tagged), outcome(untagged)) == (OK, OK)
     members.delete_member(who.id)
     assert (outcome(tagged), outcome(untagged)) == ("403", "403")
+
+
+def test_the_readme_custom_role_example_runs_as_written(world: World) -> None:
+    """The README's complete example role, given to a member and a team with curl, does what it says."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = text.index("\n## Custom roles\n")
+    section = text[start : text.find("\n## ", start + 1)]
+    (code,) = re.findall(r"^```sh\n(.*?)^```$", section, flags=re.S | re.M)
+    env = {"FW": world.server.url, "TOKEN": world.server.admin_token, "PATH": "/usr/bin:/bin"}
+    ran = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", code + "\necho; echo $MEMBER"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    member = ran.stdout.split()[-1]
+    role = CustomRolesApi(world.arena.admin).get_custom_role("payments")
+    assert AccountMembersApi(world.arena.admin).get_member(member).custom_roles == [role.id]
+    assert [r.key for r in TeamsApi(world.arena.admin).get_team_roles("payments").items] == ["payments"]
+    assert [s.effect for s in role.policy] == ["allow", "deny", "allow", "deny"]
