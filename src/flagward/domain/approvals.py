@@ -111,7 +111,7 @@ class Rights:
     apply: bool = False
     update: bool = False
     delete: bool = False
-    resource: str = ""  # what they were judged on, named in a refusal
+    resource: str = field(default="", compare=False)  # what they were judged on, named in a refusal
 
     @classmethod
     def of(cls, actor: Actor, resource: str) -> Rights:
