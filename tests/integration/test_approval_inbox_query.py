@@ -15,6 +15,8 @@ import pytest
 
 from flagward.domain.accounts import Actor, ActorKind, Role
 from flagward.domain.approvals import ApprovalRequest, ResourceKind, Review, ReviewKind, Status
+from flagward.domain.builtin_roles import actor_access
+from flagward.domain.policy import parse_statements
 from flagward.domain.projects import ApprovalSettings
 from flagward.domain.review_policy import TeamRequirement
 from flagward.services._approvals import settings_for
@@ -24,7 +26,7 @@ from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.fakes import FakeUnitOfWorkFactory, FrozenClock, PlainHasher, RecordingBroker
-from tests.integration.test_repository_contract import NOW, _env, _project
+from tests.integration.test_repository_contract import NOW, _env, _flag, _project
 
 MEMBERS = [f"{i:024x}" for i in range(1, 5)]
 SETTINGS = {
@@ -127,3 +129,55 @@ def test_the_store_answers_what_the_domain_decides(factory: Any) -> None:
 
 def _by_id(requests: list[ApprovalRequest], request_id: str) -> ApprovalRequest:
     return next(r for r in requests if r.id == request_id)
+
+
+def test_a_reviewer_of_tagged_flags_waits_only_for_their_requests(factory: Any) -> None:
+    """A reviewer whose role covers flags tagged ``payments`` only: their "waiting for my review" tab
+    holds the requests on those flags (judged with the flag's tags), not the others."""
+    reviewer = MEMBERS[0]
+    with factory() as uow:
+        project = _project()
+        uow.projects.add(project)
+        env = replace(_env(project, "production"), approval_settings=SETTINGS["production"])
+        uow.environments.add(env)
+        uow.flags.add(_flag("shop", "pay", ["production"], tags=["payments"]))
+        uow.flags.add(_flag("shop", "plain", ["production"]))
+        for i, key in enumerate(["pay", "plain", "pay"]):
+            uow.approvals.add(
+                ApprovalRequest(
+                    id=f"{900 + i:024x}",
+                    project_key="shop",
+                    environment_key="production",
+                    resource_kind=ResourceKind.FLAG,
+                    resource_key=key,
+                    creation_date=NOW + i,
+                    description=key,
+                    instructions=[{"kind": "turnFlagOn"}],
+                    base_version=1,
+                    requestor_id=MEMBERS[1],
+                    notify_member_ids=[reviewer],
+                )
+            )
+        uow.commit()
+    deps = Deps(uow=factory, clock=FrozenClock(NOW), passwords=PlainHasher())
+    policy = parse_statements(
+        [
+            {"effect": "allow", "resources": ["acct"], "actions": ["viewApprovalInbox"]},
+            {"effect": "allow", "resources": ["proj/*:env/*:flag/*;payments"], "actions": ["reviewApprovalRequest"]},
+        ]
+    )
+    actor = Actor(
+        kind=ActorKind.SESSION,
+        role=Role.NO_ACCESS,
+        member_id=reviewer,
+        access=actor_access(Role.NO_ACCESS, (policy,), member_id=reviewer),
+    )
+    result = inbox(deps, actor=actor, tab=InboxTab.WAITING, filter=InboxFilter(), page=Page(limit=1))
+    assert [r.request.resource_key for r in result.rows] == ["pay"]  # the newest, one to a page
+    assert result.total == result.counts[InboxTab.WAITING] == 2
+    second = inbox(deps, actor=actor, tab=InboxTab.WAITING, filter=InboxFilter(), page=Page(limit=1, offset=1))
+    assert [r.request.id for r in second.rows] == [f"{900:024x}"]
+    assert waiting_for(
+        actor, second.rows[0].request, SETTINGS["production"], "proj/shop:env/production:flag/pay;payments"
+    )
+    assert not waiting_for(actor, second.rows[0].request, SETTINGS["production"])  # judged without the tags

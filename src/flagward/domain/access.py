@@ -319,3 +319,52 @@ class Access:
             if len(self._decisions) < 1024:
                 self._decisions[key] = decided
         return decided
+
+
+def _could_overlap(pattern: str, kind: str) -> bool:
+    """Whether some resource could match both ``pattern`` (a statement's) and ``kind`` (a specifier with
+    ``*`` globs naming a kind of resource in a scope, tags ignored: any resource may carry any tags).
+    Where both sides glob the same part, they are taken to overlap (an over-approximation)."""
+    p, k = parse_spec(pattern), parse_spec(kind)
+    if len(p.segments) != len(k.segments):
+        return False
+    for ps, ks in zip(p.segments, k.segments, strict=True):
+        if (ps.name is None) != (ks.name is None):
+            return False
+        for mine, theirs in ((ps.type, ks.type), (ps.name, ks.name)):
+            if mine is None or theirs is None or "*" in theirs:
+                continue
+            if not glob_matches(mine, theirs):
+                return False
+    return True
+
+
+def _denies_whole(policy: Policy, action: str, kind: str) -> bool:
+    """Whether a deny of ``policy`` covers ``action`` on every resource ``kind`` names (untagged deny
+    patterns matching the kind's text, its globs taken literally)."""
+    spec = parse_spec(kind)
+    return any(
+        s.effect is Effect.DENY
+        and _action_covered(s, action)
+        and any(not any(seg.tags for seg in parse_spec(r).segments) and spec_matches(r, spec) for r in s.resources)
+        for s in policy
+    )
+
+
+def may_ever(access: Access, action: str, kind: str) -> bool:
+    """Whether ``access`` could allow ``action`` on some resource named by ``kind`` (``webhook/*``,
+    ``proj/shop``, ``proj/shop:env/*``): some allow statement speaks about the action on a resource
+    pattern that could match one, in a policy whose denies do not cover the whole kind (and the same
+    for a token's ceiling). False lets a door answer 403 before looking anything up, so an actor that
+    can view nothing of a kind learns nothing of what exists; True does not mean a given one is allowed."""
+    possible = any(
+        not _denies_whole(policy, action, kind)
+        and any(
+            s.effect is Effect.ALLOW
+            and _action_covered(s, action)
+            and (not s.resources or any(_could_overlap(r, kind) for r in s.resources))
+            for s in policy
+        )
+        for policy in access.policies
+    )
+    return possible and (access.ceiling is None or may_ever(access.ceiling, action, kind))

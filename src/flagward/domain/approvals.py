@@ -125,10 +125,12 @@ class Rights:
     apply: bool = False
     update: bool = False
     delete: bool = False
+    resource: str = field(default="", compare=False)  # what they were judged on, named in a refusal
 
     @classmethod
     def of(cls, actor: Actor, resource: str) -> Rights:
         return cls(
+            resource=resource,
             request=permits(actor, "createApprovalRequest", resource),
             review=permits(actor, "reviewApprovalRequest", resource),
             apply=permits(actor, "applyApprovalRequest", resource),
@@ -254,6 +256,11 @@ def _state_refusal(request: ApprovalRequest, message: str) -> Refusal:
     return Refusal(InvalidRequest, message, f"this request is {request.status}")
 
 
+def _denied(action: str, rights: Rights) -> str:
+    """LaunchDarkly's 403 message naming the action and the resource it was refused on."""
+    return f"Access to the requested resource was denied: '{action}' on '{rights.resource or '*'}' is not allowed"
+
+
 def review_refusal(
     request: ApprovalRequest, actor: Actor, kind: ReviewKind, *, settings: ApprovalSettings, rights: Rights
 ) -> Refusal | None:
@@ -262,9 +269,7 @@ def review_refusal(
     ``canReviewOwnRequest``; InvalidRequest once the request is no longer open."""
     own = request.is_requestor(actor)
     if not rights.review and not (kind is ReviewKind.COMMENT and request.acts_as_requestor(actor, rights)):
-        return Refusal(
-            Forbidden, "You do not have permission to review approval requests", "your role cannot review requests"
-        )
+        return Refusal(Forbidden, _denied("reviewApprovalRequest", rights), "your role cannot review requests")
     if own and kind is not ReviewKind.COMMENT and not settings.can_review_own_request:
         return Refusal(
             Forbidden,
@@ -315,9 +320,7 @@ def apply_refusal(
     """Why ``actor`` may not apply ``request`` now, or None: Forbidden for the actor, then InvalidRequest
     for the request's state (not pending, too few approvals, declined)."""
     if not (rights.apply or request.acts_as_requestor(actor, rights)):
-        return Refusal(
-            Forbidden, "You do not have permission to apply approval requests", "your role cannot apply requests"
-        )
+        return Refusal(Forbidden, _denied("applyApprovalRequest", rights), "your role cannot apply requests")
     if request.status is not Status.PENDING:
         return _state_refusal(request, f"This approval request is {request.status}; a request is applied at most once")
     if request.custom_workflow is not None:
@@ -370,9 +373,7 @@ def check_can_apply(request: ApprovalRequest, actor: Actor, *, settings: Approva
 def update_refusal(request: ApprovalRequest, actor: Actor, *, rights: Rights) -> Refusal | None:
     """Patching a request: its requester or the update right, and not once it was applied."""
     if not (rights.update or request.acts_as_requestor(actor, rights)):
-        return Refusal(
-            Forbidden, "You do not have permission to update approval requests", "your role cannot update requests"
-        )
+        return Refusal(Forbidden, _denied("updateApprovalRequest", rights), "your role cannot update requests")
     if request.status is Status.COMPLETED:
         return _state_refusal(request, "An applied approval request cannot be changed")
     return None
@@ -388,9 +389,7 @@ def delete_refusal(request: ApprovalRequest, actor: Actor, *, rights: Rights) ->
     """Deleting (or cancelling, when scheduled) a request: its requester or the delete right, and not
     once it was applied."""
     if not (rights.delete or request.acts_as_requestor(actor, rights)):
-        return Refusal(
-            Forbidden, "You do not have permission to delete approval requests", "your role cannot delete requests"
-        )
+        return Refusal(Forbidden, _denied("deleteApprovalRequest", rights), "your role cannot delete requests")
     if request.status is Status.COMPLETED:
         return _state_refusal(request, "An applied approval request cannot be deleted")
     return None

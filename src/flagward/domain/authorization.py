@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from flagward.domain.access import Access
+from flagward.domain.access import Access, may_ever
 from flagward.domain.accounts import Actor, Role
 from flagward.domain.builtin_roles import actor_access
 from flagward.domain.errors import Forbidden
@@ -44,3 +44,15 @@ def authorize_all(actor: Actor, accesses: list[tuple[str, str]]) -> None:
     """``authorize`` each ``(action, resource)`` pair, refusing on the first one not allowed."""
     for action, resource in accesses:
         authorize(actor, action, resource)
+
+
+def may_view_any(actor: Actor, action: str, kind: str) -> bool:
+    """Whether the actor could be allowed ``action`` on some resource ``kind`` names (``domain.access.may_ever``)."""
+    return may_ever(access_of(actor), action, kind)
+
+
+def authorize_kind(actor: Actor, action: str, *kinds: str) -> None:
+    """Raise Forbidden unless the actor could be allowed ``action`` on some resource one of ``kinds``
+    names: asked before a lookup, so that one who may see nothing of a kind learns nothing of what exists."""
+    if not any(may_view_any(actor, action, kind) for kind in kinds):
+        raise Forbidden(f"Access to the requested resource was denied: '{action}' on '{kinds[0]}' is not allowed")

@@ -173,3 +173,10 @@ def _validate_tags(tags: object) -> None:
 
 
 DEFAULT_ENVIRONMENTS = (("production", "Production", "417505"), ("test", "Test", "F5A623"))
+
+
+def masked_key(key: str) -> str:
+    """An SDK or mobile key as shown to those who may not see it (``viewSdkKey``): its kind and its last
+    four characters, so it can be recognised but not used (``sdk-********a1b2``)."""
+    kind, dash, _ = key.partition("-")
+    return (kind + dash if dash else "") + "*" * 8 + key[-4:]

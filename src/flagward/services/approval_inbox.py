@@ -5,8 +5,10 @@ counted per tab and paged, with the names of the people they mention.
 me (named, or through a team when it was made or later added), on which I have no current approve or
 decline, and which ``review_refusal`` would let me approve (``waiting_for``). The store does the
 filtering (``ApprovalQuery``'s review filters, with each environment's settings as ``ReviewScope``s), so
-a page costs the same with 10,000 pending requests as with ten; ``tests/unit/services/test_approval_inbox.py``
-holds the store's answer equal to ``waiting_for``.
+a page costs the same with 10,000 pending requests as with ten; ``tests/integration/test_approval_inbox_query.py``
+holds the store's answer equal to ``waiting_for``. The review right itself depends on the request's flag or
+segment and their tags (a reviewer of flags tagged ``payments``): the store's answer for "waiting for my
+review" (pending requests naming me that I have not reviewed yet) is judged request by request in memory.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from flagward.domain.approvals import (
     Status,
     review_refusal,
 )
-from flagward.domain.authorization import authorize
+from flagward.domain.authorization import authorize, may_view_any
 from flagward.domain.projects import ApprovalSettings, Environment
 from flagward.domain.resources import ACCOUNT
 from flagward.services._approvals import settings_for
+from flagward.services.authz import request_resource
 from flagward.services.ports import ApprovalQuery, Deps, Page, ProjectQuery, ReviewScope, UnitOfWork
 
 
@@ -89,8 +92,12 @@ class _Settings:
         return settings_for(env, request.resource_kind) if env else ApprovalSettings()
 
 
-def waiting_for(actor: Actor, request: ApprovalRequest, settings: ApprovalSettings) -> bool:
-    """Whether ``request`` waits for ``actor``'s review (see the module docstring)."""
+def waiting_for(
+    actor: Actor, request: ApprovalRequest, settings: ApprovalSettings, resource: str | None = None
+) -> bool:
+    """Whether ``request`` waits for ``actor``'s review (see the module docstring). ``resource``: the
+    request's flag or segment with its and its environment's tags (``services.authz.request_resource``),
+    on which the review right is judged (default: without tags)."""
     if request.status is not Status.PENDING or actor.member_id is None:
         return False
     if actor.member_id not in request.notify_member_ids:
@@ -99,7 +106,11 @@ def waiting_for(actor: Actor, request: ApprovalRequest, settings: ApprovalSettin
         return False
     return (
         review_refusal(
-            request, actor, ReviewKind.APPROVE, settings=settings, rights=Rights.of(actor, request.resource_id)
+            request,
+            actor,
+            ReviewKind.APPROVE,
+            settings=settings,
+            rights=Rights.of(actor, resource or request.resource_id),
         )
         is None
     )
@@ -126,12 +137,19 @@ def review_scopes(uow: UnitOfWork) -> tuple[ReviewScope, ...]:
     return tuple(scopes)
 
 
+def _may_review_some(actor: Actor) -> bool:
+    """Whether the actor could review some flag's or segment's request (whatever their tags)."""
+    return any(
+        may_view_any(actor, "reviewApprovalRequest", kind) for kind in ("proj/*:env/*:flag/*", "proj/*:env/*:segment/*")
+    )
+
+
 def _query(tab: InboxTab, actor: Actor, filter: InboxFilter, scopes: tuple[ReviewScope, ...]) -> ApprovalQuery | None:
     """``waiting_for`` and the filters as one store query (None: nothing can match)."""
     statuses = filter.statuses
     me = actor.member_id or "-"
     if tab is InboxTab.WAITING:
-        if (statuses and Status.PENDING.value not in statuses) or not Rights.of(actor, "proj/*:env/*:flag/*").review:
+        if (statuses and Status.PENDING.value not in statuses) or not _may_review_some(actor):
             return None
         statuses = (Status.PENDING.value,)
     waiting = tab is InboxTab.WAITING
@@ -160,6 +178,13 @@ def _matching(
     query = _query(tab, actor, filter, scopes)
     if query is None:
         return [], 0
+    if tab is InboxTab.WAITING:
+        # The review right depends on each request's flag or segment and their tags, which the store does
+        # not know: its answer (pending requests naming me that I have not reviewed) is judged here.
+        found, _ = uow.approvals.find(replace(query, page=Page(limit=1_000_000)))
+        mine = [r for r in found if Rights.of(actor, request_resource(uow, r)).review]
+        shown = mine[page.offset : page.offset + page.limit] if page else []
+        return [_row(r, settings(r)) for r in shown], len(mine)
     # Without a page only the count is wanted: a page of no rows still counts every match.
     requests, total = uow.approvals.find(replace(query, page=page or Page(limit=0)))
     return [_row(r, settings(r)) for r in requests] if page else [], total

@@ -10,7 +10,7 @@ from typing import Any
 from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.approvals import ApprovalRequest, Conflict, ResourceKind, ReviewStatus, Status
-from flagward.domain.authorization import permits
+from flagward.domain.authorization import authorize_kind, permits
 from flagward.domain.conflicts import overlap_conflicts, replay
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.flags import Flag
@@ -22,8 +22,10 @@ from flagward.services._approvals import Scope, load_request, parse_resource_id,
 from flagward.services._common import load_environment, load_flag
 from flagward.services.authz import (
     authorize_environment_read,
+    authorize_environment_scope,
     authorize_project_read,
     may_view_environment,
+    with_keys_shown_to,
 )
 from flagward.services.flag_changes import change_context, flag_step
 from flagward.services.ports import ApprovalQuery, Clock, Deps, Page, UnitOfWork
@@ -162,11 +164,16 @@ def _view(resolver: _Resolver, request: ApprovalRequest, expand: set[str]) -> Re
 def get_request(
     deps: Deps, *, actor: Actor, request_id: str, scope: Scope | None = None, expand: set[str] | None = None
 ) -> RequestView:
-    """The request, for those who may view its environment (``viewEnvironment``)."""
+    """The request, for those who may view its environment (``viewEnvironment``). Refused before the
+    lookup when the actor could view no environment of the scope (or none at all, without one)."""
+    if scope is not None:
+        authorize_environment_scope(actor, scope.project_key, scope.environment_key)
+    else:
+        _authorize_some_request(actor)
     with deps.uow(write=False) as uow:
         request = load_request(uow, request_id, scope)
         authorize_request_read(uow, actor, request)
-        return _view(_Resolver(uow, deps.clock), request, expand or set())
+        return _shown_to(actor, _view(_Resolver(uow, deps.clock), request, expand or set()))
 
 
 def view_of(deps: Deps, request: ApprovalRequest) -> RequestView:
@@ -268,6 +275,7 @@ def list_requests(
     may not view are left out of the page (and of the total); Forbidden when it may view none of them."""
     if page.limit > MAX_LIMIT:
         raise InvalidRequest(f"limit must be at most {MAX_LIMIT}")
+    _authorize_some_request(actor)
     with deps.uow(write=False) as uow:
         resolver = _Resolver(uow, deps.clock)
         found, total = uow.approvals.find(filter.query)
@@ -279,7 +287,19 @@ def list_requests(
             requests = [r for r in requests if _review_status(resolver, r) in filter.review_statuses]
             total = len(requests)
             requests = requests[page.offset : page.offset + page.limit]
-        return [_view(resolver, r, expand) for r in requests], total
+        return [_shown_to(actor, _view(resolver, r, expand)) for r in requests], total
+
+
+def _shown_to(actor: Actor, view: RequestView) -> RequestView:
+    """The view with its expanded environments' SDK and mobile keys masked unless the actor may see them."""
+    view.environments = [with_keys_shown_to(actor, e) for e in view.environments]
+    return view
+
+
+def _authorize_some_request(actor: Actor) -> None:
+    """Refused (403) before any lookup when the actor could view no project or no environment at all."""
+    authorize_kind(actor, "viewProject", "proj/*")
+    authorize_kind(actor, "viewEnvironment", "proj/*:env/*")
 
 
 def authorize_request_read(uow: UnitOfWork, actor: Actor, request: ApprovalRequest) -> None:

@@ -50,10 +50,14 @@ def authenticate_token(deps: Deps, raw: str | None) -> Actor:
         member = uow.members.get(token.member_id) if token.member_id else None
         own_policies = roles.token_policies(uow, token)
         ceiling_policies = roles.member_policies(uow, member) if member is not None else ()
+        creator = None
+        if token.service_token and own_policies is not None and token.owner_id:
+            creator = uow.members.get(token.owner_id)
+            ceiling_policies = roles.member_policies(uow, creator) if creator is not None else ()
     if token.member_id and member is None:
         raise Unauthorized(INVALID_TOKEN)
     _touch(deps, token)
-    return token_actor(token, member, token_policies=own_policies, member_policies=ceiling_policies)
+    return token_actor(token, member, token_policies=own_policies, member_policies=ceiling_policies, creator=creator)
 
 
 def member_access(member: Member, custom_policies: tuple[Policy, ...] = ()) -> Access:
@@ -68,18 +72,26 @@ def token_actor(
     *,
     token_policies: tuple[Policy, ...] | None = None,
     member_policies: tuple[Policy, ...] = (),
+    creator: Member | None = None,
 ) -> Actor:
     """The actor a token acts as. ``token_policies``: the policies of the token's custom roles and inline
     role (``services.roles.token_policies``; None: it has none); a token that has them acts with them alone
     (as LaunchDarkly's: with none left, its roles deleted, it may do nothing), else with its built-in ``role``.
     ``member_policies``: its member's custom roles, which with the member's role bound a personal token
-    (the ceiling). A service token acts as itself, without a ceiling: it outlives its creator's role."""
+    (the ceiling). A service token with its built-in role acts as itself, without a ceiling: it outlives
+    its creator's role. A service token with custom roles or an inline role never has more than the member
+    who made it: while that member (``creator``, with ``member_policies`` its custom roles) exists, the
+    ceiling is the member's current access; once the member is gone, the token's built-in ``role`` (which
+    its creator could grant: ``services.tokens``)."""
     base = Role.NO_ACCESS if token_policies is not None else token.role
     if token.service_token or member is None:
+        ceiling = None
+        if token_policies is not None:
+            ceiling = member_access(creator, member_policies) if creator is not None else actor_access(token.role)
         return Actor(
             kind=ActorKind.SERVICE_TOKEN,
             role=token.role,
-            access=actor_access(base, token_policies or ()),
+            access=actor_access(base, token_policies or (), ceiling=ceiling),
             token_id=token.id,
             token_name=token.name,
             token_ending=token.last4,

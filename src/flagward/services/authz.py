@@ -13,13 +13,14 @@ Reads are decided in two steps, consistently everywhere:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.approvals import ApprovalRequest, ResourceKind, Rights
-from flagward.domain.authorization import authorize, permits
+from flagward.domain.authorization import authorize, authorize_kind, permits
 from flagward.domain.flags import Flag
-from flagward.domain.projects import Environment
+from flagward.domain.projects import Environment, masked_key
 from flagward.domain.segments import Segment
 from flagward.services.ports import UnitOfWork
 
@@ -44,9 +45,26 @@ def authorize_project_read(actor: Actor, project_key: str) -> None:
     authorize(actor, "viewProject", resources.project(project_key))
 
 
+def authorize_environment_scope(actor: Actor, project_key: str, env_key: str) -> None:
+    """Before loading anything of an environment: refused (403) when the actor may not view the project
+    or could view no environment of that key, whatever its tags; so a refused actor learns nothing of
+    what exists there."""
+    authorize_project_read(actor, project_key)
+    authorize_kind(actor, "viewEnvironment", resources.environment(project_key, env_key))
+
+
 def authorize_environment_read(actor: Actor, env: Environment) -> None:
     authorize(actor, "viewProject", resources.project(env.project_key))
     authorize(actor, "viewEnvironment", environment_resource(env))
+
+
+def with_keys_shown_to(actor: Actor, env: Environment) -> Environment:
+    """``env`` as the actor may see it: its SDK and mobile keys masked (``domain.projects.masked_key``)
+    unless the actor may ``viewSdkKey`` on it. The representation keeps both fields (LaunchDarkly's
+    ``Environment`` requires them)."""
+    if permits(actor, "viewSdkKey", environment_resource(env)):
+        return env
+    return replace(env, api_key=masked_key(env.api_key), mobile_key=masked_key(env.mobile_key))
 
 
 def may_view_environment(actor: Actor, env: Environment) -> bool:

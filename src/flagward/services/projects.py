@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import AuditAction, project_spec
-from flagward.domain.authorization import authorize, authorize_all, permits
+from flagward.domain.authorization import authorize, authorize_all, authorize_kind, permits
 from flagward.domain.errors import Conflict, InvalidRequest
 from flagward.domain.events import EnvironmentChanged
 from flagward.domain.ids import new_object_id, validate_key
@@ -92,7 +92,8 @@ def list_projects(
     deps: Deps, *, actor: Actor, query: ProjectQuery
 ) -> tuple[list[tuple[Project, list[Environment]]], int]:
     """A page of the projects, without those the actor may not view (``viewProject``); Forbidden when
-    the page had some and the actor may view none of them."""
+    the page had some and the actor may view none of them, or when it could view no project at all."""
+    authorize_kind(actor, "viewProject", "proj/*")
     with deps.uow(write=False) as uow:
         projects, total = uow.projects.find(query)
         pairs = [(p, uow.environments.find(p.key)[0]) for p in projects]

@@ -28,7 +28,7 @@ from flagward.domain.segment_changes import (
 )
 from flagward.domain.segments import Segment
 from flagward.services._common import load_environment, load_project, record_audit
-from flagward.services.authz import authorize_environment_read, segment_resource
+from flagward.services.authz import authorize_environment_read, authorize_environment_scope, segment_resource
 from flagward.services.flag_changes import FlagPatch
 from flagward.services.patching import patch_document
 from flagward.services.ports import Clock, Deps, Page, UnitOfWork
@@ -119,6 +119,7 @@ def create_segment(
 
 def get_segment(deps: Deps, *, actor: Actor, project_key: str, env_key: str, key: str) -> tuple[Segment, list[str]]:
     """The segment and the keys of the flags whose rules use it in this environment."""
+    authorize_environment_scope(actor, project_key, env_key)
     with deps.uow(write=False) as uow:
         authorize_environment_read(actor, load_environment(uow, project_key, env_key))
         segment = load_segment(uow, project_key, env_key, key)
@@ -128,6 +129,7 @@ def get_segment(deps: Deps, *, actor: Actor, project_key: str, env_key: str, key
 def list_segments(
     deps: Deps, *, actor: Actor, project_key: str, env_key: str, query: str | None, page: Page
 ) -> tuple[list[Segment], int]:
+    authorize_environment_scope(actor, project_key, env_key)
     with deps.uow(write=False) as uow:
         authorize_environment_read(actor, load_environment(uow, project_key, env_key))
         return uow.segments.find(project_key, env_key, query, page)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flagward.domain.accounts import TOKEN_ROLES, AccessToken, Actor, Role, hash_token
 from flagward.domain.audit import AuditAction
-from flagward.domain.authorization import authorize, authorize_all, permits
+from flagward.domain.authorization import authorize, authorize_all, authorize_kind, permits
 from flagward.domain.errors import Forbidden, InvalidRequest, NotFound
 from flagward.domain.ids import new_object_id, new_secret
 from flagward.domain.policy import parse_statements
@@ -83,7 +83,11 @@ def create_token(deps: Deps, *, actor: Actor, new: NewToken) -> tuple[AccessToke
     """Create a personal token for the acting member, or a service token. Returns (token, secret)."""
     if new.service_token:
         authorize(actor, "createAccessToken", _spec("", "*", service_token=True))
-    _check_role(actor, new.role)
+    if new.service_token or not (new.custom_role_ids or new.inline_role):
+        # A personal token with custom roles or an inline role acts with them alone, bounded by its member
+        # (``services.auth.token_actor``): its built-in role is not used, so a member whose own base role is
+        # no_access (all its rights from custom roles) may make one.
+        _check_role(actor, new.role)
     owner = _acting_member_id(actor, service_token=new.service_token)
     if not new.service_token:
         authorize(actor, "createAccessToken", _spec(owner, "*", service_token=False))
@@ -133,10 +137,11 @@ def _load_visible(uow: UnitOfWork, actor: Actor, token_id: str, *, actions: tupl
 
 
 def list_tokens(deps: Deps, *, actor: Actor, show_all: bool, page: Page) -> tuple[list[AccessToken], int]:
-    """The caller's own tokens; with ``show_all``, every token (for those who may view every member's
-    and every service token)."""
-    own = _spec(actor.member_id, "*", service_token=False) if actor.member_id else _spec("", "*", service_token=True)
-    authorize(actor, "viewAccessToken", own)
+    """The caller's own tokens (a service token has none); with ``show_all``, every token (for those who
+    may view every member's and every service token)."""
+    if actor.member_id:
+        authorize(actor, "viewAccessToken", _spec(actor.member_id, "*", service_token=False))
+    # A service token owns no tokens: its own list is empty, and asks no right (nothing is shown).
     owner: str | None = actor.member_id or ""
     if (
         show_all
@@ -149,6 +154,7 @@ def list_tokens(deps: Deps, *, actor: Actor, show_all: bool, page: Page) -> tupl
 
 
 def get_token(deps: Deps, *, actor: Actor, token_id: str) -> AccessToken:
+    authorize_kind(actor, "viewAccessToken", "member/*:token/*", "service-token/*")
     with deps.uow(write=False) as uow:
         return _load_visible(uow, actor, token_id, actions=("viewAccessToken",))
 

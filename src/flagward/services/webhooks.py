@@ -15,7 +15,7 @@ from typing import Any, cast
 from flagward.domain import resources
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import AuditAction
-from flagward.domain.authorization import authorize, authorize_all, permits
+from flagward.domain.authorization import authorize, authorize_all, authorize_kind, permits
 from flagward.domain.errors import InvalidRequest, NotFound
 from flagward.domain.ids import new_object_id, new_secret
 from flagward.domain.outbox import MessageKind, OutboxMessage
@@ -139,8 +139,13 @@ def load_webhook(uow: UnitOfWork, webhook_id: str, *, for_update: bool = False) 
     return webhook
 
 
+WEBHOOKS = resources.webhook("*")
+
+
 def list_webhooks(deps: Deps, *, actor: Actor) -> list[Webhook]:
-    """The webhooks the actor may view (``viewWebhook``); Forbidden when there are some and it may view none."""
+    """The webhooks the actor may view (``viewWebhook``); Forbidden when there are some and it may view
+    none, or when it could view no webhook at all."""
+    authorize_kind(actor, "viewWebhook", WEBHOOKS)
     with deps.uow(write=False) as uow:
         found = uow.webhooks.list_all()
     shown = [w for w in found if permits(actor, "viewWebhook", resources.webhook(w.id, w.tags))]
@@ -150,6 +155,7 @@ def list_webhooks(deps: Deps, *, actor: Actor) -> list[Webhook]:
 
 
 def get_webhook(deps: Deps, *, actor: Actor, webhook_id: str) -> Webhook:
+    authorize_kind(actor, "viewWebhook", WEBHOOKS)
     with deps.uow(write=False) as uow:
         webhook = load_webhook(uow, webhook_id)
     authorize(actor, "viewWebhook", resources.webhook(webhook.id, webhook.tags))
@@ -226,6 +232,7 @@ def delete_webhook(deps: Deps, *, actor: Actor, webhook_id: str) -> None:
 
 def list_deliveries(deps: Deps, *, actor: Actor, webhook_id: str, page: Page) -> tuple[list[OutboxMessage], int]:
     """The webhook's delivery log, newest first: each delivery's status, attempts, last error and code."""
+    authorize_kind(actor, "viewWebhook", WEBHOOKS)
     with deps.uow(write=False) as uow:
         webhook = load_webhook(uow, webhook_id)
         authorize(actor, "viewWebhook", resources.webhook(webhook.id, webhook.tags))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flagward.domain.access import Access, compile_policy
+from flagward.domain.access import Access, compile_policy, may_ever
 from flagward.domain.policy import Effect, Statement, allows
 
 FLAG = "proj/shop:env/production:flag/checkout;payments"
@@ -117,3 +117,46 @@ def test_compiled_evaluation_agrees_with_the_plain_matcher(
     for resource in resources:
         expected = any(allows(policy, action, resource) for policy in policies)
         assert access.permits(action, resource) is expected
+
+
+def test_may_ever_answers_whether_some_resource_of_a_kind_could_be_allowed() -> None:
+    payments = Access(policies=(PAYMENTS,))
+    assert may_ever(payments, "updateRules", "proj/*:env/*:flag/*")  # the tagged ones
+    assert may_ever(payments, "updateRules", "proj/shop:env/production:flag/*")
+    assert not may_ever(payments, "viewWebhook", "webhook/*")  # nothing speaks about it
+    assert not may_ever(payments, "updateRules", "proj/*:env/*")  # another depth
+    webhooks = Access(policies=((allow(("webhook/*;ops",), ("viewWebhook",)),),))
+    assert may_ever(webhooks, "viewWebhook", "webhook/*")  # tags ignored: some webhook may carry ops
+    shop = Access(policies=((allow(("proj/shop",), ("viewProject",)),),))
+    assert may_ever(shop, "viewProject", "proj/*") and may_ever(shop, "viewProject", "proj/shop")
+    assert not may_ever(shop, "viewProject", "proj/other")
+
+
+def test_may_ever_honours_a_deny_of_the_whole_kind_and_a_ceiling() -> None:
+    denied = (allow(("webhook/*",), ("*",)), deny(("webhook/*",), ("view*",)))
+    assert not may_ever(Access(policies=(denied,)), "viewWebhook", "webhook/*")
+    tagged_deny = (allow(("webhook/*",), ("*",)), deny(("webhook/*;secret",), ("view*",)))
+    assert may_ever(Access(policies=(tagged_deny,)), "viewWebhook", "webhook/*")
+    negated = (Statement(Effect.ALLOW, not_resources=("proj/other",), actions=("viewProject",)),)
+    assert may_ever(Access(policies=(negated,)), "viewProject", "proj/shop")
+    member = Access(policies=(PAYMENTS,))
+    assert not may_ever(Access(policies=(SRE,), ceiling=member), "bypassRequiredApproval", "proj/*:env/*:flag/*")
+    assert may_ever(Access(policies=(SRE,), ceiling=member), "updateOn", "proj/*:env/*:flag/*")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(_statement, max_size=4), max_size=3),
+    st.sampled_from(["updateOn", "updateRules", "viewProject"]),
+    st.lists(_specifier(pattern=False), min_size=1, max_size=4),
+)
+def test_may_ever_never_refuses_what_would_be_allowed(
+    policies: list[list[Statement]], action: str, resources: list[str]
+) -> None:
+    """Sound: when a resource is allowed, its kind (its path with every name globbed) may ever be."""
+    access = Access(policies=tuple(tuple(p) for p in policies))
+    for resource in resources:
+        kind = ":".join(part.split(";")[0].split("/")[0] + "/*" for part in resource.split(":"))
+        if access.permits(action, resource):
+            assert may_ever(access, action, kind)
+            assert may_ever(access, action, ":".join(part.split(";")[0] for part in resource.split(":")))

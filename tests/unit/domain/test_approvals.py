@@ -139,9 +139,9 @@ def test_without_the_review_right_only_the_requester_comments_and_only_while_the
     requester_rights = Rights(request=True)
     domain.add_review(request, REQUESTER, ReviewKind.COMMENT, "hi", settings=settings, rights=requester_rights, now=NOW)
     for who, rights in ((REQUESTER, NO_RIGHTS), (REVIEWER, requester_rights), (REVIEWER, NO_RIGHTS)):
-        with pytest.raises(Forbidden, match="permission"):
+        with pytest.raises(Forbidden, match="reviewApprovalRequest"):
             domain.add_review(request, who, ReviewKind.COMMENT, None, settings=settings, rights=rights, now=NOW)
-    with pytest.raises(Forbidden, match="permission"):
+    with pytest.raises(Forbidden, match="reviewApprovalRequest"):
         domain.add_review(
             request, REQUESTER, ReviewKind.APPROVE, None, settings=settings, rights=requester_rights, now=NOW
         )

@@ -3,6 +3,8 @@ token bounded by its member, environments left out of what an actor may not view
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from flagward.domain.access import Policy
@@ -137,3 +139,32 @@ def test_a_copy_needs_copy_from_the_source_and_copy_to_the_target(world: World) 
     run(copier)
     with pytest.raises(Forbidden, match="copyFlagConfigTo"):
         run(backwards)
+
+
+def test_a_service_tokens_custom_roles_are_bounded_by_its_creator_then_by_its_role() -> None:
+    creator = Member(id="f" * 24, email="c@example.com", role=Role.READER, creation_date=0)
+    token = AccessToken(
+        id="a" * 24,
+        owner_id=creator.id,
+        member_id=None,
+        name="svc",
+        role=Role.READER,
+        service_token=True,
+        token_hash="x",
+        last4="abcd",
+        creation_date=0,
+        last_modified=0,
+    )
+    flag = "proj/shop:env/test:flag/checkout;payments"
+    everything_on_flags = (allow(("proj/*:env/*:flag/*",), ("*",)),)
+    bounded = token_actor(token, None, token_policies=(everything_on_flags,), creator=creator)
+    assert bounded.access is not None and not bounded.access.permits("updateOn", flag)  # a reader creator
+    lifted = token_actor(
+        token, None, token_policies=(everything_on_flags,), member_policies=(PAYMENTS,), creator=creator
+    )
+    assert lifted.access is not None and lifted.access.permits("updateOn", flag)  # the creator's roles now allow it
+    orphan = token_actor(token, None, token_policies=(everything_on_flags,))
+    assert orphan.access is not None and not orphan.access.permits("updateOn", flag)  # bounded by its reader role
+    assert orphan.access.permits("viewProject", "proj/shop") is False  # and its own roles grant no view
+    plain = token_actor(replace(token, role=Role.WRITER), None)
+    assert plain.access is not None and plain.access.permits("updateOn", flag)  # a built-in role: as itself

@@ -4,7 +4,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 
+from flagward.domain.accounts import Actor
 from flagward.domain.errors import InvalidRequest
+from flagward.domain.projects import Environment as EnvironmentRecord
 from flagward.http import presenters
 from flagward.http.deps import ActorDep, ApiVersionDep, DepsDep, PageDep
 from flagward.http.links import collection
@@ -15,10 +17,16 @@ from flagward.http.schemas.projects import EnvironmentPost, ProjectPost
 from flagward.http.schemas.read_projects import Environment, Environments, Project, ProjectRep, Projects
 from flagward.services import environments as env_service
 from flagward.services import projects as service
+from flagward.services.authz import with_keys_shown_to
 from flagward.services.ports import ProjectQuery
 
 router = APIRouter(tags=["Projects"])
 env_router = APIRouter(tags=["Environments"])
+
+
+def _shown(actor: Actor, envs: list[EnvironmentRecord]) -> list[EnvironmentRecord]:
+    """The environments with their SDK and mobile keys masked where the actor may not ``viewSdkKey``."""
+    return [with_keys_shown_to(actor, e) for e in envs]
 
 
 def _expand(expand: str | None) -> set[str]:
@@ -66,7 +74,7 @@ def list_projects(
     with_envs = _with_environments(expand, version)
     return collection(
         "/api/v2/projects",
-        [presenters.project(p, envs if with_envs else None) for p, envs in items],
+        [presenters.project(p, _shown(actor, envs) if with_envs else None) for p, envs in items],
         total,
         page,
         {"filter": filter, "sort": sort, "expand": expand},
@@ -76,7 +84,7 @@ def list_projects(
 @router.post("/api/v2/projects", status_code=201, summary="Create project", **returns(ProjectRep))
 def create_project(actor: ActorDep, deps: DepsDep, body: ProjectPost) -> dict[str, Any]:
     project, envs = service.create_project(deps, actor=actor, new=body.to_domain())
-    return presenters.project_rep(project, envs)
+    return presenters.project_rep(project, _shown(actor, envs))
 
 
 @router.get("/api/v2/projects/{projectKey}", summary="Get project", **returns(Project))
@@ -84,7 +92,7 @@ def get_project(
     actor: ActorDep, deps: DepsDep, projectKey: str, version: ApiVersionDep, expand: str | None = None
 ) -> dict[str, Any]:
     project, envs = service.get_project(deps, actor=actor, key=projectKey)
-    return presenters.project(project, envs if _with_environments(expand, version) else None)
+    return presenters.project(project, _shown(actor, envs) if _with_environments(expand, version) else None)
 
 
 @router.patch("/api/v2/projects/{projectKey}", summary="Update project (JSON patch)", **returns(ProjectRep))
@@ -95,7 +103,7 @@ def patch_project(
     project, envs = service.patch_project(
         deps, actor=actor, key=projectKey, patch=patch.operations, comment=patch.comment
     )
-    return presenters.project_rep(project, envs)
+    return presenters.project_rep(project, _shown(actor, envs))
 
 
 @router.delete("/api/v2/projects/{projectKey}", status_code=204, summary="Delete project")
@@ -108,7 +116,10 @@ def delete_project(actor: ActorDep, deps: DepsDep, projectKey: str) -> Response:
 def list_environments(actor: ActorDep, deps: DepsDep, projectKey: str, page: PageDep) -> dict[str, Any]:
     envs, total = env_service.list_environments(deps, actor=actor, project_key=projectKey, page=page)
     return collection(
-        f"/api/v2/projects/{projectKey}/environments", [presenters.environment(e) for e in envs], total, page
+        f"/api/v2/projects/{projectKey}/environments",
+        [presenters.environment(with_keys_shown_to(actor, e)) for e in envs],
+        total,
+        page,
     )
 
 
@@ -120,7 +131,7 @@ def list_environments(actor: ActorDep, deps: DepsDep, projectKey: str, page: Pag
 )
 def create_environment(actor: ActorDep, deps: DepsDep, projectKey: str, body: EnvironmentPost) -> dict[str, Any]:
     env = env_service.create_environment(deps, actor=actor, project_key=projectKey, new=body.to_domain())
-    return presenters.environment(env)
+    return presenters.environment(with_keys_shown_to(actor, env))
 
 
 @env_router.get(
@@ -128,7 +139,7 @@ def create_environment(actor: ActorDep, deps: DepsDep, projectKey: str, body: En
 )
 def get_environment(actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str) -> dict[str, Any]:
     env = env_service.get_environment(deps, actor=actor, project_key=projectKey, key=environmentKey)
-    return presenters.environment(env)
+    return presenters.environment(with_keys_shown_to(actor, env))
 
 
 @env_router.patch(
@@ -153,7 +164,7 @@ def patch_environment(
         patch=patch.operations,
         comment=patch.comment,
     )
-    return presenters.environment(env)
+    return presenters.environment(with_keys_shown_to(actor, env))
 
 
 @env_router.delete(
@@ -181,7 +192,7 @@ def reset_sdk_key(
     env = env_service.reset_key(
         deps, actor=actor, project_key=projectKey, key=environmentKey, mobile=False, expiry=expiry
     )
-    return presenters.environment(env)
+    return presenters.environment(with_keys_shown_to(actor, env))
 
 
 @env_router.post(
@@ -191,4 +202,4 @@ def reset_sdk_key(
 )
 def reset_mobile_key(actor: ActorDep, deps: DepsDep, projectKey: str, environmentKey: str) -> dict[str, Any]:
     env = env_service.reset_key(deps, actor=actor, project_key=projectKey, key=environmentKey, mobile=True)
-    return presenters.environment(env)
+    return presenters.environment(with_keys_shown_to(actor, env))
