@@ -90,7 +90,7 @@ def _sections(plan: Plan) -> list[tuple[str, str, list[Any]]]:
         ("refused", "Refused", plan.refusals),
         ("create", "Created", plan.items(Outcome.CREATE)),
         ("update", "Updated", plan.items(Outcome.UPDATE)),
-        ("unchanged", "Unchanged", plan.items(Outcome.UNCHANGED)),
+        ("unchanged", "Unchanged", plan.items(Outcome.UNCHANGED) + plan.items(Outcome.REQUESTED)),
     ]
 
 
@@ -108,7 +108,14 @@ def import_page(request: Request, project_key: str) -> Response:
     current = viewer(request)
     if not _allowed(current, project_key):
         return _refused(request, current)
-    form = {"format": "sdk", "environment": "", "new_environment": "", "replace": False, "document": ""}
+    form = {
+        "format": "sdk",
+        "environment": "",
+        "new_environment": "",
+        "replace": False,
+        "as_requests": False,
+        "document": "",
+    }
     return _page(request, current, project_key, form=form)
 
 
@@ -119,7 +126,14 @@ async def import_post(request: Request, project_key: str) -> Response:
     upload, beyond Starlette's default 1 MiB for a field."""
     current = viewer(request)
     limit = upload_limit(request)
-    form: dict[str, Any] = {"format": "sdk", "environment": "", "new_environment": "", "replace": False, "document": ""}
+    form: dict[str, Any] = {
+        "format": "sdk",
+        "environment": "",
+        "new_environment": "",
+        "replace": False,
+        "as_requests": False,
+        "document": "",
+    }
     text: dict[str, str] = {}
     try:
         async with request.form(max_part_size=limit + 1) as fields:
@@ -129,6 +143,7 @@ async def import_post(request: Request, project_key: str) -> Response:
                 environment=text.get("environment", "").strip(),
                 new_environment=text.get("new_environment", "").strip(),
                 replace=bool(text.get("update")),
+                as_requests=bool(text.get("as_requests")),
                 document=text.get("document", ""),
             )
             check_form(request, text.get(CSRF_FIELD), current.csrf_token)
@@ -149,7 +164,7 @@ async def import_post(request: Request, project_key: str) -> Response:
 
 def _run(request: Request, current: Viewer, project_key: str, form: dict[str, Any], *, dry_run: bool) -> Plan:
     deps = get_deps(request)
-    options = importing.ImportOptions(dry_run=dry_run, update=form["replace"])
+    options = importing.ImportOptions(dry_run=dry_run, update=form["replace"], as_requests=form["as_requests"])
     try:
         data = json.loads(form["document"])
     except ValueError as exc:
