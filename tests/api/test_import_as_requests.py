@@ -6,7 +6,12 @@ served exactly what an import with the bypass right serves (salt, rule ids, roll
 
 from __future__ import annotations
 
+import copy
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -65,12 +70,20 @@ def admin(server: ServerProcess) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="module")
-def importer(api: launchdarkly_api.ApiClient, server: ServerProcess) -> str:
-    """A personal token of a member whose custom role imports but may not bypass approval."""
+def member(api: launchdarkly_api.ApiClient, server: ServerProcess) -> accounts.Account:
+    """A reader whose custom role (made with /api/v2/roles) imports but may not bypass approval."""
     key = unique("importer")
     role = CustomRolesApi(api).post_custom_role(CustomRolePost(key=key, name=key, policy=IMPORTER))
     who = accounts.account(api, server.url, "reader")
     AccountMembersApi(api).patch_member(who.id, [PatchOperation(op="add", path="/customRoles/0", value=role.key)])
+    return who
+
+
+@pytest.fixture(scope="module")
+def importer(api: launchdarkly_api.ApiClient, server: ServerProcess, member: accounts.Account) -> str:
+    """A personal token of ``member`` with its custom role."""
+    who = member
+    role = CustomRolesApi(api).get_custom_role(next(r for r in AccountMembersApi(api).get_member(who.id).custom_roles))
     with accounts.session_client(server.url, who.session) as as_member:
         post = AccessTokenPost(name=unique("pat"), role="reader", customRoleIds=[role.id])
         token = AccessTokensApi(as_member).post_token(post).token
@@ -160,3 +173,42 @@ def test_as_requests_makes_a_request_whose_approval_serves_what_an_import_with_b
         "rule-1",
         61,
     )
+
+
+def test_an_update_of_a_gated_configuration_becomes_a_request_and_the_cli_does_the_same(
+    server: ServerProcess, admin: httpx.Client, importer: str, member: accounts.Account, tmp_path: Path
+) -> None:
+    project = _gated_project(admin)
+    assert _import(server, server.admin_token, project)["created"][-1]["item"] == "flags/checkout"
+    stored = _served(server, admin, project)
+    payload = copy.deepcopy(PAYLOAD)
+    payload["flags"]["checkout"]["targets"] = [{"values": ["alice", "bob"], "variation": 1}]
+    response = httpx.post(
+        f"{server.url}/api/v2/projects/{project}/import",
+        params={"environmentKey": "production", "update": "true"},
+        json=payload,
+        headers={"Authorization": importer},
+    )
+    assert response.json()["refused"][0]["reason"].startswith("Flag configuration updates require approval")
+    source = tmp_path / "production.json"
+    source.write_text(json.dumps(payload))
+    args = ["import", "--project", project, "--environment", "production", str(source), "--update", "--as-requests"]
+    args += ["--json", "--database-url", server.database_url, "--as", member.email]
+    done = subprocess.run(
+        [sys.executable, "-m", "flagward", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["unchanged"] == [{"item": "flags/checkout", "detail": "approval requested in production"}]
+    [requested] = body["requested"]
+    assert _served(server, admin, project) == stored  # nothing changes until the request is applied
+    url = (
+        f"/api/v2/projects/{project}/flags/checkout/environments/production/approval-requests/{requested['requestId']}"
+    )
+    request = admin.get(url).json()
+    assert request["requestorId"] == member.id
+    assert request["instructions"][0]["configuration"]["targets"][0]["values"] == ["alice", "bob"]

@@ -49,6 +49,11 @@ def test_an_admin_plans_then_imports_a_payload(admin: httpx.Client, browser: Bro
     expect(page.get_by_role("heading", name="Import flags into Moving in")).to_be_visible()
     expect(page.get_by_text("Up to 1 MiB")).to_be_visible()
     page.get_by_label("File to import").set_input_files(
+        files=[{"name": "notes.json", "mimeType": "application/json", "buffer": b"{not json"}]
+    )
+    page.get_by_role("button", name="Show the plan").click()
+    expect(page.get_by_role("alert")).to_contain_text("The file is not JSON")  # in the page, not a 500
+    page.get_by_label("File to import").set_input_files(
         files=[{"name": "production.json", "mimeType": "application/json", "buffer": json.dumps(PAYLOAD).encode()}]
     )
     page.get_by_label("Environment of the payload").select_option("production")
