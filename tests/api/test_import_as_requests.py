@@ -22,6 +22,7 @@ from launchdarkly_api.api.account_members_api import AccountMembersApi
 from launchdarkly_api.api.custom_roles_api import CustomRolesApi
 from launchdarkly_api.models import AccessTokenPost, CustomRolePost, PatchOperation, StatementPost
 
+from flagward.http.deps import SESSION_COOKIE
 from tests.support import accounts, ldapi
 from tests.support.accounts import unique
 from tests.support.server import ServerProcess
@@ -139,7 +140,7 @@ def test_without_as_requests_the_gate_refuses_the_flag(
 
 
 def test_as_requests_makes_a_request_whose_approval_serves_what_an_import_with_bypass_serves(
-    server: ServerProcess, admin: httpx.Client, importer: str
+    server: ServerProcess, admin: httpx.Client, importer: str, member: accounts.Account
 ) -> None:
     project = _gated_project(admin)
     planned = _import(server, importer, project, asRequests="true", dryRun="true")
@@ -158,6 +159,10 @@ def test_as_requests_makes_a_request_whose_approval_serves_what_an_import_with_b
     request = admin.get(url).json()
     assert [i["kind"] for i in request["instructions"]] == ["replaceFlagConfiguration"]
     assert request["instructions"][0]["configuration"]["rules"][0]["_id"] == "rule-1"
+    page = httpx.get(f"{server.url}/approvals/{request_id}", cookies={SESSION_COOKIE: member.session})
+    assert page.status_code == 200  # the console tells reviewers what it does, in words
+    assert "Replace the whole configuration with the imported one: targeting on" in page.text
+    assert "salt &#39;salt-from-launchdarkly&#39; (rollout buckets kept)" in page.text
     assert admin.post(f"{url}/reviews", json={"kind": "approve"}).status_code == 200
     applied = admin.post(f"{url}/apply", json={})
     assert applied.status_code == 200, applied.text
