@@ -103,12 +103,8 @@ def _refused(request: Request, current: Viewer) -> Response:
     return render(request, "error.html", status_code=403, viewer=current, nav="flags", error=message)
 
 
-@router.get("/projects/{project_key}/import")
-def import_page(request: Request, project_key: str) -> Response:
-    current = viewer(request)
-    if not _allowed(current, project_key):
-        return _refused(request, current)
-    form = {
+def _blank_form() -> dict[str, Any]:
+    return {
         "format": "sdk",
         "environment": "",
         "new_environment": "",
@@ -116,24 +112,24 @@ def import_page(request: Request, project_key: str) -> Response:
         "as_requests": False,
         "document": "",
     }
-    return _page(request, current, project_key, form=form)
+
+
+@router.get("/projects/{project_key}/import")
+def import_page(request: Request, project_key: str) -> Response:
+    current = viewer(request)
+    if not _allowed(current, project_key):
+        return _refused(request, current)
+    return _page(request, current, project_key, form=_blank_form())
 
 
 @router.post("/projects/{project_key}/import")
 async def import_post(request: Request, project_key: str) -> Response:
     """``action=plan``: the dry run's plan; ``action=import``: import the planned document. The form is
     read here rather than by parameters: its text field (the planned document) may be as large as an
-    upload, beyond Starlette's default 1 MiB for a field."""
-    current = viewer(request)
+    upload, beyond Starlette's default 1 MiB for a field. The store is used on worker threads."""
+    current = await run_in_threadpool(viewer, request)
     limit = upload_limit(request)
-    form: dict[str, Any] = {
-        "format": "sdk",
-        "environment": "",
-        "new_environment": "",
-        "replace": False,
-        "as_requests": False,
-        "document": "",
-    }
+    form = _blank_form()
     text: dict[str, str] = {}
     try:
         async with request.form(max_part_size=limit + 1) as fields:
@@ -156,10 +152,13 @@ async def import_post(request: Request, project_key: str) -> Response:
         plan = await run_in_threadpool(_run, request, current, project_key, form, dry_run=dry_run)
     except HTTPException as exc:  # the multipart parser's refusal
         error = f"The upload was refused: {exc.detail}"
-        return _page(request, current, project_key, form=form, error=error, status=400)
+        return await run_in_threadpool(_page, request, current, project_key, form=form, error=error, status=400)
     except DomainError as exc:
-        return _page(request, current, project_key, form=form, error=exc.message, status=_STATUS.get(exc.code, 400))
-    return _page(request, current, project_key, form=form, plan=plan, done=not dry_run)
+        status = _STATUS.get(exc.code, 400)
+        return await run_in_threadpool(
+            _page, request, current, project_key, form=form, error=exc.message, status=status
+        )
+    return await run_in_threadpool(_page, request, current, project_key, form=form, plan=plan, done=not dry_run)
 
 
 def _run(request: Request, current: Viewer, project_key: str, form: dict[str, Any], *, dry_run: bool) -> Plan:
