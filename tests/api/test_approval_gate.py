@@ -150,6 +150,9 @@ ALLOWED = {
     ("POST", "/members/{member_id}/link"): "console: " + ACCOUNTS + " (a new one-time password link)",
     ("POST", "/invitations/{token}"): "console: " + ACCOUNTS + " (sets a password with a one-time link)",
     ("POST", "/notifications/read"): "console: the service of POST /api/v2/notifications/read (the caller's own)",
+    ("POST", "/projects/{project_key}/import"): (
+        "console: the service of POST /api/v2/projects/{p}/import ('importFlags'); each flag through check_flag_write"
+    ),
     # Flag triggers: setting one up (creating it, changing its action, enabling it) where approval is required
     # needs the bypass right (405 otherwise, tests/api/test_flag_triggers.py) or an approved request carrying
     # addTrigger / enableTrigger / replaceTriggerActionInstructions (tests/api/test_flag_trigger_requests.py);

@@ -60,6 +60,13 @@ def import_(
     update: Annotated[
         bool | None, typer.Option("--update", help="Replace existing flags and segments that differ")
     ] = None,
+    as_requests: Annotated[
+        bool | None,
+        typer.Option(
+            "--as-requests",
+            help="Where approval is required and --as may not bypass it: make approval requests instead of refusing",
+        ),
+    ] = None,
     as_json: Annotated[bool | None, typer.Option("--json", help="Print the summary as JSON")] = None,
     as_member: AsOption = None,
     database_url: DatabaseOption = None,
@@ -79,7 +86,7 @@ def import_(
     if not rest and not (project and environment):
         raise _fail("an SDK payload needs both --project and --environment")
     data = read_rest_dir(source) if rest else _read_json(source)
-    options = importing.ImportOptions(dry_run=dry_run, update=bool(update))
+    options = importing.ImportOptions(dry_run=dry_run, update=bool(update), as_requests=bool(as_requests))
     settings = _settings(database_url)
     with _Services(settings) as services:
         try:
@@ -112,9 +119,15 @@ def _print_plan(plan: Any, *, dry_run: bool, as_json: bool) -> None:
             else entry.outcome.value
         )
         typer.echo(f"{verb:<16} {entry.item:<{width}}  {entry.detail}".rstrip())
+    for requested in plan.requests:
+        made = f"request {requested.request_id}" if requested.request_id else "would request approval"
+        typer.echo(f"{'approval':<16} {requested.item:<{width}}  {requested.environment_key}: {made}")
     counts = plan.counts()
     words = {"create": "created", "update": "updated", "unchanged": "unchanged", "refused": "refused"}
+    counts["unchanged"] += counts["requested"]
     summary = ", ".join(f"{counts[name]} {word}" for name, word in words.items())
+    if plan.requests:
+        summary += f", {len(plan.requests)} approval request(s)"
     suffix = " (dry run: nothing stored)" if dry_run else ""
     typer.echo(f"import: {summary}{suffix}", err=True)
 

@@ -25,6 +25,7 @@ _PARTS = {
     "addRule": "rules/order",
     "replaceRules": "rules",
     "reorderRules": "rules",
+    "replaceFlagConfiguration": "configuration",  # flagward's own (an import): every part of the environment's
 }
 # Suffixes of instruction kinds, the more specific first: a segment's ``addIncludedTargets`` touches
 # its included targets, not "targets".
@@ -47,6 +48,7 @@ _PART_NAMES = {
     "rules/order": "the order of the rules",
     "included": "the included targets",
     "excluded": "the excluded targets",
+    "configuration": "the whole configuration",
 }
 
 
@@ -68,6 +70,8 @@ def instruction_part(instruction: dict[str, Any]) -> str:
 def parts_overlap(a: str, b: str) -> bool:
     if a == b:
         return True
+    if "configuration" in (a, b):  # it replaces every part of the environment's configuration
+        return not (a.startswith("flag/") or b.startswith("flag/"))
     ruleish = {a, b}
     return "rules" in ruleish and all(p == "rules" or p.startswith("rule") for p in ruleish)
 

@@ -664,6 +664,32 @@ _RENDERERS: dict[str, Callable[[_Step], str]] = {
 }
 
 
+def _mappings(value: object) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def _replace_configuration(s: _Step) -> str:
+    """flagward's own ``replaceFlagConfiguration`` (an import proposed for approval), in words."""
+    config = s.get("configuration")
+    if not isinstance(config, Mapping):
+        return f"Replace the whole configuration with {_json(config)}"
+    parts = [f"targeting {'on' if config.get('on') is True else 'off'}"]
+    for target in [*_mappings(config.get("targets")), *_mappings(config.get("contextTargets"))]:
+        if target.get("values"):
+            served = describe_variation(s.flag, target.get("variation"))
+            parts.append(f"{describe_keys(target.get('contextKind'), target.get('values'))} → serve {served}")
+    rules = _mappings(config.get("rules"))
+    parts += [f"rule {n} ({_quoted(r.get('_id'))}): {describe_rule(s.flag, r)}" for n, r in enumerate(rules, 1)]
+    parts.append(f"serve {describe_serve(s.flag, config.get('fallthrough'))} to everyone who matches no rule")
+    parts.append(f"serve {describe_variation(s.flag, config.get('offVariation'))} when off")
+    parts += [
+        f"prerequisite {describe_prerequisite(p.get('key'), p.get('variation'), get_flag=s.get_flag)}"
+        for p in _mappings(config.get("prerequisites"))
+    ]
+    parts.append(f"salt {_quoted(config.get('salt'))} (rollout buckets kept)")
+    return "Replace the whole configuration with the imported one: " + "; ".join(parts)
+
+
 def _scheduled_instructions(s: _Step) -> str:
     value = s.get("value")
     if not isinstance(value, list) or not value:
@@ -684,6 +710,7 @@ _RENDERERS.update(
         "deleteScheduledChanges": _constant("Cancel the scheduled change"),
     }
 )
+_RENDERERS["replaceFlagConfiguration"] = _replace_configuration
 
 _TRIGGER_ACTIONS = {"turnFlagOn": "turn the flag on", "turnFlagOff": "turn the flag off"}
 

@@ -27,6 +27,17 @@ class Outcome(StrEnum):
     UPDATE = "update"
     UNCHANGED = "unchanged"
     REFUSED = "refused"
+    REQUESTED = "requested"  # only approval requests were made (``--as-requests``)
+
+
+@dataclass(frozen=True)
+class Requested:
+    """An approval request an import made (``--as-requests``) for ``item`` in ``environment_key``;
+    ``request_id`` is None in a dry run (one would be made)."""
+
+    item: str
+    environment_key: str
+    request_id: str | None
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class Plan:
 
     entries: list[PlanEntry] = field(default_factory=list)
     refusals: list[Refusal] = field(default_factory=list)
+    requests: list[Requested] = field(default_factory=list)
 
     def add(self, item: str, outcome: Outcome, detail: str = "") -> None:
         self.entries.append(PlanEntry(item, outcome, detail))

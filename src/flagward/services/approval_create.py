@@ -15,6 +15,7 @@ from flagward.domain.copy import APPROVAL_COPY_ACTIONS, CopyAction, chosen_actio
 from flagward.domain.errors import InvalidRequest, OptimisticLockError
 from flagward.domain.flags import Flag
 from flagward.domain.instructions import apply_flag_instructions
+from flagward.domain.instructions.configuration import KIND as REPLACE_CONFIGURATION
 from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import ApprovalSettings, Environment
 from flagward.domain.segment_changes import apply_segment_instructions
@@ -280,4 +281,29 @@ def add_workflow_request(
         settings=settings_for(env, ResourceKind.FLAG),
         source=source,
         custom_workflow=meta,
+    )
+
+
+def add_import_request(
+    uow: UnitOfWork, deps: Deps, actor: Actor, *, env: Environment, flag: Flag, description: str, configuration: Any
+) -> ApprovalRequest:
+    """An import into ``env`` that requires approval (``flagward import --as-requests``): a request on
+    ``flag`` (as stored in the caller's transaction) to replace its configuration there with the imported
+    one, verbatim (``replaceFlagConfiguration``: salt, rule ids and seeds kept). Checked against the flag
+    now, as any request's instructions are. Raises Forbidden (``createApprovalRequest``), InvalidRequest."""
+    authorize(actor, "createApprovalRequest", flag_resource(flag, env))
+    instructions = [{"kind": REPLACE_CONFIGURATION, "configuration": configuration}]
+    apply_flag_instructions(flag, instructions, environment_key=env.key, context=change_context(uow, deps.clock, flag))
+    target = _Target(ResourceKind.FLAG, flag.project_key, env.key, flag.key, flag.config(env.key)["version"])
+    return _add(
+        uow,
+        deps,
+        actor,
+        target,
+        description=description,
+        instructions=instructions,
+        comment=None,
+        member_ids=[],
+        team_keys=[],
+        settings=settings_for(env, ResourceKind.FLAG),
     )

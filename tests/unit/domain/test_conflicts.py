@@ -67,6 +67,10 @@ def test_an_instruction_naming_a_rule_touches_that_rule(kind: str) -> None:
         ("on", "targets", False),
         ("included", "excluded", False),
         ("flag/updateName", "flag/updateName", True),
+        ("configuration", "rule/r1", True),  # an imported configuration replaces every part
+        ("configuration", "on", True),
+        ("configuration", "configuration", True),
+        ("configuration", "flag/updateName", False),
     ],
 )
 def test_which_parts_overlap(a: str, b: str, overlap: bool) -> None:

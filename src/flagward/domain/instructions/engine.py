@@ -9,7 +9,15 @@ from flagward.domain.changes import FlagChange, describe_changes
 from flagward.domain.errors import InstructionError, InvalidRequest
 from flagward.domain.flag_validation import validate_flag
 from flagward.domain.flags import Flag
-from flagward.domain.instructions import flag_level, prerequisites, rules, settings, targets, variations
+from flagward.domain.instructions import (
+    configuration,
+    flag_level,
+    prerequisites,
+    rules,
+    settings,
+    targets,
+    variations,
+)
 from flagward.domain.instructions.context import FlagChangeContext
 from flagward.domain.instructions.params import Handler, Step
 
@@ -25,6 +33,9 @@ ENVIRONMENT_INSTRUCTIONS = frozenset(_ENVIRONMENT_HANDLERS)
 """Instruction kinds that change one environment's configuration (they need ``environmentKey``)."""
 PROJECT_INSTRUCTIONS = frozenset(_PROJECT_HANDLERS)
 """Instruction kinds that change the flag in every environment (they ignore ``environmentKey``)."""
+_OWN_HANDLERS: dict[str, Handler] = {**configuration.HANDLERS}
+FLAGWARD_INSTRUCTIONS = frozenset(_OWN_HANDLERS)
+"""flagward's own environment-level kinds (``replaceFlagConfiguration``: an import proposed for approval)."""
 
 _ELSEWHERE = {"deleteFlag": "delete the flag with DELETE /api/v2/flags/{projectKey}/{featureFlagKey}"}
 
@@ -67,10 +78,11 @@ def _route(flag: Flag, index: int, kind: str, environment_key: str | None) -> tu
     """The handler for ``kind`` and the environment it changes ("" for project-level kinds)."""
     if kind in _PROJECT_HANDLERS:
         return _PROJECT_HANDLERS[kind], ""
-    if kind not in _ENVIRONMENT_HANDLERS:
+    handler = _ENVIRONMENT_HANDLERS.get(kind) or _OWN_HANDLERS.get(kind)
+    if handler is None:
         raise InstructionError(index, kind, _ELSEWHERE.get(kind, "unknown instruction kind for a flag"))
     if not environment_key:
         raise InstructionError(index, kind, "environmentKey is required for this instruction")
     if environment_key not in flag.environments:
         raise InstructionError(index, kind, f"unknown environment '{environment_key}'")
-    return _ENVIRONMENT_HANDLERS[kind], environment_key
+    return handler, environment_key

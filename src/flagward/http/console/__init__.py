@@ -15,6 +15,8 @@ Route map (pages; forms post to the page's own path + a verb):
 - ``/audit`` the audit log (``spec``, ``member``, ``before``) with the chain's verification
 - ``/settings`` -> ``/projects/{key}/settings``: environments' approval rules (POST ``…/{env}/approvals``)
   and SDK credentials (``…/{env}/credentials/{sdk|mobile|client}``, revealed by htmx)
+- ``/projects/{key}/import`` importing from LaunchDarkly (GET the form; POST ``action=plan`` shows the
+  dry run's plan, ``action=import`` imports it)
 - ``/projects/new``, ``/projects/{key}/new-flag``, ``/projects/{key}/settings/new-environment``: forms
   that create (GET the form, POST it)
 - ``/members`` (POST ``/members/invite``, ``/members/{id}/link``, ``/members/{id}/role``);
@@ -41,6 +43,7 @@ from flagward.http.console import (
     pages_compare,
     pages_create,
     pages_flags,
+    pages_import,
     pages_members,
     pages_notifications,
     pages_settings,
@@ -58,6 +61,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages_approvals.router)
     app.include_router(pages_create.router)  # before pages_flags: /projects/new is not a project
     app.include_router(pages_flags.router)
+    app.include_router(pages_import.router)
     app.include_router(pages_compare.router)
     app.include_router(pages_audit.router)
     app.include_router(pages_settings.router)

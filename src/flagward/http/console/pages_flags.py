@@ -115,6 +115,7 @@ def flags_page(
         pages=max(1, -(-listing.total // PAGE_SIZE)),
         link=link,
         may_create=permits(current.actor, "createFlag", resources.flag(listing.project.key, "*")),
+        may_import=permits(current.actor, "importFlags", resources.project(listing.project.key)),
         notice=_created_notice(request, listing.environments),
     )
 

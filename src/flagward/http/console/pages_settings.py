@@ -74,6 +74,7 @@ def _page(
         projects=[p for p, _ in projects],
         environments=environments,
         may_manage=permits(current.actor, "updateApprovalSettings", resources.environment(project_key, "*")),
+        may_import=permits(current.actor, "importFlags", resources.project(project_key)),
         credentials=CREDENTIALS,
         mask=mask,
         max_approvals=MAX_APPROVALS,

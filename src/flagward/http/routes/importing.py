@@ -19,9 +19,16 @@ router = APIRouter(tags=["Import (flagward)"])
 def plan_document(plan: Plan, *, dry_run: bool) -> dict[str, Any]:
     """The plan as the import's response (and the CLI's ``--json`` output)."""
     doc: dict[str, Any] = {"dryRun": dry_run}
-    for outcome, name in ((Outcome.CREATE, "created"), (Outcome.UPDATE, "updated"), (Outcome.UNCHANGED, "unchanged")):
-        doc[name] = [{"item": e.item, "detail": e.detail} for e in plan.items(outcome)]
+    for outcomes, name in (
+        ((Outcome.CREATE,), "created"),
+        ((Outcome.UPDATE,), "updated"),
+        ((Outcome.UNCHANGED, Outcome.REQUESTED), "unchanged"),  # REQUESTED: unchanged but for its requests
+    ):
+        doc[name] = [{"item": e.item, "detail": e.detail} for e in plan.entries if e.outcome in outcomes]
     doc["refused"] = [{"item": r.item, "path": r.path, "reason": r.reason} for r in plan.refusals]
+    doc["requested"] = [
+        {"item": r.item, "environmentKey": r.environment_key, "requestId": r.request_id} for r in plan.requests
+    ]
     return doc
 
 
@@ -41,8 +48,15 @@ def import_payload(
     environmentKey: Annotated[str, Query(description="The environment the payload is of")],
     dryRun: Annotated[bool, Query(description="Only say what would be done")] = False,
     update: Annotated[bool, Query(description="Replace existing items that differ")] = False,
+    asRequests: Annotated[
+        bool,
+        Query(
+            description="Where approval is required and the caller may not bypass it, make approval requests "
+            "(the imported configuration, verbatim) instead of refusing the flag"
+        ),
+    ] = False,
 ) -> dict[str, Any]:
-    options = service.ImportOptions(dry_run=dryRun, update=update)
+    options = service.ImportOptions(dry_run=dryRun, update=update, as_requests=asRequests)
     plan = service.import_environment(
         deps, actor=actor, project_key=projectKey, env_key=environmentKey, payload=payload, options=options
     )

@@ -18,9 +18,19 @@ class ImportItemRep(Read):
     detail: str = Field(description="e.g. the version SDKs are now served")
 
 
+class ImportRequestRep(Read):
+    item: str = Field(description="flags/KEY")
+    environmentKey: str
+    requestId: str | None = Field(description="The approval request's id (null in a dry run: one would be made)")
+
+
 class ImportRep(Read):
     dryRun: bool = Field(description="true: nothing was stored; the lists say what would be")
     created: list[ImportItemRep]
     updated: list[ImportItemRep]
     unchanged: list[ImportItemRep]
     refused: list[ImportRefusalRep]
+    requested: list[ImportRequestRep] = Field(
+        description="asRequests: the approval requests made where approval is required (the imported "
+        "configuration, verbatim, as flagward's own instruction replaceFlagConfiguration)"
+    )

@@ -30,9 +30,11 @@ from flagward.domain.import_items import (
     Outcome,
     Plan,
     Refusal,
+    Requested,
     refusal_from,
 )
 from flagward.domain.instructions import FlagChangeContext
+from flagward.domain.instructions.configuration import configuration_of
 from flagward.domain.projects import Environment
 from flagward.domain.representations import flag_document
 from flagward.domain.sdk_items import flag_item, segment_item
@@ -40,9 +42,10 @@ from flagward.domain.segment_changes import describe_segment_changes, segment_do
 from flagward.domain.segment_validation import SegmentChangeContext, validate_segment
 from flagward.domain.segments import Segment
 from flagward.services._common import load_project, record_audit
+from flagward.services.approval_create import add_import_request
 from flagward.services.authz import segment_resource
 from flagward.services.flag_changes import change_context, commit_flag_change
-from flagward.services.flag_gate import check_flag_write
+from flagward.services.flag_gate import approval_required_in, can_bypass_approval, check_flag_write
 from flagward.services.ports import Deps, UnitOfWork
 from flagward.services.segments import commit_segment_change
 
@@ -54,6 +57,9 @@ REFUSABLE = (InvalidRequest, ApprovalRequired, Forbidden, Conflict, NotFound)
 class ImportOptions:
     dry_run: bool = False  # plan only: nothing is stored
     update: bool = False  # replace existing items that differ (otherwise they are refused)
+    # Where approval is required and the actor may not bypass it: approval requests (the flag's imported
+    # configuration there, verbatim) instead of refusals. Flags only: segments are refused as before.
+    as_requests: bool = False
 
 
 @dataclass
@@ -70,6 +76,8 @@ class Session:
     segments: dict[tuple[str, str], Segment] = field(default_factory=dict)
     # Dry run: the environments of projects it would create or extend (project key -> all of them).
     planned: dict[str, list[Environment]] = field(default_factory=dict)
+    # The approval requests of the item being imported (the plan gets them if the item is not refused).
+    pending: list[Requested] = field(default_factory=list)
 
 
 def project_environments(session: Session, uow: UnitOfWork, project_key: str) -> list[Environment]:
@@ -104,15 +112,19 @@ class Where:
 
 def one_item(session: Session, where: Where, work: Callable[[UnitOfWork], tuple[Outcome, str]]) -> None:
     """Run ``work`` in its own transaction; commit unless refused or dry run."""
+    session.pending.clear()
     try:
         with session.deps.uow() as uow:
             outcome, detail = work(uow)
-            if not session.options.dry_run and outcome in (Outcome.CREATE, Outcome.UPDATE):
+            if not session.options.dry_run and outcome in (Outcome.CREATE, Outcome.UPDATE, Outcome.REQUESTED):
                 uow.commit()
     except REFUSABLE as error:
+        session.pending.clear()
         session.plan.refuse(where.refusal(error))
         return
     session.plan.add(where.item, outcome, detail)
+    session.plan.requests.extend(session.pending)
+    session.pending.clear()
 
 
 # -- segments --------------------------------------------------------------------------------------
@@ -252,7 +264,7 @@ def import_flag(
     existing = existing or uow.flags.get(project_key, imported.key, for_update=not session.options.dry_run)
     if existing is None:
         return _create_flag(session, uow, imported, environments)
-    return _update_flag(session, uow, existing, imported)
+    return _update_flag(session, uow, existing, imported, environments)
 
 
 def _create_flag(
@@ -274,6 +286,7 @@ def _create_flag(
             flag.environments[env.key]["archived"] = flag.archived
     flag.environments = {e.key: flag.environments[e.key] for e in environments}
     validate_flag(flag, _flag_context(session, uow, flag), environments=env_keys)
+    proposals = _propose(session, uow, None, flag, environments, env_keys)
     check_flag_write(uow, actor, before=None, after=flag, environments=environments)
     session.flags[flag.key] = flag
     if not session.options.dry_run:
@@ -294,7 +307,78 @@ def _create_flag(
         )
         for env in environments:
             uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, flag.key, flag.environments[env.key]["version"]))
-    return Outcome.CREATE, _versions(flag, env_keys)
+    _request(session, uow, flag, environments, proposals)
+    return Outcome.CREATE, _versions(flag, env_keys) + _requested_detail(proposals, session.options.dry_run)
+
+
+def _propose(
+    session: Session,
+    uow: UnitOfWork,
+    before: Flag | None,
+    after: Flag,
+    environments: list[Environment],
+    env_keys: list[str],
+) -> dict[str, dict[str, Any]]:
+    """With ``as_requests``: in each imported environment where the change needs approval the actor may
+    not bypass, take the imported configuration out of ``after`` (keeping the stored one, or for a new
+    flag an off one with the imported salt and version) and return it (environment key -> the
+    ``replaceFlagConfiguration`` configuration) to be proposed in an approval request instead."""
+    if not session.options.as_requests:
+        return {}
+    required = approval_required_in(uow, after, environments)
+    proposals: dict[str, dict[str, Any]] = {}
+    for env in environments:
+        if env.key not in env_keys or env.key not in required or can_bypass_approval(session.actor, after, env):
+            continue
+        imported = after.environments[env.key]
+        if before is None:
+            if pristine(after, imported):
+                continue
+            kept = new_config(
+                after.defaults, now=session.deps.clock.now_ms(), track_events=env.default_track_events, version=1
+            )
+            kept["salt"], kept["version"], kept["archived"] = (
+                imported["salt"],
+                imported["version"],
+                imported["archived"],
+            )
+        else:
+            kept = copy.deepcopy(before.environments[env.key])
+            if same_json(configuration_of(kept), configuration_of(imported)):
+                continue
+        proposals[env.key] = configuration_of(imported)
+        after.environments[env.key] = kept
+    return proposals
+
+
+def _request(
+    session: Session, uow: UnitOfWork, flag: Flag, environments: list[Environment], proposals: dict[str, Any]
+) -> None:
+    """The approval requests of ``proposals`` on ``flag`` as stored (in a dry run, only planned)."""
+    for env in environments:
+        if env.key not in proposals:
+            continue
+        request_id = None
+        if not session.options.dry_run:
+            description = f"Import flag {flag.key} into {env.name} (from {session.source})"
+            request = add_import_request(
+                uow,
+                session.deps,
+                session.actor,
+                env=env,
+                flag=flag,
+                description=description,
+                configuration=proposals[env.key],
+            )
+            request_id = request.id
+        session.pending.append(Requested(f"flags/{flag.key}", env.key, request_id))
+
+
+def _requested_detail(proposals: dict[str, Any], dry_run: bool) -> str:
+    if not proposals:
+        return ""
+    verb = "would request" if dry_run else "requested"
+    return f"; approval {verb} in {', '.join(proposals)}"
 
 
 def _versions(flag: Flag, env_keys: list[str]) -> str:
@@ -321,7 +405,9 @@ _METADATA = (
 )
 
 
-def _update_flag(session: Session, uow: UnitOfWork, existing: Flag, imported: Flag) -> tuple[Outcome, str]:
+def _update_flag(
+    session: Session, uow: UnitOfWork, existing: Flag, imported: Flag, environments: list[Environment]
+) -> tuple[Outcome, str]:
     deps, actor = session.deps, session.actor
     env_keys = list(imported.environments)
     after = existing.clone()
@@ -351,6 +437,15 @@ def _update_flag(session: Session, uow: UnitOfWork, existing: Flag, imported: Fl
         where = ", ".join(env_keys)
         raise Conflict(f"flag '{existing.key}' exists and differs (in {where}); --update replaces it")
     validate_flag(after, _flag_context(session, uow, after), environments=env_keys)
+    proposals = _propose(session, uow, existing, after, environments, env_keys)
+    if (
+        proposals
+        and _same_flag(existing, after, env_keys)
+        and all(same_json(getattr(existing, n), getattr(after, n)) for n in _METADATA if session.with_metadata)
+    ):
+        session.flags[existing.key] = existing
+        _request(session, uow, existing, environments, proposals)
+        return Outcome.REQUESTED, _requested_detail(proposals, session.options.dry_run).removeprefix("; ")
     change = describe_changes(existing, after)
     session.flags[existing.key] = after
     committed = commit_flag_change(
@@ -363,7 +458,8 @@ def _update_flag(session: Session, uow: UnitOfWork, existing: Flag, imported: Fl
         persist=not session.options.dry_run,
         delta=_delta(session),
     )
-    return Outcome.UPDATE, _versions(committed, env_keys)
+    _request(session, uow, committed, environments, proposals)
+    return Outcome.UPDATE, _versions(committed, env_keys) + _requested_detail(proposals, session.options.dry_run)
 
 
 def _same_flag(a: Flag, b: Flag, env_keys: list[str]) -> bool:
