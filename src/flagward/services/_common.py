@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flagward.domain.accounts import Actor
 from flagward.domain.audit import Access, AuditActor, AuditEntry
-from flagward.domain.errors import NotFound
+from flagward.domain.errors import NotFound, OptimisticLockError
 from flagward.domain.flags import Flag
 from flagward.domain.ids import new_object_id
 from flagward.domain.projects import Environment, Project
@@ -101,3 +101,17 @@ def record_audit(
     appended = uow.audit.append(entry)
     enqueue_deliveries(uow, clock, appended)  # the webhooks that want this entry, in this transaction
     return appended
+
+
+def run_each(ids: Iterable[str], run_one: Callable[[str], bool]) -> list[str]:
+    """The scheduler's loop: ``run_one`` each due id in its own transaction (it locks the row and re-checks
+    it, so each runs exactly once across processes, and answers whether it ran here). An id whose
+    transaction loses a race with a concurrent one is left for the next run. Returns the ids run here."""
+    done: list[str] = []
+    for item_id in ids:
+        try:
+            if run_one(item_id):
+                done.append(item_id)
+        except OptimisticLockError:
+            continue
+    return done

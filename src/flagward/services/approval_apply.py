@@ -18,14 +18,14 @@ from flagward.domain import approvals as domain
 from flagward.domain.accounts import Actor, ActorKind, Role
 from flagward.domain.approvals import ApprovalRequest, ResourceKind, Status
 from flagward.domain.audit import AuditAction
-from flagward.domain.errors import ApprovalRequired, DomainError, InvalidRequest, NotFound, OptimisticLockError
+from flagward.domain.errors import ApprovalRequired, DomainError, InvalidRequest, NotFound
 from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services import scheduled_changes, triggers
 from flagward.services._approvals import Scope, audit, load_request, settings_for
-from flagward.services._common import load_environment, load_flag
+from flagward.services._common import load_environment, load_flag, run_each
 from flagward.services.authz import request_rights
 from flagward.services.flag_changes import change_context, commit_flag_change, deletes
 from flagward.services.flags import delete_loaded_flag
@@ -186,14 +186,7 @@ def run_due(deps: Deps, *, limit: int = 20) -> list[str]:
     transaction loses a race is left for the next run. Returns the ids executed here."""
     with deps.uow() as uow:
         due = uow.approvals.due(deps.clock.now_ms(), limit)
-    done: list[str] = []
-    for request_id in due:
-        try:
-            if _run_one(deps, request_id):
-                done.append(request_id)
-        except OptimisticLockError:
-            continue
-    return done
+    return run_each(due, lambda request_id: _run_one(deps, request_id))
 
 
 def _run_one(deps: Deps, request_id: str) -> bool:

@@ -20,7 +20,6 @@ from flagward.domain.errors import (
     Forbidden,
     InvalidRequest,
     NotFound,
-    OptimisticLockError,
 )
 from flagward.domain.expiring_targets import ExpiringTarget, ExpiryInstruction
 from flagward.domain.flags import Flag
@@ -29,7 +28,7 @@ from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.domain.segment_validation import target_keys
 from flagward.domain.segments import Segment
-from flagward.services._common import load_environment, load_flag, record_audit
+from flagward.services._common import load_environment, load_flag, record_audit, run_each
 from flagward.services.flag_changes import change_context, commit_flag_change
 from flagward.services.flag_gate import approval_required_in, can_bypass_approval
 from flagward.services.ports import Deps, UnitOfWork
@@ -268,14 +267,7 @@ def run_due(deps: Deps, *, limit: int = 20) -> list[str]:
     processes (the row is locked, and gone or failed once handled). Returns the ids handled here."""
     with deps.uow() as uow:
         due = uow.expiring_targets.due(deps.clock.now_ms(), limit)
-    done: list[str] = []
-    for target_id in due:
-        try:
-            if _run_one(deps, target_id):
-                done.append(target_id)
-        except OptimisticLockError:
-            continue
-    return done
+    return run_each(due, lambda target_id: _run_one(deps, target_id))
 
 
 def _run_one(deps: Deps, target_id: str) -> bool:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from flagward.domain.accounts import Actor, ActorKind, Role
 from flagward.domain.audit import flag_spec
-from flagward.domain.errors import ApprovalRequired, InvalidRequest, NotFound, OptimisticLockError
+from flagward.domain.errors import ApprovalRequired, InvalidRequest, NotFound
 from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.scheduled_changes import ScheduledChange, ScheduleStatus
-from flagward.services._common import load_flag, record_audit
+from flagward.services._common import load_flag, record_audit, run_each
 from flagward.services.flag_changes import change_context, commit_flag_change
 from flagward.services.ports import Deps, UnitOfWork
 from flagward.services.scheduled_changes import ACTION
@@ -32,14 +32,7 @@ def run_due(deps: Deps, *, limit: int = 20) -> list[str]:
     once across processes. Returns the ids executed (or failed) here."""
     with deps.uow() as uow:
         due = uow.scheduled_changes.due(deps.clock.now_ms(), limit)
-    done: list[str] = []
-    for change_id in due:
-        try:
-            if _run_one(deps, change_id):
-                done.append(change_id)
-        except OptimisticLockError:
-            continue
-    return done
+    return run_each(due, lambda change_id: _run_one(deps, change_id))
 
 
 def _run_one(deps: Deps, change_id: str) -> bool:
