@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from flagward.domain import resources
 from flagward.domain.access import Access, Policy
 from flagward.domain.accounts import (
     AccessToken,
@@ -23,7 +24,6 @@ from flagward.domain.rate_limits import SignInLimits
 from flagward.domain.representations import member_document
 from flagward.services import roles, throttling
 from flagward.services._common import record_audit
-from flagward.services.members import member_spec
 from flagward.services.ports import Deps, MemberQuery, Page, UnitOfWork
 from flagward.services.tokens import NewToken, create_token, new_token_secret
 
@@ -258,7 +258,7 @@ def _make_owner(uow: UnitOfWork, deps: Deps, email: str, now: int, *, audited: b
             kind="member",
             name=member.email,
             actions=[AuditAction.UPDATE_MEMBER_ROLE if before else AuditAction.CREATE_MEMBER],
-            resource=member_spec(member.id),
+            resource=resources.member(member.id),
             title_verb="updated" if before else "added",
             description=f"Made {member.email} the account's owner at startup: the account had no owner",
             previous=before,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from flagward.domain import resources
 from flagward.domain.accounts import Actor, ActorKind, Member, Role, hash_token
 from flagward.domain.audit import AuditAction
 from flagward.domain.authorization import authorize
@@ -17,7 +18,7 @@ from flagward.domain.invitations import INVITATION_TTL_MS, invitation_email, inv
 from flagward.domain.outbox import MessageKind, NewMessage
 from flagward.services._common import record_audit
 from flagward.services.auth import SESSION_TTL_MS, SignedIn
-from flagward.services.members import NewMember, add_member, load_member, member_spec, store_password, valid_email
+from flagward.services.members import NewMember, add_member, load_member, store_password, valid_email
 from flagward.services.ports import Deps, MemberQuery, Page, UnitOfWork
 
 INVALID_LINK = (
@@ -46,7 +47,7 @@ def invite_member(deps: Deps, *, actor: Actor, email: str, role: Role, base_url:
     """Add a member (as ``POST /api/v2/members`` does) and issue their link, in one transaction.
 
     Raises Forbidden, InvalidRequest, Conflict (email in use)."""
-    authorize(actor, "createMember", member_spec("*"))
+    authorize(actor, "createMember", resources.member("*"))
     valid_email(email)
     with deps.uow() as uow:
         member = add_member(uow, deps, actor, NewMember(email=email, role=role))
@@ -60,7 +61,7 @@ def issue_link(deps: Deps, *, actor: Actor, member_id: str, base_url: str) -> In
 
     Raises Forbidden, NotFound, InvalidRequest (the member has no access). The action is flagward's
     ``sendMemberInvitation`` on the member."""
-    authorize(actor, "sendMemberInvitation", member_spec(member_id))
+    authorize(actor, "sendMemberInvitation", resources.member(member_id))
     with deps.uow() as uow:
         member = load_member(uow, member_id)
         if member.role.rank > actor.role.rank:
@@ -86,7 +87,7 @@ def _issue(uow: UnitOfWork, deps: Deps, actor: Actor, member: Member, base_url: 
         kind="member",
         name=member.email,
         actions=[AuditAction.UPDATE_MEMBER],
-        resource=member_spec(member.id),
+        resource=resources.member(member.id),
         title_verb="updated",
         description=f"Issued a one-time link for member {member.email} to set their password",
     )
@@ -135,7 +136,7 @@ def accept_invitation(deps: Deps, *, token: str, password: str) -> SignedIn:
 
 def member_statuses(deps: Deps, *, actor: Actor) -> list[MemberStatus]:
     """Every member with whether they can sign in yet and their live link (read access, as the REST list)."""
-    authorize(actor, "viewMember", member_spec("*"))
+    authorize(actor, "viewMember", resources.member("*"))
     with deps.uow(write=False) as uow:
         members, _ = uow.members.find(MemberQuery(page=Page(limit=1000)))
         links = uow.invitations.pending(deps.clock.now_ms())

@@ -30,10 +30,6 @@ class NewMember:
     custom_roles: list[str] = field(default_factory=list)  # keys or ids
 
 
-def member_spec(member_id: str) -> str:
-    return f"member/{member_id}"
-
-
 def _check_grant(actor: Actor, role: Role) -> None:
     if role.rank > actor.role.rank:
         raise Forbidden(f"You cannot grant the role '{role}', which is above your own")
@@ -54,7 +50,7 @@ def valid_email(email: object) -> str:
 
 def create_members(deps: Deps, *, actor: Actor, new: list[NewMember]) -> list[Member]:
     """Add members (all or none). Raises Forbidden, InvalidRequest, Conflict (email in use)."""
-    authorize(actor, "createMember", member_spec("*"))
+    authorize(actor, "createMember", resources.member("*"))
     if not new:
         raise InvalidRequest("the body must list at least one member")
     emails = [valid_email(m.email).lower() for m in new]
@@ -103,7 +99,7 @@ def add_member(uow: UnitOfWork, deps: Deps, actor: Actor, spec: NewMember) -> Me
         kind="member",
         name=member.email,
         actions=[AuditAction.CREATE_MEMBER],
-        resource=member_spec(member.id),
+        resource=resources.member(member.id),
         title_verb="added",
         description=f"Added member {member.email} with role {member.role}",
         current=member_document(member),
@@ -120,13 +116,13 @@ def _password_hash(deps: Deps, password: str | None) -> str | None:
 
 
 def get_member(deps: Deps, *, actor: Actor, member_id: str) -> Member:
-    authorize(actor, "viewMember", member_spec(member_id))
+    authorize(actor, "viewMember", resources.member(member_id))
     with deps.uow(write=False) as uow:
         return load_member(uow, member_id)
 
 
 def list_members(deps: Deps, *, actor: Actor, query: MemberQuery) -> tuple[list[Member], int]:
-    authorize(actor, "viewMember", member_spec("*"))
+    authorize(actor, "viewMember", resources.member("*"))
     with deps.uow(write=False) as uow:
         return uow.members.find(query)
 
@@ -159,9 +155,9 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
             raise InvalidRequest("emailNotifications must be true or false")
         custom_role_ids = resolve_role_ids(uow, after.get("customRoles"), field="customRoles")
         changed_custom_roles = custom_role_ids != member.custom_role_ids
-        authorize_all(actor, [(a, member_spec(member.id)) for a in member_patch_actions(before, after)])
+        authorize_all(actor, [(a, resources.member(member.id)) for a in member_patch_actions(before, after)])
         if changed_custom_roles:
-            authorize(actor, "updateCustomRole", member_spec(member.id))
+            authorize(actor, "updateCustomRole", resources.member(member.id))
             member.custom_role_ids = custom_role_ids
         changed_role = role is not member.role
         member.role = role
@@ -178,7 +174,7 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
                 kind="member",
                 name=member.email,
                 actions=_patch_actions(changed_role, changed_custom_roles),
-                resource=member_spec(member.id),
+                resource=resources.member(member.id),
                 title_verb="updated",
                 description=f"Updated member {member.email}",
                 previous=before,
@@ -209,7 +205,7 @@ def _patch_actions(changed_role: bool, changed_custom_roles: bool) -> list[Audit
 
 def delete_member(deps: Deps, *, actor: Actor, member_id: str) -> None:
     """Remove a member with their personal tokens and sessions. The last owner cannot be removed."""
-    authorize(actor, "deleteMember", member_spec(member_id))
+    authorize(actor, "deleteMember", resources.member(member_id))
     with deps.uow() as uow:
         uow.members.lock_owners()  # before reading: "the last owner" must still be true at commit
         member = load_member(uow, member_id)
@@ -228,7 +224,7 @@ def delete_member(deps: Deps, *, actor: Actor, member_id: str) -> None:
             kind="member",
             name=member.email,
             actions=[AuditAction.DELETE_MEMBER],
-            resource=member_spec(member.id),
+            resource=resources.member(member.id),
             title_verb="removed",
             description=f"Removed member {member.email}",
             previous=member_document(member),
@@ -264,7 +260,7 @@ def store_password(uow: UnitOfWork, deps: Deps, actor: Actor, member: Member, pa
         kind="member",
         name=member.email,
         actions=[AuditAction.UPDATE_MEMBER],
-        resource=member_spec(member.id),
+        resource=resources.member(member.id),
         title_verb="updated",
         description=f"Set the password of member {member.email}{how}",
     )

@@ -36,10 +36,6 @@ class ImportResult:
     message: str | None = None
 
 
-def team_spec(key: str) -> str:
-    return f"team/{key}"
-
-
 def load_team(uow: UnitOfWork, key: str, *, for_update: bool = False) -> Team:
     """The team; writers pass ``for_update``: a membership change is computed from the members read."""
     team = uow.teams.get(key, for_update=for_update)
@@ -55,7 +51,7 @@ def _check_members(uow: UnitOfWork, member_ids: list[str], *, field: str) -> Non
 
 
 def create_team(deps: Deps, *, actor: Actor, new: NewTeam) -> Team:
-    authorize(actor, "createTeam", team_spec(new.key if isinstance(new.key, str) and new.key else "*"))
+    authorize(actor, "createTeam", resources.team(new.key if isinstance(new.key, str) and new.key else "*"))
     validate_key(new.key)
     if not isinstance(new.name, str) or not new.name.strip():
         raise InvalidRequest("name is required")
@@ -84,7 +80,7 @@ def create_team(deps: Deps, *, actor: Actor, new: NewTeam) -> Team:
             kind="team",
             name=team.name,
             actions=[AuditAction.CREATE_TEAM],
-            resource=team_spec(team.key),
+            resource=resources.team(team.key),
             title_verb="created",
             description=f"Created team {team.name}",
             current=audit_document(team),
@@ -94,13 +90,13 @@ def create_team(deps: Deps, *, actor: Actor, new: NewTeam) -> Team:
 
 
 def get_team(deps: Deps, *, actor: Actor, key: str) -> Team:
-    authorize(actor, "viewTeam", team_spec(key))
+    authorize(actor, "viewTeam", resources.team(key))
     with deps.uow(write=False) as uow:
         return load_team(uow, key)
 
 
 def list_teams(deps: Deps, *, actor: Actor, query: str | None, page: Page) -> tuple[list[Team], int]:
-    authorize(actor, "viewTeam", team_spec("*"))
+    authorize(actor, "viewTeam", resources.team("*"))
     with deps.uow(write=False) as uow:
         return uow.teams.find(query, page)
 
@@ -199,14 +195,14 @@ def _string_list(value: Any, index: int, kind: str) -> list[str]:
 def patch_team(deps: Deps, *, actor: Actor, key: str, instructions: object, comment: str | None = None) -> Team:
     """Semantic patch; all instructions apply or none. Each is authorized as its action on the team
     (``updateTeamMembers``, ``updateTeamName``, ``updateTeamDescription``), before anything is stored."""
-    authorize(actor, "viewTeam", team_spec(key))
+    authorize(actor, "viewTeam", resources.team(key))
     if not isinstance(instructions, list) or not instructions:
         raise InvalidRequest("instructions must be a non-empty list")
     with deps.uow() as uow:
         team = load_team(uow, key, for_update=True)
         before = audit_document(team)
         actions = [a for i, ins in enumerate(instructions) if (a := _apply_team_instruction(uow, team, i, ins))]
-        authorize_all(actor, [(a, team_spec(key)) for a in dict.fromkeys(actions)])
+        authorize_all(actor, [(a, resources.team(key)) for a in dict.fromkeys(actions)])
         if actions:
             team.version += 1
             team.last_modified = deps.clock.now_ms()
@@ -218,7 +214,7 @@ def patch_team(deps: Deps, *, actor: Actor, key: str, instructions: object, comm
                 kind="team",
                 name=team.name,
                 actions=actions,
-                resource=team_spec(key),
+                resource=resources.team(key),
                 title_verb="updated",
                 description=f"Updated team {team.name}",
                 comment=comment,
@@ -234,7 +230,7 @@ def add_team_members_by_email(deps: Deps, *, actor: Actor, key: str, emails: lis
 
     Unknown emails are reported per line; nothing is added unless every email is known.
     """
-    authorize(actor, "updateTeamMembers", team_spec(key))
+    authorize(actor, "updateTeamMembers", resources.team(key))
     if not emails:
         raise InvalidRequest("file must list at least one email address")
     with deps.uow() as uow:
@@ -262,7 +258,7 @@ def add_team_members_by_email(deps: Deps, *, actor: Actor, key: str, emails: lis
                 kind="team",
                 name=team.name,
                 actions=[AuditAction.UPDATE_TEAM_MEMBERS],
-                resource=team_spec(key),
+                resource=resources.team(key),
                 title_verb="updated",
                 description=f"Added {len(found)} members to team {team.name}",
             )
@@ -271,7 +267,7 @@ def add_team_members_by_email(deps: Deps, *, actor: Actor, key: str, emails: lis
 
 
 def delete_team(deps: Deps, *, actor: Actor, key: str) -> None:
-    authorize(actor, "updateTeamMembers", team_spec(key))
+    authorize(actor, "updateTeamMembers", resources.team(key))
     with deps.uow() as uow:
         team = load_team(uow, key, for_update=True)
         requiring = environments_requiring(uow, key)
@@ -288,7 +284,7 @@ def delete_team(deps: Deps, *, actor: Actor, key: str) -> None:
             kind="team",
             name=team.name,
             actions=[AuditAction.DELETE_TEAM],
-            resource=team_spec(key),
+            resource=resources.team(key),
             title_verb="deleted",
             description=f"Deleted team {team.name}",
             previous=audit_document(team),
