@@ -64,6 +64,12 @@ def _own(member_id: str | None) -> tuple[Statement, ...]:
     return (_allow([f"member/{member_id}"], ["updateEmailNotifications"]),)
 
 
+def reader_view() -> tuple[Statement, ...]:
+    """The reader's view of everything, without a member's own tokens: what a custom role's
+    ``basePermissions: reader`` adds to its policy (``domain.roles.granted_policy``)."""
+    return _reader(None)
+
+
 def _reader(member_id: str | None) -> tuple[Statement, ...]:
     statements = [_allow(VIEWABLE, ["view*"])]
     if member_id is not None:

@@ -1,8 +1,10 @@
 """Custom roles: named policies (LaunchDarkly's ``CustomRole``) given to members, teams and tokens.
 
 A role's ``policy`` is a list of statements in LaunchDarkly's policy language (``domain.policy``).
-``base_permissions`` is LaunchDarkly's ``basePermissions``: the built-in role a member holding only
-custom roles starts from (``reader`` or ``no_access``; None when unset).
+``base_permissions`` is LaunchDarkly's ``basePermissions``: what the role grants where its policy says
+nothing (``reader`` or ``no_access``; None when unset, which is ``no_access``). ``granted_policy`` is what
+holding the role grants: its statements, and with ``reader`` the reader's view appended. Within one
+policy a deny beats an allow, so the role's own denies still hold against that view.
 
 Keys follow LaunchDarkly: unique, immutable, ``validate_key``'s alphabet. A role is named by its key
 or its id wherever LaunchDarkly accepts either (``/roles/{customRoleKey}``, member ``customRoles``).
@@ -11,8 +13,11 @@ or its id wherever LaunchDarkly accepts either (``/roles/{customRoleKey}``, memb
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from flagward.domain.access import Policy
+from flagward.domain.builtin_roles import reader_view
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.policy import Statement, parse_statements
 
@@ -38,6 +43,17 @@ class RoleHolders:
 
     member_ids: tuple[str, ...] = ()
     team_keys: tuple[str, ...] = ()
+
+
+def granted_policy(role: CustomRole) -> Policy:
+    """What holding ``role`` grants (``base_permissions`` applied): one object per distinct policy, so it
+    is compiled once (``domain.access.compile_policy``)."""
+    return _granted(role.policy, role.base_permissions == "reader")
+
+
+@lru_cache(maxsize=4096)
+def _granted(policy: Policy, reader: bool) -> Policy:
+    return policy + reader_view() if reader else policy
 
 
 def parse_policy(raw: object, *, field: str = "policy") -> tuple[Statement, ...]:

@@ -30,6 +30,7 @@ from flagward.domain.roles import (
     RoleHolders,
     check_description,
     check_name,
+    granted_policy,
     parse_base_permissions,
     parse_policy,
     role_document,
@@ -227,7 +228,7 @@ def member_policies(uow: UnitOfWork, member: Member) -> tuple[Policy, ...]:
     names = [*member.custom_role_ids, *(k for keys in member.team_role_keys.values() for k in keys)]
     found = uow.roles.resolve(names)
     roles = {found[n].id: found[n] for n in names if n in found}
-    return tuple(role.policy for role in roles.values())
+    return tuple(granted_policy(role) for role in roles.values())
 
 
 def token_policies(uow: UnitOfWork, token: AccessToken) -> tuple[Policy, ...] | None:
@@ -239,4 +240,4 @@ def token_policies(uow: UnitOfWork, token: AccessToken) -> tuple[Policy, ...] | 
     if not token.custom_role_ids:
         return None
     found = uow.roles.resolve(token.custom_role_ids)
-    return tuple(found[i].policy for i in token.custom_role_ids if i in found)
+    return tuple(granted_policy(found[i]) for i in token.custom_role_ids if i in found)
