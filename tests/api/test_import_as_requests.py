@@ -355,7 +355,7 @@ def test_without_as_requests_the_gate_refuses_segments_item_by_item(
 
 
 def test_as_requests_makes_a_segment_request_whose_approval_keeps_every_bucket(
-    server: ServerProcess, admin: httpx.Client, importer: str
+    server: ServerProcess, admin: httpx.Client, importer: str, member: accounts.Account
 ) -> None:
     project = _segment_gated_project(admin)
     planned = _import_segments(server, importer, project, SEGMENT_PAYLOAD, asRequests="true", dryRun="true")
@@ -384,6 +384,10 @@ def test_as_requests_makes_a_segment_request_whose_approval_keeps_every_bucket(
     assert instruction["kind"] == "replaceSegmentConfiguration"
     assert instruction["configuration"]["rules"][0]["_id"] == "seg-rule"
     assert instruction["configuration"]["salt"] == "segment-salt-from-launchdarkly"
+    page = httpx.get(f"{server.url}/approvals/{requested['requestId']}", cookies={SESSION_COOKIE: member.session})
+    assert page.status_code == 200  # the console tells reviewers what it does, in words
+    assert "Replace the segment&#39;s targets and rules with the imported ones: include alice" in page.text
+    assert "50% of them by email; salt &#39;segment-salt-from-launchdarkly&#39; (rollout buckets kept)" in page.text
     # conflicts like flags': another pending request on the segment's targeting overlaps the import
     other = admin.post(
         "/api/v2/approval-requests",

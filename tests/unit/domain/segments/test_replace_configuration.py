@@ -8,9 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flagward.domain.audit import AuditAction
 from flagward.domain.conflicts import instruction_part, parts_overlap
+from flagward.domain.describe import describe_segment_instructions, describe_unknown
 from flagward.domain.segment_changes import FLAGWARD_SEGMENT_INSTRUCTIONS, SEGMENT_INSTRUCTION_KINDS
 from flagward.domain.segment_configuration import (
     KIND,
@@ -25,6 +28,12 @@ from tests.unit.domain.segments.factories import (
     make_segment,
     rejected,
     segment_clause,
+)
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
 )
 
 
@@ -106,3 +115,22 @@ def test_it_is_flagward_s_own_and_overlaps_every_part_of_the_segment_s_targeting
     for other in ({"kind": "addIncludedTargets"}, {"kind": "removeRule", "ruleId": "r1"}, {"kind": "reorderRules"}):
         assert parts_overlap(part, instruction_part(other))
     assert not parts_overlap(part, instruction_part({"kind": "updateName"}))
+
+
+def test_it_reads_as_words() -> None:
+    [text] = describe_segment_instructions([{"kind": KIND, "configuration": _imported()}])
+    assert text == (
+        "Replace the segment's targets and rules with the imported ones: include alice; include org contexts "
+        "acme; exclude mallory; rule 1 ('rule-from-ld'): users whose email ends with .edu, 30% of them by "
+        "email; salt 'segment-salt-from-launchdarkly' (rollout buckets kept)"
+    )
+    assert describe_segment_instructions([{"kind": "updateName", "value": "x"}]) == [
+        describe_unknown({"kind": "updateName", "value": "x"})
+    ]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.dictionaries(st.sampled_from([*SEGMENT_CONFIGURATION_FIELDS, "x"]), JSON, max_size=6) | JSON)
+def test_a_garbled_configuration_still_reads_as_a_sentence(configuration: Any) -> None:
+    [text] = describe_segment_instructions([{"kind": KIND, "configuration": configuration}])
+    assert text.startswith("Replace the segment's targets and rules with")
