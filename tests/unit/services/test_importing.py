@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from flagward.domain.accounts import SYSTEM_ACTOR, Actor, Role
 from flagward.domain.errors import Forbidden
 from flagward.domain.import_items import Outcome, Plan
+from flagward.services.approval_settings import get_settings, patch_settings
 from flagward.services.environments import patch_environment
 from flagward.services.exporting import export_environment, export_rest
 from flagward.services.flags import get_flag
@@ -184,6 +185,22 @@ def test_rest_representations_round_trip_with_names_tags_and_ids(world: World) -
     assert copied.environments["production"] | {"sel": ""} == source.environments["production"] | {"sel": ""}
     again = import_rest(other.deps, actor=other_owner, files=files, options=ImportOptions())
     assert {e.outcome for e in again.entries} == {Outcome.UNCHANGED}
+
+
+def test_rest_representations_bring_the_segment_approval_settings_along(world: World) -> None:
+    owner = world.member(Role.OWNER)
+    _import(world, owner, _payload())
+    body = {"environmentKey": "production", "resourceKind": "segment", "minNumApprovals": 2}
+    patch_settings(world.deps, actor=owner, project_key="shop", body={**body, "requiredApprovalTags": ["gated"]})
+    files = export_rest(world.deps, actor=owner, project_key="shop")
+    [production] = [e for e in files["projects/shop.json"]["environments"]["items"] if e["key"] == "production"]
+    assert production["resourceApprovalSettings"]["segment"]["requiredApprovalTags"] == ["gated"]
+    other = World()
+    assert import_rest(other.deps, actor=other.member(Role.OWNER), files=files, options=ImportOptions()).refusals == []
+    copied = get_settings(other.deps, actor=owner, project_key="shop", environment_key=None, resource_kind="segment")
+    source = get_settings(world.deps, actor=owner, project_key="shop", environment_key=None, resource_kind="segment")
+    assert copied == source
+    assert copied["segment"]["environments"]["production"]["minNumApprovals"] == 2
 
 
 def test_a_rest_flag_file_with_a_bad_rule_is_refused_with_the_file_and_path(world: World) -> None:

@@ -14,6 +14,7 @@ from flagward.domain.errors import InvalidRequest
 from flagward.domain.flags import Flag
 from flagward.domain.import_items import Outcome, Plan, Refusal, prerequisite_cycles, prerequisite_order
 from flagward.domain.import_rest import flag_from_rest, segment_from_rest
+from flagward.services.approval_settings import patch_settings
 from flagward.services.environments import NewEnvironment, create_environment, patch_environment
 from flagward.services.importing.items import (
     REFUSABLE,
@@ -127,9 +128,14 @@ def ensure_rest_project(session: Session, project_key: str, doc: Any) -> None:
                     create_environment(deps, actor=session.actor, project_key=project_key, new=spec)
         for spec in specs:
             session.plan.add(f"environments/{project_key}/{spec.key}", Outcome.CREATE)
-            settings = next(e.get("approvalSettings") for e in env_docs if e["key"] == spec.key)
+            env_doc = next(e for e in env_docs if e["key"] == spec.key)
+            settings = env_doc.get("approvalSettings")
             if not dry_run and isinstance(settings, dict):
                 _approval_settings(session, project_key, spec.key, settings)
+            by_kind = env_doc.get("resourceApprovalSettings")
+            segment_settings = by_kind.get("segment") if isinstance(by_kind, dict) else None
+            if not dry_run and isinstance(segment_settings, dict):
+                _segment_approval_settings(session, project_key, spec.key, segment_settings)
     except REFUSABLE as error:
         session.plan.refuse(Refusal(f"projects/{project_key}", f"projects/{project_key}.json", error.message))
 
@@ -159,6 +165,13 @@ _APPROVAL_FIELDS = (
     "serviceKind",
     "serviceConfig",
 )
+
+
+def _segment_approval_settings(session: Session, project_key: str, env_key: str, settings: dict[str, Any]) -> None:
+    """LaunchDarkly's ``resourceApprovalSettings.segment``: the environment's segment approval settings."""
+    body = {name: settings[name] for name in _APPROVAL_FIELDS if name in settings}
+    body.update(environmentKey=env_key, resourceKind="segment")
+    patch_settings(session.deps, actor=session.actor, project_key=project_key, body=body)
 
 
 def _approval_settings(session: Session, project_key: str, env_key: str, settings: dict[str, Any]) -> None:
