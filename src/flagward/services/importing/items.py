@@ -14,6 +14,7 @@ that SDKs never see a version go back (a key deleted before, or an update of a s
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,7 +125,8 @@ def one_item(session: Session, where: Where, work: Callable[[UnitOfWork], tuple[
         session.plan.refuse(where.refusal(error))
         return
     session.plan.add(where.item, outcome, detail)
-    session.plan.requests.extend(session.pending)
+    # Named as the plan names the item (``flags/P/F`` and ``segments/P/E/S`` in a REST import).
+    session.plan.requests.extend(dataclasses.replace(r, item=where.item) for r in session.pending)
     session.pending.clear()
 
 
