@@ -1,8 +1,12 @@
 """Importing into an environment that requires approval, as a member whose custom role allows
-``importFlags`` but not ``bypassRequiredApproval``: without ``asRequests`` the flag is refused with the
-gate's reason; with it, the flag is created off there and an approval request carries the imported
-configuration verbatim (flagward's ``replaceFlagConfiguration``); once approved and applied, SDKs are
-served exactly what an import with the bypass right serves (salt, rule ids, rollout: the same buckets)."""
+``importFlags`` but not ``bypassRequiredApproval`` nor ``bypassRequiredSegmentApproval``: without
+``asRequests`` the flag is refused with the gate's reason; with it, the flag is created off there and an
+approval request carries the imported configuration verbatim (flagward's ``replaceFlagConfiguration``);
+once approved and applied, SDKs are served exactly what an import with the bypass right serves (salt,
+rule ids, rollout: the same buckets). Segments likewise where the environment's segments require
+approval: refused item by item, or created empty (salt kept) with a ``replaceSegmentConfiguration``
+request whose application gives the imported segment, every context in the same bucket (evaluated by
+``ldclient`` on the SDK payloads before and after)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,11 @@ from launchdarkly_api.api.access_tokens_api import AccessTokensApi
 from launchdarkly_api.api.account_members_api import AccountMembersApi
 from launchdarkly_api.api.custom_roles_api import CustomRolesApi
 from launchdarkly_api.models import AccessTokenPost, CustomRolePost, PatchOperation, StatementPost
+from ldclient import Context as LdContext
+from ldclient.impl.evaluator import Evaluator as LdEvaluator
+from ldclient.impl.events.types import EventFactory
+from ldclient.impl.model import FeatureFlag
+from ldclient.impl.model import Segment as LdSegment
 
 from flagward.http.deps import SESSION_COOKIE
 from tests.support import accounts, ldapi
@@ -55,6 +64,8 @@ IMPORTER = [
     StatementPost(effect="allow", resources=["proj/*:env/*"], actions=["*"]),
     StatementPost(effect="allow", resources=["proj/*:env/*:flag/*"], actions=["*"]),
     StatementPost(effect="deny", resources=["proj/*:env/*:flag/*"], actions=["bypassRequiredApproval"]),
+    StatementPost(effect="allow", resources=["proj/*:env/*:segment/*"], actions=["*"]),
+    StatementPost(effect="deny", resources=["proj/*:env/*:segment/*"], actions=["bypassRequiredSegmentApproval"]),
 ]
 
 
@@ -217,3 +228,214 @@ def test_an_update_of_a_gated_configuration_becomes_a_request_and_the_cli_does_t
     request = admin.get(url).json()
     assert request["requestorId"] == member.id
     assert request["instructions"][0]["configuration"]["targets"][0]["values"] == ["alice", "bob"]
+
+
+# -- segments --------------------------------------------------------------------------------------
+
+SEGMENT_PAYLOAD: dict[str, Any] = {
+    "segments": {
+        "beta": {
+            "key": "beta",
+            "version": 4,
+            "salt": "segment-salt-from-launchdarkly",
+            "included": ["alice"],
+            "excluded": ["mallory"],
+            "includedContexts": [{"contextKind": "org", "values": ["acme"]}],
+            "rules": [
+                {
+                    "id": "seg-rule",
+                    "clauses": [{"attribute": "plan", "op": "in", "values": ["pro"], "negate": False}],
+                    "weight": 50000,
+                    "bucketBy": "email",
+                    "rolloutContextKind": "user",
+                }
+            ],
+        },
+    },
+    "flags": {
+        "beta-access": {
+            "key": "beta-access",
+            "version": 3,
+            "on": True,
+            "salt": "flag-salt",
+            "variations": [False, True],
+            "offVariation": 0,
+            "fallthrough": {"variation": 0},
+            "rules": [
+                {
+                    "id": "in-beta",
+                    "clauses": [{"attribute": "", "op": "segmentMatch", "values": ["beta"], "negate": False}],
+                    "variation": 1,
+                }
+            ],
+        },
+    },
+}
+CONTEXTS = [
+    {
+        "kind": "multi",
+        "user": {"key": f"user-{i}", "email": f"u{i}@example.com", "plan": ["free", "pro"][i % 2]},
+        "org": {"key": ["acme", "globex"][i % 7 == 0]},
+    }
+    for i in range(300)
+] + [{"key": "alice"}, {"key": "mallory", "plan": "pro", "email": "m@example.com"}]
+
+
+def _segment_gated_project(admin: httpx.Client) -> str:
+    """A project whose production segments require approval (its flags do not)."""
+    project = unique("seggated")
+    assert admin.post("/api/v2/projects", json={"key": project, "name": project}).status_code == 201
+    settings = {"environmentKey": "production", "resourceKind": "segment", "required": True, "minNumApprovals": 1}
+    response = admin.patch(
+        f"/api/v2/approval-requests/projects/{project}/settings", json=settings, headers={"LD-API-Version": "beta"}
+    )
+    assert response.status_code == 200, response.text
+    return project
+
+
+def _import_segments(
+    server: ServerProcess, token: str, project: str, payload: dict[str, Any], **params: str
+) -> dict[str, Any]:
+    response = httpx.post(
+        f"{server.url}/api/v2/projects/{project}/import",
+        params={"environmentKey": "production", **params},
+        json=payload,
+        headers={"Authorization": token},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _sdk_payload(server: ServerProcess, admin: httpx.Client, project: str) -> dict[str, Any]:
+    env = admin.get(f"/api/v2/projects/{project}/environments/production").json()
+    payload: dict[str, Any] = httpx.get(f"{server.url}/sdk/latest-all", headers={"Authorization": env["apiKey"]}).json()
+    return payload
+
+
+def _evaluations(payload: dict[str, Any]) -> list[tuple[Any, str]]:
+    """``beta-access`` for every context, by LaunchDarkly's own evaluator (``ldclient``) on ``payload``."""
+    flag = FeatureFlag(payload["flags"]["beta-access"])
+    segments = {k: LdSegment(s) for k, s in payload["segments"].items()}
+    no_big_segments: Any = None
+    evaluator = LdEvaluator(lambda key: None, segments.get, no_big_segments)
+    results = []
+    for raw in CONTEXTS:
+        detail = evaluator.evaluate(flag, LdContext.from_dict(raw), EventFactory(False)).detail
+        results.append((detail.variation_index, json.dumps(detail.reason, sort_keys=True)))
+    return results
+
+
+def test_without_as_requests_the_gate_refuses_segments_item_by_item(
+    server: ServerProcess, admin: httpx.Client, importer: str
+) -> None:
+    project = _segment_gated_project(admin)
+    reason = "segment changes in environment 'production' require approval"
+    body = _import_segments(server, importer, project, SEGMENT_PAYLOAD)
+    assert body["refused"][0] == {"item": "segments/beta", "path": "segments.beta", "reason": reason}
+    assert body["requested"] == []
+    assert admin.get(f"/api/v2/segments/{project}/production/beta").status_code == 404
+    # the flag naming it is refused on its own, with its path; an empty segment needs no approval
+    assert [r["path"] for r in body["refused"]] == ["segments.beta", "flags.beta-access.rules[0].clauses[0].values[0]"]
+    empty = {"segments": {"quiet": {"key": "quiet", "version": 1, "salt": "s"}}, "flags": {}}
+    assert [c["item"] for c in _import_segments(server, importer, project, empty)["created"]] == ["segments/quiet"]
+
+    assert _import_segments(server, server.admin_token, project, SEGMENT_PAYLOAD)["refused"] == []  # may bypass
+    changed = copy.deepcopy(SEGMENT_PAYLOAD)
+    changed["segments"]["beta"]["included"] = ["alice", "bob"]
+    body = _import_segments(server, importer, project, changed, update="true")
+    assert body["refused"] == [{"item": "segments/beta", "path": "segments.beta", "reason": reason}]
+    salted = copy.deepcopy(SEGMENT_PAYLOAD)
+    salted["segments"]["beta"]["salt"] = "another-salt"  # a new salt moves every weighted bucket
+    body = _import_segments(server, importer, project, salted, update="true")
+    assert body["refused"] == [{"item": "segments/beta", "path": "segments.beta", "reason": reason}]
+    stored = admin.get(f"/api/v2/segments/{project}/production/beta").json()
+    assert (stored["included"], stored["salt"]) == (["alice"], "segment-salt-from-launchdarkly")
+
+
+def test_as_requests_makes_a_segment_request_whose_approval_keeps_every_bucket(
+    server: ServerProcess, admin: httpx.Client, importer: str, member: accounts.Account
+) -> None:
+    project = _segment_gated_project(admin)
+    planned = _import_segments(server, importer, project, SEGMENT_PAYLOAD, asRequests="true", dryRun="true")
+    assert planned["requested"] == [{"item": "segments/beta", "environmentKey": "production", "requestId": None}]
+    assert planned["refused"] == []
+    assert admin.get(f"/api/v2/segments/{project}/production/beta").status_code == 404
+
+    body = _import_segments(server, importer, project, SEGMENT_PAYLOAD, asRequests="true")
+    assert body["refused"] == []
+    assert [i["item"] for i in body["created"]] == ["segments/beta", "flags/beta-access"]
+    assert body["created"][0]["detail"] == "version 4; approval requested in production"
+    [requested] = body["requested"]
+    assert (requested["item"], requested["environmentKey"]) == ("segments/beta", "production")
+    served = _sdk_payload(server, admin, project)["segments"]["beta"]
+    assert (served["salt"], served["version"], served["included"], served["rules"]) == (
+        "segment-salt-from-launchdarkly",
+        4,
+        [],
+        [],
+    )  # created empty until approved, its salt kept
+
+    url = f"/api/v2/approval-requests/{requested['requestId']}"
+    request = admin.get(url).json()
+    assert request["resourceId"] == f"proj/{project}:env/production:segment/beta"
+    [instruction] = request["instructions"]
+    assert instruction["kind"] == "replaceSegmentConfiguration"
+    assert instruction["configuration"]["rules"][0]["_id"] == "seg-rule"
+    assert instruction["configuration"]["salt"] == "segment-salt-from-launchdarkly"
+    page = httpx.get(f"{server.url}/approvals/{requested['requestId']}", cookies={SESSION_COOKIE: member.session})
+    assert page.status_code == 200  # the console tells reviewers what it does, in words
+    assert "Replace the segment&#39;s targets and rules with the imported ones: include alice" in page.text
+    assert "50% of them by email; salt &#39;segment-salt-from-launchdarkly&#39; (rollout buckets kept)" in page.text
+    # conflicts like flags': another pending request on the segment's targeting overlaps the import
+    other = admin.post(
+        "/api/v2/approval-requests",
+        json={
+            "resourceId": request["resourceId"],
+            "description": "Add Bob",
+            "instructions": [{"kind": "addIncludedTargets", "contextKind": "user", "values": ["bob"]}],
+        },
+    )
+    assert other.status_code == 201, other.text
+    assert any("Add Bob" in c["reason"] for c in admin.get(url).json()["conflicts"])
+    assert admin.delete(f"/api/v2/approval-requests/{other.json()['_id']}").status_code == 204
+
+    assert admin.post(f"{url}/reviews", json={"kind": "approve"}).status_code == 200
+    applied = admin.post(f"{url}/apply", json={})
+    assert applied.status_code == 200, applied.text
+
+    bypassed = unique("bypass")  # the admin may bypass: the same payload imported directly
+    assert _import_segments(server, server.admin_token, bypassed, SEGMENT_PAYLOAD)["refused"] == []
+    after, direct = _sdk_payload(server, admin, project), _sdk_payload(server, admin, bypassed)
+    segment, direct_segment = dict(after["segments"]["beta"]), dict(direct["segments"]["beta"])
+    assert (segment.pop("version"), direct_segment.pop("version")) == (5, 4)
+    assert segment == direct_segment
+    assert segment["salt"] == "segment-salt-from-launchdarkly"
+    expected = _evaluations(SEGMENT_PAYLOAD)  # as LaunchDarkly evaluates its own payload
+    variations = [variation for variation, _ in expected]
+    assert 0 < variations.count(1) < len(variations)  # the weighted rule splits the contexts
+    assert _evaluations(after) == expected
+    assert _evaluations(direct) == expected
+
+
+def test_an_update_of_a_gated_segment_becomes_a_request(
+    server: ServerProcess, admin: httpx.Client, importer: str
+) -> None:
+    project = _segment_gated_project(admin)
+    assert _import_segments(server, server.admin_token, project, SEGMENT_PAYLOAD)["refused"] == []
+    before = _sdk_payload(server, admin, project)
+    changed = copy.deepcopy(SEGMENT_PAYLOAD)
+    changed["segments"]["beta"].update(included=["alice", "bob"], salt="a-new-salt")
+    refused = _import_segments(server, importer, project, changed, asRequests="true")  # without --update
+    assert refused["refused"][0]["reason"] == "segment 'beta' exists in 'production' and differs; --update replaces it"
+    body = _import_segments(server, importer, project, changed, asRequests="true", update="true")
+    assert body["refused"] == []
+    assert {"item": "segments/beta", "detail": "approval requested in production"} in body["unchanged"]
+    [requested] = body["requested"]
+    assert _sdk_payload(server, admin, project) == before  # nothing changes until the request is applied
+    url = f"/api/v2/approval-requests/{requested['requestId']}"
+    assert admin.post(f"{url}/reviews", json={"kind": "approve"}).status_code == 200
+    assert admin.post(f"{url}/apply", json={}).status_code == 200
+    segment = _sdk_payload(server, admin, project)["segments"]["beta"]
+    assert (segment["included"], segment["salt"], segment["version"]) == (["alice", "bob"], "a-new-salt", 5)

@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from flagward.domain.segment_changes import FLAGWARD_SEGMENT_INSTRUCTIONS, SEGMENT_INSTRUCTION_KINDS
+from flagward.domain.segment_configuration import SEGMENT_CONFIGURATION_FIELDS
 from tests.support.openapi import load_spec
 from tests.support.server import ServerProcess
 
@@ -249,6 +251,21 @@ def test_an_optional_field_is_not_documented_as_nullable(document: dict[str, Any
     flag = document["components"]["schemas"]["FeatureFlag"]
     assert flag["properties"]["maintainerId"] == {"type": "string"}
     assert "maintainerId" not in flag["required"]
+
+
+def test_segment_instructions_are_documented_with_flagward_s_own(document: dict[str, Any]) -> None:
+    """PATCH segment names every segment instruction kind, flagward's ``replaceSegmentConfiguration``
+    (what an import proposes for approval) with its fields; the import's answer names both of its own."""
+    described = document["paths"]["/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}"]["patch"]
+    text = described["description"]
+    for kind in sorted(SEGMENT_INSTRUCTION_KINDS | FLAGWARD_SEGMENT_INSTRUCTIONS):
+        assert kind in text, kind
+    assert "replaceSegmentConfiguration" in text and all(f in text for f in SEGMENT_CONFIGURATION_FIELDS)
+    schemas = document["components"]["schemas"]
+    requested = schemas["ImportRep"]["properties"]["requested"]["description"]
+    assert "replaceFlagConfiguration" in requested and "replaceSegmentConfiguration" in requested
+    resource = schemas["CreateApprovalRequestRequest"]["properties"]["resourceId"]["description"]
+    assert "replaceSegmentConfiguration" in resource
 
 
 def test_docs_serve_the_interactive_documentation(server: ServerProcess) -> None:

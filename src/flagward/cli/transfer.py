@@ -64,7 +64,8 @@ def import_(
         bool | None,
         typer.Option(
             "--as-requests",
-            help="Where approval is required and --as may not bypass it: make approval requests instead of refusing",
+            help="Where flags or segments require approval and --as may not bypass it: make approval requests "
+            "instead of refusing",
         ),
     ] = None,
     as_json: Annotated[bool | None, typer.Option("--json", help="Print the summary as JSON")] = None,

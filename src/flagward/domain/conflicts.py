@@ -26,6 +26,7 @@ _PARTS = {
     "replaceRules": "rules",
     "reorderRules": "rules",
     "replaceFlagConfiguration": "configuration",  # flagward's own (an import): every part of the environment's
+    "replaceSegmentConfiguration": "configuration",  # flagward's own (an import): the segment's targets and rules
 }
 # Suffixes of instruction kinds, the more specific first: a segment's ``addIncludedTargets`` touches
 # its included targets, not "targets".

@@ -783,3 +783,44 @@ def _describe(raw: object, flag: Flag, rules: list[_RuleSlot], get_flag: FlagLoo
         return _RENDERERS[kind](step)
     except Exception:  # a display must not fail on a malformed stored instruction
         return describe_unknown(raw)
+
+
+def describe_segment_instructions(instructions: Sequence[object]) -> list[str]:
+    """One sentence per instruction of a request on a segment: flagward's own
+    ``replaceSegmentConfiguration`` (an import proposed for approval) in words, any other kind as
+    ``describe_unknown`` reads it. Never raises."""
+    sentences = []
+    for raw in instructions:
+        try:
+            replaces = isinstance(raw, Mapping) and raw.get("kind") == "replaceSegmentConfiguration"
+            sentences.append(_replace_segment_configuration(raw) if replaces else describe_unknown(raw))
+        except Exception:  # a display must not fail on a malformed stored instruction
+            sentences.append(describe_unknown(raw))
+    return sentences
+
+
+def _replace_segment_configuration(raw: Any) -> str:
+    config = raw.get("configuration")
+    if not isinstance(config, Mapping):
+        return f"Replace the segment's targets and rules with {_json(config)}"
+    parts: list[str] = []
+    for verb, users, others in (
+        ("include", "included", "includedContexts"),
+        ("exclude", "excluded", "excludedContexts"),
+    ):
+        targets = [("user", config.get(users))] + [
+            (t.get("contextKind"), t.get("values")) for t in _mappings(config.get(others))
+        ]
+        parts += [f"{verb} {describe_keys(kind, values)}" for kind, values in targets if values]
+    for number, rule in enumerate(_mappings(config.get("rules")), 1):
+        text = f"rule {number} ({_quoted(rule.get('_id'))}): {describe_clauses(rule.get('clauses'))}"
+        if "weight" in rule:
+            kind = rule.get("rolloutContextKind")
+            attribute = describe_value(rule.get("bucketBy")) if rule.get("bucketBy") else "key"
+            by = attribute if kind in (None, "", "user") else f"{describe_value(kind)} {attribute}"
+            text += f", {_percent(rule.get('weight'))} of them by {by}"
+        parts.append(text)
+    if len(parts) == 0:
+        parts.append("nobody in it")
+    parts.append(f"salt {_quoted(config.get('salt'))} (rollout buckets kept)")
+    return "Replace the segment's targets and rules with the imported ones: " + "; ".join(parts)

@@ -14,7 +14,12 @@ from typing import Any
 
 from flagward.domain.flags import Flag
 from flagward.domain.projects import Environment, Project
-from flagward.domain.representations import environment_document, flag_document, project_document
+from flagward.domain.representations import (
+    approval_settings,
+    environment_document,
+    flag_document,
+    project_document,
+)
 from flagward.domain.sdk_items import flag_item, segment_item
 from flagward.domain.segment_documents import segment_document
 from flagward.domain.segments import Segment
@@ -34,12 +39,15 @@ def project_file(project: Project, environments: list[Environment]) -> dict[str,
     """The project with its environments expanded (``?expand=environments``), without their keys."""
     doc = project_document(project)
     doc.pop("_id", None)
-    doc["environments"] = {
-        "items": [
-            {k: v for k, v in environment_document(env).items() if k not in _ENVIRONMENT_SECRETS}
-            for env in environments
-        ]
-    }
+    doc["environments"] = {"items": [_environment_file(env) for env in environments]}
+    return doc
+
+
+def _environment_file(env: Environment) -> dict[str, Any]:
+    """The environment without its secrets, and with its segment approval settings as LaunchDarkly's
+    REST API gives them (``resourceApprovalSettings.segment``), so that an import brings them along."""
+    doc = {k: v for k, v in environment_document(env).items() if k not in _ENVIRONMENT_SECRETS}
+    doc["resourceApprovalSettings"] = {"segment": approval_settings(env.segment_approval_settings)}
     return doc
 
 

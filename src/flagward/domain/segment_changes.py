@@ -24,11 +24,16 @@ from flagward.domain.segment_documents import (
     segment_document,
     segment_from_document,
 )
-from flagward.domain.segment_instructions import SEGMENT_INSTRUCTION_KINDS, apply_instruction
+from flagward.domain.segment_instructions import (
+    FLAGWARD_SEGMENT_INSTRUCTIONS,
+    SEGMENT_INSTRUCTION_KINDS,
+    apply_instruction,
+)
 from flagward.domain.segment_validation import SegmentChangeContext, same_json, validate_segment
 from flagward.domain.segments import Segment
 
 __all__ = [
+    "FLAGWARD_SEGMENT_INSTRUCTIONS",
     "READ_ONLY_FIELDS",
     "SEGMENT_INSTRUCTION_KINDS",
     "SEGMENT_WRITABLE_FIELDS",
@@ -100,7 +105,8 @@ def describe_segment_changes(before: Segment, after: Segment) -> SegmentChange:
             [before.excluded, before.excluded_contexts],
             [after.excluded, after.excluded_contexts],
         ),
-        (AuditAction.UPDATE_SEGMENT_RULES, before.rules, after.rules),
+        # The salt decides whom a weighted rule matches: changing it (an import) is a change of the rules.
+        (AuditAction.UPDATE_SEGMENT_RULES, [before.rules, before.salt], [after.rules, after.salt]),
     )
     actions: list[str] = [action for action, old, new in compared if not same_json(old, new)]
     return SegmentChange(segment=after, actions=actions)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from flagward.domain import segment_configuration
 from flagward.domain.clauses import parse_clause
 from flagward.domain.errors import InstructionError, InvalidRequest
 from flagward.domain.flags import Clause
@@ -55,7 +56,7 @@ def apply_instruction(segment: Segment, raw: object, index: int, context: Segmen
     kind = raw.get("kind")
     if not isinstance(kind, str) or not kind:
         raise InstructionError(index, "", "kind is required and must be a string")
-    handler = _HANDLERS.get(kind)
+    handler = _HANDLERS.get(kind) or _OWN_HANDLERS.get(kind)
     if handler is None:
         reason = "big segments are not supported" if kind in _BIG_SEGMENT_KINDS else "unknown instruction kind"
         raise InstructionError(index, kind, reason)
@@ -359,3 +360,7 @@ _HANDLERS: dict[str, Handler] = {
     "removeTags": _tags(add=False),
 }
 SEGMENT_INSTRUCTION_KINDS = frozenset(_HANDLERS)
+"""LaunchDarkly's segment instruction kinds."""
+_OWN_HANDLERS: dict[str, Handler] = {segment_configuration.KIND: segment_configuration.replace_configuration}
+FLAGWARD_SEGMENT_INSTRUCTIONS = frozenset(_OWN_HANDLERS)
+"""flagward's own (``replaceSegmentConfiguration``: an import proposed for approval)."""

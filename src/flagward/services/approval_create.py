@@ -19,6 +19,8 @@ from flagward.domain.instructions.configuration import KIND as REPLACE_CONFIGURA
 from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import ApprovalSettings, Environment
 from flagward.domain.segment_changes import apply_segment_instructions
+from flagward.domain.segment_configuration import KIND as REPLACE_SEGMENT_CONFIGURATION
+from flagward.domain.segments import Segment
 from flagward.services import scheduled_changes, triggers
 from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers, settings_for
 from flagward.services._common import load_environment, load_flag
@@ -306,4 +308,37 @@ def add_import_request(
         member_ids=[],
         team_keys=[],
         settings=settings_for(env, ResourceKind.FLAG),
+    )
+
+
+def add_segment_import_request(
+    uow: UnitOfWork,
+    deps: Deps,
+    actor: Actor,
+    *,
+    env: Environment,
+    segment: Segment,
+    description: str,
+    configuration: Any,
+) -> ApprovalRequest:
+    """An import of a segment into ``env`` whose segments require approval (``flagward import
+    --as-requests``): a request on ``segment`` (as stored in the caller's transaction) to replace its salt,
+    targets and rules with the imported ones, verbatim (``replaceSegmentConfiguration``). Checked against
+    the segment now, as any request's instructions are. Raises Forbidden (``createApprovalRequest``),
+    InvalidRequest."""
+    authorize(actor, "createApprovalRequest", segment_resource(segment, env))
+    instructions = [{"kind": REPLACE_SEGMENT_CONFIGURATION, "configuration": configuration}]
+    apply_segment_instructions(segment, instructions, context=segment_context(uow, deps.clock, segment))
+    target = _Target(ResourceKind.SEGMENT, segment.project_key, env.key, segment.key, segment.version)
+    return _add(
+        uow,
+        deps,
+        actor,
+        target,
+        description=description,
+        instructions=instructions,
+        comment=None,
+        member_ids=[],
+        team_keys=[],
+        settings=settings_for(env, ResourceKind.SEGMENT),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flagward.domain.accounts import Actor, ActorKind
 from flagward.domain.approvals import ApprovalRequest, ResourceKind
-from flagward.domain.describe import describe_instructions, describe_unknown
+from flagward.domain.describe import describe_instructions, describe_segment_instructions, describe_unknown
 from flagward.domain.ids import new_object_id
 from flagward.domain.notifications import (
     Notification,
@@ -68,10 +68,10 @@ def tell(
 def describe(uow: UnitOfWork, request: ApprovalRequest) -> list[str]:
     """The request's instructions in plain words (``flagward.domain.describe``, shared with the console),
     read against the flag as it is now: call it before applying them."""
-    flag = (
-        uow.flags.get(request.project_key, request.resource_key) if request.resource_kind is ResourceKind.FLAG else None
-    )
-    if flag is None:  # a segment's request (describe speaks of flags), or the flag is gone
+    if request.resource_kind is ResourceKind.SEGMENT:
+        return describe_segment_instructions(request.instructions)
+    flag = uow.flags.get(request.project_key, request.resource_key)
+    if flag is None:  # the flag is gone
         return [describe_unknown(i) for i in request.instructions]
     return describe_instructions(
         request.instructions,

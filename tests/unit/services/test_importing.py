@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -10,8 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flagward.domain.accounts import SYSTEM_ACTOR, Actor, Role
+from flagward.domain.builtin_roles import actor_access
 from flagward.domain.errors import Forbidden
 from flagward.domain.import_items import Outcome, Plan
+from flagward.domain.policy import Effect, Statement
+from flagward.services.approval_settings import get_settings, patch_settings
 from flagward.services.environments import patch_environment
 from flagward.services.exporting import export_environment, export_rest
 from flagward.services.flags import get_flag
@@ -184,6 +188,65 @@ def test_rest_representations_round_trip_with_names_tags_and_ids(world: World) -
     assert copied.environments["production"] | {"sel": ""} == source.environments["production"] | {"sel": ""}
     again = import_rest(other.deps, actor=other_owner, files=files, options=ImportOptions())
     assert {e.outcome for e in again.entries} == {Outcome.UNCHANGED}
+
+
+def test_rest_representations_bring_the_segment_approval_settings_along(world: World) -> None:
+    owner = world.member(Role.OWNER)
+    _import(world, owner, _payload())
+    body = {"environmentKey": "production", "resourceKind": "segment", "minNumApprovals": 2}
+    patch_settings(world.deps, actor=owner, project_key="shop", body={**body, "requiredApprovalTags": ["gated"]})
+    files = export_rest(world.deps, actor=owner, project_key="shop")
+    [production] = [e for e in files["projects/shop.json"]["environments"]["items"] if e["key"] == "production"]
+    assert production["resourceApprovalSettings"]["segment"]["requiredApprovalTags"] == ["gated"]
+    other = World()
+    assert import_rest(other.deps, actor=other.member(Role.OWNER), files=files, options=ImportOptions()).refusals == []
+    copied = get_settings(other.deps, actor=owner, project_key="shop", environment_key=None, resource_kind="segment")
+    source = get_settings(world.deps, actor=owner, project_key="shop", environment_key=None, resource_kind="segment")
+    assert copied == source
+    assert copied["segment"]["environments"]["production"]["minNumApprovals"] == 2
+
+
+def _importer(world: World) -> Actor:
+    """A member who may import and do anything with flags and segments but bypass required approvals."""
+    member = world.member(Role.READER)
+    statements = (
+        Statement(Effect.ALLOW, resources=("proj/*",), actions=("*",)),
+        Statement(Effect.ALLOW, resources=("proj/*:env/*",), actions=("*",)),
+        Statement(Effect.ALLOW, resources=("proj/*:env/*:flag/*", "proj/*:env/*:segment/*"), actions=("*",)),
+        Statement(Effect.DENY, resources=("proj/*:env/*:flag/*",), actions=("bypassRequiredApproval",)),
+        Statement(Effect.DENY, resources=("proj/*:env/*:segment/*",), actions=("bypassRequiredSegmentApproval",)),
+    )
+    return replace(member, access=actor_access(Role.READER, (statements,), member_id=member.member_id))
+
+
+def test_a_rest_import_as_requests_brings_the_segment_gate_and_names_requests_as_its_items(world: World) -> None:
+    owner = world.member(Role.OWNER)
+    _import(world, owner, _payload())
+    body = {"environmentKey": "production", "resourceKind": "segment", "required": True, "minNumApprovals": 1}
+    patch_settings(world.deps, actor=owner, project_key="shop", body=body)
+    files = export_rest(world.deps, actor=owner, project_key="shop")
+    other = World()
+    other.member(Role.OWNER)
+    importer = _importer(other)
+    refused = import_rest(other.deps, actor=importer, files=files, options=ImportOptions(dry_run=True))
+    assert [(r.item, r.path, r.reason) for r in refused.refusals] == [
+        (
+            "segments/shop/production/beta",
+            "segments/shop/production/beta.json",
+            "segment changes in environment 'production' require approval",
+        ),
+        (
+            "flags/shop/checkout",  # it names the refused segment
+            "flags/shop/checkout.json:environments.production.rules[0].clauses[0].values[0]",
+            "names segment 'beta', which does not exist in environment 'production'",
+        ),
+    ]
+    assert other.uow.store.projects == {}  # a dry run plans the project and its gates, and stores nothing
+    plan = import_rest(other.deps, actor=importer, files=files, options=ImportOptions(as_requests=True))
+    assert plan.refusals == []
+    assert [(r.item, r.environment_key) for r in plan.requests] == [("segments/shop/production/beta", "production")]
+    segment, _ = get_segment(other.deps, actor=owner, project_key="shop", env_key="production", key="beta")
+    assert (segment.included, segment.salt) == ([], "beta-salt")  # empty until the request is applied
 
 
 def test_a_rest_flag_file_with_a_bad_rule_is_refused_with_the_file_and_path(world: World) -> None:

@@ -13,8 +13,8 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
-from flagward.domain.approvals import ReviewStatus, Status
-from flagward.domain.describe import describe_instructions, describe_unknown
+from flagward.domain.approvals import ResourceKind, ReviewStatus, Status
+from flagward.domain.describe import describe_instructions, describe_segment_instructions, describe_unknown
 from flagward.domain.errors import DomainError
 from flagward.http.console.actions import request_actions
 from flagward.http.console.security import CSRF_FIELD, Viewer, check_form, viewer
@@ -182,6 +182,8 @@ def detail_page(request: Request, request_id: str) -> Response:
 def _sentences(detail: RequestDetail) -> list[str]:
     """The request's instructions in plain language, read against the flag as it was when requested."""
     request = detail.view.request
+    if request.resource_kind is ResourceKind.SEGMENT:
+        return describe_segment_instructions(request.instructions)
     flag = detail.base_flag or detail.flag
     if flag is None:
         return [describe_unknown(i) for i in request.instructions]

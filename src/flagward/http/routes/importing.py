@@ -52,7 +52,9 @@ def import_payload(
         bool,
         Query(
             description="Where approval is required and the caller may not bypass it, make approval requests "
-            "(the imported configuration, verbatim) instead of refusing the flag"
+            "(the imported configuration, verbatim: replaceFlagConfiguration for a flag, "
+            "replaceSegmentConfiguration for a segment) instead of refusing the flag or segment; a new "
+            "flag is then created off and a new segment empty (its salt kept) until the request is applied"
         ),
     ] = False,
 ) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 
+from flagward.domain.segment_changes import FLAGWARD_SEGMENT_INSTRUCTIONS, SEGMENT_INSTRUCTION_KINDS
+from flagward.domain.segment_configuration import SEGMENT_CONFIGURATION_FIELDS
 from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection
 from flagward.http.presenters_segments import segment as present
@@ -56,7 +58,25 @@ def get_segment(
     return present(segment, flags)
 
 
-@router.patch(BASE + "/{segmentKey}", summary="Patch segment", **returns(UserSegment))
+SEGMENT_INSTRUCTIONS_DOC = (
+    "Semantic patch (``Content-Type: application/json; domain-model=launchdarkly.semanticpatch``, "
+    "``{comment, instructions}``), JSON patch (an array, or ``{comment, patch}``) or JSON merge patch "
+    "(``{comment, merge}``). Instruction kinds: LaunchDarkly's "
+    + ", ".join(sorted(SEGMENT_INSTRUCTION_KINDS))
+    + "; and flagward's own "
+    + ", ".join(sorted(FLAGWARD_SEGMENT_INSTRUCTIONS))
+    + ' (``{"kind": "replaceSegmentConfiguration", "configuration": {'
+    + ", ".join(SEGMENT_CONFIGURATION_FIELDS)
+    + "}}``: the segment's salt, targets and rules, verbatim, rule and clause ``_id``s kept; what "
+    "``flagward import --as-requests`` proposes in an approval request where the environment's segments "
+    "require approval). The same instructions are accepted in a segment's approval request "
+    "(``POST /api/v2/approval-requests`` with ``resourceId`` ``proj/P:env/E:segment/S``)."
+)
+
+
+@router.patch(
+    BASE + "/{segmentKey}", summary="Patch segment", description=SEGMENT_INSTRUCTIONS_DOC, **returns(UserSegment)
+)
 def patch_segment(
     request: Request,
     actor: ActorDep,

@@ -33,7 +33,11 @@ class CreateFlagConfigApprovalRequestRequest(Body):
 
 
 class CreateApprovalRequestRequest(CreateFlagConfigApprovalRequestRequest):
-    resourceId: StrictStr
+    resourceId: StrictStr = Field(
+        description="proj/P:env/E:flag/F or proj/P:env/E:segment/S: a segment's request takes the segment "
+        "instructions of PATCH /api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}, flagward's own "
+        "replaceSegmentConfiguration included"
+    )
 
 
 class SourceEnv(Body):

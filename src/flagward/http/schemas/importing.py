@@ -19,7 +19,7 @@ class ImportItemRep(Read):
 
 
 class ImportRequestRep(Read):
-    item: str = Field(description="flags/KEY")
+    item: str = Field(description="flags/KEY or segments/KEY")
     environmentKey: str
     requestId: str | None = Field(description="The approval request's id (null in a dry run: one would be made)")
 
@@ -31,6 +31,8 @@ class ImportRep(Read):
     unchanged: list[ImportItemRep]
     refused: list[ImportRefusalRep]
     requested: list[ImportRequestRep] = Field(
-        description="asRequests: the approval requests made where approval is required (the imported "
-        "configuration, verbatim, as flagward's own instruction replaceFlagConfiguration)"
+        description="asRequests: the approval requests made where approval is required, one per flag and "
+        "environment (the imported configuration, verbatim, as flagward's own instruction "
+        "replaceFlagConfiguration) and one per segment (its salt, targets and rules, verbatim, as flagward's "
+        "own instruction replaceSegmentConfiguration)"
     )

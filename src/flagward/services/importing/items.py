@@ -14,7 +14,8 @@ that SDKs never see a version go back (a key deleted before, or an update of a s
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,10 +40,11 @@ from flagward.domain.projects import Environment
 from flagward.domain.representations import flag_document
 from flagward.domain.sdk_items import flag_item, segment_item
 from flagward.domain.segment_changes import describe_segment_changes, segment_document
+from flagward.domain.segment_configuration import has_targeting, segment_configuration_of
 from flagward.domain.segment_validation import SegmentChangeContext, validate_segment
 from flagward.domain.segments import Segment
 from flagward.services._common import load_project, record_audit
-from flagward.services.approval_create import add_import_request
+from flagward.services.approval_create import add_import_request, add_segment_import_request
 from flagward.services.authz import segment_resource
 from flagward.services.flag_changes import change_context, commit_flag_change
 from flagward.services.flag_gate import approval_required_in, can_bypass_approval, check_flag_write
@@ -58,7 +60,7 @@ class ImportOptions:
     dry_run: bool = False  # plan only: nothing is stored
     update: bool = False  # replace existing items that differ (otherwise they are refused)
     # Where approval is required and the actor may not bypass it: approval requests (the flag's imported
-    # configuration there, verbatim) instead of refusals. Flags only: segments are refused as before.
+    # configuration there, or the segment's targeting, verbatim) instead of refusals.
     as_requests: bool = False
 
 
@@ -123,7 +125,8 @@ def one_item(session: Session, where: Where, work: Callable[[UnitOfWork], tuple[
         session.plan.refuse(where.refusal(error))
         return
     session.plan.add(where.item, outcome, detail)
-    session.plan.requests.extend(session.pending)
+    # Named as the plan names the item (``flags/P/F`` and ``segments/P/E/S`` in a REST import).
+    session.plan.requests.extend(dataclasses.replace(r, item=where.item) for r in session.pending)
     session.pending.clear()
 
 
@@ -147,7 +150,12 @@ def _segment_context(session: Session, uow: UnitOfWork, segment: Segment) -> Seg
 
 def import_segment(session: Session, uow: UnitOfWork, *, segment: Segment) -> tuple[Outcome, str]:
     """Create the segment, or keep or (with ``update``) replace the one of the same key: its targets,
-    rules and salt, and from REST documents its name, description and tags (an SDK payload has none)."""
+    rules and salt, and from REST documents its name, description and tags (an SDK payload has none).
+
+    Where the environment's segments require approval and the actor may not bypass it, a change of the
+    targets, rules or salt is refused, or with ``as_requests`` proposed in an approval request instead
+    (``replaceSegmentConfiguration``, verbatim); a new segment is then created without targeting (its
+    salt and version kept), as creating an empty segment needs no approval."""
     imported = segment
     deps, actor = session.deps, session.actor
     environments = project_environments(session, uow, imported.project_key)
@@ -169,16 +177,70 @@ def import_segment(session: Session, uow: UnitOfWork, *, segment: Segment) -> tu
     if not session.options.update:
         raise Conflict(f"segment '{existing.key}' exists in '{env.key}' and differs; --update replaces it")
     after.version = max(imported.version, existing.version + 1) - 1  # commit_segment_change adds 1
+    proposal: dict[str, Any] | None = None
+    if describe_segment_changes(existing, after).targeting_changed and _segment_gated(session, env, existing, after):
+        proposal = _segment_proposal(session, env, after)
+        for name in _TARGETING_FIELDS:  # the stored targeting stays until the request is applied
+            setattr(after, name, copy.deepcopy(getattr(existing, name)))
     change = describe_segment_changes(existing, after)
-    if not change.actions:  # only the salt differs: it moves rollout buckets, so it is a change
+    if proposal is not None and not change.actions:
+        session.segments[(env.key, existing.key)] = existing
+        _request_segment(session, uow, env, existing, proposal)
+        return Outcome.REQUESTED, _requested_detail([env.key], session.options.dry_run).removeprefix("; ")
+    if not change.actions:  # only what SDKs are not served differs (e.g. the generation)
         change.actions.append(AuditAction.UPDATE_SEGMENT)
     session.segments[(env.key, after.key)] = after
     detail = f"version {after.version + 1}"
+    stored = after
     if not session.options.dry_run:
-        commit_segment_change(
+        stored = commit_segment_change(
             uow, deps.clock, actor, env, before=existing, change=change, comment=IMPORT_COMMENT, delta=_delta(session)
         )
+    if proposal is not None:
+        _request_segment(session, uow, env, stored, proposal)
+        detail += _requested_detail([env.key], session.options.dry_run)
     return Outcome.UPDATE, detail
+
+
+_TARGETING_FIELDS = ("salt", "included", "excluded", "included_contexts", "excluded_contexts", "rules")
+
+
+def _segment_gated(session: Session, env: Environment, *segments: Segment) -> bool:
+    """Whether a change of these segments' targeting needs approval in ``env`` that the actor may not
+    bypass (as ``check_segment_gate`` judges it, with the tags before and after the import)."""
+    return any(
+        env.segment_approval_settings.applies_to(segment.tags)
+        and not permits(session.actor, "bypassRequiredSegmentApproval", segment_resource(segment, env))
+        for segment in segments
+    )
+
+
+def _segment_proposal(session: Session, env: Environment, imported: Segment) -> dict[str, Any]:
+    """The ``replaceSegmentConfiguration`` configuration of ``imported``, with ``as_requests``; without,
+    the refusal."""
+    if not session.options.as_requests:
+        raise ApprovalRequired(f"segment changes in environment '{env.key}' require approval")
+    return segment_configuration_of(imported)
+
+
+def _request_segment(
+    session: Session, uow: UnitOfWork, env: Environment, segment: Segment, configuration: dict[str, Any]
+) -> None:
+    """The approval request of ``configuration`` on ``segment`` as stored (in a dry run, only planned)."""
+    request_id = None
+    if not session.options.dry_run:
+        description = f"Import segment {segment.key} into {env.name} (from {session.source})"
+        request = add_segment_import_request(
+            uow,
+            session.deps,
+            session.actor,
+            env=env,
+            segment=segment,
+            description=description,
+            configuration=configuration,
+        )
+        request_id = request.id
+    session.pending.append(Requested(f"segments/{segment.key}", env.key, request_id))
 
 
 def _same_segment(a: Segment, b: Segment) -> bool:
@@ -189,13 +251,12 @@ def _same_segment(a: Segment, b: Segment) -> bool:
 
 def _create_segment(session: Session, uow: UnitOfWork, env: Environment, segment: Segment) -> tuple[Outcome, str]:
     deps, actor = session.deps, session.actor
-    has_targeting = bool(segment.included or segment.excluded or segment.rules or segment.included_contexts)
-    if (
-        has_targeting
-        and env.segment_approval_settings.applies_to(segment.tags)
-        and not permits(actor, "bypassRequiredSegmentApproval", segment_resource(segment, env))
-    ):
-        raise ApprovalRequired(f"segment changes in environment '{env.key}' require approval")
+    proposal: dict[str, Any] | None = None
+    if has_targeting(segment_configuration_of(segment)) and _segment_gated(session, env, segment):
+        proposal = _segment_proposal(session, env, segment)
+        segment = segment.clone()
+        for name in _TARGETING_FIELDS[1:]:  # created empty, with the imported salt: the request adds the rest
+            setattr(segment, name, [])
     segment.version = max(segment.version, uow.tombstones.version(env.id, ItemKind.SEGMENT, segment.key) + 1)
     session.segments[(env.key, segment.key)] = segment
     if not session.options.dry_run:
@@ -215,7 +276,11 @@ def _create_segment(session: Session, uow: UnitOfWork, env: Environment, segment
             delta=_delta(session),
         )
         uow.publish(SdkItemChanged(env.id, ItemKind.SEGMENT, segment.key, segment.version))
-    return Outcome.CREATE, f"version {segment.version}"
+    detail = f"version {segment.version}"
+    if proposal is not None:
+        _request_segment(session, uow, env, segment, proposal)
+        detail += _requested_detail([env.key], session.options.dry_run)
+    return Outcome.CREATE, detail
 
 
 def _delta(session: Session) -> dict[str, Any]:
@@ -374,7 +439,7 @@ def _request(
         session.pending.append(Requested(f"flags/{flag.key}", env.key, request_id))
 
 
-def _requested_detail(proposals: dict[str, Any], dry_run: bool) -> str:
+def _requested_detail(proposals: Collection[str], dry_run: bool) -> str:
     if not proposals:
         return ""
     verb = "would request" if dry_run else "requested"

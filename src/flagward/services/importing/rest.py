@@ -5,6 +5,7 @@ an SDK payload's (``flagward.services.importing.items``)."""
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from typing import Any
 
 from flagward.domain import resources
@@ -14,7 +15,15 @@ from flagward.domain.errors import InvalidRequest
 from flagward.domain.flags import Flag
 from flagward.domain.import_items import Outcome, Plan, Refusal, prerequisite_cycles, prerequisite_order
 from flagward.domain.import_rest import flag_from_rest, segment_from_rest
-from flagward.services.environments import NewEnvironment, create_environment, patch_environment
+from flagward.domain.projects import DEFAULT_ENVIRONMENTS, Environment, Project
+from flagward.services.approval_settings import patch_settings
+from flagward.services.environments import (
+    NewEnvironment,
+    build_environment,
+    create_environment,
+    parse_approval_settings,
+    patch_environment,
+)
 from flagward.services.importing.items import (
     REFUSABLE,
     ImportOptions,
@@ -24,6 +33,7 @@ from flagward.services.importing.items import (
     import_segment,
     one_item,
 )
+from flagward.services.importing.sdk import plan_project
 from flagward.services.ports import Deps
 from flagward.services.projects import NewProject, create_project
 
@@ -108,7 +118,8 @@ def ensure_rest_project(session: Session, project_key: str, doc: Any) -> None:
     env_docs = [e for e in envs or [] if isinstance(e, dict) and isinstance(e.get("key"), str)]
     with deps.uow(write=False) as uow:
         project = uow.projects.get(project_key)
-        existing = {e.key for e in uow.environments.find(project_key)[0]} if project else set()
+        stored = uow.environments.find(project_key)[0] if project else []
+    existing = {e.key for e in stored}
     specs = [_environment_spec(e) for e in env_docs if e["key"] not in existing]
     try:
         if project is None:
@@ -121,17 +132,47 @@ def ensure_rest_project(session: Session, project_key: str, doc: Any) -> None:
             )
             if not dry_run:
                 create_project(deps, actor=session.actor, new=new)
+            else:
+                project = plan_project(new, now=deps.clock.now_ms())
+                specs = specs or [NewEnvironment(key=k, name=n, color=c) for k, n, c in DEFAULT_ENVIRONMENTS]
         else:
             for spec in specs:
                 if not dry_run:
                     create_environment(deps, actor=session.actor, project_key=project_key, new=spec)
         for spec in specs:
             session.plan.add(f"environments/{project_key}/{spec.key}", Outcome.CREATE)
-            settings = next(e.get("approvalSettings") for e in env_docs if e["key"] == spec.key)
+            env_doc = next(e for e in env_docs if e["key"] == spec.key)
+            settings = env_doc.get("approvalSettings")
             if not dry_run and isinstance(settings, dict):
                 _approval_settings(session, project_key, spec.key, settings)
+            by_kind = env_doc.get("resourceApprovalSettings")
+            segment_settings = by_kind.get("segment") if isinstance(by_kind, dict) else None
+            if not dry_run and isinstance(segment_settings, dict):
+                _segment_approval_settings(session, project_key, spec.key, segment_settings)
+        if dry_run:  # what the items' checks will see (``Session.planned``), approval settings included
+            assert project is not None
+            planned = [_planned_environment(session, project, spec, env_docs) for spec in specs]
+            session.planned[project_key] = stored + planned
     except REFUSABLE as error:
         session.plan.refuse(Refusal(f"projects/{project_key}", f"projects/{project_key}.json", error.message))
+
+
+def _planned_environment(
+    session: Session, project: Project, spec: NewEnvironment, env_docs: list[dict[str, Any]]
+) -> Environment:
+    """The environment a (not dry) run would create from ``spec``, with the document's approval settings."""
+    env = build_environment(project, spec, now=session.deps.clock.now_ms())
+    env_doc = next((e for e in env_docs if e["key"] == spec.key), {})
+    settings = env_doc.get("approvalSettings")
+    if isinstance(settings, dict):
+        given = {name: settings[name] for name in _APPROVAL_FIELDS if name in settings}
+        env = replace(env, approval_settings=parse_approval_settings(given))
+    by_kind = env_doc.get("resourceApprovalSettings")
+    segment_settings = by_kind.get("segment") if isinstance(by_kind, dict) else None
+    if isinstance(segment_settings, dict):
+        given = {name: segment_settings[name] for name in _APPROVAL_FIELDS if name in segment_settings}
+        env = replace(env, segment_approval_settings=parse_approval_settings(given))
+    return env
 
 
 def _environment_spec(doc: dict[str, Any]) -> NewEnvironment:
@@ -159,6 +200,13 @@ _APPROVAL_FIELDS = (
     "serviceKind",
     "serviceConfig",
 )
+
+
+def _segment_approval_settings(session: Session, project_key: str, env_key: str, settings: dict[str, Any]) -> None:
+    """LaunchDarkly's ``resourceApprovalSettings.segment``: the environment's segment approval settings."""
+    body = {name: settings[name] for name in _APPROVAL_FIELDS if name in settings}
+    body.update(environmentKey=env_key, resourceKind="segment")
+    patch_settings(session.deps, actor=session.actor, project_key=project_key, body=body)
 
 
 def _approval_settings(session: Session, project_key: str, env_key: str, settings: dict[str, Any]) -> None:
