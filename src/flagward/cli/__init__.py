@@ -93,6 +93,7 @@ def serve(
         int | None,
         typer.Option(
             min=1,
+            max=256,
             help="Server processes sharing the port, each with its own SDK streams (more than 1: PostgreSQL only)",
         ),
     ] = None,
