@@ -99,10 +99,19 @@ class Supervisor:
             process_group=0,  # terminal signals reach the supervisor only; it passes them on once
         )
         assert process.stdin is not None
-        process.stdin.write(self._settings.model_dump_json().encode() + b"\n")
-        process.stdin.flush()  # the pipe stays open: its end tells the worker the supervisor is gone
+        try:
+            process.stdin.write(self._settings.model_dump_json().encode() + b"\n")
+            process.stdin.flush()  # the pipe stays open: its end tells the worker the supervisor is gone
+        except BrokenPipeError:
+            pass  # it died at once: _watch reports it
         self._workers[index] = _Worker(index, process)
         log.info("worker %d/%d started (pid %d)", index + 1, len(self._sockets), process.pid)
+
+    def _forget(self, worker: _Worker) -> None:
+        """An exited worker: its pipe is closed (a replacement gets a new one)."""
+        del self._workers[worker.index]
+        if worker.process.stdin is not None:
+            worker.process.stdin.close()
 
     def _watch(self) -> bool:
         """Until a signal comes, replace workers that exit; True when they keep dying."""
@@ -111,7 +120,7 @@ class Supervisor:
                 status = worker.process.poll()
                 if status is None:
                     continue
-                del self._workers[worker.index]
+                self._forget(worker)
                 log.error(
                     "worker %d (pid %d) %s; its SDK streams reconnect",
                     worker.index + 1,
@@ -151,7 +160,7 @@ class Supervisor:
             for worker in list(self._workers.values()):
                 status = worker.process.poll()
                 if status is not None:
-                    del self._workers[worker.index]
+                    self._forget(worker)
                     if status != 0:
                         clean = False
                         log.error("worker %d (pid %d) %s", worker.index + 1, worker.process.pid, _describe(status))
