@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: int = 8630
+    # Server processes sharing the port (SO_REUSEPORT), each a full server with its own SDK streams; more
+    # than one needs PostgreSQL, whose LISTEN/NOTIFY keeps every process's SDK payloads and streams current.
+    workers: int = Field(default=1, ge=1, le=256)
     owner_email: str = "owner@localhost"
     admin_token: str | None = Field(default=None, repr=False)
     # The origin browsers use to reach this server; session-authenticated writes must come from it, and

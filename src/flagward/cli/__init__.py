@@ -89,6 +89,14 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
     database_url: DatabaseOption = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Server processes sharing the port, each with its own SDK streams (more than 1: PostgreSQL only)",
+        ),
+    ] = None,
     api_body_limit: Annotated[
         int | None,
         typer.Option(help="Largest request body in bytes, after inflating, for the REST API"),
@@ -126,12 +134,14 @@ def serve(
 ) -> None:
     """Apply migrations and serve the API and the SDK endpoints (creates a SQLite store if there is none)."""
     from flagward.cli.listen import listen
+    from flagward.storage.sqlite_file import require_multi_process_store
 
     settings = _settings(
         database_url,
         create_store=True,
         host=host,
         port=port,
+        workers=workers,
         api_body_limit=api_body_limit,
         events_body_limit=events_body_limit,
         forwarded_allow_ips=forwarded_allow_ips,
@@ -142,15 +152,18 @@ def serve(
         metrics_port=metrics_port,
         graceful_timeout=graceful_timeout,
     )
+    require_multi_process_store(settings.database_url, settings.workers)  # WorkersNeedPostgres
     try:
-        sock = listen(settings)  # first: SDKs reconnecting during a restart queue up instead of being refused
+        sockets = listen(settings)  # first: SDKs reconnecting during a restart queue up instead of being refused
     except OSError as exc:
         typer.echo(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None
 
     from flagward.cli.serve import run
 
-    run(settings, sock)
+    status = run(settings, sockets)
+    if status:
+        raise typer.Exit(status)
 
 
 @db.command("upgrade")

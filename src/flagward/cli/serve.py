@@ -15,7 +15,7 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from flagward import logs
-from flagward.bootstrap import build_services
+from flagward.bootstrap import Services, build_services
 from flagward.config import Settings
 from flagward.http.app import create_app
 from flagward.http.observability import MetricsOnly
@@ -25,13 +25,47 @@ from flagward.storage.sqlite_file import serve_lock
 log = logging.getLogger("flagward.serve")
 
 
-def run(settings: Settings, sock: socket.socket) -> None:
-    """Serve on ``sock`` (``cli.listen``) until stopped. On SQLite, first take the store's serve lock
-    (StoreInUse when another process serves it): its SDK fan-out lives in this process, so a second
-    server would serve stale flags."""
+def run(settings: Settings, sockets: list[socket.socket]) -> int:
+    """Serve on ``sockets`` (``cli.listen``: one per worker) until stopped; the exit status.
+
+    One worker: this process serves, after taking a SQLite store's serve lock (StoreInUse when another
+    process serves it): its SDK fan-out lives in this process, so a second server would serve stale
+    flags. Several (PostgreSQL only, ``cli.workers``): this process applies the migrations and the owner
+    bootstrap once, then starts and watches the worker processes, which serve."""
     logs.configure(settings.log_format, settings.log_level)
+    log.info("starting", extra={"configuration": effective_configuration(settings)})
+    if settings.workers > 1:
+        from flagward.cli.workers import Supervisor
+
+        return Supervisor(settings, sockets).run()
     with serve_lock(settings.database_url):
-        _serve(settings, sock)
+        services = build_services(settings)
+        try:
+            bootstrap_account(settings, services)
+        except BaseException:
+            services.close()
+            raise
+        serve(settings, services, sockets[0], metrics_port=settings.metrics_port)
+    return 0
+
+
+def bootstrap_account(settings: Settings, services: Services) -> None:
+    """The account's owner and admin token (``ensure_owner_and_admin_token``); a new token is shown once."""
+    first = ensure_owner_and_admin_token(
+        services.deps, owner_email=settings.owner_email, admin_token=settings.admin_token
+    )
+    if first is not None and first.restored:
+        print(f"flagward: the account had no owner; {first.owner.email} is its owner again", file=sys.stderr)
+    if first is not None and first.admin_token_secret is not None:
+        # Shown once, on stderr, never logged: the store keeps only its hash.
+        print(
+            f"flagward: created the account owner {first.owner.email} and an admin access token:\n"
+            f"  {first.admin_token_secret}\n"
+            f"Use it as the Authorization header: curl -H 'Authorization: {first.admin_token_secret}' "
+            f"http://{settings.host}:{settings.port}/api/v2/projects",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def effective_configuration(settings: Settings) -> dict[str, Any]:
@@ -48,24 +82,9 @@ def effective_configuration(settings: Settings) -> dict[str, Any]:
     return shown
 
 
-def _serve(settings: Settings, sock: socket.socket) -> None:
-    log.info("starting", extra={"configuration": effective_configuration(settings)})
-    services = build_services(settings)
-    first = ensure_owner_and_admin_token(
-        services.deps, owner_email=settings.owner_email, admin_token=settings.admin_token
-    )
-    if first is not None and first.restored:
-        print(f"flagward: the account had no owner; {first.owner.email} is its owner again", file=sys.stderr)
-    if first is not None and first.admin_token_secret is not None:
-        # Shown once, on stderr, never logged: the store keeps only its hash.
-        print(
-            f"flagward: created the account owner {first.owner.email} and an admin access token:\n"
-            f"  {first.admin_token_secret}\n"
-            f"Use it as the Authorization header: curl -H 'Authorization: {first.admin_token_secret}' "
-            f"http://{settings.host}:{settings.port}/api/v2/projects",
-            file=sys.stderr,
-            flush=True,
-        )
+def serve(settings: Settings, services: Services, sock: socket.socket, *, metrics_port: int) -> None:
+    """Serve the API and the SDK endpoints on ``sock`` until a signal stops this process; closes
+    ``services``. ``metrics_port``: /metrics on a port of its own (0: on ``sock``)."""
     app = create_app(settings, services.deps, services.sdk, services.dispatcher, services.poller)
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default; flagward believes it only from the
     # proxies the operator names, since sign-in throttling counts per client address.
@@ -81,7 +100,7 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
     )
-    metrics_server = _metrics_server(settings)
+    metrics_server = _metrics_server(settings, metrics_port)
     try:
         _Server(config, on_exit=services.sdk.shutdown_requested).run(sockets=[sock])
     finally:
@@ -91,15 +110,15 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
     log.info("stopped")
 
 
-def _metrics_server(settings: Settings) -> uvicorn.Server | None:
+def _metrics_server(settings: Settings, port: int) -> uvicorn.Server | None:
     """``--metrics-port``: /metrics on a port of its own, served by a thread (which takes no signals)."""
-    if not settings.metrics_port:
+    if not port:
         return None
     server = uvicorn.Server(
         uvicorn.Config(
             MetricsOnly(settings.metrics_token),
             host=settings.host,
-            port=settings.metrics_port,
+            port=port,
             log_config=None,
             access_log=False,
             lifespan="off",

@@ -95,3 +95,20 @@ def serve_lock(url: str) -> Iterator[None]:
 def _holder(fd: int) -> str:
     pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
     return f" (pid {pid})" if pid.isdigit() else ""
+
+
+class WorkersNeedPostgres(StoreFileError):
+    def __init__(self, url: str, workers: int) -> None:
+        super().__init__(
+            f"--workers {workers} needs PostgreSQL, and the database URL {url} is SQLite. A SQLite store is "
+            "served by one process: its SDK streams and /sdk/latest-all are fed by that process's in-memory "
+            "fan-out, so the other processes' SDKs would never see its changes. Use --workers 1 (the default) "
+            "or a PostgreSQL store (--database-url postgresql://user@host:port/db)."
+        )
+
+
+def require_multi_process_store(url: str, workers: int) -> None:
+    """Raise WorkersNeedPostgres when ``workers`` server processes would share a SQLite store (file or
+    in-memory: neither carries changes between processes)."""
+    if workers > 1 and normalize_url(url).get_backend_name() == "sqlite":
+        raise WorkersNeedPostgres(url, workers)  # a SQLite URL has no password to hide

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -35,9 +36,10 @@ auditlog = APIRouter(tags=["Audit log"])
 
 @health.get("/healthz", summary="Liveness")
 async def healthz(request: Request) -> dict[str, Any]:
-    """Liveness (answered on the event loop itself, so it shows when the loop is blocked), and how many
-    malformed SDK events this process dropped since it started."""
-    return {"status": "ok", "droppedSdkEvents": request.app.state.evaluations.dropped}
+    """Liveness (answered on the event loop itself, so it shows when the loop is blocked), how many
+    malformed SDK events this process dropped since it started, and which process answered (``pid``:
+    with ``--workers``, each connection is served by one of several)."""
+    return {"status": "ok", "droppedSdkEvents": request.app.state.evaluations.dropped, "pid": os.getpid()}
 
 
 @health.get(
