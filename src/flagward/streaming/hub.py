@@ -25,9 +25,20 @@ from flagward.services.ports import StoreUnavailable
 from flagward.streaming.cache import EnvironmentCache, change_events
 from flagward.streaming.payloads import tombstone
 from flagward.streaming.source import EnvironmentKeys, Source
-from flagward.streaming.streams import HEARTBEAT, Stream
+from flagward.streaming.streams import HEARTBEAT, Stream, TransportStream
 
-__all__ = ["HEARTBEAT", "EnvironmentState", "Hub", "NotReady", "Stream", "UnknownCredential"]
+__all__ = [
+    "HEARTBEAT",
+    "AnyStream",
+    "EnvironmentState",
+    "Hub",
+    "NotReady",
+    "Stream",
+    "TransportStream",
+    "UnknownCredential",
+]
+
+AnyStream = Stream | TransportStream
 
 log = logging.getLogger("flagward.streaming")
 
@@ -53,7 +64,9 @@ class EnvironmentState:
     def __init__(self, keys: EnvironmentKeys) -> None:
         self.keys = keys
         self.cache = EnvironmentCache()
-        self.streams: set[Stream] = set()
+        self.streams: set[AnyStream] = set()
+        # The HTTP edge's prebuilt responses for this environment (``flagward.http.sdk.fastpath``).
+        self.responses: dict[object, tuple[object, object, bytes]] = {}
         self.loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.pending: set[tuple[ItemKind, str]] = set()  # changed while loading
         self.refreshing: set[tuple[ItemKind, str]] = set()
@@ -154,6 +167,18 @@ class Hub:
             raise UnknownCredential()
         return state
 
+    def loaded_for_sdk_key(self, credential: str) -> EnvironmentState | None:
+        """Without waiting: the loaded environment whose SDK key is ``credential``, when the hub is ready
+        and holds it already; None otherwise (``by_credential`` then answers, or raises)."""
+        env_id = self._credentials.get(credential)
+        if env_id is None or not self.ready:
+            return None
+        state = self._envs.get(env_id)
+        if state is None or state.keys.sdk_key != credential or not state.is_loaded:
+            return None
+        state.last_used = time.monotonic()
+        return state
+
     async def by_id(self, environment_id: str) -> EnvironmentState:
         """The loaded environment with this id (the client-side ID). Raises UnknownCredential or NotReady."""
         self._check_ready()
@@ -214,7 +239,12 @@ class Hub:
         state.streams.add(stream)
         return stream
 
-    def unsubscribe(self, stream: Stream) -> None:
+    def attach(self, state: EnvironmentState, stream: TransportStream) -> None:
+        """Serve ``stream`` from now on, starting with the environment's current ``put``."""
+        stream.push(state.cache.put_event(flags_only=stream.flags_only))
+        state.streams.add(stream)
+
+    def unsubscribe(self, stream: AnyStream) -> None:
         stream.close()
         state = self._envs.get(stream.environment_id)
         if state is not None:
