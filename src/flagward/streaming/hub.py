@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from anyio import to_thread
 
+from flagward import metrics
 from flagward.domain.events import EnvironmentChanged, Event, ItemKind, SdkItemChanged
 from flagward.services.ports import StoreUnavailable
 from flagward.streaming.cache import EnvironmentCache, change_events
@@ -392,13 +393,15 @@ class Hub:
         if item is None:
             return
         full, flags_only = change_events(kind, item)
-        for stream in list(state.streams):
+        started = time.perf_counter()
+        for stream in list(state.streams):  # one shared event; a stream's connection write, or its queue
             if stream.closed:
                 state.streams.discard(stream)
             elif not stream.flags_only:
                 stream.push(full)
             elif flags_only is not None:
                 stream.push(flags_only)
+        metrics.sdk_fanout_duration.observe(time.perf_counter() - started)
 
     def _drop(self, state: EnvironmentState) -> None:
         for stream in list(state.streams):
