@@ -26,7 +26,7 @@ from flagward.services.ports import StoreUnavailable
 from flagward.streaming.cache import EnvironmentCache, change_events
 from flagward.streaming.payloads import tombstone
 from flagward.streaming.source import EnvironmentKeys, Source
-from flagward.streaming.streams import HEARTBEAT, Stream, TransportStream
+from flagward.streaming.streams import HEARTBEAT, Stream, TransportStream, count_written
 
 __all__ = [
     "HEARTBEAT",
@@ -244,6 +244,7 @@ class Hub:
         """Serve ``stream`` from now on, starting with the environment's current ``put``."""
         stream.push(state.cache.put_event(flags_only=stream.flags_only))
         state.streams.add(stream)
+        count_written()
 
     def unsubscribe(self, stream: AnyStream) -> None:
         stream.close()
@@ -337,6 +338,7 @@ class Hub:
         state.cache.merge(snapshot.flags, snapshot.segments)
         for stream in list(state.streams):
             stream.push(state.cache.put_event(flags_only=stream.flags_only))
+        count_written()
 
     def _refresh(self, state: EnvironmentState, slot: tuple[ItemKind, str]) -> None:
         if slot in state.refreshing:
@@ -402,6 +404,7 @@ class Hub:
             elif flags_only is not None:
                 stream.push(flags_only)
         metrics.sdk_fanout_duration.observe(time.perf_counter() - started)
+        count_written()
 
     def _drop(self, state: EnvironmentState) -> None:
         for stream in list(state.streams):
@@ -461,3 +464,4 @@ class Hub:
                         stream.push(HEARTBEAT)
                 if not state.streams and state.is_loaded and now - state.last_used > self._idle_seconds:
                     self._discard(state)
+            count_written()

@@ -89,6 +89,22 @@ class _LastChunk:
 
 
 _LAST = _LastChunk()
+
+
+class _Written:
+    count = 0
+
+
+_WRITTEN = _Written()
+
+
+def count_written() -> None:
+    """Add the events transport streams wrote since the last call to ``flagward_sdk_stream_events_sent``."""
+    if _WRITTEN.count:
+        metrics.sdk_stream_events.inc(_WRITTEN.count)
+        _WRITTEN.count = 0
+
+
 END_OF_BODY = b"0\r\n\r\n"
 
 
@@ -137,7 +153,7 @@ class TransportStream:
             transport.abort()
             return
         transport.write(_LAST.of(data))
-        metrics.sdk_stream_events.inc()
+        _WRITTEN.count += 1  # counted in bulk (``count_written``): a fan-out is thousands of pushes
 
     def close(self) -> None:
         """End the body and close the connection (the SDK reconnects)."""
