@@ -60,6 +60,12 @@ sdk_slow_readers = Counter(
     "SDK streams closed because their reader fell too far behind (the SDK reconnects)",
     registry=REGISTRY,
 )
+sdk_fanout_duration = Histogram(
+    "flagward_sdk_fanout_seconds",
+    "Time to hand one change to every stream of its environment (written to each connection, or queued)",
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
 sdk_payload_builds = Counter(
     "flagward_sdk_payload_builds",
     "SDK payloads serialized (once per change, then shared)",

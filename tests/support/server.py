@@ -43,8 +43,8 @@ class ServerProcess:
             FLAGWARD_DATABASE_URL=self.database_url,
             FLAGWARD_ADMIN_TOKEN=self.admin_token,
             FLAGWARD_LOG_LEVEL="warning",
-            **self.extra_env,
         )
+        env.update(self.extra_env)  # may set the log level too
         self.log_path = self.workdir / f"server-{self.port}.log"
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(

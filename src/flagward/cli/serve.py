@@ -19,6 +19,7 @@ from flagward.bootstrap import Services, build_services
 from flagward.config import Settings
 from flagward.http.app import create_app
 from flagward.http.observability import MetricsOnly
+from flagward.http.sdk.fastpath import protocol_class
 from flagward.services.auth import ensure_owner_and_admin_token
 from flagward.storage.sqlite_file import serve_lock
 
@@ -91,6 +92,7 @@ def serve(settings: Settings, services: Services, sock: socket.socket, *, metric
     trusted = settings.forwarded_allow_ips.strip()
     config = uvicorn.Config(
         app,
+        http=protocol_class(services.sdk.hub),  # the SDK hot paths, answered ahead of ASGI
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

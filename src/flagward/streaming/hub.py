@@ -20,14 +20,26 @@ from typing import TypeVar
 
 from anyio import to_thread
 
+from flagward import metrics
 from flagward.domain.events import EnvironmentChanged, Event, ItemKind, SdkItemChanged
 from flagward.services.ports import StoreUnavailable
 from flagward.streaming.cache import EnvironmentCache, change_events
 from flagward.streaming.payloads import tombstone
 from flagward.streaming.source import EnvironmentKeys, Source
-from flagward.streaming.streams import HEARTBEAT, Stream
+from flagward.streaming.streams import HEARTBEAT, Stream, TransportStream, count_written
 
-__all__ = ["HEARTBEAT", "EnvironmentState", "Hub", "NotReady", "Stream", "UnknownCredential"]
+__all__ = [
+    "HEARTBEAT",
+    "AnyStream",
+    "EnvironmentState",
+    "Hub",
+    "NotReady",
+    "Stream",
+    "TransportStream",
+    "UnknownCredential",
+]
+
+AnyStream = Stream | TransportStream
 
 log = logging.getLogger("flagward.streaming")
 
@@ -53,7 +65,9 @@ class EnvironmentState:
     def __init__(self, keys: EnvironmentKeys) -> None:
         self.keys = keys
         self.cache = EnvironmentCache()
-        self.streams: set[Stream] = set()
+        self.streams: set[AnyStream] = set()
+        # The HTTP edge's prebuilt responses for this environment (``flagward.http.sdk.fastpath``).
+        self.responses: dict[object, tuple[object, object, bytes]] = {}
         self.loaded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.pending: set[tuple[ItemKind, str]] = set()  # changed while loading
         self.refreshing: set[tuple[ItemKind, str]] = set()
@@ -154,6 +168,18 @@ class Hub:
             raise UnknownCredential()
         return state
 
+    def loaded_for_sdk_key(self, credential: str) -> EnvironmentState | None:
+        """Without waiting: the loaded environment whose SDK key is ``credential``, when the hub is ready
+        and holds it already; None otherwise (``by_credential`` then answers, or raises)."""
+        env_id = self._credentials.get(credential)
+        if env_id is None or not self.ready:
+            return None
+        state = self._envs.get(env_id)
+        if state is None or state.keys.sdk_key != credential or not state.is_loaded:
+            return None
+        state.last_used = time.monotonic()
+        return state
+
     async def by_id(self, environment_id: str) -> EnvironmentState:
         """The loaded environment with this id (the client-side ID). Raises UnknownCredential or NotReady."""
         self._check_ready()
@@ -214,7 +240,13 @@ class Hub:
         state.streams.add(stream)
         return stream
 
-    def unsubscribe(self, stream: Stream) -> None:
+    def attach(self, state: EnvironmentState, stream: TransportStream) -> None:
+        """Serve ``stream`` from now on, starting with the environment's current ``put``."""
+        stream.push(state.cache.put_event(flags_only=stream.flags_only))
+        state.streams.add(stream)
+        count_written()
+
+    def unsubscribe(self, stream: AnyStream) -> None:
         stream.close()
         state = self._envs.get(stream.environment_id)
         if state is not None:
@@ -306,6 +338,7 @@ class Hub:
         state.cache.merge(snapshot.flags, snapshot.segments)
         for stream in list(state.streams):
             stream.push(state.cache.put_event(flags_only=stream.flags_only))
+        count_written()
 
     def _refresh(self, state: EnvironmentState, slot: tuple[ItemKind, str]) -> None:
         if slot in state.refreshing:
@@ -362,13 +395,16 @@ class Hub:
         if item is None:
             return
         full, flags_only = change_events(kind, item)
-        for stream in list(state.streams):
+        started = time.perf_counter()
+        for stream in list(state.streams):  # one shared event; a stream's connection write, or its queue
             if stream.closed:
                 state.streams.discard(stream)
             elif not stream.flags_only:
                 stream.push(full)
             elif flags_only is not None:
                 stream.push(flags_only)
+        metrics.sdk_fanout_duration.observe(time.perf_counter() - started)
+        count_written()
 
     def _drop(self, state: EnvironmentState) -> None:
         for stream in list(state.streams):
@@ -428,3 +464,4 @@ class Hub:
                         stream.push(HEARTBEAT)
                 if not state.streams and state.is_loaded and now - state.last_used > self._idle_seconds:
                     self._discard(state)
+            count_written()
