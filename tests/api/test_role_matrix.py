@@ -24,6 +24,7 @@ import random
 import re
 import subprocess
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,8 +429,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         SegmentsApi(arena.admin).post_segment(arena.project, STAGING, SegmentBody(key=segment, name="Seg"))
         SegmentsApi(arena.admin).post_segment(arena.project, PRODUCTION, SegmentBody(key=segment, name="Seg"))
         w = World(server, arena, approver=arena.person("admin").token, segment=segment)
-        for name, statements in ROLES.items():
-            w.tokens[name] = _member_with_role(w, name, statements)
+        with ThreadPoolExecutor(max_workers=4) as pool:  # the server works while the client waits
+            made = pool.map(lambda role: _member_with_role(w, role, ROLES[role]), ROLES)
+            w.tokens.update(zip(ROLES, made, strict=True))
         yield w
         arena.close()
 
@@ -459,14 +461,22 @@ def _member_with_role(w: World, name: str, statements: list[StatementPost]) -> s
 # -- the matrix --------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def check_outcomes(world: World) -> dict[str, dict[str, str]]:
+    """Every check, made with each role's token (the roles side by side, each one's checks in turn)."""
+
+    def row(role: str) -> dict[str, str]:
+        token = world.tokens[role]
+        return {name: _outcome(*check.does(world, token), check, world.project) for name, check in CHECKS.items()}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(ROLES, pool.map(row, ROLES), strict=True))
+
+
 @pytest.mark.parametrize("role", list(ROLES))
-def test_what_each_role_may_do(world: World, role: str) -> None:
-    token = world.tokens[role]
-    got = {}
-    for name, check in CHECKS.items():
-        got[name] = _outcome(*check.does(world, token), check, world.project)
+def test_what_each_role_may_do(check_outcomes: dict[str, dict[str, str]], role: str) -> None:
     expected = {name: EXPECTED[role].get(name, "403") for name in CHECKS}
-    assert got == expected
+    assert check_outcomes[role] == expected
 
 
 def test_every_role_has_a_row_and_every_row_names_real_checks() -> None:
@@ -1448,16 +1458,32 @@ def estate(world: World) -> Estate:
     return e
 
 
+def _expected_at_doors(role: str) -> dict[str, str]:
+    return {name: DOOR_VERDICTS[role].get(name, "403") for name in DOORS}
+
+
+@pytest.fixture(scope="module")
+def door_outcomes(estate: Estate) -> dict[str, dict[str, str]]:
+    """Every door, knocked on with each role's token: the roles side by side (a few at a time, so the server
+    works while the client builds the next request), the doors of one role in turn. A door expected to let
+    the role through (or to answer with the approval gate) is given fresh things to act on; one expected to
+    refuse, the shared ones (a refusal changes nothing)."""
+
+    def row(role: str) -> dict[str, str]:
+        token, expected = estate.w.tokens[role], _expected_at_doors(role)
+        got = {}
+        for name, door in DOORS.items():
+            status, body = knock(estate, token, name, door, fresh=expected[name] != "403")
+            got[name] = _door_outcome(status, body, door, estate.project)
+        return got
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(ROLES, pool.map(row, ROLES), strict=True))
+
+
 @pytest.mark.parametrize("role", list(ROLES))
-def test_what_each_role_may_do_at_every_door(estate: Estate, role: str) -> None:
-    """Every door, knocked on with the role's token. A door expected to let the role through (or to answer
-    with the approval gate) is given fresh things to act on; one expected to refuse, the shared ones."""
-    token = estate.w.tokens[role]
-    expected = {name: DOOR_VERDICTS[role].get(name, "403") for name in DOORS}
-    got = {}
-    for name, door in DOORS.items():
-        status, body = knock(estate, token, name, door, fresh=expected[name] != "403")
-        got[name] = _door_outcome(status, body, door, estate.project)
+def test_what_each_role_may_do_at_every_door(door_outcomes: dict[str, dict[str, str]], role: str) -> None:
+    got, expected = door_outcomes[role], _expected_at_doors(role)
     wrong = [f"{n}: got {g!r}, expected {expected[n]!r}" for n, g in got.items() if g != expected[n]]
     assert not wrong, "\n".join(wrong)
 
