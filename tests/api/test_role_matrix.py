@@ -12,6 +12,11 @@ directly by someone without ``bypassRequiredApproval`` is the approval gate's 40
 The project: ``staging`` (tagged ``qa_staging``) and ``production`` (one approval required, no self-review);
 flags are made fresh for each write, tagged ``payments`` unless the check says otherwise.
 
+Every route: each authenticated route of the REST API (LaunchDarkly's operations and flagward's own) is a
+door (``DOORS``) knocked on with every role's token; ``DOOR_VERDICTS`` writes out, role by role, what each
+answers, and ``test_every_route_has_a_door`` holds the doors to the app's route table (exclusions listed with
+their reasons), so a route added later without a row fails here.
+
 Also here: a role given to a team applies to its members; a token's inline role is bounded by its member.
 """
 
