@@ -202,7 +202,9 @@ def patch_environment(
         env = load_environment(uow, project_key, key, for_update=True)
         before = environment_document(env)
         after = apply_json_patch(before, patch, writable=_WRITABLE)
-        authorize_all(actor, [(a, environment_resource(env)) for a in environment_patch_actions(before, after)])
+        # A patch that changes nothing still answers the environment: at least viewing it must be allowed.
+        actions = environment_patch_actions(before, after) or ["viewEnvironment"]
+        authorize_all(actor, [(a, environment_resource(env)) for a in actions])
         updated = _environment_from_document(env, after)
         updated.validate()
         if updated.approval_settings != env.approval_settings:

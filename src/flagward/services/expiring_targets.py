@@ -29,6 +29,7 @@ from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.domain.segment_validation import target_keys
 from flagward.domain.segments import Segment
 from flagward.services._common import load_environment, load_flag, record_audit, run_each
+from flagward.services.authz import authorize_environment_read
 from flagward.services.flag_changes import change_context, commit_flag_change
 from flagward.services.flag_gate import approval_required_in, can_bypass_approval
 from flagward.services.ports import Deps, UnitOfWork
@@ -170,7 +171,8 @@ def get_expiring(
     subject = _Subject(kind, project_key, env_key, key)
     authorize(actor, "viewProject", resources.project(project_key))
     with deps.uow(write=False) as uow:
-        _load_subject(uow, subject, for_update=False)
+        env, _ = _load_subject(uow, subject, for_update=False)
+        authorize_environment_read(actor, env)
         return uow.expiring_targets.for_resource(project_key, env_key, kind, key)
 
 

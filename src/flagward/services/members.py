@@ -155,7 +155,9 @@ def patch_member(deps: Deps, *, actor: Actor, member_id: str, patch: object) -> 
             raise InvalidRequest("emailNotifications must be true or false")
         custom_role_ids = resolve_role_ids(uow, after.get("customRoles"), field="customRoles")
         changed_custom_roles = custom_role_ids != member.custom_role_ids
-        authorize_all(actor, [(a, resources.member(member.id)) for a in member_patch_actions(before, after)])
+        # A patch that changes nothing still answers the member: at least viewing it must be allowed.
+        actions = member_patch_actions(before, after) or ([] if changed_custom_roles else ["viewMember"])
+        authorize_all(actor, [(a, resources.member(member.id)) for a in actions])
         if changed_custom_roles:
             authorize(actor, "updateCustomRole", resources.member(member.id))
             member.custom_role_ids = custom_role_ids

@@ -30,6 +30,7 @@ from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.projects import Environment
 from flagward.domain.scheduled_changes import ScheduledChange, ScheduleStatus
 from flagward.services._common import load_environment, load_flag, record_audit
+from flagward.services.authz import authorize_environment_read
 from flagward.services.flag_changes import change_context, flag_step
 from flagward.services.flag_gate import approval_required_in, can_bypass_approval
 from flagward.services.ports import Deps, UnitOfWork
@@ -106,6 +107,7 @@ def list_changes(
     authorize(actor, "viewProject", resources.project(project_key))
     with deps.uow(write=False) as uow:
         flag, env = _load(uow, _Where(project_key, flag_key, env_key))
+        authorize_environment_read(actor, env)
         changes = uow.scheduled_changes.for_flag(project_key, env_key, flag_key)
         conflicts = _conflicts(uow, deps, flag, env.key)
     return [_view(c, conflicts) for c in changes if c.status is not ScheduleStatus.COMPLETED]
@@ -118,6 +120,7 @@ def get_change(
     with deps.uow(write=False) as uow:
         where = _Where(project_key, flag_key, env_key)
         flag, env = _load(uow, where)
+        authorize_environment_read(actor, env)
         change = _load_change(uow, where, change_id)
         conflicts = _conflicts(uow, deps, flag, env.key)
     return _view(change, conflicts)

@@ -248,6 +248,8 @@ def authorize_segment_change(actor: Actor, env: Environment, before: Segment, ch
     as it will be (so a change of tags cannot carry a segment out of, or into, someone's reach)."""
     targets = dict.fromkeys([segment_resource(before, env), segment_resource(change.segment, env)])
     authorize_all(actor, [(a, r) for a in dict.fromkeys(change.actions) for r in targets])
+    if not change.actions:  # a change of nothing still answers the segment: viewing it must be allowed
+        authorize_environment_read(actor, env)
 
 
 def delete_segment(deps: Deps, *, actor: Actor, project_key: str, env_key: str, key: str) -> None:

@@ -267,7 +267,7 @@ def add_team_members_by_email(deps: Deps, *, actor: Actor, key: str, emails: lis
 
 
 def delete_team(deps: Deps, *, actor: Actor, key: str) -> None:
-    authorize(actor, "updateTeamMembers", resources.team(key))
+    authorize(actor, AuditAction.DELETE_TEAM, resources.team(key))
     with deps.uow() as uow:
         team = load_team(uow, key, for_update=True)
         requiring = environments_requiring(uow, key)

@@ -48,6 +48,7 @@ from flagward.domain.triggers import (
     pre_approval,
 )
 from flagward.services._common import load_environment, load_flag, record_audit
+from flagward.services.authz import authorize_environment_read
 from flagward.services.flag_changes import change_context, commit_flag_change
 from flagward.services.flag_gate import approval_required_in, can_bypass_approval
 from flagward.services.ports import Deps, UnitOfWork
@@ -158,7 +159,7 @@ def list_triggers(deps: Deps, *, actor: Actor, project_key: str, flag_key: str, 
     """The flag's triggers in the environment, oldest first. Raises NotFound, Forbidden."""
     with deps.uow(write=False) as uow:
         authorize(actor, "viewProject", resources.project(project_key))
-        _scope(uow, project_key, flag_key, env_key)
+        authorize_environment_read(actor, _scope(uow, project_key, flag_key, env_key).env)
         return uow.triggers.list_for(project_key, flag_key, env_key)
 
 
@@ -166,6 +167,7 @@ def get_trigger(deps: Deps, *, actor: Actor, project_key: str, flag_key: str, en
     with deps.uow(write=False) as uow:
         authorize(actor, "viewProject", resources.project(project_key))
         scope = _scope(uow, project_key, flag_key, env_key)
+        authorize_environment_read(actor, scope.env)
         return _load(uow, scope, trigger_id)
 
 

@@ -25,6 +25,7 @@ from flagward.domain.projects import Environment
 from flagward.domain.workflows import ExecutionStatus, Workflow
 from flagward.services._approvals import audit, resolve_reviewers, settings_for
 from flagward.services._common import load_environment, load_flag, record_audit
+from flagward.services.authz import authorize_environment_read, authorize_project_read
 from flagward.services.flag_changes import change_context, deletes
 from flagward.services.flag_gate import approval_required_in
 from flagward.services.ports import Deps, Page, UnitOfWork
@@ -183,9 +184,9 @@ def list_workflows(
         raise InvalidRequest("status must be active, completed or failed")
     if sort not in (None, "creationDate", "-creationDate"):
         raise InvalidRequest("sort must be creationDate or -creationDate (sorting by stopDate is not supported)")
-    authorize(actor, "viewProject", resources.flag(project_key, flag_key, env_key=env_key))
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
-        load_environment(uow, project_key, env_key)
+        authorize_environment_read(actor, load_environment(uow, project_key, env_key))
         load_flag(uow, project_key, flag_key)
         found, total = uow.workflows.find(
             project_key, flag_key, env_key, status=status, sort=sort or "-creationDate", page=page
@@ -207,9 +208,9 @@ def _load(uow: UnitOfWork, project_key: str, flag_key: str, env_key: str, workfl
 def get_workflow(
     deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, workflow_id: str
 ) -> WorkflowView:
-    authorize(actor, "viewProject", resources.flag(project_key, flag_key, env_key=env_key))
+    authorize_project_read(actor, project_key)
     with deps.uow(write=False) as uow:
-        load_environment(uow, project_key, env_key)
+        authorize_environment_read(actor, load_environment(uow, project_key, env_key))
         load_flag(uow, project_key, flag_key)
         return _view(uow, _load(uow, project_key, flag_key, env_key, workflow_id))
 
