@@ -1,17 +1,26 @@
-"""Approval-request throughput and latency against a running flagward, on SQLite or PostgreSQL.
+"""Approval-request latency and throughput against a running flagward, on SQLite and PostgreSQL, with
+1 client and with several concurrent clients (8 and 32 by default), all in one command.
 
-Seeds one project with 1,000 flags in 5 environments (production requires one approval), then measures
-create-copy-request (staging → production), review (approve) and apply, one request at a time for
-latency and with 8 concurrent clients for throughput: first with no other pending requests, then again
-after 10,000 pending requests were created on *other* flags. Flags on their own show that the cost of
-an approval does not grow with pending requests elsewhere.
+For each store it starts one ``flagward serve`` process on a fresh store and seeds one project with
+1,000 flags in 5 environments (production requires one approval). Then, per flag, it measures
+create-copy-request (staging → production), review (approve, by a writer service token) and apply (by
+the requester): one client at a time (latency), then with each ``--clients`` count (each step of a phase
+runs over fresh flags, the clients sharing them out). ``--pending N`` adds N pending requests on *other*
+flags and measures everything again (the cost of a step must not grow with pending requests elsewhere).
+
+``--baseline-src DIR`` runs the same measurements against a server serving another checkout's ``src``
+(e.g. ``git archive main src | tar -x -C /tmp/base``), interleaved with this checkout's on each store
+and ``--rounds`` times, so before/after ratios come from the same minutes of a shared machine.
 
 Run from the repository root:
 
-    python -m bench.approvals --store sqlite
-    python -m bench.approvals --store postgres --postgres-url postgresql://postgres@127.0.0.1:5432/postgres
+    python -m bench.approvals                                   # both stores, 1, 8 and 32 clients
+    python -m bench.approvals --stores sqlite --clients 8
+    python -m bench.approvals --baseline-src /tmp/base/src --rounds 2
 
-Figures go to stdout and bench/results/approvals-<store>.json; BENCHMARKS.md records them.
+Figures go to stdout (a summary table at the end: p50 / p99 / max per step and over all three steps,
+requests per second, the load average before and after each block) and to
+bench/results/approvals.json; BENCHMARKS.md records them.
 """
 
 from __future__ import annotations
@@ -35,12 +44,18 @@ from bench._common import percentile, report
 PROJECT = "bench"
 ENVS = ["production", "staging", "qa", "dev", "perf"]
 SEMANTIC = {"Content-Type": "application/json; domain-model=launchdarkly.semanticpatch"}
+STEPS = ("create_copy_request", "review", "apply")
 
 
 def _check(response: httpx.Response, status: int = 200) -> dict[str, Any]:
     if response.status_code != status:
         raise RuntimeError(f"{response.request.method} {response.request.url}: {response.status_code} {response.text}")
     return response.json() if response.content else {}
+
+
+def _client(url: str, token: str, connections: int) -> httpx.Client:
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    return httpx.Client(base_url=url, headers={"Authorization": token}, timeout=120, limits=limits)
 
 
 def seed(admin: httpx.Client, flags: int, workers: int) -> str:
@@ -84,8 +99,19 @@ def _timed(action: Callable[[], Any]) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+def _stats(latencies: list[float], elapsed: float) -> dict[str, Any]:
+    return {
+        "n": len(latencies),
+        "p50_ms": round(percentile(latencies, 50), 1),
+        "p99_ms": round(percentile(latencies, 99), 1),
+        "max_ms": round(max(latencies), 1),
+        "per_second": round(len(latencies) / elapsed, 1),
+    }
+
+
 def measure(admin: httpx.Client, reviewer: httpx.Client, keys: list[str], concurrency: int) -> dict[str, Any]:
-    """Create a copy request, approve it and apply it for each flag; latencies per step in ms."""
+    """Create a copy request, approve it and apply it for each flag, each step over all ``keys`` with
+    ``concurrency`` clients; latencies per step and over the three steps, in ms."""
     ids: dict[str, str] = {}
 
     def base(key: str) -> str:
@@ -106,8 +132,11 @@ def measure(admin: httpx.Client, reviewer: httpx.Client, keys: list[str], concur
     def apply(key: str) -> float:
         return _timed(lambda: _check(admin.post(f"{base(key)}/approval-requests/{ids[key]}/apply", json={})))
 
+    load_before = _load()
     results: dict[str, Any] = {}
-    for name, step in (("create_copy_request", create), ("review", review), ("apply", apply)):
+    every: list[float] = []
+    total = 0.0
+    for name, step in zip(STEPS, (create, review, apply), strict=True):
         start = time.perf_counter()
         if concurrency == 1:
             latencies = [step(k) for k in keys]
@@ -115,13 +144,16 @@ def measure(admin: httpx.Client, reviewer: httpx.Client, keys: list[str], concur
             with ThreadPoolExecutor(concurrency) as pool:
                 latencies = list(pool.map(step, keys))
         elapsed = time.perf_counter() - start
-        results[name] = {
-            "n": len(keys),
-            "p50_ms": round(percentile(latencies, 50), 2),
-            "p99_ms": round(percentile(latencies, 99), 2),
-            "per_second": round(len(keys) / elapsed, 1),
-        }
+        total += elapsed
+        every += latencies
+        results[name] = _stats(latencies, elapsed)
+    results["overall"] = _stats(every, total)
+    results["load_average_before_after"] = [load_before, _load()]
     return results
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 @contextmanager
@@ -133,58 +165,111 @@ def store(kind: str, workdir: Path) -> Iterator[str]:
             yield url
 
 
-def run(args: argparse.Namespace, server: ServerProcess) -> dict[str, Any]:
-    n = args.samples
-    groups = [[f"flag-{i:04d}" for i in range(g * n, (g + 1) * n)] for g in range(4)]
+def _samples(args: argparse.Namespace, clients: int) -> int:
+    """Enough requests per step that every client makes several (32 clients sharing 100 flags would
+    spend much of a phase ramping up and down)."""
+    return max(args.samples, 8 * clients)
+
+
+def flags_needed(args: argparse.Namespace) -> int:
+    per_phase = args.samples + sum(_samples(args, c) for c in args.clients)
+    phases = 2 if args.pending else 1
+    return per_phase * phases + (args.pending_flags if args.pending else 0)
+
+
+def run_store(args: argparse.Namespace, kind: str, server_src: Path | None) -> dict[str, Any]:
+    """One server on a fresh ``kind`` store: seed, then every phase."""
+    flags = max(args.flags, flags_needed(args))
+    env = {"PYTHONPATH": str(server_src.resolve())} if server_src else {}
     with (
-        httpx.Client(base_url=server.url, headers={"Authorization": server.admin_token}, timeout=60) as admin,
+        tempfile.TemporaryDirectory() as tmp,
+        store(kind, Path(tmp)) as url,
+        ServerProcess(database_url=url, workdir=Path(tmp), extra_env=env) as server,
     ):
-        started = time.perf_counter()
-        reviewer_token = seed(admin, args.flags, args.concurrency)
-        seeded = time.perf_counter() - started
-        with httpx.Client(base_url=server.url, headers={"Authorization": reviewer_token}, timeout=60) as reviewer:
-            phases: dict[str, Any] = {"pending_0": {}, f"pending_{args.pending}": {}}
-            phases["pending_0"]["sequential"] = measure(admin, reviewer, groups[0], 1)
-            phases["pending_0"]["concurrent"] = measure(admin, reviewer, groups[1], args.concurrency)
+        widest = max([1, *args.clients])
+        with _client(server.url, server.admin_token, widest) as admin:
             started = time.perf_counter()
-            add_pending(admin, args.pending, range(4 * n, args.flags), args.concurrency)
-            pending_seconds = time.perf_counter() - started
-            after = phases[f"pending_{args.pending}"]
-            after["sequential"] = measure(admin, reviewer, groups[2], 1)
-            after["concurrent"] = measure(admin, reviewer, groups[3], args.concurrency)
+            reviewer_token = seed(admin, flags, 8)
+            seeded = time.perf_counter() - started
+            with _client(server.url, reviewer_token, widest) as reviewer:
+                next_flag = 0
+
+                def take(n: int) -> list[str]:
+                    nonlocal next_flag
+                    keys = [f"flag-{i:04d}" for i in range(next_flag, next_flag + n)]
+                    next_flag += n
+                    return keys
+
+                def phase() -> dict[str, Any]:
+                    out = {"1": measure(admin, reviewer, take(args.samples), 1)}
+                    for clients in args.clients:
+                        out[str(clients)] = measure(admin, reviewer, take(_samples(args, clients)), clients)
+                    return out
+
+                phases: dict[str, Any] = {"pending_0": phase()}
+                pending_seconds = None
+                if args.pending:
+                    started = time.perf_counter()
+                    add_pending(admin, args.pending, range(flags - args.pending_flags, flags), 8)
+                    pending_seconds = round(time.perf_counter() - started, 1)
+                    phases[f"pending_{args.pending}"] = phase()
     return {
+        "store": kind,
+        "server_src": str(server_src) if server_src else "this checkout",
+        "flags": flags,
         "seed_seconds": round(seeded, 1),
-        "pending_requests_seed_seconds": round(pending_seconds, 1),
+        "pending_requests_seed_seconds": pending_seconds,
         "phases": phases,
     }
 
 
+def summary(runs: list[dict[str, Any]]) -> str:
+    header = (
+        "store       code      pending clients  step                  n    p50 ms   p99 ms   max ms    req/s"
+        "  load before → after"
+    )
+    lines = [header, "-" * len(header)]
+    for run in runs:
+        code = "baseline" if run["server_src"] != "this checkout" else "this"
+        for pending, by_clients in run["phases"].items():
+            for clients, steps in by_clients.items():
+                load = steps["load_average_before_after"]
+                for step in (*STEPS, "overall"):
+                    s = steps[step]
+                    lines.append(
+                        f"{run['store']:<11} {code:<9} {pending.removeprefix('pending_'):>7} {clients:>7}  {step:<20}"
+                        f"{s['n']:>4} {s['p50_ms']:>8} {s['p99_ms']:>8} {s['max_ms']:>8} {s['per_second']:>8}"
+                        + (f"  {load[0][0]} → {load[1][0]}" if step == "overall" else "")
+                    )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--stores", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--flags", type=int, default=1000)
-    parser.add_argument("--pending", type=int, default=10_000)
-    parser.add_argument("--samples", type=int, default=100, help="requests per step and phase")
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--clients", default="8,32", help="comma-separated concurrent client counts")
+    parser.add_argument("--flags", type=int, default=1000, help="flags in the project (at least what is measured)")
+    parser.add_argument("--pending", type=int, default=0, help="then this many pending requests elsewhere")
+    parser.add_argument("--pending-flags", type=int, default=600, help="the flags the pending requests are on")
+    parser.add_argument("--samples", type=int, default=100, help="requests per step with 1 client (at least)")
+    parser.add_argument("--baseline-src", type=Path, default=None, help="also serve this src, interleaved")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--label", default="approvals", help="the result file's name")
     args = parser.parse_args()
+    args.clients = [int(c) for c in args.clients.split(",") if c.strip()]
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     os.environ.setdefault("FLAGWARD_TEST_POSTGRES_URL", args.postgres_url)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        store(args.store, Path(tmp)) as url,
-        ServerProcess(database_url=url, workdir=Path(tmp)) as server,
-    ):
-        results = run(args, server)
-    report(
-        f"approvals-{args.store}",
-        {
-            "store": args.store,
-            "flags": args.flags,
-            "environments": len(ENVS),
-            "concurrency": args.concurrency,
-            **results,
-        },
-    )
+    variants: list[Path | None] = [None] if args.baseline_src is None else [args.baseline_src, None]
+    runs = []
+    for round_ in range(args.rounds):
+        for kind in stores:
+            for src in variants if round_ % 2 == 0 else variants[::-1]:
+                runs.append(run_store(args, kind, src))
+                print(summary(runs[-1:]), flush=True)
+    report(args.label, {"environments": len(ENVS), "clients": args.clients, "rounds": args.rounds, "runs": runs})
+    print()
+    print(summary(runs))
 
 
 if __name__ == "__main__":
