@@ -27,6 +27,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -177,6 +181,35 @@ def flags_needed(args: argparse.Namespace) -> int:
     return per_phase * phases + (args.pending_flags if args.pending else 0)
 
 
+@contextmanager
+def sampled(pid: int, out: Path | None) -> Iterator[None]:
+    """``--py-spy``: sample the server process (py-spy, raw collapsed stacks) while the block runs."""
+    if out is None:
+        yield
+        return
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    spy = subprocess.Popen(
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            *(["--gil"] if os.environ.get("PY_SPY_GIL") else []),
+            "-o",
+            str(out),
+        ]
+    )
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+
+
 def run_store(args: argparse.Namespace, kind: str, server_src: Path | None) -> dict[str, Any]:
     """One server on a fresh ``kind`` store: seed, then every phase."""
     flags = max(args.flags, flags_needed(args))
@@ -203,7 +236,13 @@ def run_store(args: argparse.Namespace, kind: str, server_src: Path | None) -> d
                 def phase() -> dict[str, Any]:
                     out = {"1": measure(admin, reviewer, take(args.samples), 1)}
                     for clients in args.clients:
-                        out[str(clients)] = measure(admin, reviewer, take(_samples(args, clients)), clients)
+                        spy = None
+                        if args.py_spy is not None:
+                            tag = "baseline" if server_src else "this"
+                            spy = args.py_spy / f"{kind}-{tag}-{clients}-{next_flag}.txt"
+                        assert server.process is not None
+                        with sampled(server.process.pid, spy):
+                            out[str(clients)] = measure(admin, reviewer, take(_samples(args, clients)), clients)
                     return out
 
                 phases: dict[str, Any] = {"pending_0": phase()}
@@ -255,9 +294,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=100, help="requests per step with 1 client (at least)")
     parser.add_argument("--baseline-src", type=Path, default=None, help="also serve this src, interleaved")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--py-spy", type=Path, default=None, help="record the server with py-spy into this dir")
     parser.add_argument("--label", default="approvals", help="the result file's name")
     args = parser.parse_args()
     args.clients = [int(c) for c in args.clients.split(",") if c.strip()]
+    if args.py_spy is not None:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     os.environ.setdefault("FLAGWARD_TEST_POSTGRES_URL", args.postgres_url)
     variants: list[Path | None] = [None] if args.baseline_src is None else [args.baseline_src, None]
