@@ -40,10 +40,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
+from sqlalchemy.engine import make_url
 from tests.support.databases import fresh_postgres_database
 from tests.support.server import ServerProcess
 
-from bench._common import percentile, report
+from bench._common import REPO, percentile, report
 
 PROJECT = "bench"
 ENVS = ["production", "staging", "qa", "dev", "perf"]
@@ -113,7 +115,13 @@ def _stats(latencies: list[float], elapsed: float) -> dict[str, Any]:
     }
 
 
-def measure(admin: httpx.Client, reviewer: httpx.Client, keys: list[str], concurrency: int) -> dict[str, Any]:
+def measure(
+    admin: httpx.Client,
+    reviewer: httpx.Client,
+    keys: list[str],
+    concurrency: int,
+    sessions: Callable[[], int] | None = None,
+) -> dict[str, Any]:
     """Create a copy request, approve it and apply it for each flag, each step over all ``keys`` with
     ``concurrency`` clients; latencies per step and over the three steps, in ms."""
     ids: dict[str, str] = {}
@@ -137,6 +145,7 @@ def measure(admin: httpx.Client, reviewer: httpx.Client, keys: list[str], concur
         return _timed(lambda: _check(admin.post(f"{base(key)}/approval-requests/{ids[key]}/apply", json={})))
 
     load_before = _load()
+    sessions_before = sessions() if sessions else 0
     results: dict[str, Any] = {}
     every: list[float] = []
     total = 0.0
@@ -153,7 +162,21 @@ def measure(admin: httpx.Client, reviewer: httpx.Client, keys: list[str], concur
         results[name] = _stats(latencies, elapsed)
     results["overall"] = _stats(every, total)
     results["load_average_before_after"] = [load_before, _load()]
+    if sessions is not None:  # connections the server opened meanwhile (its pool's churn)
+        results["new_database_connections"] = sessions() - sessions_before - 1
     return results
+
+
+def pg_sessions(url: str) -> Callable[[], int]:
+    """PostgreSQL's count of sessions ever opened to the store's database (this query's own included)."""
+    libpq = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def count() -> int:
+        with psycopg.connect(libpq) as conn:
+            row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()").fetchone()
+            return int(row[0]) if row else 0
+
+    return count
 
 
 def _load() -> list[float]:
@@ -213,7 +236,8 @@ def sampled(pid: int, out: Path | None) -> Iterator[None]:
 def run_store(args: argparse.Namespace, kind: str, server_src: Path | None) -> dict[str, Any]:
     """One server on a fresh ``kind`` store: seed, then every phase."""
     flags = max(args.flags, flags_needed(args))
-    env = {"PYTHONPATH": str(server_src.resolve())} if server_src else {}
+    # This checkout's own src unless another is named, whatever the virtualenv's editable install points at.
+    env = {"PYTHONPATH": str((server_src or REPO / "src").resolve())}
     with (
         tempfile.TemporaryDirectory() as tmp,
         store(kind, Path(tmp)) as url,
@@ -233,8 +257,10 @@ def run_store(args: argparse.Namespace, kind: str, server_src: Path | None) -> d
                     next_flag += n
                     return keys
 
+                sessions = pg_sessions(url) if kind == "postgres" else None
+
                 def phase() -> dict[str, Any]:
-                    out = {"1": measure(admin, reviewer, take(args.samples), 1)}
+                    out = {"1": measure(admin, reviewer, take(args.samples), 1, sessions)}
                     for clients in args.clients:
                         spy = None
                         if args.py_spy is not None:
@@ -242,7 +268,9 @@ def run_store(args: argparse.Namespace, kind: str, server_src: Path | None) -> d
                             spy = args.py_spy / f"{kind}-{tag}-{clients}-{next_flag}.txt"
                         assert server.process is not None
                         with sampled(server.process.pid, spy):
-                            out[str(clients)] = measure(admin, reviewer, take(_samples(args, clients)), clients)
+                            out[str(clients)] = measure(
+                                admin, reviewer, take(_samples(args, clients)), clients, sessions
+                            )
                     return out
 
                 phases: dict[str, Any] = {"pending_0": phase()}
@@ -279,6 +307,11 @@ def summary(runs: list[dict[str, Any]]) -> str:
                         f"{run['store']:<11} {code:<9} {pending.removeprefix('pending_'):>7} {clients:>7}  {step:<20}"
                         f"{s['n']:>4} {s['p50_ms']:>8} {s['p99_ms']:>8} {s['max_ms']:>8} {s['per_second']:>8}"
                         + (f"  {load[0][0]} → {load[1][0]}" if step == "overall" else "")
+                        + (
+                            f"  new connections {steps['new_database_connections']}"
+                            if step == "overall" and "new_database_connections" in steps
+                            else ""
+                        )
                     )
     return "\n".join(lines)
 

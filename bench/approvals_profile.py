@@ -13,6 +13,7 @@ import argparse
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from flagward.services.auth import ensure_owner_and_admin_token
 
 PROJECT = "bench"
 ENVS = ["production", "staging", "qa", "dev", "perf"]
+STEPS = ("create", "review", "apply")
 SEMANTIC = {"Content-Type": "application/json; domain-model=launchdarkly.semanticpatch"}
 
 
@@ -64,13 +66,62 @@ def _ok(response: Any, status: int = 200) -> dict[str, Any]:
     return response.json() if response.content else {}
 
 
+def seed(client: InProcess, flags: int) -> str:
+    """The project (production requires an approval), ``flags`` flags on in staging; a reviewer's token."""
+    admin = {"Authorization": ADMIN}
+    environments = [{"key": k, "name": k.title(), "color": "00AA00"} for k in ENVS]
+    body = {"key": PROJECT, "name": "Bench", "environments": environments}
+    _ok(client.post("/api/v2/projects", json=body, headers=admin), 201)
+    patch = [{"op": "replace", "path": "/approvalSettings/required", "value": True}]
+    _ok(client.request("PATCH", f"/api/v2/projects/{PROJECT}/environments/production", json=patch, headers=admin))
+    for i in range(flags):
+        key = f"flag-{i:04d}"
+        _ok(client.post(f"/api/v2/flags/{PROJECT}", json={"key": key, "name": key}, headers=admin), 201)
+        body = {"environmentKey": "staging", "instructions": [{"kind": "turnFlagOn"}]}
+        _ok(client.request("PATCH", f"/api/v2/flags/{PROJECT}/{key}", json=body, headers={**admin, **SEMANTIC}))
+    body = {"name": "r", "role": "writer", "serviceToken": True}
+    return str(_ok(client.post("/api/v2/tokens", json=body, headers=admin), 201)["token"])
+
+
+def step(client: InProcess, name: str, key: str, request_id: str, reviewer: str) -> str:
+    """One step on ``key``'s production; the request's id."""
+    base = f"/api/v2/projects/{PROJECT}/flags/{key}/environments/production"
+    admin = {"Authorization": ADMIN}
+    if name == "create":
+        body = {"description": "d", "source": {"key": "staging"}}
+        return str(_ok(client.post(f"{base}/approval-requests-flag-copy", json=body, headers=admin), 201)["_id"])
+    if name == "review":
+        path = f"{base}/approval-requests/{request_id}/reviews"
+        _ok(client.post(path, json={"kind": "approve"}, headers={"Authorization": reviewer}))
+    else:
+        _ok(client.post(f"{base}/approval-requests/{request_id}/apply", json={}, headers=admin))
+    return request_id
+
+
+@contextmanager
+def sampled(out: str | None) -> Iterator[None]:
+    """Sample this process with py-spy ``--gil`` (where the CPU goes) while the block runs."""
+    if not out:
+        yield
+        return
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [exe, "record", "--gil", "--rate", "250", "--format", "raw", "-o", out, "--pid", str(os.getpid())]
+    spy = subprocess.Popen(command)
+    time.sleep(1.0)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--flags", type=int, default=20)
     parser.add_argument("--py-spy", default=None, help="record the steps with py-spy --gil into this file")
-    parser.add_argument("--show", choices=["create", "review", "apply"], action="append", default=[])
+    parser.add_argument("--show", choices=STEPS, action="append", default=[])
     args = parser.parse_args()
     os.environ.setdefault("FLAGWARD_TEST_POSTGRES_URL", args.postgres_url)
     with tempfile.TemporaryDirectory() as tmp, store(args.store, Path(tmp)) as url:
@@ -89,82 +140,35 @@ def main() -> None:
             if conn.get_execution_options().get("flagward_write"):
                 rec.write_transactions += 1
 
-        admin = {"Authorization": ADMIN}
-        environments = [{"key": k, "name": k.title(), "color": "00AA00"} for k in ENVS]
-        body = {"key": PROJECT, "name": "Bench", "environments": environments}
-        _ok(client.post("/api/v2/projects", json=body, headers=admin), 201)
-        patch = [{"op": "replace", "path": "/approvalSettings/required", "value": True}]
-        _ok(client.request("PATCH", f"/api/v2/projects/{PROJECT}/environments/production", json=patch, headers=admin))
-        for i in range(args.flags):
-            key = f"flag-{i:04d}"
-            _ok(client.post(f"/api/v2/flags/{PROJECT}", json={"key": key, "name": key}, headers=admin), 201)
-            body = {"environmentKey": "staging", "instructions": [{"kind": "turnFlagOn"}]}
-            _ok(client.request("PATCH", f"/api/v2/flags/{PROJECT}/{key}", json=body, headers={**admin, **SEMANTIC}))
-        token = _ok(
-            client.post("/api/v2/tokens", json={"name": "r", "role": "writer", "serviceToken": True}, headers=admin),
-            201,
-        )["token"]
-        reviewer = {"Authorization": token}
-        spy = None
-        if args.py_spy:  # sample this process (--gil: where the CPU goes) while the steps run
-            exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-            command = [exe, "record", "--gil", "--rate", "250", "--format", "raw", "-o", args.py_spy]
-            spy = subprocess.Popen([*command, "--pid", str(os.getpid())])
-            time.sleep(1.0)
-        totals: dict[str, Counter[str]] = {}
-        times: dict[str, list[float]] = {"create": [], "review": [], "apply": []}
-        cpu: dict[str, list[float]] = {"create": [], "review": [], "apply": []}
-        for i in range(args.flags):
-            key = f"flag-{i:04d}"
-            base = f"/api/v2/projects/{PROJECT}/flags/{key}/environments/production"
-            steps = [
-                (
-                    "create",
-                    lambda: client.post(
-                        f"{base}/approval-requests-flag-copy",
-                        json={"description": "d", "source": {"key": "staging"}},
-                        headers=admin,
-                    ),
-                    201,
-                ),  # noqa: E501
-            ]
-            rid = ""
-            for name in ("create", "review", "apply"):
-                rec.reset()
-                started = time.perf_counter()
-                cpu_started = time.process_time()
-                if name == "create":
-                    response = steps[0][1]()
-                    rid = _ok(response, 201)["_id"]
-                elif name == "review":
-                    _ok(
-                        client.post(
-                            f"{base}/approval-requests/{rid}/reviews", json={"kind": "approve"}, headers=reviewer
-                        )
+        reviewer = seed(client, args.flags)
+        totals: dict[str, Counter[str]] = {name: Counter() for name in STEPS}
+        times: dict[str, list[float]] = {name: [] for name in STEPS}
+        cpu: dict[str, list[float]] = {name: [] for name in STEPS}
+        with sampled(args.py_spy):
+            for i in range(args.flags):
+                request_id = ""
+                for name in STEPS:
+                    rec.reset()
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    request_id = step(client, name, f"flag-{i:04d}", request_id, reviewer)
+                    times[name].append((time.perf_counter() - started) * 1000)
+                    cpu[name].append((time.process_time() - cpu_started) * 1000)
+                    totals[name].update(
+                        statements=len(rec.statements),
+                        transactions=rec.transactions,
+                        write_transactions=rec.write_transactions,
                     )
-                else:
-                    _ok(client.post(f"{base}/approval-requests/{rid}/apply", json={}, headers=admin))
-                times[name].append((time.perf_counter() - started) * 1000)
-                cpu[name].append((time.process_time() - cpu_started) * 1000)
-                counts = totals.setdefault(name, Counter())
-                counts["statements"] += len(rec.statements)
-                counts["transactions"] += rec.transactions
-                counts["write_transactions"] += rec.write_transactions
-                if i == args.flags - 1 and name in args.show:
-                    print(f"--- {name}: {len(rec.statements)} statements, {rec.transactions} transactions")
-                    for s in rec.statements:
-                        print("   ", s)
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(timeout=60)
+                    if i == args.flags - 1 and name in args.show:
+                        print(f"--- {name}: {len(rec.statements)} statements, {rec.transactions} transactions")
+                        for statement in rec.statements:
+                            print("   ", statement)
         print(f"store {args.store}, {args.flags} flags, one request at a time, in process")
         for name, counts in totals.items():
-            ordered = sorted(times[name])
             print(
                 f"{name:<7} statements/request {counts['statements'] / args.flags:5.1f}  "
                 f"transactions {counts['transactions'] / args.flags:4.1f} "
                 f"(write {counts['write_transactions'] / args.flags:3.1f})  "
-                f"median {ordered[len(ordered) // 2]:6.1f} ms, CPU {sorted(cpu[name])[len(ordered) // 2]:5.1f} ms"
+                f"median {statistics.median(times[name]):6.1f} ms, CPU {statistics.median(cpu[name]):5.1f} ms"
             )
         client.close()
         services.close()

@@ -184,7 +184,9 @@ def run_due(deps: Deps, *, limit: int = 20) -> list[str]:
     """Execute scheduled requests whose time has come, each in its own transaction and each exactly once
     across processes (its row is locked and its status re-checked under the lock). A request whose
     transaction loses a race is left for the next run. Returns the ids executed here."""
-    with deps.uow() as uow:
+    # Only ids: each is locked and re-checked in a transaction of its own. A read transaction, so the
+    # scheduler's polls never queue for SQLite's writer lock.
+    with deps.uow(write=False) as uow:
         due = uow.approvals.due(deps.clock.now_ms(), limit)
     return run_each(due, lambda request_id: _run_one(deps, request_id))
 

@@ -6,7 +6,7 @@ import typing
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Select, String, cast, insert, select, update
+from sqlalchemy import Select, String, Table, cast, insert, select, update
 from sqlalchemy.engine import CursorResult, RowMapping
 from sqlalchemy.orm import Session
 
@@ -21,9 +21,9 @@ from flagward.storage.repositories._common import contains_ci
 _SCAN_BATCH = 200
 _VERIFY_BATCH = 1000
 _HEAD_ID = "audit_head_id"
-_AUDIT = AuditRecord.__table__
-_HEAD = AuditHeadRecord.__table__
-_META = MetaRecord.__table__
+_AUDIT = typing.cast(Table, AuditRecord.__table__)
+_HEAD = typing.cast(Table, AuditHeadRecord.__table__)
+_META = typing.cast(Table, MetaRecord.__table__)
 
 
 class SqlAuditLog:
