@@ -8,15 +8,16 @@ the requester): one client at a time (latency), then with each ``--clients`` cou
 runs over fresh flags, the clients sharing them out). ``--pending N`` adds N pending requests on *other*
 flags and measures everything again (the cost of a step must not grow with pending requests elsewhere).
 
-``--baseline-src DIR`` runs the same measurements against a server serving another checkout's ``src``
-(e.g. ``git archive main src | tar -x -C /tmp/base``), interleaved with this checkout's on each store
-and ``--rounds`` times, so before/after ratios come from the same minutes of a shared machine.
+``--baseline-src DIR`` also starts a server serving another checkout's ``src`` (e.g. ``git archive main
+src | tar -x -C /tmp/base``) on a store of its own, beside this checkout's: each block (a client count)
+is measured on one and then the other, in alternating order, so before/after ratios come from the same
+minutes of a shared machine. ``--rounds`` repeats everything.
 
 Run from the repository root:
 
     python -m bench.approvals                                   # both stores, 1, 8 and 32 clients
     python -m bench.approvals --stores sqlite --clients 8
-    python -m bench.approvals --baseline-src /tmp/base/src --rounds 2
+    python -m bench.approvals --baseline-src /tmp/base/src
 
 Figures go to stdout (a summary table at the end: p50 / p99 / max per step and over all three steps,
 requests per second, the load average before and after each block) and to
@@ -35,7 +36,8 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -233,61 +235,88 @@ def sampled(pid: int, out: Path | None) -> Iterator[None]:
         spy.wait(timeout=60)
 
 
-def run_store(args: argparse.Namespace, kind: str, server_src: Path | None) -> dict[str, Any]:
-    """One server on a fresh ``kind`` store: seed, then every phase."""
+@dataclass
+class Target:
+    """One server under measurement (this checkout's code or the baseline's) on a store of its own."""
+
+    kind: str
+    server_src: Path | None
+    url: str
+    server: ServerProcess
+    admin: httpx.Client
+    reviewer: httpx.Client
+    sessions: Callable[[], int] | None
+    flags: int
+    seed_seconds: float = 0.0
+    next_flag: int = 0
+    phases: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tag(self) -> str:
+        return "baseline" if self.server_src else "this"
+
+    def take(self, n: int) -> list[str]:
+        keys = [f"flag-{i:04d}" for i in range(self.next_flag, self.next_flag + n)]
+        self.next_flag += n
+        return keys
+
+    def measure(self, args: argparse.Namespace, clients: int) -> dict[str, Any]:
+        n = args.samples if clients == 1 else _samples(args, clients)
+        spy = args.py_spy / f"{self.kind}-{self.tag}-{clients}-{self.next_flag}.txt" if args.py_spy else None
+        assert self.server.process is not None
+        with sampled(self.server.process.pid, spy):
+            return measure(self.admin, self.reviewer, self.take(n), clients, self.sessions)
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "store": self.kind,
+            "server_src": str(self.server_src) if self.server_src else "this checkout",
+            "flags": self.flags,
+            "seed_seconds": round(self.seed_seconds, 1),
+            "phases": self.phases,
+        }
+
+
+def open_target(stack: ExitStack, args: argparse.Namespace, kind: str, server_src: Path | None) -> Target:
+    """A fresh ``kind`` store, a server on it, seeded."""
     flags = max(args.flags, flags_needed(args))
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    url = stack.enter_context(store(kind, tmp))
     # This checkout's own src unless another is named, whatever the virtualenv's editable install points at.
     env = {"PYTHONPATH": str((server_src or REPO / "src").resolve())}
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        store(kind, Path(tmp)) as url,
-        ServerProcess(database_url=url, workdir=Path(tmp), extra_env=env) as server,
-    ):
-        widest = max([1, *args.clients])
-        with _client(server.url, server.admin_token, widest) as admin:
-            started = time.perf_counter()
-            reviewer_token = seed(admin, flags, 8)
-            seeded = time.perf_counter() - started
-            with _client(server.url, reviewer_token, widest) as reviewer:
-                next_flag = 0
+    server = stack.enter_context(ServerProcess(database_url=url, workdir=tmp, extra_env=env))
+    widest = max([1, *args.clients])
+    admin = stack.enter_context(_client(server.url, server.admin_token, widest))
+    started = time.perf_counter()
+    reviewer_token = seed(admin, flags, 8)
+    seeded = time.perf_counter() - started
+    reviewer = stack.enter_context(_client(server.url, reviewer_token, widest))
+    sessions = pg_sessions(url) if kind == "postgres" else None
+    return Target(kind, server_src, url, server, admin, reviewer, sessions, flags, seeded)
 
-                def take(n: int) -> list[str]:
-                    nonlocal next_flag
-                    keys = [f"flag-{i:04d}" for i in range(next_flag, next_flag + n)]
-                    next_flag += n
-                    return keys
 
-                sessions = pg_sessions(url) if kind == "postgres" else None
+def run_store(args: argparse.Namespace, kind: str, variants: list[Path | None]) -> list[dict[str, Any]]:
+    """One server per variant, each on a fresh ``kind`` store, all up at once; every block (a client
+    count in a phase) is measured on each variant back to back, in alternating order, so that the
+    variants share the machine's load of the same minutes."""
+    with ExitStack() as stack:
+        targets = [open_target(stack, args, kind, src) for src in variants]
+        flip = False
 
-                def phase() -> dict[str, Any]:
-                    out = {"1": measure(admin, reviewer, take(args.samples), 1, sessions)}
-                    for clients in args.clients:
-                        spy = None
-                        if args.py_spy is not None:
-                            tag = "baseline" if server_src else "this"
-                            spy = args.py_spy / f"{kind}-{tag}-{clients}-{next_flag}.txt"
-                        assert server.process is not None
-                        with sampled(server.process.pid, spy):
-                            out[str(clients)] = measure(
-                                admin, reviewer, take(_samples(args, clients)), clients, sessions
-                            )
-                    return out
+        def phase(name: str) -> None:
+            nonlocal flip
+            for clients in [1, *args.clients]:
+                for target in targets[::-1] if flip else targets:
+                    target.phases.setdefault(name, {})[str(clients)] = target.measure(args, clients)
+                flip = not flip
 
-                phases: dict[str, Any] = {"pending_0": phase()}
-                pending_seconds = None
-                if args.pending:
-                    started = time.perf_counter()
-                    add_pending(admin, args.pending, range(flags - args.pending_flags, flags), 8)
-                    pending_seconds = round(time.perf_counter() - started, 1)
-                    phases[f"pending_{args.pending}"] = phase()
-    return {
-        "store": kind,
-        "server_src": str(server_src) if server_src else "this checkout",
-        "flags": flags,
-        "seed_seconds": round(seeded, 1),
-        "pending_requests_seed_seconds": pending_seconds,
-        "phases": phases,
-    }
+        phase("pending_0")
+        if args.pending:
+            for target in targets:
+                flags = target.flags
+                add_pending(target.admin, args.pending, range(flags - args.pending_flags, flags), 8)
+            phase(f"pending_{args.pending}")
+        return [target.result() for target in targets]
 
 
 def summary(runs: list[dict[str, Any]]) -> str:
@@ -337,11 +366,11 @@ def main() -> None:
     os.environ.setdefault("FLAGWARD_TEST_POSTGRES_URL", args.postgres_url)
     variants: list[Path | None] = [None] if args.baseline_src is None else [args.baseline_src, None]
     runs = []
-    for round_ in range(args.rounds):
+    for _ in range(args.rounds):
         for kind in stores:
-            for src in variants if round_ % 2 == 0 else variants[::-1]:
-                runs.append(run_store(args, kind, src))
-                print(summary(runs[-1:]), flush=True)
+            done = run_store(args, kind, variants)
+            runs += done
+            print(summary(done), flush=True)
     report(args.label, {"environments": len(ENVS), "clients": args.clients, "rounds": args.rounds, "runs": runs})
     print()
     print(summary(runs))
