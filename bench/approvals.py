@@ -284,7 +284,9 @@ def open_target(stack: ExitStack, args: argparse.Namespace, kind: str, server_sr
     url = stack.enter_context(store(kind, tmp))
     # This checkout's own src unless another is named, whatever the virtualenv's editable install points at.
     env = {"PYTHONPATH": str((server_src or REPO / "src").resolve())}
-    server = stack.enter_context(ServerProcess(database_url=url, workdir=tmp, extra_env=env))
+    server = ServerProcess(database_url=url, workdir=tmp, extra_env=env)
+    stack.callback(server.stop)
+    server.start(timeout=180)  # a busy shared machine can take a while to run the migrations
     widest = max([1, *args.clients])
     admin = stack.enter_context(_client(server.url, server.admin_token, widest))
     started = time.perf_counter()
