@@ -125,7 +125,9 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("FLAGWARD_TEST_POSTGRES_URL", args.postgres_url)
     with tempfile.TemporaryDirectory() as tmp, store(args.store, Path(tmp)) as url:
-        services = build_services(Settings(database_url=url))
+        # Background loops off: only the steps' own statements are counted.
+        settings = Settings(database_url=url, scheduler_interval_seconds=3600, flag_status_flush_seconds=3600)
+        services = build_services(settings)
         ensure_owner_and_admin_token(services.deps, owner_email="owner@example.com", admin_token=ADMIN)
         client = InProcess(create_app(services.settings, services.deps, services.sdk))
         rec = Recorder()
