@@ -173,7 +173,7 @@ class FakeFlags:
     def __init__(self, store: FakeStore) -> None:
         self.s = store
 
-    def get(self, project_key: str, key: str, *, for_update: bool = False) -> Flag | None:
+    def get(self, project_key: str, key: str, *, for_update: bool = False, for_share: bool = False) -> Flag | None:
         return copy.deepcopy(self.s.flags.get((project_key, key)))
 
     def find(self, project_key: str, query: FlagQuery) -> tuple[list[Flag], int]:

@@ -26,7 +26,14 @@ def get_deps(request: Request) -> Deps:
     return deps
 
 
-def get_sign_in_limits(request: Request) -> SignInLimits:
+async def deps_dependency(request: Request) -> Deps:
+    """``get_deps`` for ``Depends``. Async because it does no I/O: FastAPI runs a plain ``def``
+    dependency in the thread pool, a hop through the event loop and a worker thread that every REST
+    request would pay once more (the same for the other dependencies here that only read the request)."""
+    return get_deps(request)
+
+
+async def get_sign_in_limits(request: Request) -> SignInLimits:
     limits: SignInLimits = request.app.state.sign_in_limits
     return limits
 
@@ -68,7 +75,7 @@ def _authenticate(request: Request, deps: Deps) -> Actor:
     raise Unauthorized(auth.INVALID_TOKEN)
 
 
-def get_actor(request: Request, deps: Annotated[Deps, Depends(get_deps)]) -> Actor:
+def get_actor(request: Request, deps: Annotated[Deps, Depends(deps_dependency)]) -> Actor:
     """The authenticated caller. Every REST route depends on it, so the LD-API-Version header is
     checked here too: an unknown version is refused rather than silently served as another."""
     actor = _authenticate(request, deps)
@@ -105,7 +112,7 @@ def api_version(request: Request, actor: Annotated[Actor, Depends(get_actor)]) -
     return actor.default_api_version if value is None and actor.default_api_version else LATEST_API_VERSION
 
 
-def require_beta(request: Request) -> None:
+async def require_beta(request: Request) -> None:
     """LaunchDarkly answers 403 to a beta resource called without ``LD-API-Version: beta``."""
     if request.headers.get("ld-api-version") != "beta":
         raise Forbidden("This resource is in beta: send the header 'LD-API-Version: beta'")
@@ -114,20 +121,20 @@ def require_beta(request: Request) -> None:
 MAX_OFFSET = 2**31 - 1  # beyond what either store can bind as an integer long before it overflows
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=1000)] = 20, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0
 ) -> Page:
     return Page(limit=limit, offset=offset)
 
 
-def token_page_params(
+async def token_page_params(
     limit: Annotated[int, Query(ge=1, le=1000)] = 25, offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0
 ) -> Page:
     """LaunchDarkly pages access tokens 25 at a time, other collections 20."""
     return Page(limit=limit, offset=offset)
 
 
-DepsDep = Annotated[Deps, Depends(get_deps)]
+DepsDep = Annotated[Deps, Depends(deps_dependency)]
 ActorDep = Annotated[Actor, Depends(get_actor)]
 ApiVersionDep = Annotated[int, Depends(api_version)]
 PageDep = Annotated[Page, Depends(page_params)]

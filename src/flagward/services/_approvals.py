@@ -9,8 +9,10 @@ from flagward.domain.accounts import Actor
 from flagward.domain.approvals import ApprovalRequest, ResourceKind
 from flagward.domain.audit import AuditAction, flag_spec, segment_spec
 from flagward.domain.errors import InvalidRequest, NotFound
+from flagward.domain.flags import Flag
 from flagward.domain.projects import ApprovalSettings, Environment
 from flagward.services._common import record_audit
+from flagward.services.authz import LOAD, Load
 from flagward.services.ports import Clock, UnitOfWork
 
 
@@ -62,6 +64,14 @@ def load_request(
     if request is None or not matches:
         raise NotFound("Unable to find approval request")
     return request
+
+
+def request_flag(uow: UnitOfWork, request: ApprovalRequest) -> Flag | Load | None:
+    """A flag request's flag as it is now (None: gone), read once for the checks and words of a step;
+    LOAD for a segment's request (the callees load what they need)."""
+    if request.resource_kind is not ResourceKind.FLAG:
+        return LOAD
+    return uow.flags.get(request.project_key, request.resource_key)
 
 
 def resolve_reviewers(uow: UnitOfWork, member_ids: object, team_keys: object) -> list[str]:

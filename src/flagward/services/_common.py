@@ -30,15 +30,21 @@ def load_environment(uow: UnitOfWork, project_key: str, key: str, *, for_update:
     return env
 
 
-def load_flag(uow: UnitOfWork, project_key: str, key: str, *, for_update: bool = False) -> Flag:
+def load_flag(
+    uow: UnitOfWork, project_key: str, key: str, *, for_update: bool = False, for_share: bool = False
+) -> Flag:
     """The flag; ``for_update`` locks its project first, then the flag, until commit.
 
     A flag's checks read other rows of the project (prerequisites must exist and make no cycle, a
     deleted or archived flag must be no one's prerequisite, segments used by rules must exist), which
     the flag's own row lock does not cover: every write of a project's flags and segments holds the
-    project's lock, so those checks see what they guard. Project before flag is the lock order."""
+    project's lock, so those checks see what they guard. Project before flag is the lock order.
+
+    ``for_share`` is for a transaction that writes something about the flag, not the flag (an approval
+    request): the flag cannot be deleted before it commits, and the project's other writers are not
+    held up (its checks guard nothing; applying the request runs them again under the locks)."""
     load_project(uow, project_key, for_update=for_update)
-    flag = uow.flags.get(project_key, key, for_update=for_update)
+    flag = uow.flags.get(project_key, key, for_update=for_update, for_share=for_share and not for_update)
     if flag is None:
         raise NotFound(f"Unknown flag '{key}' in project '{project_key}'")
     return flag

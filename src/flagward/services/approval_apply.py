@@ -19,14 +19,15 @@ from flagward.domain.accounts import Actor, ActorKind, Role
 from flagward.domain.approvals import ApprovalRequest, ResourceKind, Status
 from flagward.domain.audit import AuditAction
 from flagward.domain.errors import ApprovalRequired, DomainError, InvalidRequest, NotFound
+from flagward.domain.flags import Flag
 from flagward.domain.instructions import apply_flag_instructions
 from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services import scheduled_changes, triggers
-from flagward.services._approvals import Scope, audit, load_request, settings_for
+from flagward.services._approvals import Scope, audit, load_request, request_flag, settings_for
 from flagward.services._common import load_environment, load_flag, run_each
-from flagward.services.authz import request_rights
+from flagward.services.authz import LOAD, Load, request_rights
 from flagward.services.flag_changes import change_context, commit_flag_change, deletes
 from flagward.services.flags import delete_loaded_flag
 from flagward.services.notify import describe, tell
@@ -51,7 +52,8 @@ def apply(
         request = load_request(uow, request_id, scope, for_update=True)
         env = load_environment(uow, request.project_key, request.environment_key)
         settings = settings_for(env, request.resource_kind)
-        rights = request_rights(uow, actor, request, env)
+        flag = request_flag(uow, request)  # for the rights and the words of the notification: read once
+        rights = request_rights(uow, actor, request, env, flag=flag)
         domain.check_can_apply(request, actor, settings=settings, rights=rights)
         now = deps.clock.now_ms()
         if request.execution_date is not None and request.execution_date > now:
@@ -59,7 +61,7 @@ def apply(
             uow.approvals.update(request)
             audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "scheduled", comment)
         else:
-            failure = execute(uow, deps, request, actor, env, comment=comment, scheduled=False)
+            failure = execute(uow, deps, request, actor, env, comment=comment, scheduled=False, flag=flag)
             executed = True
         uow.commit()
     if executed:
@@ -78,11 +80,13 @@ def execute(
     *,
     comment: str | None,
     scheduled: bool,
+    flag: Flag | Load | None = LOAD,
 ) -> DomainError | None:
     """Run the request's instructions through the write path and mark it completed, or mark it failed
-    and return why. Both outcomes are written in the caller's transaction."""
+    and return why. Both outcomes are written in the caller's transaction. ``flag``: the request's flag
+    as the caller read it in this transaction, before any change (``_approvals.request_flag``)."""
     now = deps.clock.now_ms()
-    changes = describe(uow, request)  # in words, before they change what they speak of
+    changes = describe(uow, request, flag=flag)  # in words, before they change what they speak of
     try:
         _write(uow, deps, request, actor, env, comment or request.description)
     except ApprovalRequired as exc:
@@ -184,7 +188,9 @@ def run_due(deps: Deps, *, limit: int = 20) -> list[str]:
     """Execute scheduled requests whose time has come, each in its own transaction and each exactly once
     across processes (its row is locked and its status re-checked under the lock). A request whose
     transaction loses a race is left for the next run. Returns the ids executed here."""
-    with deps.uow() as uow:
+    # Only ids: each is locked and re-checked in a transaction of its own. A read transaction, so the
+    # scheduler's polls never queue for SQLite's writer lock.
+    with deps.uow(write=False) as uow:
         due = uow.approvals.due(deps.clock.now_ms(), limit)
     return run_each(due, lambda request_id: _run_one(deps, request_id))
 

@@ -104,9 +104,10 @@ def _add(
     )
     request.service_kind = settings.service_kind
     uow.approvals.add(request)
-    audit(uow, deps.clock, actor, request, AuditAction.CREATE_APPROVAL_REQUEST, "requested", comment)
     tell(uow, deps, request, RequestEvent.REQUESTED, actor=actor, comment=comment)
     enqueue_creation(uow, deps, request, settings)
+    # Last: the audit chain's lock is held from the append to the commit (storage.repositories.audit).
+    audit(uow, deps.clock, actor, request, AuditAction.CREATE_APPROVAL_REQUEST, "requested", comment)
     return request
 
 
@@ -142,7 +143,7 @@ def create_flag_request(
     instructions = _check_new(new)
     with deps.uow() as uow:
         env = load_environment(uow, project_key, env_key)
-        flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
+        flag = load_flag(uow, project_key, flag_key, for_share=True)  # not deleted before the request is stored
         authorize(actor, "createApprovalRequest", flag_resource(flag, env))
         context = change_context(uow, deps.clock, flag)
         if triggers.is_trigger_request(instructions):
@@ -187,7 +188,7 @@ def create_copy_request(
     actions = chosen_actions(new.included, new.excluded, APPROVAL_COPY_ACTIONS)
     with deps.uow() as uow:
         env = load_environment(uow, project_key, env_key)
-        flag = load_flag(uow, project_key, flag_key, for_update=True)  # not deleted before the request is stored
+        flag = load_flag(uow, project_key, flag_key, for_share=True)  # not deleted before the request is stored
         authorize(actor, "createApprovalRequest", flag_resource(flag, env))
         if new.source.key not in flag.environments:
             raise InvalidRequest(f"source.key: unknown environment '{new.source.key}'")

@@ -17,7 +17,15 @@ from flagward.domain.approvals import ApprovalRequest, ReviewKind
 from flagward.domain.audit import AuditAction
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.notifications import RequestEvent
-from flagward.services._approvals import Scope, audit, load_request, parse_resource_id, resolve_reviewers, settings_for
+from flagward.services._approvals import (
+    Scope,
+    audit,
+    load_request,
+    parse_resource_id,
+    request_flag,
+    resolve_reviewers,
+    settings_for,
+)
 from flagward.services._common import load_environment
 from flagward.services.approval_apply import ApprovalApplyFailed, apply, run_due
 from flagward.services.approval_create import (
@@ -70,20 +78,22 @@ def review(
     with deps.uow() as uow:
         request = load_request(uow, request_id, scope, for_update=True)
         env = load_environment(uow, request.project_key, request.environment_key)
+        flag = request_flag(uow, request)  # for the rights and the notification's words: loaded once
         domain.add_review(
             request,
             actor,
             review_kind,
             comment,
             settings=settings_for(env, request.resource_kind),
-            rights=request_rights(uow, actor, request, env),
+            rights=request_rights(uow, actor, request, env, flag=flag),
             now=deps.clock.now_ms(),
             teams=teams_of(uow, request, actor.member_id),
         )
         uow.approvals.update(request)
-        audit(uow, deps.clock, actor, request, AuditAction.REVIEW_APPROVAL_REQUEST, _VERBS[review_kind], comment)
         if review_kind in _TOLD:
-            tell(uow, deps, request, _TOLD[review_kind], actor=actor, comment=comment)
+            tell(uow, deps, request, _TOLD[review_kind], actor=actor, comment=comment, flag=flag)
+        # Last: the audit chain's lock is held from the append to the commit (storage.repositories.audit).
+        audit(uow, deps.clock, actor, request, AuditAction.REVIEW_APPROVAL_REQUEST, _VERBS[review_kind], comment)
         uow.commit()
     return request
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from enum import Enum
 
 from flagward.domain import resources
 from flagward.domain.accounts import Actor
@@ -84,13 +85,26 @@ def without_hidden_environments(actor: Actor, flag: Flag, environments: Iterable
     return flag
 
 
-def request_resource(uow: UnitOfWork, request: ApprovalRequest, env: Environment | None = None) -> str:
+class Load(Enum):
+    """A flag the callee loads itself, unless the caller passes the one it loaded in the same transaction."""
+
+    LOAD = "load"
+
+
+LOAD = Load.LOAD
+
+
+def request_resource(
+    uow: UnitOfWork, request: ApprovalRequest, env: Environment | None = None, *, flag: Flag | Load | None = LOAD
+) -> str:
     """The flag or segment an approval request is about, in its environment, with their tags (those of
-    a flag or segment deleted since are unknown: none)."""
+    a flag or segment deleted since are unknown: none). ``flag``: the request's flag when the caller has
+    loaded it already (None: it is gone); LOAD: load it."""
     env = env or uow.environments.get(request.project_key, request.environment_key)
     env_tags = env.tags if env is not None else []
     if request.resource_kind is ResourceKind.FLAG:
-        flag = uow.flags.get(request.project_key, request.resource_key)
+        if isinstance(flag, Load):
+            flag = uow.flags.get(request.project_key, request.resource_key)
         return resources.flag(
             request.project_key,
             request.resource_key,
@@ -108,9 +122,17 @@ def request_resource(uow: UnitOfWork, request: ApprovalRequest, env: Environment
     )
 
 
-def request_rights(uow: UnitOfWork, actor: Actor, request: ApprovalRequest, env: Environment | None = None) -> Rights:
-    """What the actor may do with ``request`` (``domain.approvals.Rights``), judged on its resource."""
-    return Rights.of(actor, request_resource(uow, request, env))
+def request_rights(
+    uow: UnitOfWork,
+    actor: Actor,
+    request: ApprovalRequest,
+    env: Environment | None = None,
+    *,
+    flag: Flag | Load | None = LOAD,
+) -> Rights:
+    """What the actor may do with ``request`` (``domain.approvals.Rights``), judged on its resource
+    (``flag`` as for ``request_resource``)."""
+    return Rights.of(actor, request_resource(uow, request, env, flag=flag))
 
 
 # The environment-level actions a change of a flag's targeting may be (``domain.changes``).

@@ -267,7 +267,9 @@ def _scheduler() -> Actor:
 def run_due(deps: Deps, *, limit: int = 20) -> list[str]:
     """Remove the targets whose expiry has come, each in its own transaction and exactly once across
     processes (the row is locked, and gone or failed once handled). Returns the ids handled here."""
-    with deps.uow() as uow:
+    # Only ids: each is locked and re-checked in a transaction of its own. A read transaction, so the
+    # scheduler's polls never queue for SQLite's writer lock.
+    with deps.uow(write=False) as uow:
         due = uow.expiring_targets.due(deps.clock.now_ms(), limit)
     return run_each(due, lambda target_id: _run_one(deps, target_id))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flagward.domain.accounts import Actor, ActorKind
 from flagward.domain.approvals import ApprovalRequest, ResourceKind
 from flagward.domain.describe import describe_instructions, describe_segment_instructions, describe_unknown
+from flagward.domain.flags import Flag
 from flagward.domain.ids import new_object_id
 from flagward.domain.notifications import (
     Notification,
@@ -20,6 +21,7 @@ from flagward.domain.notifications import (
     title,
 )
 from flagward.domain.outbox import MessageKind, NewMessage
+from flagward.services.authz import LOAD, Load
 from flagward.services.ports import Deps, UnitOfWork
 
 
@@ -34,9 +36,11 @@ def tell(
     added_reviewers: list[str] | None = None,
     scheduled: bool = False,
     changes: list[str] | None = None,
+    flag: Flag | Load | None = LOAD,
 ) -> list[str]:
     """Notify whoever ``event`` concerns (in ``uow``'s transaction); returns their member ids. ``changes``:
-    the instructions in words, when the caller described them before applying them (:func:`describe`)."""
+    the instructions in words, when the caller described them before applying them (:func:`describe`);
+    ``flag``: the request's flag, when the caller loaded it in this transaction before changing it."""
     told = recipients(
         event, request, actor_member_id=None if scheduled else actor.member_id, added_reviewers=added_reviewers
     )
@@ -45,7 +49,7 @@ def tell(
         return []
     now = deps.clock.now_ms()
     heading = title(event, request, "flagward" if scheduled else _name(uow, actor))
-    text = body(request, describe(uow, request) if changes is None else changes, comment)
+    text = body(request, describe(uow, request, flag=flag) if changes is None else changes, comment)
     for member in members:
         notification = Notification(
             id=new_object_id(),
@@ -65,12 +69,16 @@ def tell(
     return [m.id for m in members]
 
 
-def describe(uow: UnitOfWork, request: ApprovalRequest) -> list[str]:
+def describe(uow: UnitOfWork, request: ApprovalRequest, *, flag: Flag | Load | None = LOAD) -> list[str]:
     """The request's instructions in plain words (``flagward.domain.describe``, shared with the console),
-    read against the flag as it is now: call it before applying them."""
+    read against the flag as it is now: call it before applying them. ``flag``: the request's flag when
+    the caller has loaded it already (None: it is gone); LOAD: load it."""
     if request.resource_kind is ResourceKind.SEGMENT:
         return describe_segment_instructions(request.instructions)
-    flag = uow.flags.get(request.project_key, request.resource_key)
+    if request.resource_kind is not ResourceKind.FLAG:
+        flag = None
+    elif isinstance(flag, Load):
+        flag = uow.flags.get(request.project_key, request.resource_key)
     if flag is None:  # the flag is gone
         return [describe_unknown(i) for i in request.instructions]
     return describe_instructions(

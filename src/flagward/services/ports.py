@@ -89,8 +89,10 @@ class EnvironmentRepository(Protocol):
 
 
 class FlagRepository(Protocol):
-    def get(self, project_key: str, key: str, *, for_update: bool = False) -> Flag | None:
-        """The flag with every environment's configuration; ``for_update`` locks it until commit."""
+    def get(self, project_key: str, key: str, *, for_update: bool = False, for_share: bool = False) -> Flag | None:
+        """The flag with every environment's configuration; ``for_update`` locks it until commit;
+        ``for_share`` keeps it from being deleted (or its key changed) until commit, and lets other
+        writers of the project through."""
         ...
 
     def find(self, project_key: str, query: FlagQuery) -> tuple[list[Flag], int]: ...

@@ -30,7 +30,9 @@ def _scheduler(change: ScheduledChange) -> Actor:
 def run_due(deps: Deps, *, limit: int = 20) -> list[str]:
     """Execute pending scheduled changes whose time has come, each in its own transaction and exactly
     once across processes. Returns the ids executed (or failed) here."""
-    with deps.uow() as uow:
+    # Only ids: each is locked and re-checked in a transaction of its own. A read transaction, so the
+    # scheduler's polls never queue for SQLite's writer lock.
+    with deps.uow(write=False) as uow:
         due = uow.scheduled_changes.due(deps.clock.now_ms(), limit)
     return run_each(due, lambda change_id: _run_one(deps, change_id))
 

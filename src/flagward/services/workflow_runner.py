@@ -111,7 +111,9 @@ def run_due_workflows(deps: Deps, *, limit: int = 20) -> list[str]:
     """Advance the workflows whose active stage may be ready, each in its own transactions; a stage that
     completes starts the next, which runs at once if it is ready too. Returns the ids of the stages
     applied or failed here."""
-    with deps.uow() as uow:
+    # Only ids: each is locked and re-checked in a transaction of its own. A read transaction, so the
+    # scheduler's polls never queue for SQLite's writer lock.
+    with deps.uow(write=False) as uow:
         due = uow.workflows.due(deps.clock.now_ms(), limit)
     done: list[str] = []
     for workflow_id in due:

@@ -19,7 +19,6 @@ from flagward.domain.approvals import (
 )
 from flagward.domain.approvals import Status as ApprovalStatus
 from flagward.domain.audit import Access, AuditActor, AuditEntry
-from flagward.domain.audit_chain import stored_fields
 from flagward.domain.flags import Defaults, Flag, FlagConfig, Variation
 from flagward.domain.policy import parse_statements
 from flagward.domain.projects import ApprovalSettings, ClientSideAvailability, Environment, Project
@@ -321,10 +320,6 @@ def token_from_record(record: TokenRecord) -> AccessToken:
         custom_role_ids=list(record.custom_role_ids or []),
         inline_role=None if record.inline_role is None else parse_statements(record.inline_role, field="inlineRole"),
     )
-
-
-def audit_to_record(entry: AuditEntry) -> AuditRecord:
-    return AuditRecord(**stored_fields(entry), hash=entry.hash)
 
 
 def audit_from_record(record: AuditRecord) -> AuditEntry:

@@ -37,7 +37,7 @@ FLAG = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{envir
 TOP = "/api/v2/approval-requests"
 
 
-def _scope(projectKey: str, featureFlagKey: str, environmentKey: str) -> Scope:
+async def _scope(projectKey: str, featureFlagKey: str, environmentKey: str) -> Scope:
     return Scope(project_key=projectKey, flag_key=featureFlagKey, environment_key=environmentKey)
 
 

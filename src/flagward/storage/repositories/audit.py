@@ -2,56 +2,71 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterator
+from typing import Any
 
-from sqlalchemy import Select, String, cast, select
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import Select, String, Table, cast, insert, select, update
+from sqlalchemy.engine import CursorResult, RowMapping
 from sqlalchemy.orm import Session
 
 from flagward.domain.audit import GENESIS_HASH, AuditEntry, spec_matches
-from flagward.domain.audit_chain import ChainHead, StoredLink, seal
+from flagward.domain.audit_chain import ChainHead, StoredLink, seal, stored_fields
 from flagward.domain.ids import new_object_id
 from flagward.services.ports import AuditQuery
-from flagward.storage.mappers import audit_from_record, audit_to_record
+from flagward.storage.mappers import audit_from_record
 from flagward.storage.records import AuditHeadRecord, AuditRecord, MetaRecord
 from flagward.storage.repositories._common import contains_ci
 
 _SCAN_BATCH = 200
 _VERIFY_BATCH = 1000
 _HEAD_ID = "audit_head_id"
+_AUDIT = typing.cast(Table, AuditRecord.__table__)
+_HEAD = typing.cast(Table, AuditHeadRecord.__table__)
+_META = typing.cast(Table, MetaRecord.__table__)
 
 
 class SqlAuditLog:
     def __init__(self, session: Session) -> None:
         self._session = session
+        # The chain's last link as this transaction left it (seq, hash, id, date), so that a second entry
+        # in the same transaction (a flag change and the approval request applying it) reads nothing.
+        self._tail: tuple[object, tuple[int, str, str | None, int | None]] | None = None
 
     def append(self, entry: AuditEntry) -> AuditEntry:
         # Locking the head row serializes appends across processes, so the chain never forks; the lock
-        # is held to commit, and it is always the last lock a transaction takes (no lock-order cycles).
-        head = self._session.scalar(select(AuditHeadRecord).where(AuditHeadRecord.id == 1).with_for_update())
-        if head is None:
-            head = AuditHeadRecord(id=1, seq=0, hash=GENESIS_HASH)
-            self._session.add(head)
-        previous = self._session.get(AuditRecord, head.seq) if head.seq else None
-        entry.seq = head.seq + 1
-        seal(
-            entry,
-            prev_hash=head.hash,
-            prev_id=previous.id if previous else None,
-            prev_date=previous.date if previous else None,
-        )
-        self._session.add(audit_to_record(entry))
-        head.seq, head.hash = entry.seq, entry.hash
-        self._set_head_id(entry.id)
+        # is held to commit, and it is always the last lock a transaction takes (no lock-order cycles):
+        # the transaction's pending changes are written first.
+        self._session.flush()
+        transaction = self._session.get_transaction()
+        if self._tail is not None and self._tail[0] is transaction:
+            seq, prev_hash, prev_id, prev_date = self._tail[1]
+        else:
+            seq, prev_hash, prev_id, prev_date = self._lock_head()
+        entry.seq = seq + 1
+        seal(entry, prev_hash=prev_hash, prev_id=prev_id, prev_date=prev_date)
+        # Core statements: the entry is written once and never read back in this transaction, so it
+        # needs none of the ORM's bookkeeping.
+        self._session.execute(insert(_AUDIT).values(**stored_fields(entry), hash=entry.hash))
+        self._session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=entry.seq, hash=entry.hash))
+        # The last entry's id, kept beside the head so that ``verify`` can name a removed tail.
+        written = self._session.execute(update(_META).where(_META.c.key == _HEAD_ID).values(value=entry.id))
+        if not typing.cast(CursorResult[Any], written).rowcount:
+            self._session.execute(insert(_META).values(key=_HEAD_ID, value=entry.id))
+        self._tail = (transaction, (entry.seq, entry.hash, entry.id, entry.date))
         return entry
 
-    def _set_head_id(self, entry_id: str) -> None:
-        """The last entry's id, kept beside the head so that ``verify`` can name a removed tail."""
-        record = self._session.get(MetaRecord, _HEAD_ID)
-        if record is None:
-            self._session.add(MetaRecord(key=_HEAD_ID, value=entry_id))
-        else:
-            record.value = entry_id
+    def _lock_head(self) -> tuple[int, str, str | None, int | None]:
+        """Lock the head row (creating it in an empty store); the last entry's seq, hash, id and date."""
+        head = self._session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()).first()
+        if head is None:
+            self._session.execute(insert(_HEAD).values(id=1, seq=0, hash=GENESIS_HASH))
+            return 0, GENESIS_HASH, None, None
+        seq, head_hash = int(head.seq), str(head.hash)
+        if not seq:
+            return seq, head_hash, None, None
+        previous = self._session.execute(select(_AUDIT.c.id, _AUDIT.c.date).where(_AUDIT.c.seq == seq)).first()
+        return seq, head_hash, previous.id if previous else None, previous.date if previous else None
 
     def get(self, entry_id: str) -> AuditEntry | None:
         record = self._session.scalar(select(AuditRecord).where(AuditRecord.id == entry_id))

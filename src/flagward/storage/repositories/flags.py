@@ -54,7 +54,7 @@ class SqlFlagRepository:
             result[flag_id][env_key] = cast(FlagConfig, copy.deepcopy(doc))
         return result
 
-    def get(self, project_key: str, key: str, *, for_update: bool = False) -> Flag | None:
+    def get(self, project_key: str, key: str, *, for_update: bool = False, for_share: bool = False) -> Flag | None:
         statement = (
             select(FlagRecord)
             .join(ProjectRecord, ProjectRecord.id == FlagRecord.project_id)
@@ -62,6 +62,8 @@ class SqlFlagRepository:
         )
         if for_update:
             statement = statement.with_for_update(of=FlagRecord)
+        elif for_share:  # FOR KEY SHARE: a delete waits for this transaction; updates need not
+            statement = statement.with_for_update(of=FlagRecord, read=True, key_share=True)
         record = self._session.scalar(statement)
         if record is None:
             return None

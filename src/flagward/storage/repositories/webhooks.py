@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -39,6 +41,9 @@ def _fill(record: WebhookRecord, webhook: Webhook) -> None:
 class SqlWebhooks:
     def __init__(self, session: Session) -> None:
         self._session = session
+        # list_all's answer for the current transaction: every audit entry a transaction appends asks
+        # for the webhooks (webhook_fanout), and they change only through this repository.
+        self._listed: tuple[object, list[Webhook]] | None = None
 
     def get(self, webhook_id: str, *, for_update: bool = False) -> Webhook | None:
         statement = select(WebhookRecord).where(WebhookRecord.id == webhook_id)
@@ -49,18 +54,26 @@ class SqlWebhooks:
 
     def list_all(self) -> list[Webhook]:
         """Oldest first."""
+        transaction = self._session.get_transaction()
+        if self._listed is not None and self._listed[0] is transaction and transaction is not None:
+            return [copy.deepcopy(w) for w in self._listed[1]]
         records = self._session.scalars(select(WebhookRecord).order_by(WebhookRecord.creation_date, WebhookRecord.id))
-        return [_webhook(r) for r in records]
+        webhooks = [_webhook(r) for r in records]
+        self._listed = (self._session.get_transaction(), webhooks)
+        return [copy.deepcopy(w) for w in webhooks]
 
     def add(self, webhook: Webhook) -> None:
+        self._listed = None
         record = WebhookRecord(id=webhook.id, creation_date=webhook.creation_date)
         _fill(record, webhook)
         self._session.add(record)
 
     def update(self, webhook: Webhook) -> None:
+        self._listed = None
         record = self._session.get(WebhookRecord, webhook.id)
         if record is not None:
             _fill(record, webhook)
 
     def delete(self, webhook: Webhook) -> None:
+        self._listed = None
         self._session.execute(delete(WebhookRecord).where(WebhookRecord.id == webhook.id))
