@@ -155,8 +155,8 @@ class GateModel(RuleBasedStateMachine):
     def check(self, approved_environment: str | None = None, allowed: Collection[tuple[str, str]] = ()) -> None:
         """Compare with the baseline and move it; ``approved_environment`` may have changed freely, and so
         may the flags ``allowed`` names (environment, flag key)."""
-        before, after = self.baseline, self.payloads()
-        gated = {"production": None, "test": self.gated_in_test | self.tagged_gated()}
+        before, after, tagged = self.baseline, self.payloads(), self.tagged_gated()
+        gated = {"production": None, "test": self.gated_in_test | tagged}
         for env, keys in gated.items():
             if env == approved_environment:
                 continue
@@ -170,7 +170,7 @@ class GateModel(RuleBasedStateMachine):
             # New segments may appear (empty); existing ones stay as they are.
             assert before["production"]["segments"].items() <= after["production"]["segments"].items()
         self.baseline = after
-        self.gated_in_test = self.tagged_gated()
+        self.gated_in_test = tagged
 
     def tagged_gated(self) -> set[str]:
         return {k for k, tags in self.tags().items() if "gated" in tags}

@@ -52,6 +52,9 @@ from tests.support.inprocess import ADMIN, SteppedClock, World, in_process_world
 HOUR = 3_600_000
 WEBHOOK = "/webhook/triggers/"
 ON, OFF = {"kind": "turnFlagOn"}, {"kind": "turnFlagOff"}
+# Where a writer sets things up directly: mostly the test environment, where it may (production requires
+# approval for every flag, so there every set-up is refused: checked too, less often).
+SETUP_ENVS = ("test", "test", "production")
 BYPASS_POLICY = [{"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["*"]}]
 
 
@@ -78,10 +81,10 @@ def stepped() -> SteppedClock:
 
 
 @pytest.fixture(scope="module")
-def automation_world(tmp_path_factory: pytest.TempPathFactory, stepped: SteppedClock) -> Iterator[World]:
-    path = tmp_path_factory.mktemp("automations") / "automations.db"
+def automation_world(module_store_url: str, stepped: SteppedClock) -> Iterator[World]:
+    """In process, on SQLite and on PostgreSQL (``module_store_url``)."""
     with in_process_world(
-        path,
+        module_store_url,
         clock=stepped,
         scheduler_interval_seconds=3600,  # the test runs the scheduler's work itself (``tick``)
         trigger_window_seconds=0,  # every firing acts
@@ -92,6 +95,9 @@ def automation_world(tmp_path_factory: pytest.TempPathFactory, stepped: SteppedC
 
 
 class AutomationMachine(GateModel):
+    """The model's collections keep their items in the order they were set up (never by their random ids),
+    so that a replayed example draws the same choices."""
+
     clock: SteppedClock
 
     def setup_automations(self) -> None:
@@ -175,29 +181,50 @@ class AutomationMachine(GateModel):
         response = self.request("GET", f"/api/v2/flags/{self.project}/{key}/triggers/{env}", ADMIN)
         return {t["_id"] for t in response.json()["items"]} if response.status_code == 200 else set()
 
-    @rule(key=st.sampled_from(FLAGS), tagged=st.booleans())
-    def retag(self, key: str, tagged: bool) -> None:
-        """Tagging a flag ``gated`` changes nothing served, so a writer may; untagging is refused where the
-        tag is what requires approval."""
+    @rule(data=st.data(), tagged=st.booleans())
+    def retag(self, data: st.DataObject, tagged: bool) -> None:
+        """Tagging a flag ``gated`` changes nothing served, so a writer may (untagging is refused where the
+        tag is what requires approval): a flag with automations set up, if there is one, so that the test
+        environment comes to require approval for what they will do."""
+        self.tag(data.draw(st.sampled_from(sorted(self.automated()) or FLAGS)), tagged=tagged)
+
+    def gate(self, key: str) -> None:
+        """After a set-up (checked first, as a step of its own): tag its flag ``gated``."""
+        self.check()
+        self.tag(key)
+
+    def tag(self, key: str, *, tagged: bool = True) -> None:
         kind = "addTags" if tagged else "removeTags"
         body = {"instructions": [{"kind": kind, "values": ["gated"]}]}
         url = f"/api/v2/flags/{self.project}/{key}"
         self.request("PATCH", url, self.writer(), content=_json(body), headers=SEMANTIC)
 
+    def automated(self) -> set[str]:
+        """The flags with a trigger, scheduled change or workflow."""
+        return {
+            *(t.key for t in self.triggers.values()),
+            *(c.key for c in self.scheduled.values()),
+            *(key for key, _ in self.workflows.values()),
+        }
+
     # -- scheduled changes ------------------------------------------------------------------------
 
-    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS), data=st.data())
-    def schedule(self, key: str, env: str, data: st.DataObject) -> None:
+    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(SETUP_ENVS), then_gate=st.booleans(), data=st.data())
+    def schedule(self, key: str, env: str, then_gate: bool, data: st.DataObject) -> None:
+        """``then_gate`` (here and in the other set-ups): the writer then tags the flag ``gated``, so that
+        approval is required for what was set up without it."""
         body = {"executionDate": self.clock.now_ms() + HOUR, "instructions": [self.instruction(data, key)]}
         url = f"{self.flag_env(key, env)}/scheduled-changes"
         response = self.request("POST", url, self.writer(), json=body, params={"ignoreConflicts": "true"})
         if response.status_code == 201:
             self.scheduled[response.json()["_id"]] = _Scheduled(key, env, approved=False)
+            if then_gate:
+                self.gate(key)
 
     @precondition(lambda self: bool(self.scheduled))
     @rule(data=st.data())
     def edit_schedule(self, data: st.DataObject) -> None:
-        change_id = data.draw(st.sampled_from(sorted(self.scheduled)))
+        change_id = data.draw(st.sampled_from(list(self.scheduled)))
         change = self.scheduled[change_id]
         url = f"{self.flag_env(change.key, change.env)}/scheduled-changes/{change_id}"
         what = data.draw(st.sampled_from(["date", "instructions", "delete"]))
@@ -217,7 +244,7 @@ class AutomationMachine(GateModel):
 
     @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS), data=st.data())
     def request_schedule(self, key: str, env: str, data: st.DataObject) -> None:
-        mine = sorted(i for i, c in self.scheduled.items() if (c.key, c.env) == (key, env))
+        mine = [i for i, c in self.scheduled.items() if (c.key, c.env) == (key, env)]
         what = data.draw(st.sampled_from(["add", "instructions", "date", "delete"] if mine else ["add"]))
         if what == "add":
             add = {"kind": "addScheduledChanges", "executionDate": self.clock.now_ms() + HOUR}
@@ -239,10 +266,26 @@ class AutomationMachine(GateModel):
 
     # -- expiring targets -------------------------------------------------------------------------
 
-    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS))
-    def expire(self, key: str, env: str) -> None:
+    @rule(
+        key=st.sampled_from(FLAGS),
+        env=st.sampled_from(SETUP_ENVS),
+        segment=st.sampled_from((None, *SEGMENTS)),
+        then_gate=st.booleans(),
+    )
+    def expire(self, key: str, env: str, segment: str | None, then_gate: bool) -> None:
         """A writer targets someone and sets their target to expire (never approved: refused where
-        approval is required)."""
+        approval is required), in a flag or a segment."""
+        if segment is not None:
+            add = {
+                "kind": "addExpiringTarget",
+                "value": self.clock.now_ms() + HOUR,
+                "contextKey": "u1",
+                "contextKind": "user",
+                "targetType": "included",
+            }
+            url = f"/api/v2/segments/{self.project}/{segment}/expiring-targets/{env}"
+            self.request("PATCH", url, self.writer(), json={"instructions": [add]})
+            return
         ids = self.ids(key)
         body = {
             "environmentKey": env,
@@ -251,19 +294,8 @@ class AutomationMachine(GateModel):
         self.request(
             "PATCH", f"/api/v2/flags/{self.project}/{key}", self.writer(), content=_json(body), headers=SEMANTIC
         )
-        self.expiry(self.writer(), key, env, ids[0], "u5")
-
-    @rule(key=st.sampled_from(SEGMENTS), env=st.sampled_from(ENVS))
-    def expire_segment(self, key: str, env: str) -> None:
-        add = {
-            "kind": "addExpiringTarget",
-            "value": self.clock.now_ms() + HOUR,
-            "contextKey": "u1",
-            "contextKind": "user",
-            "targetType": "included",
-        }
-        url = f"/api/v2/segments/{self.project}/{key}/expiring-targets/{env}"
-        self.request("PATCH", url, self.writer(), json={"instructions": [add]})
+        if self.expiry(self.writer(), key, env, ids[0], "u5") and then_gate:
+            self.gate(key)
 
     @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS))
     def admin_expire(self, key: str, env: str) -> None:
@@ -300,18 +332,20 @@ class AutomationMachine(GateModel):
 
     # -- triggers ---------------------------------------------------------------------------------
 
-    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS), on=st.booleans())
-    def create_trigger(self, key: str, env: str, on: bool) -> None:
+    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(SETUP_ENVS), on=st.booleans(), then_gate=st.booleans())
+    def create_trigger(self, key: str, env: str, on: bool, then_gate: bool) -> None:
         body = {"integrationKey": "generic-trigger", "instructions": [ON if on else OFF]}
         response = self.request("POST", f"/api/v2/flags/{self.project}/{key}/triggers/{env}", self.writer(), json=body)
         if response.status_code == 201:
             doc = response.json()
             self.triggers[doc["_id"]] = _Trigger(key, env, _secret(doc["triggerURL"]), on=on)
+            if then_gate:
+                self.gate(key)
 
     @precondition(lambda self: bool(self.triggers))
     @rule(data=st.data())
     def patch_trigger(self, data: st.DataObject) -> None:
-        trigger_id = data.draw(st.sampled_from(sorted(self.triggers)))
+        trigger_id = data.draw(st.sampled_from(list(self.triggers)))
         trigger = self.triggers[trigger_id]
         on = data.draw(st.booleans())
         instruction = data.draw(
@@ -344,7 +378,7 @@ class AutomationMachine(GateModel):
 
     @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS), data=st.data())
     def request_trigger(self, key: str, env: str, data: st.DataObject) -> None:
-        mine = sorted(i for i, t in self.triggers.items() if (t.key, t.env) == (key, env))
+        mine = [i for i, t in self.triggers.items() if (t.key, t.env) == (key, env)]
         what = data.draw(st.sampled_from(["add", "enable", "replace"] if mine else ["add"]))
         on = data.draw(st.booleans())
         action = [ON if on else OFF]
@@ -361,31 +395,28 @@ class AutomationMachine(GateModel):
         body = {"description": "trigger", "instructions": [instruction], "operatingOnId": target}
         self.make_request(key, env, body, ("trigger", None if what == "enable" else on))
 
-    @precondition(lambda self: any(t.secret is None for t in self.triggers.values()))
-    @rule(data=st.data())
-    def reveal_trigger(self, data: st.DataObject) -> None:
-        """The requester of an approved trigger gets its URL by cycling it (never gated)."""
-        trigger_id = data.draw(st.sampled_from(sorted(i for i, t in self.triggers.items() if t.secret is None)))
-        trigger = self.triggers[trigger_id]
-        url = f"/api/v2/flags/{self.project}/{trigger.key}/triggers/{trigger.env}/{trigger_id}"
-        response = self.request("PATCH", url, self.writer(0), json={"instructions": [{"kind": "cycleTriggerUrl"}]})
-        if response.status_code == 200:
-            trigger.secret = _secret(response.json()["triggerURL"])
-
-    @precondition(lambda self: any(t.secret for t in self.triggers.values()))
-    @rule(data=st.data())
-    def fire(self, data: st.DataObject) -> None:
-        trigger_id = data.draw(st.sampled_from(sorted(i for i, t in self.triggers.items() if t.secret)))
-        trigger = self.triggers[trigger_id]
-        response = self.world.client.request("POST", f"{WEBHOOK}{trigger.secret}", json={})
-        assert response.status_code < 500, response.text
-        if response.status_code == 200 and response.json()["acted"] and trigger.approved:
-            self.check(allowed={(trigger.env, trigger.key)})
+    @precondition(lambda self: bool(self.triggers))
+    @rule()
+    def fire(self) -> None:
+        """Every trigger's URL is called (as monitoring tools do when alerts fire), checked after each; the
+        requester of an approved trigger first gets its URL by cycling it (never gated)."""
+        for trigger_id, trigger in list(self.triggers.items()):
+            if trigger.secret is None:
+                url = f"/api/v2/flags/{self.project}/{trigger.key}/triggers/{trigger.env}/{trigger_id}"
+                cycle = {"instructions": [{"kind": "cycleTriggerUrl"}]}
+                response = self.request("PATCH", url, self.writer(0), json=cycle)
+                if response.status_code != 200:
+                    continue
+                trigger.secret = _secret(response.json()["triggerURL"])
+            response = self.world.client.request("POST", f"{WEBHOOK}{trigger.secret}", json={})
+            assert response.status_code < 500, response.text
+            acted = response.status_code == 200 and response.json()["acted"]
+            self.check(allowed={(trigger.env, trigger.key)} if acted and trigger.approved else ())
 
     # -- workflows --------------------------------------------------------------------------------
 
-    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS), data=st.data())
-    def workflow(self, key: str, env: str, data: st.DataObject) -> None:
+    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(SETUP_ENVS), then_gate=st.booleans(), data=st.data())
+    def workflow(self, key: str, env: str, then_gate: bool, data: st.DataObject) -> None:
         stages = []
         for index in range(data.draw(st.integers(1, 2))):
             conditions: list[dict[str, Any]] = []
@@ -408,6 +439,8 @@ class AutomationMachine(GateModel):
         if response.status_code == 201:
             self.workflows[response.json()["_id"]] = (key, env)
             self.track_workflow(response.json()["_id"])
+            if then_gate:
+                self.gate(key)
 
     def track_workflow(self, workflow_id: str) -> dict[str, tuple[str, str | None]]:
         """The workflow's stages (id -> environment, approval request id), its requests made reviewable."""
@@ -510,7 +543,7 @@ class AutomationMachine(GateModel):
 
     @rule()
     def tick(self) -> None:
-        """Two hours later: the scheduler's work, checked after each kind."""
+        """Two hours later: the scheduler's work, checked after each kind, and every trigger fired."""
         self.clock.advance(2 * HOUR)
         deps = self.world.services.deps
         ran = scheduled_change_runs.run_due(deps, limit=1000)
@@ -535,6 +568,7 @@ class AutomationMachine(GateModel):
         self.check(allowed=allowed)
         for workflow_id in self.workflows:
             self.track_workflow(workflow_id)  # the next stages' requests
+        self.fire()
 
 
 def _secret(url: str) -> str | None:
@@ -554,8 +588,8 @@ def test_automations_never_change_what_an_approval_required_environment_serves_u
     run_state_machine_as_test(
         AutomationMachine,
         settings=settings(
-            max_examples=10,
-            stateful_step_count=20,
+            max_examples=5,
+            stateful_step_count=25,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
@@ -563,19 +597,18 @@ def test_automations_never_change_what_an_approval_required_environment_serves_u
 
 
 def test_a_trigger_set_up_without_approval_does_not_act_once_approval_is_required(automation_world: World) -> None:
-    """The side door the property found: a writer sets a trigger up where no approval is required, then
-    tags the flag so that it is (which changes nothing served); the trigger's firing was pre-approved by
-    nobody, so it must not change what is served there."""
+    """The side door this property exposed (within its budget it finds it only sometimes, hence this
+    test): a writer sets a trigger up where no approval is required, then tags the flag so that it is
+    (which changes nothing served); the trigger's firing was pre-approved by nobody, so it must not change
+    what is served there."""
     machine = AutomationMachine.__new__(AutomationMachine)
     machine.world = automation_world
     GateModel.arrange(machine)
     machine.setup_automations()
-    machine.create_trigger("a", "test", on=True)
+    machine.create_trigger("a", "test", on=True, then_gate=True)
     (trigger,) = machine.triggers.values()
-    body = {"instructions": [{"kind": "addTags", "values": ["gated"]}]}
-    url = f"/api/v2/flags/{machine.project}/a"
-    machine.request("PATCH", url, machine.writer(), content=_json(body), headers=SEMANTIC, ok=True)
     machine.check()
+    assert "a" in machine.gated_in_test
     response = automation_world.client.request("POST", f"{WEBHOOK}{trigger.secret}", json={})
     assert response.status_code == 405, response.text
     machine.check()

@@ -88,11 +88,12 @@ class SteppedClock:
 
 
 @contextlib.contextmanager
-def in_process_world(path: Path, *, clock: SteppedClock | None = None, **settings: Any) -> Iterator[World]:
-    """``clock``: the clock every use case (and the app's scheduler) reads; ``settings``: Settings fields
-    (``scheduler_interval_seconds=3600``: the background scheduler runs once, at start, and the test runs
-    the services' ``run_due`` functions itself)."""
-    services = build_services(Settings(database_url=f"sqlite:///{path}", **settings))
+def in_process_world(store: Path | str, *, clock: SteppedClock | None = None, **settings: Any) -> Iterator[World]:
+    """``store``: a SQLite file, or a database URL; ``clock``: the clock every use case (and the app's
+    scheduler) reads; ``settings``: Settings fields (``scheduler_interval_seconds=3600``: the background
+    scheduler runs once, at start, and the test runs the services' ``run_due`` functions itself)."""
+    url = store if isinstance(store, str) else f"sqlite:///{store}"
+    services = build_services(Settings(database_url=url, **settings))
     if clock is not None:
         services.deps = dataclasses.replace(services.deps, clock=clock)
     ensure_owner_and_admin_token(services.deps, owner_email="owner@example.com", admin_token=ADMIN)
