@@ -164,8 +164,9 @@ ALLOWED = {
     ("PATCH", TRIGGERS + "/{id}"): "enabling or changing a trigger's action: refused (405) like creating it",
     ("DELETE", TRIGGERS + "/{id}"): "removes an automation; no flag configuration",
     ("POST", "/webhook/triggers/{secret}"): (
-        "fires a trigger: its own action (on/off in its environment) passes the gate as PreApproved, which no "
-        "other route passes (tests/unit/services/test_trigger_pre_approval.py); a wrong secret is 404"
+        "fires a trigger: its own action (on/off in its environment) passes the gate as PreApproved if the trigger "
+        "was set up with approval (else the gate judges it: 405 where approval is now required), which no other "
+        "route passes (tests/unit/services/test_trigger_pre_approval.py); a wrong secret is 404"
     ),
     ("POST", WORKFLOWS): (
         "creating a workflow changes no flag; each stage is applied later by the scheduler, through the gate: a "

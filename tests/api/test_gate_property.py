@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import pytest
@@ -51,7 +51,11 @@ def _stripped(items: dict[str, Any]) -> dict[str, Any]:
     return {k: {f: v for f, v in item.items() if f not in STRIP} for k, item in items.items() if not item["deleted"]}
 
 
-class GateMachine(RuleBasedStateMachine):
+class GateModel(RuleBasedStateMachine):
+    """The gated project, the invariant, approval requests (made, reviewed, applied) and an admin's
+    changes; ``GateMachine`` adds a writer's direct writes, ``test_gate_property_automations`` the routes
+    that change flags later or by themselves."""
+
     world: World
 
     # -- setting up -------------------------------------------------------------------------------
@@ -89,6 +93,7 @@ class GateMachine(RuleBasedStateMachine):
                 body = {"key": key, "name": key}
                 self.request("POST", f"/api/v2/segments/{self.project}/{env}", ADMIN, json=body, ok=True)
         self.requests: list[tuple[str, str, str]] = []  # (flag, env, id) of approval requests
+        self.approved: set[str] = set()  # the ids of those another writer approved
         self.gated_in_test = {"t"}
         self.baseline = self.payloads()
 
@@ -147,14 +152,17 @@ class GateMachine(RuleBasedStateMachine):
         if hasattr(self, "baseline"):
             self.check()
 
-    def check(self, approved_environment: str | None = None) -> None:
-        """Compare with the baseline and move it; ``approved_environment`` may have changed freely."""
-        before, after = self.baseline, self.payloads()
-        gated = {"production": None, "test": self.gated_in_test | self.tagged_gated()}
+    def check(self, approved_environment: str | None = None, allowed: Collection[tuple[str, str]] = ()) -> None:
+        """Compare with the baseline and move it; ``approved_environment`` may have changed freely, and so
+        may the flags ``allowed`` names (environment, flag key)."""
+        before, after, tagged = self.baseline, self.payloads(), self.tagged_gated()
+        gated = {"production": None, "test": self.gated_in_test | tagged}
         for env, keys in gated.items():
             if env == approved_environment:
                 continue
             for key in keys or set(before[env]["flags"]) | set(after[env]["flags"]):
+                if (env, key) in allowed:
+                    continue
                 old, new = before[env]["flags"].get(key), after[env]["flags"].get(key)
                 if old != new:
                     assert old is None and is_plain_off(new), f"{env} now serves flag {key} differently: {old} -> {new}"
@@ -162,10 +170,90 @@ class GateMachine(RuleBasedStateMachine):
             # New segments may appear (empty); existing ones stay as they are.
             assert before["production"]["segments"].items() <= after["production"]["segments"].items()
         self.baseline = after
-        self.gated_in_test = self.tagged_gated()
+        self.gated_in_test = tagged
 
     def tagged_gated(self) -> set[str]:
         return {k for k, tags in self.tags().items() if "gated" in tags}
+
+    # -- approval requests ------------------------------------------------------------------------
+
+    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS), data=st.data())
+    def request_change(self, key: str, env: str, data: st.DataObject) -> None:
+        ids = self.ids(key)
+        instruction = data.draw(
+            st.sampled_from(
+                [
+                    {"kind": "turnFlagOn"},
+                    {"kind": "updateVariation", "variationId": ids[-1], "value": "approved"},
+                    {"kind": "addVariation", "value": "approved-new"},
+                    {"kind": "removeTags", "values": ["gated"]},
+                    {"kind": "archiveFlag"},
+                    {"kind": "restoreFlag"},
+                    {"kind": "deleteFlag"},
+                ]
+            )
+        )
+        url = f"/api/v2/projects/{self.project}/flags/{key}/environments/{env}/approval-requests"
+        body = {"description": "change", "instructions": [instruction]}
+        response = self.request("POST", url, self.writer(0), json=body)
+        if response.status_code == 201:
+            self.requests.append((key, env, response.json()["_id"]))
+
+    @rule(data=st.data())
+    def review(self, data: st.DataObject) -> None:
+        if self.requests:
+            key, env, request_id = data.draw(st.sampled_from(self.requests))
+            url = f"/api/v2/projects/{self.project}/flags/{key}/environments/{env}/approval-requests/{request_id}"
+            response = self.request("POST", f"{url}/reviews", self.writer(1), json={"kind": "approve"})
+            if response.status_code == 200:
+                self.approved.add(request_id)
+
+    @rule(data=st.data())
+    def apply(self, data: st.DataObject) -> None:
+        if not self.requests:
+            return
+        key, env, request_id = data.draw(st.sampled_from(self.requests))
+        url = f"/api/v2/projects/{self.project}/flags/{key}/environments/{env}/approval-requests/{request_id}"
+        response = self.request("POST", f"{url}/apply", self.writer(0), json={})
+        if response.status_code == 200:
+            assert request_id in self.approved, "a request nobody else approved was applied"
+            assert response.json()["status"] == "completed"
+            read = self.request("GET", f"/api/v2/approval-requests/{request_id}", self.writer(0), ok=True)
+            assert read.json()["status"] == "completed"  # also when its apply deleted the flag
+            # The approval covers its own environment: the others must not have moved.
+            self.check(approved_environment=env)
+            self.applied(request_id)
+
+    def applied(self, request_id: str) -> None:
+        """An approved request was applied (subclasses keep their model of what it set up)."""
+
+    # -- an admin, who bypasses approval ----------------------------------------------------------
+
+    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS), data=st.data())
+    def admin_change(self, key: str, env: str, data: st.DataObject) -> None:
+        ids = self.ids(key)
+        other = data.draw(st.sampled_from([k for k in FLAGS if k != key]))
+        instruction = data.draw(
+            st.sampled_from(
+                [
+                    {"kind": "turnFlagOn"},
+                    {"kind": "archiveFlag"},
+                    {"kind": "addTags", "values": ["gated"]},
+                    {"kind": "addPrerequisite", "key": other, "variationId": self.ids(other)[0]},
+                    {"kind": "addUserTargets", "values": ["u1"], "variationId": ids[0]},
+                ]
+            )
+        )
+        body = {"environmentKey": env, "instructions": [instruction]}
+        response = self.request(
+            "PATCH", f"/api/v2/flags/{self.project}/{key}", self.world.admin, content=json.dumps(body), headers=SEMANTIC
+        )
+        if response.status_code == 200:
+            self.moved()
+
+
+class GateMachine(GateModel):
+    """Every rule of ``GateModel`` and a writer's direct writes."""
 
     # -- a writer's direct writes -----------------------------------------------------------------
 
@@ -281,75 +369,6 @@ class GateMachine(RuleBasedStateMachine):
             self.request("POST", "/api/v2/members", self.writer(), json=body)
         else:
             self.request("POST", "/api/v2/teams", self.writer(), json={"key": unique("team"), "name": "Team"})
-
-    # -- approval requests ------------------------------------------------------------------------
-
-    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS), data=st.data())
-    def request_change(self, key: str, env: str, data: st.DataObject) -> None:
-        ids = self.ids(key)
-        instruction = data.draw(
-            st.sampled_from(
-                [
-                    {"kind": "turnFlagOn"},
-                    {"kind": "updateVariation", "variationId": ids[-1], "value": "approved"},
-                    {"kind": "addVariation", "value": "approved-new"},
-                    {"kind": "removeTags", "values": ["gated"]},
-                    {"kind": "archiveFlag"},
-                    {"kind": "restoreFlag"},
-                    {"kind": "deleteFlag"},
-                ]
-            )
-        )
-        url = f"/api/v2/projects/{self.project}/flags/{key}/environments/{env}/approval-requests"
-        body = {"description": "change", "instructions": [instruction]}
-        response = self.request("POST", url, self.writer(0), json=body)
-        if response.status_code == 201:
-            self.requests.append((key, env, response.json()["_id"]))
-
-    @rule(data=st.data())
-    def review(self, data: st.DataObject) -> None:
-        if self.requests:
-            key, env, request_id = data.draw(st.sampled_from(self.requests))
-            url = f"/api/v2/projects/{self.project}/flags/{key}/environments/{env}/approval-requests/{request_id}"
-            self.request("POST", f"{url}/reviews", self.writer(1), json={"kind": "approve"})
-
-    @rule(data=st.data())
-    def apply(self, data: st.DataObject) -> None:
-        if not self.requests:
-            return
-        key, env, request_id = data.draw(st.sampled_from(self.requests))
-        url = f"/api/v2/projects/{self.project}/flags/{key}/environments/{env}/approval-requests/{request_id}"
-        response = self.request("POST", f"{url}/apply", self.writer(0), json={})
-        if response.status_code == 200:
-            assert response.json()["status"] == "completed"
-            read = self.request("GET", f"/api/v2/approval-requests/{request_id}", self.writer(0), ok=True)
-            assert read.json()["status"] == "completed"  # also when its apply deleted the flag
-            # The approval covers its own environment: the others must not have moved.
-            self.check(approved_environment=env)
-
-    # -- an admin, who bypasses approval ----------------------------------------------------------
-
-    @rule(key=st.sampled_from(FLAGS), env=st.sampled_from(ENVS), data=st.data())
-    def admin_change(self, key: str, env: str, data: st.DataObject) -> None:
-        ids = self.ids(key)
-        other = data.draw(st.sampled_from([k for k in FLAGS if k != key]))
-        instruction = data.draw(
-            st.sampled_from(
-                [
-                    {"kind": "turnFlagOn"},
-                    {"kind": "archiveFlag"},
-                    {"kind": "addTags", "values": ["gated"]},
-                    {"kind": "addPrerequisite", "key": other, "variationId": self.ids(other)[0]},
-                    {"kind": "addUserTargets", "values": ["u1"], "variationId": ids[0]},
-                ]
-            )
-        )
-        body = {"environmentKey": env, "instructions": [instruction]}
-        response = self.request(
-            "PATCH", f"/api/v2/flags/{self.project}/{key}", self.world.admin, content=json.dumps(body), headers=SEMANTIC
-        )
-        if response.status_code == 200:
-            self.moved()
 
 
 def _replace(path: str, value: Any) -> dict[str, Any]:

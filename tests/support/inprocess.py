@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,9 +73,29 @@ class World:
         return str(response.json()["token"])
 
 
+class SteppedClock:
+    """The server's clock, moved forward by a test (``advance``) instead of waiting: real time plus an
+    offset, so it never goes back."""
+
+    def __init__(self) -> None:
+        self.offset = 0
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self.offset
+
+    def advance(self, ms: int) -> None:
+        self.offset += ms
+
+
 @contextlib.contextmanager
-def in_process_world(path: Path) -> Iterator[World]:
-    services = build_services(Settings(database_url=f"sqlite:///{path}"))
+def in_process_world(store: Path | str, *, clock: SteppedClock | None = None, **settings: Any) -> Iterator[World]:
+    """``store``: a SQLite file, or a database URL; ``clock``: the clock every use case (and the app's
+    scheduler) reads; ``settings``: Settings fields (``scheduler_interval_seconds=3600``: the background
+    scheduler runs once, at start, and the test runs the services' ``run_due`` functions itself)."""
+    url = store if isinstance(store, str) else f"sqlite:///{store}"
+    services = build_services(Settings(database_url=url, **settings))
+    if clock is not None:
+        services.deps = dataclasses.replace(services.deps, clock=clock)
     ensure_owner_and_admin_token(services.deps, owner_email="owner@example.com", admin_token=ADMIN)
     client = InProcess(create_app(services.settings, services.deps, services.sdk))
     try:

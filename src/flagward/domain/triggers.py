@@ -1,11 +1,15 @@
 """Flag triggers: LaunchDarkly's secret URLs that turn a flag on or off in one environment when a
 monitoring tool POSTs to them.
 
-A trigger is a deliberate, pre-approved automation. Its secret is shown once (on creation and when the
-URL is cycled) and kept only as a SHA-256 digest plus its last four characters (``url_tail``); firing
-looks the digest up. Its action is one flag instruction, ``turnFlagOn`` or ``turnFlagOff``, which the
-approval gate lets through in the trigger's environment only (:func:`pre_approval`), and only if the
-change does nothing else (``domain.governance.PreApproved``).
+A trigger is a deliberate automation. Its secret is shown once (on creation and when the URL is cycled)
+and kept only as a SHA-256 digest plus its last four characters (``url_tail``); firing looks the digest
+up. Its action is one flag instruction, ``turnFlagOn`` or ``turnFlagOff``. A trigger whose action was set
+up with approval (``approved``: by someone with the bypass right where approval was required, or through
+an approved request) is pre-approved: the approval gate lets its action through in the trigger's
+environment only (:func:`pre_approval`), and only if the change does nothing else
+(``domain.governance.PreApproved``). One set up without approval (none was required then) is judged by
+the gate like any change when it fires: once the environment requires approval for the flag (its tags,
+or the environment's settings, changed since), its firing is refused.
 
 Where the flag's changes need approval, a trigger is set up either by someone with the bypass right or
 through an approval request carrying ``addTrigger`` (or, with ``operatingOnId``, ``enableTrigger`` /
@@ -52,6 +56,7 @@ class Trigger:
     version: int = 1
     trigger_count: int = 0
     last_triggered_at: int | None = None
+    approved: bool = False  # its action was set up with approval (see the module's docstring)
 
     def turns_on(self) -> bool:
         return bool(self.instructions[0]["kind"] == "turnFlagOn")
@@ -223,9 +228,18 @@ def _parse_add(add: dict[str, Any]) -> TriggerSpec:
         raise InstructionError(0, ADD, exc.message) from None
 
 
-def pre_approval(trigger: Trigger) -> PreApproved:
-    """The one change firing ``trigger`` is approved to make: its flag on or off in its environment."""
+def pre_approval(trigger: Trigger) -> PreApproved | None:
+    """The one change firing ``trigger`` is approved to make (its flag on or off in its environment), or
+    None when its action was not set up with approval (the gate then judges its firing as any change)."""
+    if not trigger.approved:
+        return None
     return PreApproved(environment_key=trigger.environment_key, on=trigger.turns_on(), by=f"trigger {trigger.id}")
+
+
+def sets_up_again(before: Trigger, after: Trigger) -> bool:
+    """Whether an edit gives the trigger an action it was not set up with: another action, or enabled
+    again. Its approval is then that of the edit."""
+    return after.instructions != before.instructions or (after.enabled and not before.enabled)
 
 
 @dataclass(frozen=True)

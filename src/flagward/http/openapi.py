@@ -246,8 +246,9 @@ SERVICE_ERRORS: dict[str, frozenset[int]] = {
     "createTriggerWorkflow": frozenset({405}),
     "patchTriggerWorkflow": frozenset({405}),
     # The secret URL: no access token. 404 an unknown or disabled secret, 429 its rate limits, 400 an action
-    # that cannot apply (an archived flag), 413 a body past the limit (the body is otherwise ignored).
-    "postFlagTriggerFiring": frozenset({400, 404, 413, 429}),
+    # that cannot apply (an archived flag), 413 a body past the limit (the body is otherwise ignored), 405 a
+    # trigger set up without approval whose environment now requires approval for the flag.
+    "postFlagTriggerFiring": frozenset({400, 404, 405, 413, 429}),
     "postCustomRole": frozenset({409}),
     "patchCustomRole": frozenset({409}),
     "createWorkflowTemplate": frozenset({404, 409}),

@@ -8,9 +8,12 @@ instructions are ``addTrigger`` or, with ``operatingOnId`` naming the trigger, `
 applied, in the request's transaction). A trigger created so has a secret nobody was shown: whoever
 needs its URL (its requester) cycles it (``cycleTriggerUrl``, never gated), which is audited.
 
-Firing then acts without review: the trigger's action passes the approval gate as ``PreApproved``
-(``domain.governance``), which covers that on/off change in that environment and nothing else, and the
-change is audited as the trigger.
+A trigger so set up is ``approved``: firing it then acts without review, its action passing the approval
+gate as ``PreApproved`` (``domain.governance``), which covers that on/off change in that environment and
+nothing else; the change is audited as the trigger. A trigger set up where no approval was required (its
+creation, enabling or new action) is not approved: when the environment requires approval for the flag
+by the time it fires (the flag was tagged, the settings changed), the gate refuses its firing (405), as
+it would the same change by anyone without the bypass right.
 
 Firing is rate-limited per client address and per secret (counters shared by every process), and acts
 at most once per window: the trigger's row is locked and its ``last_triggered_at`` re-read under the
@@ -46,6 +49,7 @@ from flagward.domain.triggers import (
     new_trigger_secret,
     parse_actions,
     pre_approval,
+    sets_up_again,
 )
 from flagward.services._common import load_environment, load_flag, record_audit
 from flagward.services.authz import authorize_environment_read
@@ -106,14 +110,19 @@ def _load(uow: UnitOfWork, scope: _Scope, trigger_id: str, *, for_update: bool =
     return trigger
 
 
-def _check_pre_approval(uow: UnitOfWork, actor: Actor, scope: _Scope, action: str) -> None:
+def _check_pre_approval(uow: UnitOfWork, actor: Actor, scope: _Scope, action: str | None) -> bool:
     """A trigger acts without review: where the flag's changes need approval, only someone who could make
-    them without it (``bypassRequiredApproval``) may set one up. Raises ApprovalRequired (405)."""
+    them without it (``bypassRequiredApproval``) may set one up. Whether this set-up approves the trigger
+    (approval is required here and the actor may bypass it). Raises ApprovalRequired (405) unless
+    ``action`` is None (then the set-up is only not approved)."""
     environments = uow.environments.find(scope.flag.project_key)[0]
-    if scope.env.key in approval_required_in(uow, scope.flag, environments) and not can_bypass_approval(
-        actor, scope.flag, scope.env
-    ):
+    if scope.env.key not in approval_required_in(uow, scope.flag, environments):
+        return False
+    if can_bypass_approval(actor, scope.flag, scope.env):
+        return True
+    if action is not None:
         raise ApprovalRequired(_GATED_MESSAGE.format(action))
+    return False
 
 
 def _audit(
@@ -183,16 +192,19 @@ def create_trigger(
     with deps.uow() as uow:
         scope = _scope(uow, project_key, flag_key, env_key)
         authorize(actor, "createTriggers", scope.resource())
-        _check_pre_approval(uow, actor, scope, "createTriggers")
+        approved = _check_pre_approval(uow, actor, scope, "createTriggers")
         spec = TriggerSpec(integration_key, actions, comment)
-        trigger = _new_trigger(deps, scope, spec, secret, maintainer_id=actor.member_id or actor.owner_id)
+        maintainer_id = actor.member_id or actor.owner_id
+        trigger = _new_trigger(deps, scope, spec, secret, maintainer_id=maintainer_id, approved=approved)
         uow.triggers.add(trigger)
         _audit(deps, uow, actor, scope, trigger, AuditAction.CREATE_TRIGGER, "created", comment)
         uow.commit()
     return Created(trigger=trigger, secret=secret)
 
 
-def _new_trigger(deps: Deps, scope: _Scope, spec: TriggerSpec, secret: str, *, maintainer_id: str | None) -> Trigger:
+def _new_trigger(
+    deps: Deps, scope: _Scope, spec: TriggerSpec, secret: str, *, maintainer_id: str | None, approved: bool
+) -> Trigger:
     return Trigger(
         id=new_object_id(),
         project_key=scope.flag.project_key,
@@ -206,6 +218,7 @@ def _new_trigger(deps: Deps, scope: _Scope, spec: TriggerSpec, secret: str, *, m
         creation_date=deps.clock.now_ms(),
         maintainer_id=maintainer_id,
         comment=spec.comment,
+        approved=approved,
     )
 
 
@@ -222,7 +235,8 @@ def patch_trigger(
 ) -> TriggerEdit:
     """LaunchDarkly's trigger instructions (enableTrigger, disableTrigger, replaceTriggerActionInstructions,
     cycleTriggerUrl, updateTriggerComment), all or none. Enabling a trigger or changing its action is
-    setting it up again: gated like creating one. ``comment`` goes to the audit entry. Raises InvalidRequest,
+    setting it up again: gated like creating one, and the trigger is then approved only by this write
+    (``sets_up_again``), also when it is disabled. ``comment`` goes to the audit entry. Raises InvalidRequest,
     NotFound, Forbidden, ApprovalRequired."""
     note = check_comment(comment)
     with deps.uow() as uow:
@@ -230,8 +244,9 @@ def patch_trigger(
         authorize(actor, "updateTriggers", scope.resource())
         trigger = _load(uow, scope, trigger_id, for_update=True)
         edit = apply_patch(trigger, instructions)
-        if edit.widened:
-            _check_pre_approval(uow, actor, scope, "updateTriggers")
+        if sets_up_again(trigger, edit.trigger):
+            approved = _check_pre_approval(uow, actor, scope, "updateTriggers" if edit.widened else None)
+            edit = replace(edit, trigger=replace(edit.trigger, approved=approved))
         if edit.changed:
             uow.triggers.update(edit.trigger)
             _audit(deps, uow, actor, scope, edit.trigger, AuditAction.UPDATE_TRIGGER, "updated", note)
@@ -349,19 +364,23 @@ def apply_request(uow: UnitOfWork, deps: Deps, actor: Actor, request: ApprovalRe
     """Carry out an approved request's trigger instructions in the caller's transaction, authorized for the
     applier (``createTriggers`` / ``updateTriggers``) and audited with the request's id.
 
-    A trigger created here is enabled, maintained by the requester, and its secret is shown to no one (it
+    A trigger created (or enabled, or given its action) here is approved: its firing is pre-approved. A
+    trigger created here is enabled, maintained by the requester, and its secret is shown to no one (it
     is not in any answer, e-mail or audit entry): the requester gets a working URL by cycling it
     (``cycleTriggerUrl``). Raises Forbidden, InvalidRequest, NotFound (the request fails)."""
     scope = _scope(uow, request.project_key, request.resource_key, request.environment_key)
     authorize(actor, _request_action(request.instructions), scope.resource())
     spec = domain.parse_request(request.instructions, request.operating_on_id)
     if spec is not None:
-        trigger = _new_trigger(deps, scope, spec, new_trigger_secret(), maintainer_id=request.requestor_id)
+        trigger = _new_trigger(
+            deps, scope, spec, new_trigger_secret(), maintainer_id=request.requestor_id, approved=True
+        )
         uow.triggers.add(trigger)
         _audit(deps, uow, actor, scope, trigger, AuditAction.CREATE_TRIGGER, "created", comment, request.id)
         return
     before = _load_request_target(uow, scope, str(request.operating_on_id))
     edit = apply_patch(before, request.instructions)
     if edit.changed:
+        edit = replace(edit, trigger=replace(edit.trigger, approved=True))  # its action, as approved
         uow.triggers.update(edit.trigger)
         _audit(deps, uow, actor, scope, edit.trigger, AuditAction.UPDATE_TRIGGER, "updated", comment, request.id)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -428,6 +429,8 @@ class FlagTriggerRecord(Base):
     version: Mapped[int] = mapped_column(Integer)
     trigger_count: Mapped[int] = mapped_column(Integer)
     last_triggered_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Its action was set up with approval: firing it is pre-approved (``domain.triggers``).
+    approved: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 Index("ix_flag_triggers_flag_env", FlagTriggerRecord.flag_id, FlagTriggerRecord.environment_id)

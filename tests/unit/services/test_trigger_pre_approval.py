@@ -2,9 +2,10 @@
 exactly the trigger's on/off change in the trigger's environment, and only the trigger service opens it.
 
 A route cannot reach the door but through ``services.triggers.fire_trigger``: ``PreApproved`` is made only
-by ``domain.triggers.pre_approval`` (from a stored trigger, which only the bypass right sets up where
-approval is required), and only ``fire_trigger`` passes one to the write path (the gate functions in
-between pass on their own parameter)."""
+by ``domain.triggers.pre_approval`` (from a stored trigger whose action was set up with approval: by the
+bypass right where approval was required, or through an approved request; none for any other trigger),
+and only ``fire_trigger`` passes one to the write path (the gate functions in between pass on their own
+parameter)."""
 
 from __future__ import annotations
 

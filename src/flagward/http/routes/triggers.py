@@ -136,7 +136,8 @@ async def fire_trigger(request: Request, deps: DepsDep, secret: str) -> dict[str
     its environment) as the trigger, without review. The body is ignored (and bounded like every body).
     Within the trigger's window (``FLAGWARD_TRIGGER_WINDOW_SECONDS``) a trigger acts once: later calls are
     answered ``{"acted": false}`` and change nothing. 404 for an unknown or disabled secret alike; 429 past
-    the rate limits (``FLAGWARD_TRIGGER_ADDRESS_RATE_LIMIT``, ``FLAGWARD_TRIGGER_RATE_LIMIT``)."""
+    the rate limits (``FLAGWARD_TRIGGER_ADDRESS_RATE_LIMIT``, ``FLAGWARD_TRIGGER_RATE_LIMIT``); 405 when the
+    trigger was set up without approval and its environment now requires approval for the flag."""
     limits: TriggerLimits = request.app.state.trigger_limits
     address = client_address(request)
     fired = await run_in_threadpool(lambda: service.fire_trigger(deps, secret=secret, address=address, limits=limits))

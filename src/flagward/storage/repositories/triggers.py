@@ -29,6 +29,7 @@ def _trigger(record: FlagTriggerRecord, project_key: str, flag_key: str, env_key
         version=record.version,
         trigger_count=record.trigger_count,
         last_triggered_at=record.last_triggered_at,
+        approved=record.approved,
     )
 
 
@@ -43,6 +44,7 @@ def _fill(record: FlagTriggerRecord, trigger: Trigger) -> None:
     record.version = trigger.version
     record.trigger_count = trigger.trigger_count
     record.last_triggered_at = trigger.last_triggered_at
+    record.approved = trigger.approved
 
 
 def _with_keys() -> Select[Any]:
