@@ -30,24 +30,20 @@ __all__ = ["EvaluationDetail", "Evaluator", "PrerequisiteEvaluation"]
 _log = logging.getLogger(__name__)
 
 _NOT_CONFIGURED: Final = "NOT_CONFIGURED"
+_new_tuple: Final = tuple.__new__  # a named tuple from its fields in order, without a Python-level call
 
 
 class _State:
-    """Per-evaluation bookkeeping shared by the flag and its prerequisites (lists made on first use)."""
+    """Per-evaluation bookkeeping shared by the flag and its prerequisites."""
 
     __slots__ = ("big_segments_status", "path", "prerequisite_keys", "prerequisites", "segment_stack")
 
     def __init__(self, flag_key: str) -> None:
         self.path: list[str] = [flag_key]  # flags being evaluated (cycle detection)
         self.segment_stack: list[str] | None = None
-        self.prerequisites: list[PrerequisiteEvaluation] | None = None
-        self.prerequisite_keys: list[str] | None = None
+        self.prerequisites: list[PrerequisiteEvaluation] = []
+        self.prerequisite_keys: list[str] = []
         self.big_segments_status: str | None = None
-
-    def details(self) -> tuple[tuple[PrerequisiteEvaluation, ...], tuple[str, ...]]:
-        if self.prerequisites is None and self.prerequisite_keys is None:
-            return (), ()
-        return tuple(self.prerequisites or ()), tuple(self.prerequisite_keys or ())
 
 
 class Evaluator:
@@ -97,9 +93,13 @@ class Evaluator:
         try:
             result = self._evaluate(flag, context, state, top_level=True, fast=run is None)
         except Malformed:
-            prerequisites, prerequisite_keys = state.details()
             return EvaluationDetail(
-                None, None, error_reason("MALFORMED_FLAG"), prerequisites, prerequisite_keys, flag.track_events
+                None,
+                None,
+                error_reason("MALFORMED_FLAG"),
+                tuple(state.prerequisites),
+                tuple(state.prerequisite_keys),
+                flag.track_events,
             )
         except Exception:
             _log.exception("unexpected error evaluating flag %r", flag.key)
@@ -107,15 +107,14 @@ class Evaluator:
         reason = result.reason
         if state.big_segments_status is not None:
             reason = {**reason, "bigSegmentsStatus": state.big_segments_status}
-        elif state.prerequisites is None and state.prerequisite_keys is None:
+        elif not state.prerequisite_keys:
             return result
-        prerequisites, prerequisite_keys = state.details()
         return EvaluationDetail(
             result.value,
             result.variation_index,
             reason,
-            prerequisites,
-            prerequisite_keys,
+            tuple(state.prerequisites),
+            tuple(state.prerequisite_keys),
             result.track_events,
             result.track_reason,
         )
@@ -159,6 +158,7 @@ class Evaluator:
     def _check_prerequisites(self, flag: CompiledFlag, ctx: Context, state: _State, top_level: bool) -> str | None:
         """The key of the first failing prerequisite, or None when all pass."""
         path = state.path
+        records = state.prerequisites
         for prereq in flag.prerequisites:
             key = prereq.key
             if key is None:
@@ -167,27 +167,33 @@ class Evaluator:
                 raise Malformed(f"prerequisite cycle through {key!r}")
             prereq_flag = self._get_flag(key)
             if top_level:
-                if state.prerequisite_keys is None:
-                    state.prerequisite_keys = []
                 state.prerequisite_keys.append(key)
             if prereq_flag is None or prereq_flag.deleted:
                 return key
-            path.append(key)
-            result = self._evaluate(prereq_flag, ctx, state, top_level=False)
-            path.pop()
-            if state.prerequisites is None:
-                state.prerequisites = []
-            state.prerequisites.append(
-                PrerequisiteEvaluation(
-                    flag_key=key,
-                    prerequisite_of=flag.key,
-                    variation_index=result.variation_index,
-                    value=result.value,
-                    version=prereq_flag.version,
-                    reason=result.reason,
-                    track_events=result.track_events,
-                    track_reason=result.track_reason,
-                    flag=prereq_flag,
+            run = prereq_flag.run
+            if run is not None:  # no prerequisites of its own: no path to extend
+                try:
+                    result = run(ctx, self._get_segment)
+                except NeedsState:
+                    result = self._evaluate(prereq_flag, ctx, state, top_level=False, fast=False)
+            else:
+                path.append(key)
+                result = self._evaluate(prereq_flag, ctx, state, top_level=False)
+                path.pop()
+            records.append(
+                _new_tuple(
+                    PrerequisiteEvaluation,
+                    (
+                        key,  # flag_key
+                        flag.key,  # prerequisite_of
+                        result.variation_index,
+                        result.value,
+                        prereq_flag.version,
+                        result.reason,
+                        result.track_events,
+                        result.track_reason,
+                        prereq_flag,
+                    ),
                 )
             )
             # An off prerequisite fails whatever its off variation is.
