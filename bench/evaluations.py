@@ -154,7 +154,6 @@ def main() -> None:
 
     # Each run evaluates every flag for each context, as an SDK's all-flags call or a client-side SDK's
     # evaluation request does, on contexts parsed afresh (outside the timing): nothing carries over between
-    # runs.
     # runs. Rates are per CPU-second of this process (time spent waiting for a core is left out).
     def run_ours() -> float:
         fresh = [Context.from_dict(c) for c in ctx_dicts]

@@ -20,6 +20,7 @@ from typing import Any, Final
 __all__ = [
     "MISSING_CONTEXT_BUCKET",
     "bucket_hash",
+    "bucket_text",
     "bucket_value",
     "bucketable",
     "cumulative_thresholds",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 _SCALE: Final = float(0xFFFFFFFFFFFFFFF)
+_sha1: Final = hashlib.sha1
 MISSING_CONTEXT_BUCKET: Final = -1.0
 
 
@@ -46,8 +48,14 @@ def bucketable(value: Any) -> str | None:
 
 def bucket_hash(prefix: str, text: str) -> float:
     """The bucket in ``[0, 1)`` of an already-stringified value."""
-    digest = hashlib.sha1(f"{prefix}.{text}".encode(), usedforsecurity=False).hexdigest()
-    return int(digest[:15], 16) / _SCALE
+    return bucket_text(prefix + ".", text)
+
+
+def bucket_text(prefix_dot: str, text: str) -> float:
+    """:func:`bucket_hash` with the prefix's trailing dot already added (what compiled rollouts keep)."""
+    # The first 15 hex digits of the digest are its first 60 bits.
+    digest = _sha1((prefix_dot + text).encode(), usedforsecurity=False).digest()
+    return (int.from_bytes(digest[:8], "big") >> 4) / _SCALE
 
 
 def bucket_value(prefix: str, value: Any) -> float:

@@ -105,7 +105,7 @@ def _compile_clause(data: object) -> Clause:
         if op == "segmentMatch":
             return SegmentMatchClause(tuple(v for v in values if isinstance(v, str)), negate)
         ref = AttrRef.for_clause(attribute, context_kind)
-        return ValueClause(context_kind or DEFAULT_KIND, ref, op, compile_matcher(op, values), negate)
+        return ValueClause(context_kind or DEFAULT_KIND, ref, op, compile_matcher(op, values), negate, tuple(values))
     except Exception as exc:  # compilation must not fail; the clause fails when evaluated instead
         return MalformedClause(str(exc))
 

@@ -137,7 +137,7 @@ class Context:
     by_kind: Mapping[str, Context]
     table: Mapping[str, Any]
     fully_qualified_key: str
-    memo: dict[int, Any]
+    memo: dict[str, Any]
 
     def __init__(
         self,
@@ -176,7 +176,7 @@ class Context:
             setter(self, "table", {"kind": MULTI_KIND, "key": "", "anonymous": False})
             fqk = ":".join(f"{c.kind}:{_escape_fqk(c.key)}" for c in _multi)
         setter(self, "fully_qualified_key", fqk)
-        # The evaluator's: plain segments' membership of this context, by segment (see CompiledSegment.plain).
+        # The evaluator's: plain segments' membership of this context, by segment key (see CompiledSegment.plain).
         setter(self, "memo", {})
 
     def __setattr__(self, name: str, value: object) -> None:

@@ -18,195 +18,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Final, NamedTuple
+from typing import Final
 
-from .bucketing import MISSING_CONTEXT_BUCKET, bucket_value
-from .context import AttrRef, Context
-from .model import (
-    Clause,
-    CompiledFlag,
-    CompiledRollout,
-    CompiledRule,
-    CompiledSegment,
-    CompiledServe,
-    KeyTable,
-    SegmentMatchClause,
-    ValueClause,
-)
+from .context import Context
+from .matching import Malformed, NeedsState, SegmentGetter, bucket, in_key_table, plain_segment_member
+from .model import Clause, CompiledFlag, CompiledSegment, SegmentMatchClause
+from .results import EvaluationDetail, PrerequisiteEvaluation, error_reason
 
 __all__ = ["EvaluationDetail", "Evaluator", "PrerequisiteEvaluation"]
 
 _log = logging.getLogger(__name__)
 
 _NOT_CONFIGURED: Final = "NOT_CONFIGURED"
-
-
-class PrerequisiteEvaluation(NamedTuple):
-    """One prerequisite flag evaluated on the way (what an SDK emits as a feature event with ``prereqOf``).
-
-    Listed in evaluation order: a prerequisite's own prerequisites come before it.
-    """
-
-    flag_key: str
-    prerequisite_of: str
-    variation_index: int | None
-    value: Any
-    version: int
-    reason: dict[str, Any]
-    track_events: bool
-    track_reason: bool
-    flag: CompiledFlag
-
-
-class EvaluationDetail(NamedTuple):
-    """The outcome of one flag evaluation (a named tuple: it is made once per evaluation, so cheaply).
-
-    ``reason`` is LaunchDarkly's reason dict (``inExperiment`` present only when true). ``track_reason`` is
-    true when the result is in an experiment or comes from a rule/fallthrough with event tracking on;
-    ``track_events`` adds the flag's own ``trackEvents``. These are the evalx ``trackReason`` and
-    ``trackEvents``. ``prerequisite_keys`` are the keys of the flag's direct prerequisites that were
-    evaluated (the evalx ``prerequisites`` field); ``prerequisites`` are all prerequisite evaluations.
-    """
-
-    value: Any
-    variation_index: int | None
-    reason: dict[str, Any]
-    prerequisites: tuple[PrerequisiteEvaluation, ...] = ()
-    prerequisite_keys: tuple[str, ...] = ()
-    track_events: bool = False
-    track_reason: bool = False
-
-    @property
-    def is_default_value(self) -> bool:
-        """True when there is no variation, so the caller's default value applies."""
-        return self.variation_index is None
-
-
-class _Malformed(Exception):
-    """Aborts an evaluation with ``MALFORMED_FLAG``."""
+_new_tuple: Final = tuple.__new__  # a named tuple from its fields in order, without a Python-level call
 
 
 class _State:
-    """Per-evaluation bookkeeping shared by the flag and its prerequisites (lists made on first use)."""
+    """Per-evaluation bookkeeping shared by the flag and its prerequisites."""
 
     __slots__ = ("big_segments_status", "path", "prerequisite_keys", "prerequisites", "segment_stack")
 
     def __init__(self, flag_key: str) -> None:
         self.path: list[str] = [flag_key]  # flags being evaluated (cycle detection)
         self.segment_stack: list[str] | None = None
-        self.prerequisites: list[PrerequisiteEvaluation] | None = None
-        self.prerequisite_keys: list[str] | None = None
+        self.prerequisites: list[PrerequisiteEvaluation] = []
+        self.prerequisite_keys: list[str] = []
         self.big_segments_status: str | None = None
-
-    def details(self) -> tuple[tuple[PrerequisiteEvaluation, ...], tuple[str, ...]]:
-        if self.prerequisites is None and self.prerequisite_keys is None:
-            return (), ()
-        return tuple(self.prerequisites or ()), tuple(self.prerequisite_keys or ())
-
-
-# (value, variation index, reason)
-_Result = tuple[Any, int | None, dict[str, Any]]
-
-
-def _error(kind: str) -> dict[str, Any]:
-    return {"kind": "ERROR", "errorKind": kind}
-
-
-def _variation(flag: CompiledFlag, index: int, reason: dict[str, Any]) -> _Result:
-    if 0 <= index < len(flag.variations):
-        return flag.variations[index], index, reason
-    return None, None, _error("MALFORMED_FLAG")
-
-
-def _off(flag: CompiledFlag, reason: dict[str, Any]) -> _Result:
-    if flag.off_variation is None:
-        return None, None, reason
-    return _variation(flag, flag.off_variation, reason)
-
-
-def _descend(value: Any, path: tuple[str, ...]) -> Any:
-    for part in path:
-        if not isinstance(value, dict):
-            return None  # no sub-property of a non-object
-        value = value.get(part)
-    return value
-
-
-def _lookup(ctx: Context, ref: AttrRef) -> Any:
-    if ref.error is not None:
-        raise _Malformed(f"invalid attribute reference {ref.raw!r}: {ref.error}")
-    value = ctx.table.get(ref.name)
-    return _descend(value, ref.path) if ref.path else value
-
-
-def _bucket(ctx: Context, kind: str, bucket_by: AttrRef | None, prefix: str) -> float:
-    individual = ctx.by_kind.get(kind)
-    if individual is None:
-        return MISSING_CONTEXT_BUCKET
-    value = individual.key if bucket_by is None else _lookup(individual, bucket_by)
-    return bucket_value(prefix, value)
-
-
-def _rollout(rollout: CompiledRollout, ctx: Context) -> tuple[int, bool]:
-    # Experiments always bucket by key, so that the allocation cannot be influenced by attributes.
-    bucket_by = None if rollout.is_experiment else rollout.bucket_by
-    bucket = _bucket(ctx, rollout.context_kind, bucket_by, rollout.prefix)
-    in_experiment = rollout.is_experiment and bucket >= 0
-    thresholds = rollout.thresholds
-    last = len(thresholds) - 1
-    for i in range(last):
-        if bucket < thresholds[i]:
-            return rollout.variations[i], in_experiment and not rollout.untracked[i]
-    # The last slot also takes buckets past the end (weights summing below 100000, or rounding).
-    return rollout.variations[last], in_experiment and not rollout.untracked[last]
-
-
-def _serve(flag: CompiledFlag, serve: CompiledServe, ctx: Context, reason: dict[str, Any]) -> _Result:
-    rollout = serve.rollout
-    if rollout is None:
-        return _variation(flag, serve.variation, reason)
-    index, in_experiment = _rollout(rollout, ctx)
-    if in_experiment:
-        reason["inExperiment"] = True
-    return _variation(flag, index, reason)
-
-
-def _track_reason(flag: CompiledFlag, reason: dict[str, Any]) -> bool:
-    kind = reason["kind"]
-    if kind == "FALLTHROUGH":
-        return flag.track_events_fallthrough or "inExperiment" in reason
-    if "inExperiment" in reason:  # only ever set to True
-        return True
-    if kind == "RULE_MATCH":
-        index = reason["ruleIndex"]
-        return isinstance(index, int) and 0 <= index < len(flag.rules) and flag.rules[index].track_events
-    return False
-
-
-def _in_key_table(table: KeyTable, ctx: Context) -> bool:
-    for kind, keys in table.items():
-        individual = ctx.by_kind.get(kind)
-        if individual is not None and individual.key in keys:
-            return True
-    return False
-
-
-def _plain_segment_matches(segment: CompiledSegment, ctx: Context) -> bool:
-    """A plain segment's membership (see CompiledSegment.plain): included, excluded, then its rules."""
-    if _in_key_table(segment.included, ctx):
-        return True
-    if _in_key_table(segment.excluded, ctx):
-        return False
-    for rule in segment.rules:
-        for test in rule.tests or ():
-            if not test(ctx):
-                break
-        else:
-            # A context without the rollout kind buckets to -1 and so is inside any weight.
-            threshold = rule.threshold
-            if threshold is None or _bucket(ctx, rule.context_kind, rule.bucket_by, segment.prefix) < threshold:
-                return True
-    return False
 
 
 class Evaluator:
@@ -215,6 +52,11 @@ class Evaluator:
     The getters return None for unknown (or deleted) keys. No Big Segment store is supported: an
     unbounded segment never matches and the reason carries ``bigSegmentsStatus: NOT_CONFIGURED``, as the
     SDK does without a store. The evaluator holds no per-evaluation state and is safe to share.
+
+    A flag without prerequisites is evaluated by its compiled plan alone (``CompiledFlag.run``), which
+    returns one of the flag's prebuilt results. Prerequisites, and segments whose membership is not a
+    function of the segment alone (nested segments, Big Segments, malformed ones), take the stateful
+    path below, which keeps the evaluation order, cycle detection and ``bigSegmentsStatus``.
     """
 
     __slots__ = ("_get_flag", "_get_segment")
@@ -222,7 +64,7 @@ class Evaluator:
     def __init__(
         self,
         get_flag: Callable[[str], CompiledFlag | None],
-        get_segment: Callable[[str], CompiledSegment | None],
+        get_segment: SegmentGetter,
     ) -> None:
         self._get_flag = get_flag
         self._get_segment = get_segment
@@ -231,190 +73,164 @@ class Evaluator:
         """Evaluate a flag by key; an unknown or deleted flag gives ``ERROR/FLAG_NOT_FOUND``."""
         flag = self._get_flag(flag_key)
         if flag is None or flag.deleted:
-            return EvaluationDetail(None, None, _error("FLAG_NOT_FOUND"))
+            return EvaluationDetail(None, None, error_reason("FLAG_NOT_FOUND"))
         return self.evaluate(flag, context)
 
     def evaluate(self, flag: CompiledFlag, context: Context) -> EvaluationDetail:
         """Evaluate ``flag`` for ``context``. Never raises."""
-        if flag.plain:  # no prerequisites, segments or malformed parts: nothing to keep track of
+        run = flag.run
+        if run is not None:  # no prerequisites, nothing malformed in the flag as a whole
             try:
-                value, index, reason = self._evaluate(flag, context, None, top_level=True)
-            except _Malformed:  # e.g. a rollout's bucketBy that is not a valid reference
-                return EvaluationDetail(None, None, _error("MALFORMED_FLAG"), track_events=flag.track_events)
+                return run(context, self._get_segment)
+            except NeedsState:
+                pass  # a segment that needs the stateful path: evaluate again there
+            except Malformed:  # e.g. a rollout's bucketBy that is not a valid reference
+                return flag.plan.malformed
             except Exception:
                 _log.exception("unexpected error evaluating flag %r", flag.key)
-                return EvaluationDetail(None, None, _error("EXCEPTION"), track_events=flag.track_events)
-            track_reason = _track_reason(flag, reason)
-            return EvaluationDetail(value, index, reason, (), (), flag.track_events or track_reason, track_reason)
+                return EvaluationDetail(None, None, error_reason("EXCEPTION"), track_events=flag.track_events)
         state = _State(flag.key)
         try:
-            value, index, reason = self._evaluate(flag, context, state, top_level=True)
-        except _Malformed:
-            prerequisites, prerequisite_keys = state.details()
+            result = self._evaluate(flag, context, state, top_level=True, fast=run is None)
+        except Malformed:
             return EvaluationDetail(
-                None, None, _error("MALFORMED_FLAG"), prerequisites, prerequisite_keys, flag.track_events
+                None,
+                None,
+                error_reason("MALFORMED_FLAG"),
+                tuple(state.prerequisites),
+                tuple(state.prerequisite_keys),
+                flag.track_events,
             )
         except Exception:
             _log.exception("unexpected error evaluating flag %r", flag.key)
-            return EvaluationDetail(None, None, _error("EXCEPTION"), track_events=flag.track_events)
+            return EvaluationDetail(None, None, error_reason("EXCEPTION"), track_events=flag.track_events)
+        reason = result.reason
         if state.big_segments_status is not None:
-            reason["bigSegmentsStatus"] = state.big_segments_status
-        track_reason = _track_reason(flag, reason)
-        prerequisites, prerequisite_keys = state.details()
+            reason = {**reason, "bigSegmentsStatus": state.big_segments_status}
+        elif not state.prerequisite_keys:
+            return result
         return EvaluationDetail(
-            value, index, reason, prerequisites, prerequisite_keys, flag.track_events or track_reason, track_reason
+            result.value,
+            result.variation_index,
+            reason,
+            tuple(state.prerequisites),
+            tuple(state.prerequisite_keys),
+            result.track_events,
+            result.track_reason,
         )
 
     # -- flags --------------------------------------------------------------------------------------
 
-    def _evaluate(self, flag: CompiledFlag, ctx: Context, state: _State | None, top_level: bool) -> _Result:
-        """``state`` is None only for a plain flag (``CompiledFlag.plain``), which never needs it."""
+    def _evaluate(
+        self, flag: CompiledFlag, ctx: Context, state: _State, top_level: bool, fast: bool = True
+    ) -> EvaluationDetail:
+        """One of the flag's prebuilt results (prerequisite records and Big Segment status go in ``state``).
+
+        ``fast`` False skips the plan's body (already tried, it needed the state).
+        """
         if flag.problem is not None:
-            raise _Malformed(flag.problem)
+            raise Malformed(flag.problem)
+        plan = flag.plan
         if not flag.on:
-            return _off(flag, {"kind": "OFF"})
+            return plan.off
         if flag.prerequisites:
-            assert state is not None
             failed = self._check_prerequisites(flag, ctx, state, top_level)
             if failed is not None:
-                return _off(flag, {"kind": "PREREQUISITE_FAILED", "prerequisiteKey": failed})
-        if flag.targets:
-            best: tuple[int, int] | None = None
-            for kind, by_key in flag.targets.items():
-                individual = ctx.by_kind.get(kind)
-                if individual is not None:
-                    hit = by_key.get(individual.key)
-                    if hit is not None and (best is None or hit[0] < best[0]):
-                        best = hit
-            if best is not None:
-                return _variation(flag, best[1], {"kind": "TARGET_MATCH"})
-        for rule in flag.rules:
-            tests = rule.tests
-            if tests is not None:
-                for test in tests:
-                    if not test(ctx):
-                        break
-                else:  # every clause matched (a rule without clauses always matches)
-                    return self._rule_match(flag, rule, ctx)
-                continue
-            assert state is not None
+                return plan.prerequisite_failed[failed]
+        if fast:
+            try:
+                return plan.body(ctx, self._get_segment)
+            except NeedsState:
+                pass
+        # Targets, rules and fallthrough again, with segments evaluated through the state.
+        targeted = plan.targets(ctx) if plan.targets is not None else None
+        if targeted is not None:
+            return targeted
+        for rule, (_, result, pick) in zip(flag.rules, plan.rules, strict=True):
             for clause in rule.clauses:
-                clause_test = clause.test
-                if clause_test is not None:
-                    if not clause_test(ctx):
-                        break
-                elif not self._clause_matches(clause, ctx, state):
+                if not self._clause_matches(clause, ctx, state):
                     break
             else:
-                return self._rule_match(flag, rule, ctx)
-        return _serve(flag, flag.fallthrough, ctx, {"kind": "FALLTHROUGH"})
-
-    @staticmethod
-    def _rule_match(flag: CompiledFlag, rule: CompiledRule, ctx: Context) -> _Result:
-        reason: dict[str, Any] = {"kind": "RULE_MATCH", "ruleIndex": rule.index}
-        if rule.id is not None:
-            reason["ruleId"] = rule.id
-        return _serve(flag, rule.serve, ctx, reason)
+                return result if pick is None else pick(ctx)
+        result, pick = plan.fallthrough
+        return result if pick is None else pick(ctx)
 
     def _check_prerequisites(self, flag: CompiledFlag, ctx: Context, state: _State, top_level: bool) -> str | None:
         """The key of the first failing prerequisite, or None when all pass."""
         path = state.path
+        records = state.prerequisites
         for prereq in flag.prerequisites:
             key = prereq.key
             if key is None:
-                raise _Malformed(f"malformed prerequisite in flag {flag.key!r}")
+                raise Malformed(f"malformed prerequisite in flag {flag.key!r}")
             if key in path:
-                raise _Malformed(f"prerequisite cycle through {key!r}")
+                raise Malformed(f"prerequisite cycle through {key!r}")
             prereq_flag = self._get_flag(key)
             if top_level:
-                if state.prerequisite_keys is None:
-                    state.prerequisite_keys = []
                 state.prerequisite_keys.append(key)
             if prereq_flag is None or prereq_flag.deleted:
                 return key
-            path.append(key)
-            value, index, reason = self._evaluate(prereq_flag, ctx, state, top_level=False)
-            path.pop()
-            track_reason = _track_reason(prereq_flag, reason)
-            if state.prerequisites is None:
-                state.prerequisites = []
-            state.prerequisites.append(
-                PrerequisiteEvaluation(
-                    flag_key=key,
-                    prerequisite_of=flag.key,
-                    variation_index=index,
-                    value=value,
-                    version=prereq_flag.version,
-                    reason=reason,
-                    track_events=prereq_flag.track_events or track_reason,
-                    track_reason=track_reason,
-                    flag=prereq_flag,
+            run = prereq_flag.run
+            if run is not None:  # no prerequisites of its own: no path to extend
+                try:
+                    result = run(ctx, self._get_segment)
+                except NeedsState:
+                    result = self._evaluate(prereq_flag, ctx, state, top_level=False, fast=False)
+            else:
+                path.append(key)
+                result = self._evaluate(prereq_flag, ctx, state, top_level=False)
+                path.pop()
+            records.append(
+                _new_tuple(
+                    PrerequisiteEvaluation,
+                    (
+                        key,  # flag_key
+                        flag.key,  # prerequisite_of
+                        result.variation_index,
+                        result.value,
+                        prereq_flag.version,
+                        result.reason,
+                        result.track_events,
+                        result.track_reason,
+                        prereq_flag,
+                    ),
                 )
             )
             # An off prerequisite fails whatever its off variation is.
-            if not prereq_flag.on or index != prereq.variation:
+            if not prereq_flag.on or result.variation_index != prereq.variation:
                 return key
         return None
 
     # -- clauses and segments -----------------------------------------------------------------------
 
     def _clause_matches(self, clause: Clause, ctx: Context, state: _State) -> bool:
-        if isinstance(clause, ValueClause):
-            matcher = clause.matcher
-            if clause.is_kind:
-                matched = any(matcher(c.kind) for c in ctx.individuals)
-                return matched != clause.negate
-            individual = ctx.by_kind.get(clause.context_kind)
-            if individual is None:
-                return False  # a missing context kind is a non-match even when negated
-            if clause.ref_error is not None:
-                raise _Malformed(f"invalid attribute reference {clause.attribute.raw!r}: {clause.ref_error}")
-            value = individual.table.get(clause.name)
-            if clause.path:
-                value = _descend(value, clause.path)
-            if value is None:
-                return False  # so is a missing attribute
-            if isinstance(value, list | tuple):
-                # An array attribute matches when any element does.
-                return any(matcher(v) for v in value) != clause.negate
-            return matcher(value) != clause.negate
         if isinstance(clause, SegmentMatchClause):
             for key in clause.segment_keys:
                 segment = self._get_segment(key)
                 if segment is not None and not segment.deleted and self._segment_matches(segment, ctx, state):
                     return not clause.negate
             return clause.negate
-        raise _Malformed(clause.problem)
+        return clause.test(ctx, self._get_segment)  # a value clause, or a malformed one (which raises)
 
     def _segment_matches(self, segment: CompiledSegment, ctx: Context, state: _State) -> bool:
         if segment.plain:
-            memo = ctx.memo
-            seen = memo.get(id(segment))
-            if seen is not None and seen[0] is segment:
-                return bool(seen[1])
-            matched = _plain_segment_matches(segment, ctx)
-            memo[id(segment)] = (segment, matched)
-            return matched
+            return plain_segment_member(segment, ctx, self._get_segment)
         stack = state.segment_stack
         if stack is None:
             stack = state.segment_stack = []
         elif segment.key in stack:
-            raise _Malformed(f"segment cycle through {segment.key!r}")
+            raise Malformed(f"segment cycle through {segment.key!r}")
         if segment.problem is not None:
-            raise _Malformed(segment.problem)
+            raise Malformed(segment.problem)
         if segment.unbounded:
             # Without a Big Segment store: NOT_CONFIGURED, unless the context cannot be in it at all.
             if segment.generation is None or segment.unbounded_context_kind in ctx.by_kind:
                 state.big_segments_status = _NOT_CONFIGURED
             return False
-        for kind, keys in segment.included.items():
-            individual = ctx.by_kind.get(kind)
-            if individual is not None and individual.key in keys:
-                return True
-        for kind, keys in segment.excluded.items():
-            individual = ctx.by_kind.get(kind)
-            if individual is not None and individual.key in keys:
-                return False
+        if in_key_table(segment.included, ctx):
+            return True
+        if in_key_table(segment.excluded, ctx):
+            return False
         if not segment.rules:
             return False
         stack.append(segment.key)
@@ -427,7 +243,7 @@ class Evaluator:
                     if rule.threshold is None:
                         return True
                     # A context without the rollout kind buckets to -1 and so is inside any weight.
-                    if _bucket(ctx, rule.context_kind, rule.bucket_by, segment.prefix) < rule.threshold:
+                    if bucket(ctx, rule.context_kind, rule.bucket_by, segment.prefix) < rule.threshold:
                         return True
             return False
         finally:

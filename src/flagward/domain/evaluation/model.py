@@ -13,12 +13,14 @@ flagged so that evaluation fails with ``MALFORMED_FLAG`` when it reaches it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .context import AttrRef, Context
+from .context import AttrRef
+from .matching import ClauseTest, malformed_test, segment_test, value_test
 from .operators import Matcher
+from .plans import Body, FlagPlan, build_plan
 
 __all__ = [
     "Clause",
@@ -44,7 +46,8 @@ KeyTable = Mapping[str, frozenset[str]]
 class ValueClause:
     """A clause that tests an attribute of the individual context of ``context_kind``.
 
-    ``name``/``path``/``is_kind``/``ref_error`` are copied out of ``attribute`` for the hot path.
+    ``values`` are the clause's values as given (``matcher`` is made from them); ``test`` is the whole
+    clause as one function of the context (see :mod:`.matching`).
     """
 
     context_kind: str
@@ -52,44 +55,12 @@ class ValueClause:
     op: str
     matcher: Matcher = field(compare=False)
     negate: bool
-    name: str = field(init=False, repr=False, compare=False)
-    path: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    is_kind: bool = field(init=False, repr=False, compare=False)
-    ref_error: str | None = field(init=False, repr=False, compare=False)
-    # The whole clause as one function of the context, for the common case (a plain attribute of a
-    # known kind); None where the evaluator must take the general path (kind, nested path, bad ref).
-    test: ClauseTest | None = field(init=False, repr=False, compare=False)
+    values: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    test: ClauseTest = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        setter = object.__setattr__
-        setter(self, "name", self.attribute.name)
-        setter(self, "path", self.attribute.path)
-        setter(self, "is_kind", self.attribute.is_kind)
-        setter(self, "ref_error", self.attribute.error)
-        simple = not self.attribute.path and not self.attribute.is_kind and self.attribute.error is None
-        test = _plain_test(self.context_kind, self.attribute.name, self.matcher, self.negate) if simple else None
-        setter(self, "test", test)
-
-
-ClauseTest = Callable[["Context"], bool]
-
-
-def _plain_test(kind: str, name: str, matcher: Matcher, negate: bool) -> ClauseTest:
-    """A clause on a top-level attribute: a missing kind or attribute never matches, even negated; an
-    array matches when any element does."""
-
-    def test(ctx: Context) -> bool:
-        individual = ctx.by_kind.get(kind)
-        if individual is None:
-            return False
-        value = individual.table.get(name)
-        if value is None:
-            return False
-        if isinstance(value, (list, tuple)):
-            return any(matcher(v) for v in value) != negate
-        return matcher(value) != negate
-
-    return test
+        test = value_test(self.context_kind, self.attribute, self.op, self.values, self.matcher, self.negate)
+        object.__setattr__(self, "test", test)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +69,10 @@ class SegmentMatchClause:
 
     segment_keys: tuple[str, ...]
     negate: bool
-    test: None = field(default=None, init=False, repr=False, compare=False)  # never a plain test
+    test: ClauseTest = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", segment_test(self.segment_keys, self.negate))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +80,10 @@ class MalformedClause:
     """A clause (or rule) whose JSON could not be understood; evaluating it is ``MALFORMED_FLAG``."""
 
     problem: str
-    test: None = field(default=None, init=False, repr=False, compare=False)  # never a plain test
+    test: ClauseTest = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "test", malformed_test(self.problem))
 
 
 Clause = ValueClause | SegmentMatchClause | MalformedClause
@@ -143,16 +120,10 @@ class CompiledRule:
     clauses: tuple[Clause, ...]
     serve: CompiledServe
     track_events: bool
-    # Every clause as a plain test (see ValueClause.test), or None when one needs the general path.
-    tests: tuple[ClauseTest, ...] | None = field(init=False, repr=False, compare=False)
+    tests: tuple[ClauseTest, ...] = field(init=False, repr=False, compare=False)  # the clauses' tests
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tests", _plain_tests(self.clauses))
-
-
-def _plain_tests(clauses: tuple[Clause, ...]) -> tuple[ClauseTest, ...] | None:
-    tests = tuple(c.test for c in clauses if isinstance(c, ValueClause) and c.test is not None)
-    return tests if len(tests) == len(clauses) else None
+        object.__setattr__(self, "tests", tuple(c.test for c in self.clauses))
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,13 +162,15 @@ class CompiledFlag:
     exclude_from_summaries: bool
     sampling_ratio: int | None
     problem: str | None = None
-    # Nothing in it needs per-evaluation bookkeeping: no prerequisites, and every rule's clauses are
-    # plain tests (no segment matches, nested paths, kind clauses or malformed parts).
-    plain: bool = field(init=False, repr=False, compare=False)
+    # Its results, prebuilt, and the closures that evaluate it (see :mod:`.plans`); ``run`` is
+    # ``plan.run``, kept here for the evaluator's hot path.
+    plan: FlagPlan = field(init=False, repr=False, compare=False)
+    run: Body | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        plain = self.problem is None and not self.prerequisites and all(r.tests is not None for r in self.rules)
-        object.__setattr__(self, "plain", plain)
+        plan = build_plan(self)
+        object.__setattr__(self, "plan", plan)
+        object.__setattr__(self, "run", plan.run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +181,10 @@ class CompiledSegmentRule:
     threshold: float | None
     context_kind: str
     bucket_by: AttrRef | None
-    tests: tuple[ClauseTest, ...] | None = field(init=False, repr=False, compare=False)  # as CompiledRule's
+    tests: tuple[ClauseTest, ...] = field(init=False, repr=False, compare=False)  # as CompiledRule's
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tests", _plain_tests(self.clauses))
+        object.__setattr__(self, "tests", tuple(c.test for c in self.clauses))
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,5 +208,9 @@ class CompiledSegment:
     plain: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        plain = self.problem is None and not self.unbounded and all(r.tests is not None for r in self.rules)
+        plain = (
+            self.problem is None
+            and not self.unbounded
+            and all(isinstance(c, ValueClause) for r in self.rules for c in r.clauses)
+        )
         object.__setattr__(self, "plain", plain)

@@ -28,6 +28,7 @@ __all__ = [
     "compile_matcher",
     "json_equal",
     "parse_semver",
+    "parse_semver_text",
     "parse_time_ms",
 ]
 
@@ -246,11 +247,11 @@ def parse_semver(value: Any) -> SemVerKey | None:
     """Parse a SemVer 2.0 string, padding a missing minor/patch with ``.0``; None if it is not one."""
     if not isinstance(value, str):
         return None
-    return _parse_semver_text(value)
+    return parse_semver_text(value)
 
 
 @lru_cache(maxsize=2048)  # context values repeat across the flags of one payload
-def _parse_semver_text(value: str) -> SemVerKey | None:
+def parse_semver_text(value: str) -> SemVerKey | None:
     text = value
     for _ in range(3):  # as is, then with up to two ".0" components inserted after the leading digits
         key = _semver_strict(text)

@@ -344,18 +344,33 @@ def _compare(flags: list[dict[str, Any]], segments: list[dict[str, Any]], contex
         _compare_one(flags, segments, ctx)
 
 
+class _Both:
+    """The same environment loaded into both evaluators."""
+
+    def __init__(self, flags: list[dict[str, Any]], segments: list[dict[str, Any]]) -> None:
+        self.ld_flags = {f["key"]: FeatureFlag(f) for f in flags}
+        ld_segments = {s["key"]: Segment(s) for s in segments}
+        no_big_segment_store: Any = None  # ldclient then reports bigSegmentsStatus NOT_CONFIGURED
+        self.ld_evaluator = LdEvaluator(self.ld_flags.get, ld_segments.get, no_big_segment_store)
+        self.ours_flags = {f["key"]: compile_flag(f) for f in flags}
+        ours_segments = {s["key"]: compile_segment(s) for s in segments}
+        self.evaluator = Evaluator(self.ours_flags.get, ours_segments.get)
+
+
 def _compare_one(flags: list[dict[str, Any]], segments: list[dict[str, Any]], ctx: dict[str, Any]) -> None:
-    ld_flags = {f["key"]: FeatureFlag(f) for f in flags}
-    ld_segments = {s["key"]: Segment(s) for s in segments}
-    no_big_segment_store: Any = None  # ldclient then reports bigSegmentsStatus NOT_CONFIGURED
-    ld_evaluator = LdEvaluator(ld_flags.get, ld_segments.get, no_big_segment_store)
-    ours_flags = {f["key"]: compile_flag(f) for f in flags}
-    ours_segments = {s["key"]: compile_segment(s) for s in segments}
-    evaluator = Evaluator(ours_flags.get, ours_segments.get)
     ld_context = LdContext.from_dict(ctx)
     assert ld_context.valid, ld_context.error
-    context_ = Context.from_dict(ctx)
-    for key, ld_flag in ld_flags.items():
+    _check(_Both(flags, segments), ld_context, Context.from_dict(ctx), _flag_keys(flags))
+
+
+def _flag_keys(flags: list[dict[str, Any]]) -> list[str]:
+    return [f["key"] for f in flags]
+
+
+def _check(both: _Both, ld_context: LdContext, context_: Context, keys: list[str]) -> None:
+    ld_evaluator, evaluator, ours_flags = both.ld_evaluator, both.evaluator, both.ours_flags
+    for key in keys:
+        ld_flag = both.ld_flags[key]
         expected = ld_evaluator.evaluate(ld_flag, ld_context, EventFactory(True))
         detail = evaluator.evaluate(ours_flags[key], context_)
         ld_detail = expected.detail
@@ -403,6 +418,21 @@ def test_agrees_with_ldclient_when_prerequisites_may_cycle(
     env: tuple[list[dict[str, Any]], list[dict[str, Any]]], contexts: list[dict[str, Any]]
 ) -> None:
     _compare(env[0], env[1], contexts)
+
+
+@_SETTINGS
+@given(env=environment(allow_cycles=True), contexts=st.lists(context(), min_size=1, max_size=4))
+def test_agrees_with_ldclient_when_compiled_once(
+    env: tuple[list[dict[str, Any]], list[dict[str, Any]]], contexts: list[dict[str, Any]]
+) -> None:
+    """Flags compiled once serve many contexts, each evaluated twice (once in reverse flag order): the
+    prebuilt results they share, and what is remembered on a context, must not leak between evaluations."""
+    both = _Both(*env)
+    keys = _flag_keys(env[0])
+    parsed = [(LdContext.from_dict(c), Context.from_dict(c)) for c in contexts]
+    for ld_context, context_ in parsed + parsed[::-1]:
+        _check(both, ld_context, context_, keys)
+        _check(both, ld_context, context_, keys[::-1])
 
 
 @_SETTINGS
