@@ -140,3 +140,61 @@ def test_the_command_line_imports_exports_and_imports_again(
     again = _cli(server, "import", "--rest", str(rest_dir), "--dry-run")
     assert again.returncode == 0, again.stderr
     assert f"unchanged        flags/{copy}/checkout" in again.stdout
+
+
+def _rest_files(root: Path) -> dict[str, Any]:
+    return {str(p.relative_to(root)): json.loads(p.read_text()) for p in sorted(root.rglob("*.json"))}
+
+
+def test_rest_representations_are_imported_over_http_into_their_project_only(
+    server: ServerProcess, admin: launchdarkly_api.ApiClient, tmp_path: Path
+) -> None:
+    project = unique("rest")
+    assert _post(server, server.admin_token, project, PAYLOAD).status_code == 200
+    FeatureFlagsApi(admin).patch_feature_flag(
+        project,
+        "checkout",
+        launchdarkly_api.PatchWithComment(
+            patch=[launchdarkly_api.PatchOperation(op="replace", path="/description", value="Kept by the move")]
+        ),
+    )
+    done = _cli(server, "export", "--project", project, "--format", "rest", str(tmp_path / "rest"))
+    assert done.returncode == 0, done.stderr
+    files = _rest_files(tmp_path / "rest")
+    assert f"flags/{project}/checkout.json" in files
+    FeatureFlagsApi(admin).delete_feature_flag(project, "checkout")
+    files["flags/elsewhere/other.json"] = files[f"flags/{project}/checkout.json"]
+
+    def post(body: Any, **params: str) -> httpx.Response:
+        return httpx.post(
+            f"{server.url}/api/v2/projects/{project}/import",
+            params={"format": "rest", **params},
+            json=body,
+            headers={"Authorization": server.admin_token},
+        )
+
+    response = post(files)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [i["item"] for i in body["created"]] == [f"flags/{project}/checkout"]
+    assert body["refused"] == [
+        {
+            "item": "flags/elsewhere/other.json",
+            "path": "flags/elsewhere/other.json",
+            "reason": f"is of project 'elsewhere', not '{project}'",
+        }
+    ]
+    flag = FeatureFlagsApi(admin).get_feature_flag(project, "checkout")
+    assert flag.description == "Kept by the move"
+    # The salt is kept; the version starts above the deleted flag's tombstone, so SDKs that saw the
+    # deletion take the flag back.
+    exported = files[f"flags/{project}/checkout.json"]["environments"]["production"]
+    assert flag.environments["production"].salt == "salt-from-launchdarkly"
+    assert flag.environments["production"].version > exported["version"]
+    # The SDK format's environmentKey means nothing here, and the SDK format needs it.
+    assert post(files, environmentKey="production").status_code == 400
+    sdk = httpx.post(
+        f"{server.url}/api/v2/projects/{project}/import", json=PAYLOAD, headers={"Authorization": server.admin_token}
+    )
+    assert (sdk.status_code, sdk.json()["code"]) == (400, "invalid_request")
+    assert post([1, 2]).status_code == 400

@@ -1,12 +1,16 @@
-"""flagward's own: ``POST /api/v2/projects/{projectKey}/import`` takes one environment's LaunchDarkly SDK
-payload (``{"flags": {...}, "segments": {...}}``), as ``flagward import`` does."""
+"""flagward's own: ``POST /api/v2/projects/{projectKey}/import`` takes what ``flagward import`` takes: one
+environment's LaunchDarkly SDK payload (``{"flags": {...}, "segments": {...}}``, ``format=sdk``, the
+default), or the project's REST representations (``format=rest``: an object from relative path to
+document, as ``flagward export --format rest`` writes them: ``projects/P.json``, ``flags/P/F.json``,
+``segments/P/E/S.json``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query
 
+from flagward.domain.errors import InvalidRequest
 from flagward.domain.import_items import Outcome, Plan
 from flagward.http.deps import ActorDep, DepsDep
 from flagward.http.routes._responses import returns
@@ -34,10 +38,14 @@ def plan_document(plan: Plan, *, dry_run: bool) -> dict[str, Any]:
 
 @router.post(
     "/api/v2/projects/{projectKey}/import",
-    summary="Import flags and segments from a LaunchDarkly SDK payload",
+    summary="Import flags and segments from a LaunchDarkly SDK payload or REST representations",
     description="Creates the project and environment when missing. Each flag and segment is imported "
     "whole or refused (with its path and reason) on its own; salts, ids and versions are kept, so every "
-    "context keeps its variation and bucket. Existing items that differ are refused unless update=true.",
+    "context keeps its variation and bucket. Existing items that differ are refused unless update=true. "
+    "format=sdk (the default): the body is one environment's SDK payload, environmentKey names it. "
+    "format=rest: the body maps relative paths (projects/P.json, flags/P/F.json, segments/P/E/S.json) to "
+    "LaunchDarkly's REST representations of this project, its flags and segments (names, descriptions, "
+    "tags, maintainers and approval settings come along); files of other projects are refused.",
     **returns(ImportRep),
 )
 def import_payload(
@@ -45,7 +53,12 @@ def import_payload(
     deps: DepsDep,
     projectKey: str,
     payload: Annotated[Any, Body()],
-    environmentKey: Annotated[str, Query(description="The environment the payload is of")],
+    environmentKey: Annotated[
+        str | None, Query(description="The environment the SDK payload is of (format=sdk; required there)")
+    ] = None,
+    format: Annotated[
+        Literal["sdk", "rest"], Query(description="sdk: an SDK payload; rest: REST representations by path")
+    ] = "sdk",
     dryRun: Annotated[bool, Query(description="Only say what would be done")] = False,
     update: Annotated[bool, Query(description="Replace existing items that differ")] = False,
     asRequests: Annotated[
@@ -59,6 +72,15 @@ def import_payload(
     ] = False,
 ) -> dict[str, Any]:
     options = service.ImportOptions(dry_run=dryRun, update=update, as_requests=asRequests)
+    if format == "rest":
+        if environmentKey is not None:
+            raise InvalidRequest("environmentKey is for format=sdk: REST representations name their environments")
+        if not isinstance(payload, dict):
+            raise InvalidRequest("format=rest takes an object from relative path to REST representation")
+        plan = service.import_rest(deps, actor=actor, files=payload, options=options, only_project=projectKey)
+        return plan_document(plan, dry_run=dryRun)
+    if environmentKey is None:
+        raise InvalidRequest("environmentKey is required: the environment the SDK payload is of")
     plan = service.import_environment(
         deps, actor=actor, project_key=projectKey, env_key=environmentKey, payload=payload, options=options
     )

@@ -38,16 +38,24 @@ from flagward.services.ports import Deps
 from flagward.services.projects import NewProject, create_project
 
 
-def import_rest(deps: Deps, *, actor: Actor, files: dict[str, Any], options: ImportOptions) -> Plan:
+def import_rest(
+    deps: Deps, *, actor: Actor, files: dict[str, Any], options: ImportOptions, only_project: str | None = None
+) -> Plan:
     """Import REST representations (``flagward.domain.import_rest``: relative path -> document) into
     the projects they name, creating projects and environments (with approval settings) when missing.
-    Raises Forbidden (not allowed to import into one of the projects)."""
+    ``only_project``: the one project the files may name (``POST /api/v2/projects/{p}/import``); a file
+    of another is refused. Raises Forbidden (not allowed to import into one of the projects)."""
+    if only_project is not None:
+        authorize(actor, "importFlags", resources.project(only_project))
     session = Session(deps, actor, options, Plan(), source="REST representations", with_metadata=True)
     by_project: dict[str, dict[str, Any]] = {}
     for path, doc in sorted(files.items()):
         parts = path.removesuffix(".json").split("/")
         if _PARTS.get(parts[0]) != len(parts):
             session.plan.refuse(Refusal(path, path, "is not projects/P.json, flags/P/F.json or segments/P/E/S.json"))
+            continue
+        if only_project is not None and parts[1] != only_project:
+            session.plan.refuse(Refusal(path, path, f"is of project '{parts[1]}', not '{only_project}'"))
             continue
         by_project.setdefault(parts[1], {})[path] = doc
     for project_key in by_project:
