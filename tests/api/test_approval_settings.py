@@ -184,6 +184,10 @@ def test_segment_settings_gate_segments_only(arena: Arena) -> None:
     _patch(arena, PRODUCTION, "segment", required=True)
     assert _environment_settings(arena, PRODUCTION)["required"] is False
     assert _settings(arena, resource_kind="segment")["segment"]["environments"][PRODUCTION]["required"] is True
+    # The environment shows them as LaunchDarkly does, by resource kind, through the official client too.
+    environment = EnvironmentsApi(arena.admin).get_environment(arena.project, PRODUCTION)
+    assert environment.resource_approval_settings["segment"].required is True
+    assert environment.approval_settings.required is False
     include = {"instructions": [{"kind": "addIncludedTargets", "contextKind": "user", "values": ["ann"]}]}
     response = arena.http.patch(
         f"/api/v2/segments/{arena.project}/{PRODUCTION}/members",

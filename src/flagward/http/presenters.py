@@ -10,6 +10,7 @@ from flagward.domain.audit import AuditEntry
 from flagward.domain.flags import Flag, FlagConfig
 from flagward.domain.projects import Environment, Project
 from flagward.domain.representations import (
+    approval_settings,
     audit_entry_document,
     config_document,
     environment_document,
@@ -28,7 +29,8 @@ def environment(env: Environment) -> dict[str, Any]:
     doc = environment_document(env)
     base = f"{API}/projects/{env.project_key}/environments"
     doc["_links"] = links(f"{base}/{env.key}", f"{base}", project=f"{API}/projects/{env.project_key}")
-    doc["resourceApprovalSettings"] = {}
+    # LaunchDarkly's approval settings by resource kind other than flags: the environment's segment settings.
+    doc["resourceApprovalSettings"] = {"segment": approval_settings(env.segment_approval_settings)}
     return doc
 
 
