@@ -298,18 +298,7 @@ def add_import_request(
     instructions = [{"kind": REPLACE_CONFIGURATION, "configuration": configuration}]
     apply_flag_instructions(flag, instructions, environment_key=env.key, context=change_context(uow, deps.clock, flag))
     target = _Target(ResourceKind.FLAG, flag.project_key, env.key, flag.key, flag.config(env.key)["version"])
-    return _add(
-        uow,
-        deps,
-        actor,
-        target,
-        description=description,
-        instructions=instructions,
-        comment=None,
-        member_ids=[],
-        team_keys=[],
-        settings=settings_for(env, ResourceKind.FLAG),
-    )
+    return _add_import(uow, deps, actor, target, env, description=description, instructions=instructions)
 
 
 def add_segment_import_request(
@@ -331,6 +320,20 @@ def add_segment_import_request(
     instructions = [{"kind": REPLACE_SEGMENT_CONFIGURATION, "configuration": configuration}]
     apply_segment_instructions(segment, instructions, context=segment_context(uow, deps.clock, segment))
     target = _Target(ResourceKind.SEGMENT, segment.project_key, env.key, segment.key, segment.version)
+    return _add_import(uow, deps, actor, target, env, description=description, instructions=instructions)
+
+
+def _add_import(
+    uow: UnitOfWork,
+    deps: Deps,
+    actor: Actor,
+    target: _Target,
+    env: Environment,
+    *,
+    description: str,
+    instructions: list[dict[str, Any]],
+) -> ApprovalRequest:
+    """An import's request: no comment and no named reviewers (required teams' members are still told)."""
     return _add(
         uow,
         deps,
@@ -341,5 +344,5 @@ def add_segment_import_request(
         comment=None,
         member_ids=[],
         team_keys=[],
-        settings=settings_for(env, ResourceKind.SEGMENT),
+        settings=settings_for(env, target.kind),
     )
