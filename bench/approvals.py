@@ -224,6 +224,7 @@ def sampled(pid: int, out: Path | None) -> Iterator[None]:
             "--rate",
             "200",
             *(["--gil"] if os.environ.get("PY_SPY_GIL") else []),
+            *(["--idle", "--threads"] if os.environ.get("PY_SPY_IDLE") else []),
             "-o",
             str(out),
         ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from flagward.domain.accounts import AccessToken, Member, Role, Team
+from flagward.domain.accounts import AccessToken, Member, MemberContact, Role, Team
 from flagward.domain.approvals import ApprovalRequest, Status
 from flagward.domain.audit import GENESIS_HASH, AuditEntry, spec_matches
 from flagward.domain.audit_chain import seal
@@ -414,6 +414,12 @@ class FakeMembers:
         member = self.s.members.get(member_id)
         return self._with_teams(member) if member else None
 
+    def contacts(self, member_ids: Sequence[str]) -> dict[str, MemberContact]:
+        found = (self.s.members.get(i) for i in member_ids)
+        return {
+            m.id: MemberContact(m.id, m.email, m.first_name, m.last_name, m.email_notifications) for m in found if m
+        }
+
     def get_by_email(self, email: str) -> Member | None:
         found = [m for m in self.s.members.values() if m.email.lower() == email.strip().lower()]
         return self._with_teams(found[0]) if found else None
@@ -616,6 +622,9 @@ class FakeMeta:
 
     def account_id(self) -> str:
         return self.s.meta.setdefault("account_id", "0" * 24)
+
+    def accounts_generation(self) -> str | None:
+        return None  # the fakes keep no generation: nothing is cached over them
 
 
 class FakeOutbox:

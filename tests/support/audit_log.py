@@ -90,7 +90,9 @@ def set_comment(engine: Engine, seq: int, comment: str = "tampered") -> None:
 def roll_head_back(engine: Engine, to_seq: int) -> None:
     """Point the recorded chain head at entry ``to_seq`` (0: the empty log), as a careful intruder would."""
     with engine.begin() as conn:
-        row = conn.execute(text("SELECT id, hash FROM audit_log WHERE seq = :s"), {"s": to_seq}).first()
-        entry_id, hash_ = (row.id, row.hash) if row else ("", "0" * 64)
-        conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": to_seq, "h": hash_})
-        conn.execute(text("UPDATE meta SET value = :v WHERE key = 'audit_head_id'"), {"v": entry_id})
+        row = conn.execute(text("SELECT id, hash, date FROM audit_log WHERE seq = :s"), {"s": to_seq}).first()
+        entry_id, hash_, entry_date = (row.id, row.hash, row.date) if row else ("", "0" * 64, None)
+        conn.execute(
+            text("UPDATE audit_head SET seq = :s, hash = :h, last_id = :i, last_date = :d"),
+            {"s": to_seq, "h": hash_, "i": entry_id, "d": entry_date},
+        )

@@ -61,6 +61,21 @@ class Member:
     maintained_team_keys: list[str] = field(default_factory=list)  # teams this member maintains, where loaded
 
 
+@dataclass(frozen=True)
+class MemberContact:
+    """What telling a member something needs: who it is and where to write (not what it may do)."""
+
+    id: str
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email_notifications: bool = True
+
+    @property
+    def display_name(self) -> str:
+        return " ".join(n for n in (self.first_name, self.last_name) if n) or self.email
+
+
 @dataclass
 class Team:
     id: str

@@ -24,6 +24,7 @@ from flagward.domain.rate_limits import SignInLimits
 from flagward.domain.representations import member_document
 from flagward.services import roles, throttling
 from flagward.services._common import record_audit
+from flagward.services.actor_cache import CachedActor
 from flagward.services.ports import Deps, MemberQuery, Page, UnitOfWork
 from flagward.services.tokens import NewToken, create_token, new_token_secret
 
@@ -39,25 +40,41 @@ def _strip_scheme(raw: str) -> str:
 
 def authenticate_token(deps: Deps, raw: str | None) -> Actor:
     """The actor behind an ``Authorization`` header value. SDK keys, mobile keys and client-side IDs
-    are not access tokens and get Unauthorized like any unknown value."""
+    are not access tokens and get Unauthorized like any unknown value.
+
+    The accounts generation is read first, in the same transaction as everything else: an actor this
+    process made under the same generation is still exact (``services.actor_cache``)."""
     if not raw:
         raise Unauthorized(INVALID_TOKEN)
     digest = hash_token(_strip_scheme(raw))
     with deps.uow(write=False) as uow:
-        token = uow.tokens.get_by_hash(digest)
-        if token is None:
-            raise Unauthorized(INVALID_TOKEN)
-        member = uow.members.get(token.member_id) if token.member_id else None
-        own_policies = roles.token_policies(uow, token)
-        ceiling_policies = roles.member_policies(uow, member) if member is not None else ()
-        creator = None
-        if token.service_token and own_policies is not None and token.owner_id:
-            creator = uow.members.get(token.owner_id)
-            ceiling_policies = roles.member_policies(uow, creator) if creator is not None else ()
+        generation = uow.meta.accounts_generation()
+        cached = deps.actors.get(digest, generation)
+        if cached is None:
+            token, actor = _token_actor(uow, digest)
+    if cached is not None:
+        token, actor = cached.token, cached.actor
+    else:
+        deps.actors.put(digest, generation, CachedActor(actor, token))
+    _touch(deps, token)
+    return actor
+
+
+def _token_actor(uow: UnitOfWork, digest: str) -> tuple[AccessToken, Actor]:
+    token = uow.tokens.get_by_hash(digest)
+    if token is None:
+        raise Unauthorized(INVALID_TOKEN)
+    member = uow.members.get(token.member_id) if token.member_id else None
     if token.member_id and member is None:
         raise Unauthorized(INVALID_TOKEN)
-    _touch(deps, token)
-    return token_actor(token, member, token_policies=own_policies, member_policies=ceiling_policies, creator=creator)
+    own_policies = roles.token_policies(uow, token)
+    ceiling_policies = roles.member_policies(uow, member) if member is not None else ()
+    creator = None
+    if token.service_token and own_policies is not None and token.owner_id:
+        creator = uow.members.get(token.owner_id)
+        ceiling_policies = roles.member_policies(uow, creator) if creator is not None else ()
+    actor = token_actor(token, member, token_policies=own_policies, member_policies=ceiling_policies, creator=creator)
+    return token, actor
 
 
 def member_access(member: Member, custom_policies: tuple[Policy, ...] = ()) -> Access:

@@ -44,7 +44,8 @@ def tell(
     told = recipients(
         event, request, actor_member_id=None if scheduled else actor.member_id, added_reviewers=added_reviewers
     )
-    members = [m for m in (uow.members.get(member_id) for member_id in told) if m is not None]
+    contacts = uow.members.contacts(told)
+    members = [contacts[member_id] for member_id in told if member_id in contacts]
     if not members:
         return []
     now = deps.clock.now_ms()
@@ -91,10 +92,9 @@ def describe(uow: UnitOfWork, request: ApprovalRequest, *, flag: Flag | Load | N
 
 def _name(uow: UnitOfWork, actor: Actor) -> str:
     if actor.member_id is not None:
-        member = uow.members.get(actor.member_id)
+        member = uow.members.contacts([actor.member_id]).get(actor.member_id)
         if member is not None:
-            full = " ".join(n for n in (member.first_name, member.last_name) if n)
-            return full or member.email
+            return member.display_name
     if actor.token_name:
         return actor.token_name if actor.kind is ActorKind.SYSTEM else f"Access token '{actor.token_name}'"
     return "flagward"

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
-from flagward.domain.accounts import AccessToken, Member, Team
+from flagward.domain.accounts import AccessToken, Member, MemberContact, Team
 from flagward.domain.approvals import ApprovalRequest
 from flagward.domain.audit import AuditEntry
 from flagward.domain.audit_chain import ChainBreak
@@ -25,6 +25,7 @@ from flagward.domain.segments import Segment
 from flagward.domain.triggers import Trigger
 from flagward.domain.webhooks import Webhook
 from flagward.domain.workflows import Template, Workflow
+from flagward.services.actor_cache import ActorCache
 
 
 class StoreUnavailable(Exception):
@@ -256,6 +257,10 @@ class ExpiringTargetRepository(Protocol):
 
 class MemberRepository(Protocol):
     def get(self, member_id: str) -> Member | None: ...
+    def contacts(self, member_ids: Sequence[str]) -> dict[str, MemberContact]:
+        """The members of ``member_ids`` that exist, by id, without their teams and roles (one read)."""
+        ...
+
     def get_by_email(self, email: str) -> Member | None: ...
     def find(self, query: MemberQuery) -> tuple[list[Member], int]: ...
     def lock_owners(self) -> None:
@@ -550,6 +555,11 @@ class Meta(Protocol):
 
     def account_id(self) -> str: ...
 
+    def accounts_generation(self) -> str | None:
+        """Replaced by every transaction that changes members, teams, tokens or custom roles (None: the
+        store keeps none, and nothing derived from accounts may be cached)."""
+        ...
+
 
 class UnitOfWork(Protocol):
     """A transaction. Rolled back on exit unless ``commit()`` was called; events and after-commit
@@ -656,3 +666,4 @@ class Deps:
     audit_chain: AuditChainCheck | None = None  # None: this process cannot verify the chain
     external: ExternalApprovalOptions = field(default_factory=ExternalApprovalOptions)
     webhooks: WebhookOptions = field(default_factory=WebhookOptions)
+    actors: ActorCache = field(default_factory=ActorCache)  # tokens' actors, per process (services.actor_cache)

@@ -44,6 +44,9 @@ class AuditHeadRecord(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+    # The last entry's id and date, which the next entry chains to (and verify names if it is gone).
+    last_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_date: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class MemberRecord(Base):

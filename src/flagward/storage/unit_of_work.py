@@ -17,7 +17,7 @@ from flagward import metrics
 from flagward.domain.errors import OptimisticLockError
 from flagward.domain.events import Event
 from flagward.services.ports import Broker, StoreUnavailable
-from flagward.storage import limits
+from flagward.storage import accounts_generation, limits
 from flagward.storage.engine import BUSY_THRESHOLD_SECONDS, WRITE_OPTION, is_sqlite
 from flagward.storage.repositories import (
     SqlApprovalRepository,
@@ -167,6 +167,9 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         try:
+            self.session.flush()
+            if accounts_generation.changed(self.session.connection()):
+                self.meta.new_accounts_generation()  # in this transaction: cached actors go stale with it
             self.session.commit()
         except DBAPIError as exc:
             _translate(exc)
@@ -194,6 +197,7 @@ class SqlUnitOfWorkFactory:
         self.on_outbox_commit: Callable[[], None] | None = None  # set by bootstrap: the dispatcher's doorbell
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
         limits.install(self._sessions)
+        accounts_generation.install(engine)
         self._writer_lock = threading.Lock() if is_sqlite(engine) else None
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:

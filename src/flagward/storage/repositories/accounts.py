@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from flagward.domain.accounts import AccessToken, Member, Role, Team
+from flagward.domain.accounts import AccessToken, Member, MemberContact, Role, Team
 from flagward.services.ports import MemberQuery, Page
 from flagward.storage.mappers import (
     member_from_record,
@@ -65,6 +67,16 @@ class SqlMemberRepository:
     def get(self, member_id: str) -> Member | None:
         record = self._session.get(MemberRecord, member_id)
         return self._hydrate([record])[0] if record else None
+
+    def contacts(self, member_ids: Sequence[str]) -> dict[str, MemberContact]:
+        if not member_ids:
+            return {}
+        m = MemberRecord
+        columns = (m.id, m.email, m.first_name, m.last_name, m.email_notifications)
+        rows = self._session.execute(select(*columns).where(m.id.in_(list(member_ids))))
+        return {
+            r.id: MemberContact(r.id, r.email, r.first_name, r.last_name, bool(r.email_notifications)) for r in rows
+        }
 
     def get_by_email(self, email: str) -> Member | None:
         record = self._session.scalar(

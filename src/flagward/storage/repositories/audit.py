@@ -4,26 +4,39 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterator
-from typing import Any
 
-from sqlalchemy import Select, String, Table, cast, insert, select, update
-from sqlalchemy.engine import CursorResult, RowMapping
+from sqlalchemy import Select, String, Table, bindparam, cast, insert, select, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from flagward.domain.audit import GENESIS_HASH, AuditEntry, spec_matches
 from flagward.domain.audit_chain import ChainHead, StoredLink, seal, stored_fields
 from flagward.domain.ids import new_object_id
 from flagward.services.ports import AuditQuery
+from flagward.storage import accounts_generation
 from flagward.storage.mappers import audit_from_record
 from flagward.storage.records import AuditHeadRecord, AuditRecord, MetaRecord
 from flagward.storage.repositories._common import contains_ci
 
 _SCAN_BATCH = 200
 _VERIFY_BATCH = 1000
-_HEAD_ID = "audit_head_id"
 _AUDIT = typing.cast(Table, AuditRecord.__table__)
 _HEAD = typing.cast(Table, AuditHeadRecord.__table__)
 _META = typing.cast(Table, MetaRecord.__table__)
+_LOCK_HEAD = (
+    select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.last_id, _HEAD.c.last_date).where(_HEAD.c.id == 1).with_for_update()
+)
+_INSERT_ENTRY = insert(_AUDIT)
+_ADVANCE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(
+        seq=bindparam("new_seq"),
+        hash=bindparam("new_hash"),
+        last_id=bindparam("new_id"),
+        last_date=bindparam("new_date"),
+    )
+)
 
 
 class SqlAuditLog:
@@ -45,28 +58,27 @@ class SqlAuditLog:
             seq, prev_hash, prev_id, prev_date = self._lock_head()
         entry.seq = seq + 1
         seal(entry, prev_hash=prev_hash, prev_id=prev_id, prev_date=prev_date)
-        # Core statements: the entry is written once and never read back in this transaction, so it
-        # needs none of the ORM's bookkeeping.
-        self._session.execute(insert(_AUDIT).values(**stored_fields(entry), hash=entry.hash))
-        self._session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=entry.seq, hash=entry.hash))
-        # The last entry's id, kept beside the head so that ``verify`` can name a removed tail.
-        written = self._session.execute(update(_META).where(_META.c.key == _HEAD_ID).values(value=entry.id))
-        if not typing.cast(CursorResult[Any], written).rowcount:
-            self._session.execute(insert(_META).values(key=_HEAD_ID, value=entry.id))
+        # Core statements, built once: the entry is written once and never read back in this transaction,
+        # so it needs none of the ORM's bookkeeping.
+        self._session.execute(_INSERT_ENTRY, {**stored_fields(entry), "hash": entry.hash})
+        # The last entry's id and date beside the head: the next append chains to them, and ``verify``
+        # names a removed tail by its id.
+        self._session.execute(
+            _ADVANCE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash, "new_id": entry.id, "new_date": entry.date}
+        )
         self._tail = (transaction, (entry.seq, entry.hash, entry.id, entry.date))
         return entry
 
     def _lock_head(self) -> tuple[int, str, str | None, int | None]:
         """Lock the head row (creating it in an empty store); the last entry's seq, hash, id and date."""
-        head = self._session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()).first()
+        head = self._session.execute(_LOCK_HEAD).first()
         if head is None:
             self._session.execute(insert(_HEAD).values(id=1, seq=0, hash=GENESIS_HASH))
             return 0, GENESIS_HASH, None, None
         seq, head_hash = int(head.seq), str(head.hash)
         if not seq:
             return seq, head_hash, None, None
-        previous = self._session.execute(select(_AUDIT.c.id, _AUDIT.c.date).where(_AUDIT.c.seq == seq)).first()
-        return seq, head_hash, previous.id if previous else None, previous.date if previous else None
+        return seq, head_hash, head.last_id, None if head.last_date is None else int(head.last_date)
 
     def get(self, entry_id: str) -> AuditEntry | None:
         record = self._session.scalar(select(AuditRecord).where(AuditRecord.id == entry_id))
@@ -129,10 +141,9 @@ class SqlAuditLog:
 
     def head(self) -> ChainHead:
         record = self._session.get(AuditHeadRecord, 1)
-        head_id = self._session.get(MetaRecord, _HEAD_ID)
         if record is None:
             return ChainHead(0, GENESIS_HASH)
-        return ChainHead(record.seq, record.hash, head_id.value if head_id else None)
+        return ChainHead(record.seq, record.hash, record.last_id)
 
 
 def _matches(spec: str, resources: str) -> bool:
@@ -155,3 +166,12 @@ class SqlMeta:
             record = MetaRecord(key="account_id", value=new_object_id())
             self._session.add(record)
         return record.value
+
+    def accounts_generation(self) -> str | None:
+        """The value the last transaction that changed accounts left (``storage.accounts_generation``)."""
+        statement = select(_META.c.value).where(_META.c.key == accounts_generation.KEY)
+        return self._session.execute(statement).scalar()
+
+    def new_accounts_generation(self) -> None:
+        statement = update(_META).where(_META.c.key == accounts_generation.KEY).values(value=new_object_id())
+        self._session.execute(statement)
