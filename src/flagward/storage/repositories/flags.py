@@ -140,8 +140,18 @@ class SqlFlagRepository:
         if not env_keys:
             return
         env_ids = self._env_ids(record.project_id)
+        wanted = [env_ids[k] for k in env_keys]
+        # The configurations' records in one read (those this transaction loaded are not read again).
+        loaded = {
+            r.environment_id: r
+            for r in self._session.scalars(
+                select(FlagConfigRecord).where(
+                    FlagConfigRecord.flag_id == flag.id, FlagConfigRecord.environment_id.in_(wanted)
+                )
+            )
+        }
         for env_key in env_keys:
-            config_record = self._session.get(FlagConfigRecord, (flag.id, env_ids[env_key]))
+            config_record = loaded.get(env_ids[env_key])
             config = flag.environments[env_key]
             if config_record is None:
                 self._session.add(_config_record(flag.id, env_ids[env_key], config))

@@ -111,10 +111,12 @@ class SqlEnvironmentRepository:
             .join(ProjectRecord, ProjectRecord.id == EnvironmentRecord.project_id)
             .where(ProjectRecord.key == project_key)
         )
+        ordered = statement.order_by(EnvironmentRecord.creation_date, EnvironmentRecord.key)
+        if page is None:  # all of them: their number is the total, without a count(*) of its own
+            records = list(self._session.scalars(ordered))
+            return [environment_from_record(r, project_key) for r in records], len(records)
         total = count(self._session, statement)
-        rows = self._session.scalars(
-            paginate(statement.order_by(EnvironmentRecord.creation_date, EnvironmentRecord.key), page)
-        )
+        rows = self._session.scalars(paginate(ordered, page))
         return [environment_from_record(r, project_key) for r in rows], total
 
     def add(self, environment: Environment) -> None:
