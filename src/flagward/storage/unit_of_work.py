@@ -9,7 +9,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -198,7 +198,6 @@ class SqlUnitOfWorkFactory:
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
         limits.install(self._sessions)
         accounts_generation.install(engine)
-        event.listen(self._sessions, "loaded_as_persistent", _keep_loaded)
         self._writer_lock = threading.Lock() if is_sqlite(engine) else None
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
@@ -209,13 +208,6 @@ class SqlUnitOfWorkFactory:
             on_outbox_commit=self.on_outbox_commit,
             writer_lock=self._writer_lock,
         )
-
-
-def _keep_loaded(session: Session, instance: object) -> None:
-    """Hold every record a transaction loaded until it ends. The session's identity map holds records
-    weakly: a repository that maps a record to a domain object and drops it would otherwise read the
-    same row again when the use case writes it back (``session.get`` in ``update``), once per record."""
-    session.info.setdefault("flagward_loaded", []).append(instance)
 
 
 # As long as SQLite's own busy timeout (storage.engine): a writer waits this long for the ones before it.
