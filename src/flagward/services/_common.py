@@ -23,9 +23,9 @@ def load_project(uow: UnitOfWork, key: str, *, for_update: bool = False) -> Proj
 
 
 def load_environment(uow: UnitOfWork, project_key: str, key: str, *, for_update: bool = False) -> Environment:
-    load_project(uow, project_key)
     env = uow.environments.get(project_key, key, for_update=for_update)
     if env is None:
+        load_project(uow, project_key)  # which is unknown: the project, or the environment in it
         raise NotFound(f"Unknown environment '{key}' in project '{project_key}'")
     return env
 
@@ -43,9 +43,12 @@ def load_flag(
     ``for_share`` is for a transaction that writes something about the flag, not the flag (an approval
     request): the flag cannot be deleted before it commits, and the project's other writers are not
     held up (its checks guard nothing; applying the request runs them again under the locks)."""
-    load_project(uow, project_key, for_update=for_update)
+    if for_update:
+        load_project(uow, project_key, for_update=True)
     flag = uow.flags.get(project_key, key, for_update=for_update, for_share=for_share and not for_update)
     if flag is None:
+        if not for_update:
+            load_project(uow, project_key)  # which is unknown: the project, or the flag in it
         raise NotFound(f"Unknown flag '{key}' in project '{project_key}'")
     return flag
 

@@ -18,6 +18,10 @@ from flagward.storage.repositories._common import paginate
 class SqlApprovalRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+        # Records read under their row lock, kept for ``update``: the session's identity map holds records
+        # weakly, and a record read FOR UPDATE is current until the transaction ends (unlocked reads are not
+        # kept: a later locking read must not be handed their attributes).
+        self._locked: dict[str, ApprovalRequestRecord] = {}
 
     def _base(self) -> Select[Any]:
         return (
@@ -33,7 +37,10 @@ class SqlApprovalRepository:
         statement = self._base().where(ApprovalRequestRecord.id == request_id)
         if for_update:
             statement = statement.with_for_update(of=ApprovalRequestRecord)
-        found = self._hydrate(self._session.execute(statement).all())
+        rows = self._session.execute(statement).all()
+        if for_update and rows:
+            self._locked[request_id] = rows[0][0]
+        found = self._hydrate(rows)
         return found[0] if found else None
 
     def _ids(self, project_key: str, env_key: str) -> tuple[str, str]:
@@ -49,7 +56,7 @@ class SqlApprovalRepository:
         self._session.add(approval_to_record(request, project_id, env_id))
 
     def update(self, request: ApprovalRequest) -> None:
-        record = self._session.get(ApprovalRequestRecord, request.id)
+        record = self._locked.get(request.id) or self._session.get(ApprovalRequestRecord, request.id)
         assert record is not None, "update() of a request that was not loaded"
         approval_to_record(request, record.project_id, record.environment_id, record)
 

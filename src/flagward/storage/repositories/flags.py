@@ -28,6 +28,8 @@ _SORTS: dict[str, Any] = {
 class SqlFlagRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+        # Flags read under their row lock, kept for ``update`` (as ``SqlApprovalRepository._locked``).
+        self._locked: dict[str, FlagRecord] = {}
 
     def _project(self, project_key: str) -> ProjectRecord:
         record = self._session.scalar(select(ProjectRecord).where(ProjectRecord.key == project_key))
@@ -67,6 +69,8 @@ class SqlFlagRepository:
         record = self._session.scalar(statement)
         if record is None:
             return None
+        if for_update:
+            self._locked[record.id] = record
         return flag_from_record(record, project_key, self._configs([record.id])[record.id])
 
     def find(self, project_key: str, query: FlagQuery) -> tuple[list[Flag], int]:
@@ -133,7 +137,7 @@ class SqlFlagRepository:
             self._session.add(_config_record(flag.id, env_ids[env_key], config))
 
     def update(self, flag: Flag, *, environments: Iterable[str] = ()) -> None:
-        record = self._session.get(FlagRecord, flag.id)
+        record = self._locked.get(flag.id) or self._session.get(FlagRecord, flag.id)
         assert record is not None, "update() of a flag that was not loaded"
         flag_to_record(flag, record.project_id, record)
         env_keys = list(environments)
