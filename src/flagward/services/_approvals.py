@@ -25,6 +25,20 @@ class Scope:
     environment_key: str
 
 
+@dataclass
+class Seen:
+    """What a use case read of a request's environment and flag, handed back to the caller that asked
+    (``seen=``) so that the view it answers with (``approval_queries.view_of``) does not read them again.
+    ``flag`` is left None when the use case changed the flag (an applied request's view does not need it)."""
+
+    environment: Environment | None = None
+    flag: Flag | None = None
+
+    def note(self, environment: Environment, flag: Flag | Load | None) -> None:
+        self.environment = environment
+        self.flag = flag if isinstance(flag, Flag) else None
+
+
 def settings_for(env: Environment, kind: ResourceKind) -> ApprovalSettings:
     return env.approval_settings if kind is ResourceKind.FLAG else env.segment_approval_settings
 

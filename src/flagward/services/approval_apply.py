@@ -25,7 +25,7 @@ from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services import scheduled_changes, triggers
-from flagward.services._approvals import Scope, audit, load_request, request_flag, settings_for
+from flagward.services._approvals import Scope, Seen, audit, load_request, request_flag, settings_for
 from flagward.services._common import load_environment, load_flag, run_each
 from flagward.services.authz import LOAD, Load, request_rights
 from flagward.services.flag_changes import change_context, commit_flag_change, deletes
@@ -40,9 +40,16 @@ class ApprovalApplyFailed(InvalidRequest):
 
 
 def apply(
-    deps: Deps, *, actor: Actor, request_id: str, comment: str | None = None, scope: Scope | None = None
+    deps: Deps,
+    *,
+    actor: Actor,
+    request_id: str,
+    comment: str | None = None,
+    scope: Scope | None = None,
+    seen: Seen | None = None,
 ) -> ApprovalRequest:
     """Apply an approved request now, or schedule it when its ``executionDate`` is in the future.
+    ``seen``: filled with the environment read, and the flag when it was not changed (``Seen``).
 
     Raises NotFound, Forbidden, InvalidRequest (not approved enough, declined, already applied or
     failed), ApprovalApplyFailed (the instructions no longer apply; the request is left ``failed``)."""
@@ -64,6 +71,8 @@ def apply(
             failure = execute(uow, deps, request, actor, env, comment=comment, scheduled=False, flag=flag)
             executed = True
         uow.commit()
+    if seen is not None:
+        seen.note(env, None if executed else flag)
     if executed:
         metrics.approval_applies.labels("manual", "failed" if failure else "applied").inc()
     if failure is not None:

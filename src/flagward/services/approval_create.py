@@ -22,7 +22,7 @@ from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.domain.segment_configuration import KIND as REPLACE_SEGMENT_CONFIGURATION
 from flagward.domain.segments import Segment
 from flagward.services import scheduled_changes, triggers
-from flagward.services._approvals import audit, parse_resource_id, resolve_reviewers, settings_for
+from flagward.services._approvals import Seen, audit, parse_resource_id, resolve_reviewers, settings_for
 from flagward.services._common import load_environment, load_flag
 from flagward.services.authz import (
     authorize_project_read,
@@ -132,7 +132,14 @@ def _check_new(new: NewRequest) -> list[dict[str, Any]]:
 
 
 def create_flag_request(
-    deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, new: NewRequest
+    deps: Deps,
+    *,
+    actor: Actor,
+    project_key: str,
+    flag_key: str,
+    env_key: str,
+    new: NewRequest,
+    seen: Seen | None = None,
 ) -> ApprovalRequest:
     """Request a change to one environment's configuration of a flag (or to the flag itself).
 
@@ -170,11 +177,20 @@ def create_flag_request(
             operating_on_id=new.operating_on_id,
         )
         uow.commit()
+    if seen is not None:
+        seen.note(env, flag)
     return request
 
 
 def create_copy_request(
-    deps: Deps, *, actor: Actor, project_key: str, flag_key: str, env_key: str, new: NewCopyRequest
+    deps: Deps,
+    *,
+    actor: Actor,
+    project_key: str,
+    flag_key: str,
+    env_key: str,
+    new: NewCopyRequest,
+    seen: Seen | None = None,
 ) -> ApprovalRequest:
     """Request copying the source environment's configuration into ``env_key`` (the target).
 
@@ -221,14 +237,20 @@ def create_copy_request(
             source=CopySource(key=new.source.key, version=source_version),
         )
         uow.commit()
+    if seen is not None:
+        seen.note(env, flag)
     return request
 
 
-def create_request(deps: Deps, *, actor: Actor, resource_id: object, new: NewRequest) -> ApprovalRequest:
+def create_request(
+    deps: Deps, *, actor: Actor, resource_id: object, new: NewRequest, seen: Seen | None = None
+) -> ApprovalRequest:
     """POST /api/v2/approval-requests: a request on a flag or a segment named by ``resourceId``."""
     project_key, env_key, kind, key = parse_resource_id(resource_id)
     if kind is ResourceKind.FLAG:
-        return create_flag_request(deps, actor=actor, project_key=project_key, flag_key=key, env_key=env_key, new=new)
+        return create_flag_request(
+            deps, actor=actor, project_key=project_key, flag_key=key, env_key=env_key, new=new, seen=seen
+        )
     authorize_project_read(actor, project_key)
     instructions = _check_new(new)
     with deps.uow() as uow:
@@ -250,6 +272,8 @@ def create_request(deps: Deps, *, actor: Actor, resource_id: object, new: NewReq
             execution_date=new.execution_date,
         )
         uow.commit()
+    if seen is not None:
+        seen.note(env, None)
     return request
 
 

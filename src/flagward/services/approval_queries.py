@@ -18,7 +18,7 @@ from flagward.domain.instructions import FlagChangeContext
 from flagward.domain.projects import ApprovalSettings, Environment, Project
 from flagward.domain.segment_changes import SegmentChangeContext, apply_segment_instructions
 from flagward.domain.segments import Segment
-from flagward.services._approvals import Scope, load_request, parse_resource_id, settings_for
+from flagward.services._approvals import Scope, Seen, load_request, parse_resource_id, settings_for
 from flagward.services._common import load_environment, load_flag
 from flagward.services.authz import (
     authorize_environment_read,
@@ -58,6 +58,13 @@ class _Resolver:
         self._flag_contexts: dict[tuple[str, str], FlagChangeContext] = {}
         # A request's replay is needed for its own view and for every view of its open siblings.
         self.replays: dict[str, tuple[list[Conflict], list[tuple[dict[str, Any], str]]]] = {}
+
+    def seed(self, request: ApprovalRequest, seen: Seen) -> None:
+        """What the use case that wrote ``request`` read, taken as read here (``_approvals.Seen``)."""
+        if seen.environment is not None:
+            self._envs[request.project_key, request.environment_key] = seen.environment
+        if seen.flag is not None and request.resource_kind is ResourceKind.FLAG:
+            self._flags[request.project_key, request.resource_key] = seen.flag
 
     def flag(self, project_key: str, key: str) -> Flag | None:
         if (project_key, key) not in self._flags:
@@ -123,14 +130,22 @@ def _replay(resolver: _Resolver, request: ApprovalRequest) -> tuple[list[Conflic
     return segment_replay.conflicts, segment_replay.touched
 
 
-def conflicts_of(resolver: _Resolver, request: ApprovalRequest) -> list[Conflict]:
-    """A failed request's one conflict is why it failed; a completed one has none; a pending or
-    scheduled one lists its instructions that would no longer apply, and those that touch what another
-    open request on the same resource and environment touches."""
+def _settled_conflicts(request: ApprovalRequest) -> list[Conflict] | None:
+    """A failed request's one conflict is why it failed; a completed one has none (None: neither)."""
     if request.status is Status.FAILED:
         return [Conflict({}, f"Applying failed: {request.failure_reason}")]
     if request.status is Status.COMPLETED:
         return []
+    return None
+
+
+def conflicts_of(resolver: _Resolver, request: ApprovalRequest) -> list[Conflict]:
+    """A failed or completed request's conflicts (``_settled_conflicts``); a pending or scheduled one
+    lists its instructions that would no longer apply, and those that touch what another open request on
+    the same resource and environment touches."""
+    settled = _settled_conflicts(request)
+    if settled is not None:
+        return settled
     conflicts, touched = _touched(resolver, request)
     others = {
         other.id: [part for _, part in _touched(resolver, other)[1]]
@@ -176,10 +191,20 @@ def get_request(
         return _shown_to(actor, _view(_Resolver(uow, deps.clock), request, expand or set()))
 
 
-def view_of(deps: Deps, request: ApprovalRequest) -> RequestView:
-    """The view of a request just written (its live conflicts and review status)."""
+def view_of(deps: Deps, request: ApprovalRequest, seen: Seen | None = None) -> RequestView:
+    """The view of a request just written (its live conflicts and review status). ``seen``: what the use
+    case that wrote it read (``_approvals.Seen``), not read again; with the environment known, a settled
+    (applied or failed) request's view needs no read at all."""
+    if seen is not None and seen.environment is not None:
+        settled = _settled_conflicts(request)
+        if settled is not None:
+            settings = settings_for(seen.environment, request.resource_kind)
+            return RequestView(request, request.review_status(settings), settled, settings)
     with deps.uow(write=False) as uow:
-        return _view(_Resolver(uow, deps.clock), request, set())
+        resolver = _Resolver(uow, deps.clock)
+        if seen is not None:
+            resolver.seed(request, seen)
+        return _view(resolver, request, set())
 
 
 def list_for_flag(deps: Deps, *, actor: Actor, scope: Scope) -> list[RequestView]:

@@ -19,6 +19,7 @@ from flagward.domain.errors import InvalidRequest
 from flagward.domain.notifications import RequestEvent
 from flagward.services._approvals import (
     Scope,
+    Seen,
     audit,
     load_request,
     parse_resource_id,
@@ -45,6 +46,7 @@ __all__ = [
     "NewCopyRequest",
     "NewRequest",
     "Scope",
+    "Seen",
     "apply",
     "create_copy_request",
     "create_flag_request",
@@ -68,9 +70,11 @@ def review(
     kind: object,
     comment: str | None,
     scope: Scope | None = None,
+    seen: Seen | None = None,
 ) -> ApprovalRequest:
     """Approve, decline or comment. Raises NotFound, Forbidden (no review right; one's own request),
-    InvalidRequest (an unknown kind; the request is no longer pending)."""
+    InvalidRequest (an unknown kind; the request is no longer pending). ``seen``: filled with the
+    environment and flag read (``Seen``)."""
     try:
         review_kind = ReviewKind(str(kind))
     except ValueError:
@@ -95,6 +99,8 @@ def review(
         # Last: the audit chain's lock is held from the append to the commit (storage.repositories.audit).
         audit(uow, deps.clock, actor, request, AuditAction.REVIEW_APPROVAL_REQUEST, _VERBS[review_kind], comment)
         uow.commit()
+    if seen is not None:
+        seen.note(env, flag)
     return request
 
 

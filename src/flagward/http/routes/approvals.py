@@ -81,6 +81,7 @@ def list_for_flag(actor: ActorDep, deps: DepsDep, scope: ScopeDep) -> dict[str, 
 def create_for_flag(
     actor: ActorDep, deps: DepsDep, scope: ScopeDep, body: CreateFlagConfigApprovalRequestRequest
 ) -> dict[str, Any]:
+    seen = service.Seen()
     request = service.create_flag_request(
         deps,
         actor=actor,
@@ -88,8 +89,9 @@ def create_for_flag(
         flag_key=scope.flag_key,
         env_key=scope.environment_key,
         new=body.to_domain(),
+        seen=seen,
     )
-    return flag_scoped(queries.view_of(deps, request))
+    return flag_scoped(queries.view_of(deps, request, seen))
 
 
 @router.post(
@@ -102,6 +104,7 @@ def create_copy(
     actor: ActorDep, deps: DepsDep, scope: ScopeDep, body: CreateCopyFlagConfigApprovalRequestRequest
 ) -> dict[str, Any]:
     """``environmentKey`` is the target; ``source.key`` the environment to copy from."""
+    seen = service.Seen()
     request = service.create_copy_request(
         deps,
         actor=actor,
@@ -109,8 +112,9 @@ def create_copy(
         flag_key=scope.flag_key,
         env_key=scope.environment_key,
         new=body.to_domain(),
+        seen=seen,
     )
-    return flag_scoped(queries.view_of(deps, request))
+    return flag_scoped(queries.view_of(deps, request, seen))
 
 
 @router.get(
@@ -136,8 +140,11 @@ def delete_for_flag(actor: ActorDep, deps: DepsDep, scope: ScopeDep, id: str) ->
 def review_for_flag(
     actor: ActorDep, deps: DepsDep, scope: ScopeDep, id: str, body: PostApprovalRequestReviewRequest
 ) -> dict[str, Any]:
-    request = service.review(deps, actor=actor, request_id=id, kind=body.kind, comment=body.comment, scope=scope)
-    return flag_scoped(queries.view_of(deps, request))
+    seen = service.Seen()
+    request = service.review(
+        deps, actor=actor, request_id=id, kind=body.kind, comment=body.comment, scope=scope, seen=seen
+    )
+    return flag_scoped(queries.view_of(deps, request, seen))
 
 
 @router.post(
@@ -148,8 +155,9 @@ def review_for_flag(
 def apply_for_flag(
     actor: ActorDep, deps: DepsDep, scope: ScopeDep, id: str, body: PostApprovalRequestApplyRequest
 ) -> dict[str, Any]:
-    request = service.apply(deps, actor=actor, request_id=id, comment=body.comment, scope=scope)
-    return flag_scoped(queries.view_of(deps, request))
+    seen = service.Seen()
+    request = service.apply(deps, actor=actor, request_id=id, comment=body.comment, scope=scope, seen=seen)
+    return flag_scoped(queries.view_of(deps, request, seen))
 
 
 @router.patch(
@@ -182,8 +190,9 @@ def list_requests(
 
 @router.post(TOP, status_code=201, summary="Create approval request", **returns(ApprovalRequestResponse))
 def create_request(actor: ActorDep, deps: DepsDep, body: CreateApprovalRequestRequest) -> dict[str, Any]:
-    request = service.create_request(deps, actor=actor, resource_id=body.resourceId, new=body.to_domain())
-    return top_level(queries.view_of(deps, request))
+    seen = service.Seen()
+    request = service.create_request(deps, actor=actor, resource_id=body.resourceId, new=body.to_domain(), seen=seen)
+    return top_level(queries.view_of(deps, request, seen))
 
 
 @router.get(
@@ -231,14 +240,16 @@ def delete_request(actor: ActorDep, deps: DepsDep, id: str) -> Response:
 
 @router.post(TOP + "/{id}/reviews", summary="Review approval request", **returns(ApprovalRequestResponse))
 def review_request(actor: ActorDep, deps: DepsDep, id: str, body: PostApprovalRequestReviewRequest) -> dict[str, Any]:
-    request = service.review(deps, actor=actor, request_id=id, kind=body.kind, comment=body.comment)
-    return top_level(queries.view_of(deps, request))
+    seen = service.Seen()
+    request = service.review(deps, actor=actor, request_id=id, kind=body.kind, comment=body.comment, seen=seen)
+    return top_level(queries.view_of(deps, request, seen))
 
 
 @router.post(TOP + "/{id}/apply", summary="Apply approval request", **returns(ApprovalRequestResponse))
 def apply_request(actor: ActorDep, deps: DepsDep, id: str, body: PostApprovalRequestApplyRequest) -> dict[str, Any]:
-    request = service.apply(deps, actor=actor, request_id=id, comment=body.comment)
-    return top_level(queries.view_of(deps, request))
+    seen = service.Seen()
+    request = service.apply(deps, actor=actor, request_id=id, comment=body.comment, seen=seen)
+    return top_level(queries.view_of(deps, request, seen))
 
 
 @router.patch(
