@@ -11,7 +11,7 @@ from flagward.domain.audit import AuditAction, flag_spec, segment_spec
 from flagward.domain.errors import InvalidRequest, NotFound
 from flagward.domain.flags import Flag
 from flagward.domain.projects import ApprovalSettings, Environment
-from flagward.services._common import record_audit
+from flagward.services._common import load_project, record_audit
 from flagward.services.authz import LOAD, Load
 from flagward.services.ports import Clock, UnitOfWork
 
@@ -86,6 +86,15 @@ def request_flag(uow: UnitOfWork, request: ApprovalRequest) -> Flag | Load | Non
     if request.resource_kind is not ResourceKind.FLAG:
         return LOAD
     return uow.flags.get(request.project_key, request.resource_key)
+
+
+def locked_request_flag(uow: UnitOfWork, request: ApprovalRequest) -> Flag | Load | None:
+    """``request_flag``, read under the locks that applying the request takes (its project, then the flag:
+    ``_common.load_flag``'s order) so that applying it reads the flag once."""
+    if request.resource_kind is not ResourceKind.FLAG:
+        return LOAD
+    load_project(uow, request.project_key, for_update=True)
+    return uow.flags.get(request.project_key, request.resource_key, for_update=True)
 
 
 def resolve_reviewers(uow: UnitOfWork, member_ids: object, team_keys: object) -> list[str]:

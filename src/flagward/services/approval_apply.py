@@ -25,7 +25,7 @@ from flagward.domain.notifications import RequestEvent
 from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services import scheduled_changes, triggers
-from flagward.services._approvals import Scope, Seen, audit, load_request, request_flag, settings_for
+from flagward.services._approvals import Scope, Seen, audit, load_request, locked_request_flag, settings_for
 from flagward.services._common import load_environment, load_flag, run_each
 from flagward.services.authz import LOAD, Load, request_rights
 from flagward.services.flag_changes import change_context, commit_flag_change, deletes
@@ -59,7 +59,8 @@ def apply(
         request = load_request(uow, request_id, scope, for_update=True)
         env = load_environment(uow, request.project_key, request.environment_key)
         settings = settings_for(env, request.resource_kind)
-        flag = request_flag(uow, request)  # for the rights and the words of the notification: read once
+        # For the rights, the words of the notification and the change itself: read once, under the locks.
+        flag = locked_request_flag(uow, request)
         rights = request_rights(uow, actor, request, env, flag=flag)
         domain.check_can_apply(request, actor, settings=settings, rights=rights)
         now = deps.clock.now_ms()
@@ -68,7 +69,9 @@ def apply(
             uow.approvals.update(request)
             audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "scheduled", comment)
         else:
-            failure = execute(uow, deps, request, actor, env, comment=comment, scheduled=False, flag=flag)
+            failure = execute(
+                uow, deps, request, actor, env, comment=comment, scheduled=False, flag=flag, flag_locked=True
+            )
             executed = True
         uow.commit()
     if seen is not None:
@@ -90,14 +93,18 @@ def execute(
     comment: str | None,
     scheduled: bool,
     flag: Flag | Load | None = LOAD,
+    flag_locked: bool = False,
 ) -> DomainError | None:
     """Run the request's instructions through the write path and mark it completed, or mark it failed
     and return why. Both outcomes are written in the caller's transaction. ``flag``: the request's flag
-    as the caller read it in this transaction, before any change (``_approvals.request_flag``)."""
+    as the caller read it in this transaction, before any change (``_approvals.request_flag``);
+    ``flag_locked``: read under the project's and the flag's locks (``_approvals.locked_request_flag``),
+    so the change starts from it."""
     now = deps.clock.now_ms()
     changes = describe(uow, request, flag=flag)  # in words, before they change what they speak of
+    locked = flag if flag_locked and isinstance(flag, Flag) else None
     try:
-        _write(uow, deps, request, actor, env, comment or request.description)
+        _write(uow, deps, request, actor, env, comment or request.description, locked=locked)
     except ApprovalRequired as exc:
         # The change also alters what another environment requiring approval serves, and this
         # request's approval covers only its own. Applied by hand, nothing happens (405) and an owner
@@ -133,8 +140,18 @@ def _fail(
     return exc
 
 
-def _write(uow: UnitOfWork, deps: Deps, request: ApprovalRequest, actor: Actor, env: Environment, comment: str) -> None:
-    """The change itself; ``approval_request_id`` satisfies the approval gate and marks the audit entry."""
+def _write(
+    uow: UnitOfWork,
+    deps: Deps,
+    request: ApprovalRequest,
+    actor: Actor,
+    env: Environment,
+    comment: str,
+    *,
+    locked: Flag | None = None,
+) -> None:
+    """The change itself; ``approval_request_id`` satisfies the approval gate and marks the audit entry.
+    ``locked``: the flag, already read under its project's and its own lock in this transaction."""
     if request.resource_kind is ResourceKind.FLAG and triggers.is_trigger_request(request.instructions):
         triggers.apply_request(uow, deps, actor, request, comment)
         return
@@ -142,7 +159,7 @@ def _write(uow: UnitOfWork, deps: Deps, request: ApprovalRequest, actor: Actor, 
         scheduled_changes.apply_request(uow, deps, actor, request, comment)
         return
     if request.resource_kind is ResourceKind.FLAG:
-        flag = load_flag(uow, request.project_key, request.resource_key, for_update=True)
+        flag = locked or load_flag(uow, request.project_key, request.resource_key, for_update=True)
         approved = request.environment_key
         if deletes(request.instructions):
             delete_loaded_flag(
