@@ -25,7 +25,7 @@ from flagward.passwords import Argon2Hasher
 from flagward.services.audit import CachedChainCheck
 from flagward.services.ports import Deps, ExternalApprovalOptions, NotificationOptions, Transport, WebhookOptions
 from flagward.storage.audit_verify import verify
-from flagward.storage.engine import make_engine
+from flagward.storage.engine import default_pool_size, make_engine
 from flagward.storage.migrate import upgrade
 from flagward.storage.observed import store_collector
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -68,8 +68,13 @@ def _broker(settings: Settings, engine: Engine) -> ListeningBroker:
     return MemoryBroker()
 
 
+def pool_size(settings: Settings) -> int:
+    """Each server process's PostgreSQL pool: the configured one, else its share of the default budget."""
+    return settings.db_pool_size or default_pool_size(settings.workers)
+
+
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=pool_size(settings))
     if migrate:
         upgrade(engine)
     broker = _broker(settings, engine)

@@ -17,6 +17,10 @@ class Settings(BaseSettings):
     # Server processes sharing the port (SO_REUSEPORT), each a full server with its own SDK streams; more
     # than one needs PostgreSQL, whose LISTEN/NOTIFY keeps every process's SDK payloads and streams current.
     workers: int = Field(default=1, ge=1, le=256)
+    # PostgreSQL: the connections each server process keeps in its pool; under load it opens as many more,
+    # closed when returned. Unset: 20 for one process, a budget of 80 connections divided between several
+    # (``storage.engine.default_pool_size``). SQLite keeps its own small pool.
+    db_pool_size: int | None = Field(default=None, ge=1, le=1000)
     owner_email: str = "owner@localhost"
     admin_token: str | None = Field(default=None, repr=False)
     # The origin browsers use to reach this server; session-authenticated writes must come from it, and

@@ -97,6 +97,15 @@ def serve(
             help="Server processes sharing the port, each with its own SDK streams (more than 1: PostgreSQL only)",
         ),
     ] = None,
+    db_pool_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=1000,
+            help="PostgreSQL connections each server process keeps in its pool, and opens as many more under "
+            "load; default: 20 for one process, several share 80 connections (PostgreSQL's default limit is 100)",
+        ),
+    ] = None,
     api_body_limit: Annotated[
         int | None,
         typer.Option(help="Largest request body in bytes, after inflating, for the REST API"),
@@ -142,6 +151,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        db_pool_size=db_pool_size,
         api_body_limit=api_body_limit,
         events_body_limit=events_body_limit,
         forwarded_allow_ips=forwarded_allow_ips,

@@ -15,12 +15,13 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from flagward import logs
-from flagward.bootstrap import Services, build_services
+from flagward.bootstrap import Services, build_services, pool_size
 from flagward.config import Settings
 from flagward.http.app import create_app
 from flagward.http.observability import MetricsOnly
 from flagward.http.sdk.fastpath import protocol_class
 from flagward.services.auth import ensure_owner_and_admin_token
+from flagward.storage.engine import CONNECTIONS_BESIDES_POOL, connections_needed, server_max_connections
 from flagward.storage.sqlite_file import serve_lock
 
 log = logging.getLogger("flagward.serve")
@@ -42,6 +43,7 @@ def run(settings: Settings, sockets: list[socket.socket]) -> int:
     with serve_lock(settings.database_url):
         services = build_services(settings)
         try:
+            log_connection_budget(settings, server_max_connections(services.engine))
             bootstrap_account(settings, services)
         except BaseException:
             services.close()
@@ -67,6 +69,31 @@ def bootstrap_account(settings: Settings, services: Services) -> None:
             file=sys.stderr,
             flush=True,
         )
+
+
+def log_connection_budget(settings: Settings, max_connections: int | None) -> None:
+    """How many PostgreSQL connections the server's processes may hold together (``max_connections``:
+    the server's, None on SQLite); a warning when that is more than the server allows, since under load
+    requests would then fail for want of a connection (README, "Several processes on one host")."""
+    if max_connections is None:
+        return
+    size = pool_size(settings)
+    needed = connections_needed(workers=settings.workers, pool_size=size)
+    details = (
+        f"{settings.workers} process(es) x (pool {size} + overflow {size} + {CONNECTIONS_BESIDES_POOL} for "
+        "LISTEN/NOTIFY)"
+    )
+    if needed > max_connections:
+        log.warning(
+            "PostgreSQL connections: this server may open %d, %s, but PostgreSQL allows %d (max_connections) "
+            "to every client together: under load, requests would fail for want of a connection. "
+            "Lower --db-pool-size or --workers, or raise max_connections",
+            needed,
+            details,
+            max_connections,
+        )
+    else:
+        log.info("PostgreSQL connections: at most %d, %s, of max_connections %d", needed, details, max_connections)
 
 
 def effective_configuration(settings: Settings) -> dict[str, Any]:

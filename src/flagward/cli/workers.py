@@ -80,12 +80,15 @@ class Supervisor:
         self._signals.append(sig)
 
     def _bootstrap(self) -> None:
-        """Migrations and the owner/admin token, once, before any worker starts (they skip both)."""
+        """Migrations and the owner/admin token, once, before any worker starts (they skip both); the
+        connections the workers may open, against the server's max_connections."""
         from flagward.bootstrap import build_services
-        from flagward.cli.serve import bootstrap_account
+        from flagward.cli.serve import bootstrap_account, log_connection_budget
+        from flagward.storage.engine import server_max_connections
 
         services = build_services(self._settings)
         try:
+            log_connection_budget(self._settings, server_max_connections(services.engine))
             bootstrap_account(self._settings, services)
         finally:
             services.close()

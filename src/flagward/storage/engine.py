@@ -1,5 +1,5 @@
 """Engines for both stores. Every SQLite pragma carries its reason; PostgreSQL gets a pool sized for a
-server process."""
+server process, and for the number of them sharing the server (``default_pool_size``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import InvalidatePoolError
+from sqlalchemy.exc import InvalidatePoolError, SQLAlchemyError
 
 from flagward import metrics
 
@@ -35,6 +35,44 @@ def is_sqlite(engine: Engine) -> bool:
 POOL_SIZE = 20
 # A connection idle for longer than this is pinged before use (see ``_ping_idle``).
 PING_AFTER_IDLE_SECONDS = 1.0
+
+# Several server processes (``flagward serve --workers N``) share one PostgreSQL server, whose
+# ``max_connections`` is 100 by default (3 of them kept for superusers). By default their pools divide
+# this many connections between them, each process's two connections besides its pool included, which
+# leaves a default server 20 for the CLI, a psql session, monitoring and the like, up to 8 workers.
+CONNECTION_BUDGET = 80
+# Besides its pool, each server process holds the LISTEN connection and the NOTIFY publisher of its
+# broker (``streaming.pg_notify``); its background loops (scheduler, outbox dispatcher, status poller,
+# flag-status flush, /metrics) use the pool.
+CONNECTIONS_BESIDES_POOL = 2
+# The smallest default pool: below it a worker reconnects for most requests under load.
+MIN_POOL_SIZE = 4
+
+
+def default_pool_size(workers: int) -> int:
+    """The pool of each of ``workers`` server processes when none is configured: ``CONNECTION_BUDGET``
+    divided between them (each may open as many again as overflow, see ``make_engine``), at most the one
+    process's ``POOL_SIZE`` and at least ``MIN_POOL_SIZE`` (beyond 8 workers the total then exceeds
+    the budget)."""
+    share = CONNECTION_BUDGET // workers - CONNECTIONS_BESIDES_POOL
+    return min(POOL_SIZE, max(MIN_POOL_SIZE, share // 2))
+
+
+def connections_needed(*, workers: int, pool_size: int) -> int:
+    """The most PostgreSQL connections ``workers`` server processes may hold together, each with a
+    pool of ``pool_size``: the pool, as many overflow connections, and its broker's."""
+    return workers * (2 * pool_size + CONNECTIONS_BESIDES_POOL)
+
+
+def server_max_connections(engine: Engine) -> int | None:
+    """PostgreSQL's ``max_connections``; None on SQLite, or when it cannot be read (it is only reported)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    try:
+        with engine.connect() as connection:
+            return int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+    except SQLAlchemyError:
+        return None
 
 
 def make_engine(url: str, *, pool_size: int = POOL_SIZE) -> Engine:
