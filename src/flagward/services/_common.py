@@ -12,7 +12,7 @@ from flagward.domain.flags import Flag
 from flagward.domain.ids import new_object_id
 from flagward.domain.projects import Environment, Project
 from flagward.services.ports import Clock, UnitOfWork
-from flagward.services.webhook_fanout import enqueue_deliveries
+from flagward.services.webhook_fanout import enqueue_deliveries, webhooks_on
 
 
 def load_project(uow: UnitOfWork, key: str, *, for_update: bool = False) -> Project:
@@ -107,8 +107,9 @@ def record_audit(
         approval_request_id=approval_request_id,
         delta=delta,
     )
+    webhooks = webhooks_on(uow)  # before the append: the chain's lock is held from it to the commit
     appended = uow.audit.append(entry)
-    enqueue_deliveries(uow, clock, appended)  # the webhooks that want this entry, in this transaction
+    enqueue_deliveries(uow, clock, appended, webhooks)  # the webhooks that want this entry, in this transaction
     return appended
 
 

@@ -22,9 +22,17 @@ def ordering_key(webhook_id: str) -> str:
     return f"webhook:{webhook_id}"
 
 
-def enqueue_deliveries(uow: UnitOfWork, clock: Clock, entry: AuditEntry) -> int:
-    """Enqueue ``entry`` for every webhook that wants it; how many were enqueued."""
-    webhooks = [w for w in uow.webhooks.list_all() if w.on]
+def webhooks_on(uow: UnitOfWork) -> list[Webhook]:
+    """The webhooks that are on: read before the audit entry is appended, so that the chain's lock
+    (``_common.record_audit``) is not held over the read."""
+    return [w for w in uow.webhooks.list_all() if w.on]
+
+
+def enqueue_deliveries(uow: UnitOfWork, clock: Clock, entry: AuditEntry, webhooks: list[Webhook] | None = None) -> int:
+    """Enqueue ``entry`` for every webhook that wants it (of ``webhooks``, as ``webhooks_on`` read them in
+    this transaction; None: read them now); how many were enqueued."""
+    if webhooks is None:
+        webhooks = webhooks_on(uow)
     if not webhooks:
         return 0
     accesses = _accesses(uow, entry, tagged=any(_uses_tags(w) for w in webhooks))
