@@ -24,6 +24,7 @@ from flagward.streaming.payloads import SdkItem
 _PAYLOADS = ("map", "all", "all.gz", "etag", "put", "put.flags")
 _BUILDS = {name: metrics.sdk_payload_builds.labels(name) for name in _PAYLOADS}
 _BUILD_SECONDS = {name: metrics.sdk_payload_duration.labels(name) for name in _PAYLOADS}
+_COMPILES = {kind: metrics.sdk_compiles.labels(kind.value) for kind in ItemKind}
 
 
 def dumps(value: Any) -> bytes:
@@ -148,6 +149,7 @@ class EnvironmentCache:
         compiled: CompiledFlag | None = kind.compiled.get(key)
         if compiled is None and key in kind.items:
             compiled = kind.compiled[key] = compile_flag(kind.items[key].data)
+            _COMPILES[ItemKind.FLAG].inc()
         return compiled
 
     def compiled_segment(self, key: str) -> CompiledSegment | None:
@@ -155,7 +157,22 @@ class EnvironmentCache:
         compiled: CompiledSegment | None = kind.compiled.get(key)
         if compiled is None and key in kind.items:
             compiled = kind.compiled[key] = compile_segment(kind.items[key].data)
+            _COMPILES[ItemKind.SEGMENT].inc()
         return compiled
+
+    def compiled_flag_at(self, key: str, version: int) -> CompiledFlag | None:
+        """The held flag ``key`` compiled (once per version), if it is held at exactly ``version``; else None.
+        Within an environment a key's versions only increase, even across deletion, so a (key, version)
+        names one SDK item: what the held one compiles to is what that version read elsewhere compiles to."""
+        return self.compiled_flag(key) if self._holds(ItemKind.FLAG, key, version) else None
+
+    def compiled_segment_at(self, key: str, version: int) -> CompiledSegment | None:
+        """As ``compiled_flag_at``, for a segment."""
+        return self.compiled_segment(key) if self._holds(ItemKind.SEGMENT, key, version) else None
+
+    def _holds(self, kind: ItemKind, key: str, version: int) -> bool:
+        item = self._kinds[kind].items.get(key)
+        return item is not None and item.version == version
 
 
 def change_events(kind: ItemKind, item: Item) -> tuple[bytes, bytes | None]:

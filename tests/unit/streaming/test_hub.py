@@ -257,3 +257,37 @@ async def test_the_evaluator_sees_changes(hub: Hub, source: FakeSource) -> None:
     hub.deliver([SdkItemChanged("env1", ItemKind.FLAG, "f1", 2)])
     await settle()
     assert state.cache.evaluator().evaluate_key("f1", Context.create("u")).reason == {"kind": "OFF"}
+
+
+async def test_items_are_compiled_once_per_version_and_only_at_the_version_asked(hub: Hub, source: FakeSource) -> None:
+    assert hub.loaded_by_id("env1") is None  # not loaded: nothing is read for it
+    assert source.reads == []
+    await hub.by_credential("sdk-env1")
+    state = hub.loaded_by_id("env1")
+    assert state is not None
+    cache = state.cache
+    compiled = cache.compiled_flag_at("f1", 1)
+    assert compiled is not None and cache.compiled_flag_at("f1", 1) is compiled
+    assert cache.compiled_flag_at("f1", 2) is None and cache.compiled_flag_at("nope", 1) is None
+    segment_one = cache.compiled_segment_at("s1", 1)
+    assert segment_one is not None and cache.compiled_segment_at("s1", 1) is segment_one
+    assert cache.compiled_segment_at("s1", 0) is None
+    source.environments["env1"].flags["f1"] = flag("f1", version=2, on=False)
+    hub.deliver([SdkItemChanged("env1", ItemKind.FLAG, "f1", 2)])
+    await settle()
+    assert cache.compiled_flag_at("f1", 1) is None
+    changed = cache.compiled_flag_at("f1", 2)
+    assert changed is not None and changed is not compiled and not changed.on
+
+
+async def test_a_hub_not_ready_holds_nothing_for_readers_by_id(source: FakeSource) -> None:
+    hub = Hub(source, heartbeat_seconds=3600)
+    await hub.start()
+    await hub.by_credential("sdk-env1")
+    hub.set_connected(False)
+    try:
+        assert hub.loaded_by_id("env1") is None
+        hub.set_connected(True)
+        assert hub.loaded_by_id("env1") is not None
+    finally:
+        await hub.stop()

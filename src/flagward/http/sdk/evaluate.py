@@ -1,22 +1,35 @@
 """``POST /api/v2/projects/{projectKey}/environments/{environmentKey}/flags/evaluate``: every flag of an
 environment evaluated for one context, in LaunchDarkly's ``ContextInstanceEvaluations`` shape, for
-debugging targeting. It reads the store (a change is visible at once) and records no flag status."""
+debugging targeting. It reads the store (a change is visible at once) and records no flag status.
+
+Compiling the flags costs far more than evaluating them, so when the SDK hub holds the environment, each
+flag and segment is taken compiled from the hub (compiled there once per version) if the hub holds it at
+the version just read from the store; only the others (a change still on its way to the hub) are
+compiled for the request. When the hub does not hold the environment, everything is compiled here, in a
+worker thread. The hub is read on its event loop only: it changes there."""
 
 from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from anyio import to_thread
+from fastapi import APIRouter, Body, Request
 
+from flagward import metrics
 from flagward.domain.errors import InvalidRequest
-from flagward.domain.evaluation import Evaluator, compile_flag, compile_segment
+from flagward.domain.evaluation import CompiledFlag, CompiledSegment, Context, Evaluator, compile_flag, compile_segment
+from flagward.domain.events import ItemKind
 from flagward.domain.flags import Flag
 from flagward.http.deps import ActorDep, DepsDep
 from flagward.http.links import link
+from flagward.http.sdk._common import hub_of
 from flagward.http.sdk.evalx import parse_context
 from flagward.services import sdk as service
+from flagward.services.sdk import EnvironmentData
+from flagward.streaming.cache import EnvironmentCache
 from flagward.streaming.payloads import flag_item, segment_item
 
 router = APIRouter(tags=["Contexts"])
@@ -62,8 +75,62 @@ def _reason(reason: dict[str, Any]) -> dict[str, Any]:
     return {("ruleID" if name == "ruleId" else name): value for name, value in reason.items()}
 
 
+_COMPILES = {kind: metrics.sdk_compiles.labels(kind.value) for kind in ItemKind}
+
+
+def _compiled(
+    data: EnvironmentData, held: EnvironmentCache | None
+) -> tuple[dict[str, CompiledFlag], dict[str, CompiledSegment]]:
+    """Every flag and segment read, compiled: from ``held`` (the hub's) where it holds the version read,
+    compiled now otherwise."""
+    env_key = data.environment.key
+    flags, segments = {}, {}
+    for flag in data.flags:
+        # An SDK flag's version is its environment configuration's (``flag_item``), tombstone or not.
+        compiled = held.compiled_flag_at(flag.key, flag.environments[env_key]["version"]) if held else None
+        if compiled is None:
+            compiled = compile_flag(flag_item(flag, env_key))
+            _COMPILES[ItemKind.FLAG].inc()
+        flags[flag.key] = compiled
+    for segment in data.segments:
+        compiled_segment = held.compiled_segment_at(segment.key, segment.version) if held else None
+        if compiled_segment is None:
+            compiled_segment = compile_segment(segment_item(segment))
+            _COMPILES[ItemKind.SEGMENT].inc()
+        segments[segment.key] = compiled_segment
+    return flags, segments
+
+
+def _evaluations(
+    data: EnvironmentData,
+    held: EnvironmentCache | None,
+    context: Context,
+    *,
+    path: str,
+    site: str,
+    selected: list[Flag],
+) -> list[dict[str, Any]]:
+    """The ``selected`` flags, each evaluated for ``context``; ``site``: their console pages' path prefix."""
+    compiled, segments = _compiled(data, held)
+    evaluator = Evaluator(compiled.get, segments.get)
+    items = []
+    for flag in selected:
+        detail = evaluator.evaluate(compiled[flag.key], context)
+        items.append(
+            {
+                "_links": {"self": link(path), "site": link(f"{site}/{flag.key}/targeting", "text/html")},
+                "_value": detail.value,
+                "key": flag.key,
+                "name": flag.name,
+                "reason": _reason(detail.reason),
+            }
+        )
+    return items
+
+
 @router.post(PATH, summary="Evaluate flags for context instance")
-def evaluate_context_instance(
+async def evaluate_context_instance(
+    request: Request,
     actor: ActorDep,
     deps: DepsDep,
     projectKey: str,
@@ -75,27 +142,16 @@ def evaluate_context_instance(
     filter: str | None = None,
 ) -> dict[str, Any]:
     parsed = parse_context(context)
-    data = service.data_for_evaluation(deps, actor=actor, project_key=projectKey, env_key=environmentKey)
-    env_key = data.environment.key
-    compiled = {f.key: compile_flag(flag_item(f, env_key)) for f in data.flags}
-    segments = {s.key: compile_segment(segment_item(s)) for s in data.segments}
-    evaluator = Evaluator(compiled.get, segments.get)
+    read = partial(service.data_for_evaluation, deps, actor=actor, project_key=projectKey, env_key=environmentKey)
+    data = await to_thread.run_sync(read)
     selected = _selected([f for f in data.flags if not f.archived], filter, sort)
     page = selected[max(offset, 0) :] if limit < 0 else selected[max(offset, 0) : max(offset, 0) + limit]
     path = PATH.format(projectKey=projectKey, environmentKey=environmentKey)
-    items = []
-    for flag in page:
-        detail = evaluator.evaluate(compiled[flag.key], parsed)
-        items.append(
-            {
-                "_links": {
-                    "self": link(path),
-                    "site": link(f"/{projectKey}/{environmentKey}/features/{flag.key}/targeting", "text/html"),
-                },
-                "_value": detail.value,
-                "key": flag.key,
-                "name": flag.name,
-                "reason": _reason(detail.reason),
-            }
-        )
+    site = f"/{projectKey}/{environmentKey}/features"
+    state = hub_of(request).loaded_by_id(data.environment.id)
+    if state is None:  # everything is compiled for this request: off the event loop
+        evaluate = partial(_evaluations, data, None, parsed, path=path, site=site, selected=page)
+        items = await to_thread.run_sync(evaluate)
+    else:  # on the loop, where the hub's cache changes
+        items = _evaluations(data, state.cache, parsed, path=path, site=site, selected=page)
     return {"_links": {"self": link(path)}, "items": items, "totalCount": len(selected)}
