@@ -160,19 +160,24 @@ class EnvironmentCache:
             _COMPILES[ItemKind.SEGMENT].inc()
         return compiled
 
-    def compiled_flag_at(self, key: str, version: int) -> CompiledFlag | None:
-        """The held flag ``key`` compiled (once per version), if it is held at exactly ``version``; else None.
-        Within an environment a key's versions only increase, even across deletion, so a (key, version)
-        names one SDK item: what the held one compiles to is what that version read elsewhere compiles to."""
-        return self.compiled_flag(key) if self._holds(ItemKind.FLAG, key, version) else None
-
-    def compiled_segment_at(self, key: str, version: int) -> CompiledSegment | None:
-        """As ``compiled_flag_at``, for a segment."""
-        return self.compiled_segment(key) if self._holds(ItemKind.SEGMENT, key, version) else None
-
-    def _holds(self, kind: ItemKind, key: str, version: int) -> bool:
+    def held_at(self, kind: ItemKind, key: str, version: int) -> Item | None:
+        """The held item ``key`` if it is at exactly ``version``; else None. Within an environment a key's
+        versions only increase, even across deletion, so a (key, version) names one SDK item."""
         item = self._kinds[kind].items.get(key)
-        return item is not None and item.version == version
+        return item if item is not None and item.version == version else None
+
+    def compiled(self, kind: ItemKind, key: str) -> CompiledFlag | CompiledSegment | None:
+        """The held item ``key`` as compiled so far (never compiles): None until first used after a change."""
+        compiled: CompiledFlag | CompiledSegment | None = self._kinds[kind].compiled.get(key)
+        return compiled
+
+    def adopt(self, kind: ItemKind, item: Item, compiled: CompiledFlag | CompiledSegment) -> None:
+        """Keep ``compiled``, made from ``item``'s data elsewhere (a worker thread), if ``item`` is still the
+        one held and nothing is compiled for it yet."""
+        held = self._kinds[kind]
+        key = item.data["key"]
+        if held.items.get(key) is item and key not in held.compiled:
+            held.compiled[key] = compiled
 
 
 def change_events(kind: ItemKind, item: Item) -> tuple[bytes, bytes | None]:

@@ -49,7 +49,7 @@ def test_flags_are_compiled_once_per_version_while_the_hub_holds_the_environment
 
     before = _flag_compiles(server)
     first = _evaluate(api, env)
-    assert _flag_compiles(server) - before == len(keys)  # by the hub, each at its version
+    assert _flag_compiles(server) - before == len(keys)  # each at its version, kept by the hub
     assert first == {
         keys[0]: (True, {"kind": "FALLTHROUGH"}),
         keys[1]: (False, {"kind": "OFF"}),
@@ -63,7 +63,7 @@ def test_flags_are_compiled_once_per_version_while_the_hub_holds_the_environment
     changed = _evaluate(api, env)  # at once, whether the hub has the change yet or not
     assert changed == {**first, keys[1]: (True, {"kind": "FALLTHROUGH"})}
     wait_until(lambda: _served_version(server, env, keys[1]) == version)
-    assert _evaluate(api, env) == changed  # and the hub has compiled that version now
+    assert _evaluate(api, env) == changed  # and the hub keeps that version compiled now
 
     version = api.turn_on(env.project, keys[2], env.key)["environments"][env.key]["version"]
     wait_until(lambda: _served_version(server, env, keys[2]) == version)  # the hub holds the new version
