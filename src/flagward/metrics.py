@@ -79,6 +79,13 @@ sdk_payload_duration = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
+sdk_compiles = Counter(
+    "flagward_sdk_compiles",
+    "Flags and segments compiled for evaluation: once per version by the SDK hub, and per request by the REST "
+    "evaluate endpoint for what the hub does not hold at the version read",
+    ["kind"],
+    registry=REGISTRY,
+)
 sdk_latest_all = Counter(
     "flagward_sdk_latest_all_responses",
     "/sdk/latest-all responses by status (200 or 304)",

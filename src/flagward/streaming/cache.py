@@ -24,6 +24,7 @@ from flagward.streaming.payloads import SdkItem
 _PAYLOADS = ("map", "all", "all.gz", "etag", "put", "put.flags")
 _BUILDS = {name: metrics.sdk_payload_builds.labels(name) for name in _PAYLOADS}
 _BUILD_SECONDS = {name: metrics.sdk_payload_duration.labels(name) for name in _PAYLOADS}
+_COMPILES = {kind: metrics.sdk_compiles.labels(kind.value) for kind in ItemKind}
 
 
 def dumps(value: Any) -> bytes:
@@ -148,6 +149,7 @@ class EnvironmentCache:
         compiled: CompiledFlag | None = kind.compiled.get(key)
         if compiled is None and key in kind.items:
             compiled = kind.compiled[key] = compile_flag(kind.items[key].data)
+            _COMPILES[ItemKind.FLAG].inc()
         return compiled
 
     def compiled_segment(self, key: str) -> CompiledSegment | None:
@@ -155,7 +157,27 @@ class EnvironmentCache:
         compiled: CompiledSegment | None = kind.compiled.get(key)
         if compiled is None and key in kind.items:
             compiled = kind.compiled[key] = compile_segment(kind.items[key].data)
+            _COMPILES[ItemKind.SEGMENT].inc()
         return compiled
+
+    def held_at(self, kind: ItemKind, key: str, version: int) -> Item | None:
+        """The held item ``key`` if it is at exactly ``version``; else None. Within an environment a key's
+        versions only increase, even across deletion, so a (key, version) names one SDK item."""
+        item = self._kinds[kind].items.get(key)
+        return item if item is not None and item.version == version else None
+
+    def compiled(self, kind: ItemKind, key: str) -> CompiledFlag | CompiledSegment | None:
+        """The held item ``key`` as compiled so far (never compiles): None until first used after a change."""
+        compiled: CompiledFlag | CompiledSegment | None = self._kinds[kind].compiled.get(key)
+        return compiled
+
+    def adopt(self, kind: ItemKind, item: Item, compiled: CompiledFlag | CompiledSegment) -> None:
+        """Keep ``compiled``, made from ``item``'s data elsewhere (a worker thread), if ``item`` is still the
+        one held and nothing is compiled for it yet."""
+        held = self._kinds[kind]
+        key = item.data["key"]
+        if held.items.get(key) is item and key not in held.compiled:
+            held.compiled[key] = compiled
 
 
 def change_events(kind: ItemKind, item: Item) -> tuple[bytes, bytes | None]:

@@ -180,6 +180,16 @@ class Hub:
         state.last_used = time.monotonic()
         return state
 
+    def loaded_by_id(self, environment_id: str) -> EnvironmentState | None:
+        """Without waiting or loading: the environment with this id, when the hub is ready and holds it
+        loaded; None otherwise. Only for readers that check what they take against the store (the REST
+        evaluate endpoint): what is held may trail the store by a change on its way."""
+        state = self._envs.get(environment_id) if self.ready else None
+        if state is None or not state.is_loaded:
+            return None
+        state.last_used = time.monotonic()
+        return state
+
     async def by_id(self, environment_id: str) -> EnvironmentState:
         """The loaded environment with this id (the client-side ID). Raises UnknownCredential or NotReady."""
         self._check_ready()

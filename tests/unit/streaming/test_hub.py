@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from flagward.domain.evaluation import compile_flag
 from flagward.domain.events import EnvironmentChanged, ItemKind, SdkItemChanged
 from flagward.streaming.hub import HEARTBEAT, Hub, NotReady, Stream, UnknownCredential
 from flagward.streaming.source import EnvironmentKeys
@@ -257,3 +258,44 @@ async def test_the_evaluator_sees_changes(hub: Hub, source: FakeSource) -> None:
     hub.deliver([SdkItemChanged("env1", ItemKind.FLAG, "f1", 2)])
     await settle()
     assert state.cache.evaluator().evaluate_key("f1", Context.create("u")).reason == {"kind": "OFF"}
+
+
+async def test_an_item_compiled_elsewhere_is_kept_only_for_the_version_it_was_made_from(
+    hub: Hub, source: FakeSource
+) -> None:
+    assert hub.loaded_by_id("env1") is None  # not loaded: nothing is read for it
+    assert source.reads == []
+    await hub.by_credential("sdk-env1")
+    state = hub.loaded_by_id("env1")
+    assert state is not None
+    cache = state.cache
+    item = cache.held_at(ItemKind.FLAG, "f1", 1)
+    assert item is not None and cache.held_at(ItemKind.FLAG, "f1", 2) is None
+    assert cache.held_at(ItemKind.FLAG, "nope", 1) is None and cache.held_at(ItemKind.SEGMENT, "s1", 1) is not None
+    assert cache.compiled(ItemKind.FLAG, "f1") is None  # never compiles by itself
+    made = compile_flag(item.data)
+    cache.adopt(ItemKind.FLAG, item, made)
+    assert cache.compiled(ItemKind.FLAG, "f1") is made and cache.compiled_flag("f1") is made
+    cache.adopt(ItemKind.FLAG, item, compile_flag(item.data))  # a second one is not taken
+    assert cache.compiled(ItemKind.FLAG, "f1") is made
+    source.environments["env1"].flags["f1"] = flag("f1", version=2, on=False)
+    hub.deliver([SdkItemChanged("env1", ItemKind.FLAG, "f1", 2)])
+    await settle()
+    assert cache.compiled(ItemKind.FLAG, "f1") is None
+    cache.adopt(ItemKind.FLAG, item, made)  # made from version 1: too late
+    assert cache.compiled(ItemKind.FLAG, "f1") is None
+    changed = cache.compiled_flag("f1")
+    assert changed is not None and not changed.on and cache.held_at(ItemKind.FLAG, "f1", 2) is not None
+
+
+async def test_a_hub_not_ready_holds_nothing_for_readers_by_id(source: FakeSource) -> None:
+    hub = Hub(source, heartbeat_seconds=3600)
+    await hub.start()
+    await hub.by_credential("sdk-env1")
+    hub.set_connected(False)
+    try:
+        assert hub.loaded_by_id("env1") is None
+        hub.set_connected(True)
+        assert hub.loaded_by_id("env1") is not None
+    finally:
+        await hub.stop()
