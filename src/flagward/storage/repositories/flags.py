@@ -52,8 +52,9 @@ class SqlFlagRepository:
             .where(FlagConfigRecord.flag_id.in_(flag_ids))
             .order_by(EnvironmentRecord.creation_date, EnvironmentRecord.key)
         )
+        # A column's value is decoded from the row for this read alone (no record holds it): no copy needed.
         for flag_id, env_key, doc in rows:
-            result[flag_id][env_key] = cast(FlagConfig, copy.deepcopy(doc))
+            result[flag_id][env_key] = cast(FlagConfig, doc)
         return result
 
     def get(self, project_key: str, key: str, *, for_update: bool = False, for_share: bool = False) -> Flag | None:
@@ -124,7 +125,7 @@ class SqlFlagRepository:
             .order_by(FlagRecord.key)
         )
         return [
-            flag_from_record(record, project_key, {env_key: cast(FlagConfig, copy.deepcopy(doc))})
+            flag_from_record(record, project_key, {env_key: cast(FlagConfig, doc)})  # decoded for this read alone
             for record, doc in rows
         ]
 
