@@ -166,8 +166,19 @@ def store_collector_is(collector: Collector) -> bool:
     return _store is collector
 
 
+# Called before every rendering: counters kept as plain integers on a hot path (``http.sdk.fastpath``) are
+# added to their Prometheus counters then, instead of taking a counter's lock on every request.
+_before_render: list[Callable[[], None]] = []
+
+
+def before_render(flush: Callable[[], None]) -> None:
+    _before_render.append(flush)
+
+
 def render() -> bytes:
     """The registry in the Prometheus text format."""
+    for flush in _before_render:
+        flush()
     return generate_latest(REGISTRY)
 
 

@@ -268,3 +268,29 @@ def test_a_stream_opened_before_its_environment_loads_is_served_by_the_applicati
         assert time.monotonic() - started < 10
     finally:
         stream.close()
+
+
+KEEP_ALIVE_SECONDS = 5  # uvicorn's default, which flagward serve keeps
+
+
+def test_keep_alive_closes_an_idle_connection_and_spares_a_busy_one(
+    server: ServerProcess, env: Env, conn: Connection
+) -> None:
+    """The keep-alive timer is armed once per idle spell (``SdkFastProtocol.on_response_complete``): a
+    timer armed by an early response must not close a connection that answered again since, and the last
+    idle spell still ends the connection."""
+    started = time.monotonic()
+    for _ in range(4):  # a request every 2 s, for longer than the keep-alive timeout
+        conn.send(get("/sdk/latest-all", env.sdk_key, "If-None-Match: *"))
+        assert conn.response().status == 304
+        time.sleep(2)
+    assert time.monotonic() - started > KEEP_ALIVE_SECONDS + 2
+    conn.send(get("/sdk/latest-flags", env.sdk_key))
+    assert conn.response().status == 200  # still open: each response moved the idle spell's end
+
+    idle_from = time.monotonic()
+    conn.sock.settimeout(KEEP_ALIVE_SECONDS + 5)
+    with pytest.raises(EOFError):
+        conn._fill()  # the server closes the connection once it has been idle for the timeout
+    waited = time.monotonic() - idle_from
+    assert KEEP_ALIVE_SECONDS - 0.5 <= waited <= KEEP_ALIVE_SECONDS + 3, waited

@@ -18,6 +18,7 @@ is handed to the hub as a :class:`~flagward.streaming.streams.TransportStream`; 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -57,9 +58,30 @@ _STREAM_HEAD = (
     b"transfer-encoding: chunked\r\n\r\n"
 )
 
-_SERVED_200 = metrics.sdk_latest_all.labels("200")
-_SERVED_304 = metrics.sdk_latest_all.labels("304")
-_POLLING = metrics.sdk_requests.labels("polling")
+
+class _Tally:
+    """Fast answers counted as a plain integer, written on the event loop only, and added to their
+    Prometheus counter before each rendering of the metrics (``metrics.before_render``): a counter's
+    ``inc`` takes a lock, which on the 304 path cost 6% of a request."""
+
+    def __init__(self, counter: Any) -> None:
+        self.counter = counter
+        self.total = 0  # only ever increased, by the event loop's thread
+        self._flushed = 0
+        self._lock = threading.Lock()  # renderings may run in several threads (--metrics-port)
+        metrics.before_render(self.flush)
+
+    def flush(self) -> None:
+        with self._lock:
+            total = self.total
+            if total > self._flushed:
+                self.counter.inc(total - self._flushed)
+                self._flushed = total
+
+
+_SERVED_200 = _Tally(metrics.sdk_latest_all.labels("200"))
+_SERVED_304 = _Tally(metrics.sdk_latest_all.labels("304"))
+_POLLING = _Tally(metrics.sdk_requests.labels("polling"))
 _STREAMS = metrics.sdk_streams.labels("server")
 
 
@@ -83,6 +105,7 @@ class SdkFastProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._fast: Callable[[], None] | None = None
         self._stream: TransportStream | None = None
+        self._idle_since: float | None = None  # when the last response ended; None: a request is under way
 
     # ---- parser callbacks
 
@@ -187,7 +210,7 @@ class SdkFastProtocol(HttpToolsProtocol):
         source: object,
         headers: bytes,
         body: bytes | None,
-        counter: Any = _POLLING,
+        counter: _Tally = _POLLING,
     ) -> Callable[[], None]:
         """Write the response for ``variant`` of ``state``, rebuilt only when its ``source`` (the payload
         bytes, or the ETag) or the server's default headers (``date``) changed; None as ``variant``: not
@@ -207,7 +230,7 @@ class SdkFastProtocol(HttpToolsProtocol):
 
         def write() -> None:
             self.transport.write(response)
-            counter.inc()
+            counter.total += 1
             self.on_response_complete()  # the keep-alive timer, as after any response
 
         return write
@@ -226,6 +249,41 @@ class SdkFastProtocol(HttpToolsProtocol):
         _STREAMS.inc()
         self.hub.attach(state, stream)
 
+    # ---- keep-alive: one timer per idle spell, not one per response
+    #
+    # uvicorn cancels the keep-alive timer when data arrives and arms a new one after each response: a
+    # timer handle made and cancelled per request (8% of a 304). Here the timer stays armed; the response
+    # records when the connection fell idle, and a timer that fires early is moved to the idle spell's end.
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None  # busy: a timer firing now lets go, and the response ending this arms one
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            self._idle_since = None
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+    def timeout_keep_alive_handler(self) -> None:
+        self.timeout_keep_alive_task = None
+        if self._idle_since is None:
+            return
+        remaining = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if remaining > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(remaining, self.timeout_keep_alive_handler)
+            return
+        super().timeout_keep_alive_handler()
+
     # ---- the connection
 
     def data_received(self, data: bytes) -> None:
@@ -233,6 +291,9 @@ class SdkFastProtocol(HttpToolsProtocol):
             super().data_received(data)  # a stream's connection carries nothing more: ignored
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
         stream = self._stream
         if stream is not None:
             _STREAMS.dec()
