@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from flagward.domain.accounts import AccessToken, Member, MemberContact, Role, Team
@@ -30,6 +30,16 @@ from flagward.storage.records import (
     TokenRecord,
 )
 from flagward.storage.repositories._common import advisory_lock, contains_ci, count, paginate
+
+# Statements of the hot paths, built once (building one per call costs more than executing it).
+_CONTACTS = select(
+    MemberRecord.id,
+    MemberRecord.email,
+    MemberRecord.first_name,
+    MemberRecord.last_name,
+    MemberRecord.email_notifications,
+).where(MemberRecord.id.in_(bindparam("member_ids", expanding=True)))
+_TOKEN_BY_HASH = select(TokenRecord).where(TokenRecord.token_hash == bindparam("token_hash"))
 
 
 class SqlMemberRepository:
@@ -71,9 +81,7 @@ class SqlMemberRepository:
     def contacts(self, member_ids: Sequence[str]) -> dict[str, MemberContact]:
         if not member_ids:
             return {}
-        m = MemberRecord
-        columns = (m.id, m.email, m.first_name, m.last_name, m.email_notifications)
-        rows = self._session.execute(select(*columns).where(m.id.in_(list(member_ids))))
+        rows = self._session.execute(_CONTACTS, {"member_ids": list(member_ids)})
         return {
             r.id: MemberContact(r.id, r.email, r.first_name, r.last_name, bool(r.email_notifications)) for r in rows
         }
@@ -286,7 +294,7 @@ class SqlTokenRepository:
         return token_from_record(record) if record else None
 
     def get_by_hash(self, token_hash: str) -> AccessToken | None:
-        record = self._session.scalar(select(TokenRecord).where(TokenRecord.token_hash == token_hash))
+        record = self._session.scalar(_TOKEN_BY_HASH, {"token_hash": token_hash})
         return token_from_record(record) if record else None
 
     def find(self, owner_id: str | None, page: Page) -> tuple[list[AccessToken], int]:

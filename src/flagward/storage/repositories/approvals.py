@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, literal, not_, or_, select
 from sqlalchemy.orm import Session
 
 from flagward.domain.approvals import ApprovalRequest, ReviewStatus, Status
@@ -13,6 +13,30 @@ from flagward.services.ports import ApprovalQuery, ReviewScope
 from flagward.storage.mappers import approval_from_record, approval_to_record, tag_pattern
 from flagward.storage.records import ApprovalRequestRecord, EnvironmentRecord, ProjectRecord
 from flagward.storage.repositories._common import paginate
+
+_BASE = (
+    select(ApprovalRequestRecord, ProjectRecord.key, EnvironmentRecord.key)
+    .join(ProjectRecord, ProjectRecord.id == ApprovalRequestRecord.project_id)
+    .join(EnvironmentRecord, EnvironmentRecord.id == ApprovalRequestRecord.environment_id)
+)
+# The hot reads' statements, built once (building one per call costs more than executing it).
+_BY_ID = _BASE.where(ApprovalRequestRecord.id == bindparam("request_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update(of=ApprovalRequestRecord)
+_OPEN_FOR = _BASE.where(
+    ProjectRecord.key == bindparam("project_key"),
+    ApprovalRequestRecord.resource_kind == bindparam("kind"),
+    ApprovalRequestRecord.resource_key == bindparam("resource_key"),
+    ApprovalRequestRecord.status.in_([Status.PENDING.value, Status.SCHEDULED.value]),
+)
+_OPEN_FOR_IN_ENV = _OPEN_FOR.where(EnvironmentRecord.key == bindparam("env_key")).order_by(
+    ApprovalRequestRecord.creation_date
+)
+_IDS = (
+    select(ProjectRecord.id, EnvironmentRecord.id)
+    .join(EnvironmentRecord, EnvironmentRecord.project_id == ProjectRecord.id)
+    .where(ProjectRecord.key == bindparam("project_key"), EnvironmentRecord.key == bindparam("env_key"))
+)
+_OPEN_FOR_ANY_ENV = _OPEN_FOR.order_by(ApprovalRequestRecord.creation_date)
 
 
 class SqlApprovalRepository:
@@ -24,31 +48,21 @@ class SqlApprovalRepository:
         self._locked: dict[str, ApprovalRequestRecord] = {}
 
     def _base(self) -> Select[Any]:
-        return (
-            select(ApprovalRequestRecord, ProjectRecord.key, EnvironmentRecord.key)
-            .join(ProjectRecord, ProjectRecord.id == ApprovalRequestRecord.project_id)
-            .join(EnvironmentRecord, EnvironmentRecord.id == ApprovalRequestRecord.environment_id)
-        )
+        return _BASE
 
     def _hydrate(self, rows: Sequence[Any]) -> list[ApprovalRequest]:
         return [approval_from_record(record, project_key, env_key) for record, project_key, env_key in rows]
 
     def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None:
-        statement = self._base().where(ApprovalRequestRecord.id == request_id)
-        if for_update:
-            statement = statement.with_for_update(of=ApprovalRequestRecord)
-        rows = self._session.execute(statement).all()
+        statement = _BY_ID_FOR_UPDATE if for_update else _BY_ID
+        rows = self._session.execute(statement, {"request_id": request_id}).all()
         if for_update and rows:
             self._locked[request_id] = rows[0][0]
         found = self._hydrate(rows)
         return found[0] if found else None
 
     def _ids(self, project_key: str, env_key: str) -> tuple[str, str]:
-        row = self._session.execute(
-            select(ProjectRecord.id, EnvironmentRecord.id)
-            .join(EnvironmentRecord, EnvironmentRecord.project_id == ProjectRecord.id)
-            .where(ProjectRecord.key == project_key, EnvironmentRecord.key == env_key)
-        ).one()
+        row = self._session.execute(_IDS, {"project_key": project_key, "env_key": env_key}).one()
         return row[0], row[1]
 
     def add(self, request: ApprovalRequest) -> None:
@@ -67,15 +81,10 @@ class SqlApprovalRepository:
 
     def open_for(self, project_key: str, env_key: str | None, kind: str, key: str) -> list[ApprovalRequest]:
         """Pending and scheduled requests on one resource (in one environment, or in all)."""
-        statement = self._base().where(
-            ProjectRecord.key == project_key,
-            ApprovalRequestRecord.resource_kind == kind,
-            ApprovalRequestRecord.resource_key == key,
-            ApprovalRequestRecord.status.in_([Status.PENDING.value, Status.SCHEDULED.value]),
-        )
-        if env_key is not None:
-            statement = statement.where(EnvironmentRecord.key == env_key)
-        return self._hydrate(self._session.execute(statement.order_by(ApprovalRequestRecord.creation_date)).all())
+        params = {"project_key": project_key, "kind": kind, "resource_key": key}
+        if env_key is None:
+            return self._hydrate(self._session.execute(_OPEN_FOR_ANY_ENV, params).all())
+        return self._hydrate(self._session.execute(_OPEN_FOR_IN_ENV, {**params, "env_key": env_key}).all())
 
     def for_resource(self, project_key: str, env_key: str, kind: str, key: str) -> list[ApprovalRequest]:
         statement = self._base().where(

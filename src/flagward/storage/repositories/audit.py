@@ -27,6 +27,7 @@ _LOCK_HEAD = (
     select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.last_id, _HEAD.c.last_date).where(_HEAD.c.id == 1).with_for_update()
 )
 _INSERT_ENTRY = insert(_AUDIT)
+_ACCOUNTS_GENERATION = select(_META.c.value).where(_META.c.key == accounts_generation.KEY)
 _ADVANCE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
@@ -169,8 +170,7 @@ class SqlMeta:
 
     def accounts_generation(self) -> str | None:
         """The value the last transaction that changed accounts left (``storage.accounts_generation``)."""
-        statement = select(_META.c.value).where(_META.c.key == accounts_generation.KEY)
-        return self._session.execute(statement).scalar()
+        return self._session.execute(_ACCOUNTS_GENERATION).scalar()
 
     def new_accounts_generation(self) -> None:
         statement = update(_META).where(_META.c.key == accounts_generation.KEY).values(value=new_object_id())

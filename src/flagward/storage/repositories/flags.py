@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from flagward.domain.flags import Flag, FlagConfig
@@ -25,6 +25,31 @@ _SORTS: dict[str, Any] = {
 }
 
 
+# The hot reads' statements, built once: building a statement (and its cache key) per call costs more
+# than executing it (BENCHMARKS section 15).
+_FLAG_BY_KEY = (
+    select(FlagRecord)
+    .join(ProjectRecord, ProjectRecord.id == FlagRecord.project_id)
+    .where(ProjectRecord.key == bindparam("project_key"), FlagRecord.key == bindparam("flag_key"))
+)
+_FLAG_BY_KEY_FOR_UPDATE = _FLAG_BY_KEY.with_for_update(of=FlagRecord)
+# FOR KEY SHARE: a delete waits for this transaction; updates need not.
+_FLAG_BY_KEY_FOR_SHARE = _FLAG_BY_KEY.with_for_update(of=FlagRecord, read=True, key_share=True)
+_CONFIGS_OF = (
+    select(FlagConfigRecord.flag_id, EnvironmentRecord.key, FlagConfigRecord.doc)
+    .join(EnvironmentRecord, EnvironmentRecord.id == FlagConfigRecord.environment_id)
+    .where(FlagConfigRecord.flag_id.in_(bindparam("flag_ids", expanding=True)))
+    .order_by(EnvironmentRecord.creation_date, EnvironmentRecord.key)
+)
+_CONFIG_RECORDS = select(FlagConfigRecord).where(
+    FlagConfigRecord.flag_id == bindparam("flag_id"),
+    FlagConfigRecord.environment_id.in_(bindparam("env_ids", expanding=True)),
+)
+_ENV_IDS = select(EnvironmentRecord.key, EnvironmentRecord.id).where(
+    EnvironmentRecord.project_id == bindparam("project_id")
+)
+
+
 class SqlFlagRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -37,37 +62,22 @@ class SqlFlagRepository:
         return record
 
     def _env_ids(self, project_id: str) -> dict[str, str]:
-        rows = self._session.execute(
-            select(EnvironmentRecord.key, EnvironmentRecord.id).where(EnvironmentRecord.project_id == project_id)
-        )
+        rows = self._session.execute(_ENV_IDS, {"project_id": project_id})
         return {key: env_id for key, env_id in rows}
 
     def _configs(self, flag_ids: list[str]) -> dict[str, dict[str, FlagConfig]]:
         result: dict[str, dict[str, FlagConfig]] = {flag_id: {} for flag_id in flag_ids}
         if not flag_ids:
             return result
-        rows = self._session.execute(
-            select(FlagConfigRecord.flag_id, EnvironmentRecord.key, FlagConfigRecord.doc)
-            .join(EnvironmentRecord, EnvironmentRecord.id == FlagConfigRecord.environment_id)
-            .where(FlagConfigRecord.flag_id.in_(flag_ids))
-            .order_by(EnvironmentRecord.creation_date, EnvironmentRecord.key)
-        )
+        rows = self._session.execute(_CONFIGS_OF, {"flag_ids": list(flag_ids)})
         # A column's value is decoded from the row for this read alone (no record holds it): no copy needed.
         for flag_id, env_key, doc in rows:
             result[flag_id][env_key] = cast(FlagConfig, doc)
         return result
 
     def get(self, project_key: str, key: str, *, for_update: bool = False, for_share: bool = False) -> Flag | None:
-        statement = (
-            select(FlagRecord)
-            .join(ProjectRecord, ProjectRecord.id == FlagRecord.project_id)
-            .where(ProjectRecord.key == project_key, FlagRecord.key == key)
-        )
-        if for_update:
-            statement = statement.with_for_update(of=FlagRecord)
-        elif for_share:  # FOR KEY SHARE: a delete waits for this transaction; updates need not
-            statement = statement.with_for_update(of=FlagRecord, read=True, key_share=True)
-        record = self._session.scalar(statement)
+        statement = _FLAG_BY_KEY_FOR_UPDATE if for_update else _FLAG_BY_KEY_FOR_SHARE if for_share else _FLAG_BY_KEY
+        record = self._session.scalar(statement, {"project_key": project_key, "flag_key": key})
         if record is None:
             return None
         if for_update:
@@ -148,12 +158,7 @@ class SqlFlagRepository:
         wanted = [env_ids[k] for k in env_keys]
         # The configurations' records in one read (those this transaction loaded are not read again).
         loaded = {
-            r.environment_id: r
-            for r in self._session.scalars(
-                select(FlagConfigRecord).where(
-                    FlagConfigRecord.flag_id == flag.id, FlagConfigRecord.environment_id.in_(wanted)
-                )
-            )
+            r.environment_id: r for r in self._session.scalars(_CONFIG_RECORDS, {"flag_id": flag.id, "env_ids": wanted})
         }
         for env_key in env_keys:
             config_record = loaded.get(env_ids[env_key])

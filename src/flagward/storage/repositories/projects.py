@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from flagward.domain.projects import Environment, Project
@@ -27,17 +27,32 @@ _PROJECT_SORTS: dict[str, Any] = {
 }
 
 
+# The hot reads' statements, built once (building one per call costs more than executing it).
+_PROJECT_BY_KEY = select(ProjectRecord).where(ProjectRecord.key == bindparam("project_key"))
+# FOR NO KEY UPDATE: writers of the project's contents queue on it, while inserts that only reference the
+# row (their foreign key check takes KEY SHARE) are not blocked by it.
+_PROJECT_BY_KEY_FOR_UPDATE = _PROJECT_BY_KEY.with_for_update(key_share=True)
+_ENVIRONMENT_BY_KEY = (
+    select(EnvironmentRecord)
+    .join(ProjectRecord, ProjectRecord.id == EnvironmentRecord.project_id)
+    .where(ProjectRecord.key == bindparam("project_key"), EnvironmentRecord.key == bindparam("env_key"))
+)
+_ENVIRONMENT_BY_KEY_FOR_UPDATE = _ENVIRONMENT_BY_KEY.with_for_update(of=EnvironmentRecord)
+_ENVIRONMENTS_OF = (
+    select(EnvironmentRecord)
+    .join(ProjectRecord, ProjectRecord.id == EnvironmentRecord.project_id)
+    .where(ProjectRecord.key == bindparam("project_key"))
+    .order_by(EnvironmentRecord.creation_date, EnvironmentRecord.key)
+)
+
+
 class SqlProjectRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def _record(self, key: str, *, for_update: bool = False) -> ProjectRecord | None:
-        statement = select(ProjectRecord).where(ProjectRecord.key == key)
-        if for_update:
-            # FOR NO KEY UPDATE: writers of the project's contents queue on it, while inserts that only
-            # reference the row (their foreign key check takes KEY SHARE) are not blocked by it.
-            statement = statement.with_for_update(key_share=True)
-        return self._session.scalar(statement)
+        statement = _PROJECT_BY_KEY_FOR_UPDATE if for_update else _PROJECT_BY_KEY
+        return self._session.scalar(statement, {"project_key": key})
 
     def get(self, key: str, *, for_update: bool = False) -> Project | None:
         record = self._record(key, for_update=for_update)
@@ -83,14 +98,8 @@ class SqlEnvironmentRepository:
         return record.key
 
     def get(self, project_key: str, key: str, *, for_update: bool = False) -> Environment | None:
-        statement = (
-            select(EnvironmentRecord)
-            .join(ProjectRecord, ProjectRecord.id == EnvironmentRecord.project_id)
-            .where(ProjectRecord.key == project_key, EnvironmentRecord.key == key)
-        )
-        if for_update:
-            statement = statement.with_for_update(of=EnvironmentRecord)
-        record = self._session.scalar(statement)
+        statement = _ENVIRONMENT_BY_KEY_FOR_UPDATE if for_update else _ENVIRONMENT_BY_KEY
+        record = self._session.scalar(statement, {"project_key": project_key, "env_key": key})
         return environment_from_record(record, project_key) if record else None
 
     def get_by_id(self, environment_id: str) -> Environment | None:
@@ -106,15 +115,15 @@ class SqlEnvironmentRepository:
         return environment_from_record(record, self._project_key(record.project_id)) if record else None
 
     def find(self, project_key: str, page: Page | None = None) -> tuple[list[Environment], int]:
+        if page is None:  # all of them: their number is the total, without a count(*) of its own
+            records = list(self._session.scalars(_ENVIRONMENTS_OF, {"project_key": project_key}))
+            return [environment_from_record(r, project_key) for r in records], len(records)
         statement = (
             select(EnvironmentRecord)
             .join(ProjectRecord, ProjectRecord.id == EnvironmentRecord.project_id)
             .where(ProjectRecord.key == project_key)
         )
         ordered = statement.order_by(EnvironmentRecord.creation_date, EnvironmentRecord.key)
-        if page is None:  # all of them: their number is the total, without a count(*) of its own
-            records = list(self._session.scalars(ordered))
-            return [environment_from_record(r, project_key) for r in records], len(records)
         total = count(self._session, statement)
         rows = self._session.scalars(paginate(ordered, page))
         return [environment_from_record(r, project_key) for r in rows], total

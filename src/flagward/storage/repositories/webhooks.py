@@ -38,6 +38,9 @@ def _fill(record: WebhookRecord, webhook: Webhook) -> None:
     record.version = webhook.version
 
 
+_ALL = select(WebhookRecord).order_by(WebhookRecord.creation_date, WebhookRecord.id)  # built once
+
+
 class SqlWebhooks:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -57,7 +60,7 @@ class SqlWebhooks:
         transaction = self._session.get_transaction()
         if self._listed is not None and self._listed[0] is transaction and transaction is not None:
             return [copy.deepcopy(w) for w in self._listed[1]]
-        records = self._session.scalars(select(WebhookRecord).order_by(WebhookRecord.creation_date, WebhookRecord.id))
+        records = self._session.scalars(_ALL)
         webhooks = [_webhook(r) for r in records]
         self._listed = (self._session.get_transaction(), webhooks)
         return [copy.deepcopy(w) for w in webhooks]
