@@ -28,11 +28,9 @@ def webhooks_on(uow: UnitOfWork) -> list[Webhook]:
     return [w for w in uow.webhooks.list_all() if w.on]
 
 
-def enqueue_deliveries(uow: UnitOfWork, clock: Clock, entry: AuditEntry, webhooks: list[Webhook] | None = None) -> int:
-    """Enqueue ``entry`` for every webhook that wants it (of ``webhooks``, as ``webhooks_on`` read them in
-    this transaction; None: read them now); how many were enqueued."""
-    if webhooks is None:
-        webhooks = webhooks_on(uow)
+def enqueue_deliveries(uow: UnitOfWork, clock: Clock, entry: AuditEntry, webhooks: list[Webhook]) -> int:
+    """Enqueue ``entry`` for every webhook of ``webhooks`` (as ``webhooks_on`` read them in this
+    transaction) that wants it; how many were enqueued."""
     if not webhooks:
         return 0
     accesses = _accesses(uow, entry, tagged=any(_uses_tags(w) for w in webhooks))

@@ -13,7 +13,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from flagward import metrics
 from flagward.domain.evaluation import CompiledFlag, CompiledSegment, Evaluator, compile_flag, compile_segment
@@ -25,6 +25,12 @@ _PAYLOADS = ("map", "all", "all.gz", "etag", "put", "put.flags")
 _BUILDS = {name: metrics.sdk_payload_builds.labels(name) for name in _PAYLOADS}
 _BUILD_SECONDS = {name: metrics.sdk_payload_duration.labels(name) for name in _PAYLOADS}
 _COMPILES = {kind: metrics.sdk_compiles.labels(kind.value) for kind in ItemKind}
+
+
+def compile_item(kind: ItemKind, data: SdkItem) -> CompiledFlag | CompiledSegment:
+    """An SDK flag or segment compiled for evaluation, counted (``flagward_sdk_compiles_total``)."""
+    _COMPILES[kind].inc()
+    return compile_flag(data) if kind is ItemKind.FLAG else compile_segment(data)
 
 
 def dumps(value: Any) -> bytes:
@@ -148,16 +154,14 @@ class EnvironmentCache:
         kind = self._kinds[ItemKind.FLAG]
         compiled: CompiledFlag | None = kind.compiled.get(key)
         if compiled is None and key in kind.items:
-            compiled = kind.compiled[key] = compile_flag(kind.items[key].data)
-            _COMPILES[ItemKind.FLAG].inc()
+            compiled = kind.compiled[key] = cast(CompiledFlag, compile_item(ItemKind.FLAG, kind.items[key].data))
         return compiled
 
     def compiled_segment(self, key: str) -> CompiledSegment | None:
         kind = self._kinds[ItemKind.SEGMENT]
         compiled: CompiledSegment | None = kind.compiled.get(key)
         if compiled is None and key in kind.items:
-            compiled = kind.compiled[key] = compile_segment(kind.items[key].data)
-            _COMPILES[ItemKind.SEGMENT].inc()
+            compiled = kind.compiled[key] = cast(CompiledSegment, compile_item(ItemKind.SEGMENT, kind.items[key].data))
         return compiled
 
     def held_at(self, kind: ItemKind, key: str, version: int) -> Item | None:

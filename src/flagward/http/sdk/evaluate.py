@@ -20,9 +20,8 @@ from typing import Annotated, Any, cast
 from anyio import to_thread
 from fastapi import APIRouter, Body, Request
 
-from flagward import metrics
 from flagward.domain.errors import InvalidRequest
-from flagward.domain.evaluation import CompiledFlag, CompiledSegment, Context, Evaluator, compile_flag, compile_segment
+from flagward.domain.evaluation import CompiledFlag, CompiledSegment, Context, Evaluator
 from flagward.domain.events import ItemKind
 from flagward.domain.flags import Flag
 from flagward.http.deps import ActorDep, DepsDep
@@ -31,7 +30,7 @@ from flagward.http.sdk._common import hub_of
 from flagward.http.sdk.evalx import parse_context
 from flagward.services import sdk as service
 from flagward.services.sdk import EnvironmentData
-from flagward.streaming.cache import EnvironmentCache, Item
+from flagward.streaming.cache import EnvironmentCache, Item, compile_item
 from flagward.streaming.payloads import SdkItem, flag_item, segment_item
 
 router = APIRouter(tags=["Contexts"])
@@ -77,13 +76,6 @@ def _reason(reason: dict[str, Any]) -> dict[str, Any]:
     return {("ruleID" if name == "ruleId" else name): value for name, value in reason.items()}
 
 
-_COMPILES = {kind: metrics.sdk_compiles.labels(kind.value) for kind in ItemKind}
-_COMPILE: dict[ItemKind, Callable[[SdkItem], CompiledFlag | CompiledSegment]] = {
-    ItemKind.FLAG: compile_flag,
-    ItemKind.SEGMENT: compile_segment,
-}
-
-
 class _Compiled:
     """An environment's flags and segments, compiled for one request: taken from the hub's cache where it
     holds them at the versions read (``take``, on the event loop, where the cache changes), the others
@@ -117,8 +109,7 @@ class _Compiled:
     def complete(self) -> None:
         for kind, build, item in self._todo:
             data = build() if item is None else item.data  # what the hub would compile itself
-            compiled = _COMPILE[kind](data)
-            _COMPILES[kind].inc()
+            compiled = compile_item(kind, data)
             self._keep(kind, data["key"], compiled)
             if item is not None:
                 self._made.append((kind, item, compiled))

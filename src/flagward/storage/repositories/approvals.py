@@ -31,12 +31,12 @@ _OPEN_FOR = _BASE.where(
 _OPEN_FOR_IN_ENV = _OPEN_FOR.where(EnvironmentRecord.key == bindparam("env_key")).order_by(
     ApprovalRequestRecord.creation_date
 )
+_OPEN_FOR_ANY_ENV = _OPEN_FOR.order_by(ApprovalRequestRecord.creation_date)
 _IDS = (
     select(ProjectRecord.id, EnvironmentRecord.id)
     .join(EnvironmentRecord, EnvironmentRecord.project_id == ProjectRecord.id)
     .where(ProjectRecord.key == bindparam("project_key"), EnvironmentRecord.key == bindparam("env_key"))
 )
-_OPEN_FOR_ANY_ENV = _OPEN_FOR.order_by(ApprovalRequestRecord.creation_date)
 
 
 class SqlApprovalRepository:
@@ -46,9 +46,6 @@ class SqlApprovalRepository:
         # weakly, and a record read FOR UPDATE is current until the transaction ends (unlocked reads are not
         # kept: a later locking read must not be handed their attributes).
         self._locked: dict[str, ApprovalRequestRecord] = {}
-
-    def _base(self) -> Select[Any]:
-        return _BASE
 
     def _hydrate(self, rows: Sequence[Any]) -> list[ApprovalRequest]:
         return [approval_from_record(record, project_key, env_key) for record, project_key, env_key in rows]
@@ -87,7 +84,7 @@ class SqlApprovalRepository:
         return self._hydrate(self._session.execute(_OPEN_FOR_IN_ENV, {**params, "env_key": env_key}).all())
 
     def for_resource(self, project_key: str, env_key: str, kind: str, key: str) -> list[ApprovalRequest]:
-        statement = self._base().where(
+        statement = _BASE.where(
             ProjectRecord.key == project_key,
             EnvironmentRecord.key == env_key,
             ApprovalRequestRecord.resource_kind == kind,
@@ -101,7 +98,7 @@ class SqlApprovalRepository:
             self.delete(request)
 
     def find(self, query: ApprovalQuery) -> tuple[list[ApprovalRequest], int]:
-        statement = self._base()
+        statement = _BASE
         if query.project_key:
             statement = statement.where(ProjectRecord.key == query.project_key)
         if query.environment_key:
