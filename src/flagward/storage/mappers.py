@@ -6,6 +6,8 @@ import copy
 import dataclasses
 from typing import Any, cast
 
+from sqlalchemy import Row
+
 from flagward.domain.accounts import AccessToken, Member, Role, Team
 from flagward.domain.approvals import (
     ApprovalRequest,
@@ -26,11 +28,9 @@ from flagward.domain.review_policy import TeamRequirement
 from flagward.domain.roles import CustomRole
 from flagward.domain.segments import Segment
 from flagward.storage.records import (
-    ApprovalRequestRecord,
     AuditRecord,
     CustomRoleRecord,
     EnvironmentRecord,
-    FlagRecord,
     MemberRecord,
     ProjectRecord,
     SegmentRecord,
@@ -193,19 +193,23 @@ def flag_doc(flag: Flag) -> dict[str, Any]:
     }
 
 
-def flag_to_record(flag: Flag, project_id: str, record: FlagRecord | None = None) -> FlagRecord:
-    record = record or FlagRecord(id=flag.id, project_id=project_id, creation_date=flag.creation_date)
-    record.key = flag.key
-    record.name = flag.name
-    record.archived = flag.archived
-    record.tags = encode_tags(flag.tags)
-    record.version = flag.version
-    record.doc = flag_doc(flag)
-    return record
+def flag_columns(flag: Flag) -> dict[str, Any]:
+    """The flags row's columns a change may write (all but its id, project and creation date), for a
+    statement executed at once (nothing is copied: the statement serializes the document)."""
+    return {
+        "key": flag.key,
+        "name": flag.name,
+        "archived": flag.archived,
+        "tags": encode_tags(flag.tags),
+        "version": flag.version,
+        "doc": flag_doc(flag),
+    }
 
 
-def flag_from_record(record: FlagRecord, project_key: str, configs: dict[str, FlagConfig]) -> Flag:
-    doc = copy.deepcopy(record.doc)  # the domain mutates what it gets; records must see new objects
+def flag_from_row(record: Row[Any], project_key: str, configs: dict[str, FlagConfig]) -> Flag:
+    """From a row of the flags table's columns; its document was decoded for this row alone, so the
+    domain may change what it is given."""
+    doc = record.doc
     return Flag(
         id=record.id,
         project_key=project_key,
@@ -381,27 +385,25 @@ def segment_from_record(record: SegmentRecord, project_key: str, environment_key
     )
 
 
-def approval_to_record(
-    request: ApprovalRequest, project_id: str, environment_id: str, record: ApprovalRequestRecord | None = None
-) -> ApprovalRequestRecord:
-    record = record or ApprovalRequestRecord(
-        id=request.id, project_id=project_id, environment_id=environment_id, creation_date=request.creation_date
-    )
-    record.resource_kind = request.resource_kind.value
-    record.resource_key = request.resource_key
-    record.status = request.status.value
-    record.requestor_id = request.requestor_id
-    record.notify = encode_tags(request.notify_member_ids)
+def approval_columns(request: ApprovalRequest) -> dict[str, Any]:
+    """The approval_requests row's columns a request's changes may write (all but its id, project,
+    environment and creation date). Written by a statement executed at once, so nothing is copied: the
+    statement serializes the documents before the domain can change them again."""
     verdicts = request.current_verdicts()
-    record.reviewed_by = encode_tags(list(verdicts))
-    record.approval_count = request.approvals()
-    record.decline_count = request.declines()
-    record.teams_unmet = sum(1 for t in request.team_progress() if not t.satisfied)
-    record.execution_date = request.execution_date
-    record.version = request.version
-    record.integration_checked_at = request.integration.last_checked if request.integration else None
-    record.doc = copy.deepcopy(
-        {
+    return {
+        "resource_kind": request.resource_kind.value,
+        "resource_key": request.resource_key,
+        "status": request.status.value,
+        "requestor_id": request.requestor_id,
+        "notify": encode_tags(request.notify_member_ids),
+        "reviewed_by": encode_tags(list(verdicts)),
+        "approval_count": request.approvals(),
+        "decline_count": request.declines(),
+        "teams_unmet": sum(1 for t in request.team_progress() if not t.satisfied),
+        "execution_date": request.execution_date,
+        "version": request.version,
+        "integration_checked_at": request.integration.last_checked if request.integration else None,
+        "doc": {
             "description": request.description,
             "instructions": request.instructions,
             "baseVersion": request.base_version,
@@ -420,9 +422,8 @@ def approval_to_record(
             "integrationMetadata": _integration_to_doc(request.integration),
             "requiredReviewers": [r.document() for r in request.required_reviewers],
             "customWorkflow": dataclasses.asdict(request.custom_workflow) if request.custom_workflow else None,
-        }
-    )
-    return record
+        },
+    }
 
 
 def _integration_to_doc(meta: IntegrationMetadata | None) -> dict[str, Any] | None:
@@ -446,8 +447,9 @@ def _integration_from_doc(doc: dict[str, Any] | None, last_checked: int | None) 
     )
 
 
-def approval_from_record(record: ApprovalRequestRecord, project_key: str, environment_key: str) -> ApprovalRequest:
-    doc = copy.deepcopy(record.doc)
+def approval_from_row(record: Row[Any], project_key: str, environment_key: str) -> ApprovalRequest:
+    """From a row of the approval_requests table's columns (a row's documents are decoded for it alone)."""
+    doc = record.doc
     return ApprovalRequest(
         id=record.id,
         project_key=project_key,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Collection
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from flagward.domain.notifications import Notification, RequestEvent
 from flagward.services.ports import Page
 from flagward.storage.records import NotificationRecord
 from flagward.storage.repositories._common import count
+
+_INSERT = insert(typing.cast(Table, NotificationRecord.__table__))
 
 
 def _notification(record: NotificationRecord) -> Notification:
@@ -33,19 +36,18 @@ class SqlNotifications:
 
     def add(self, notification: Notification) -> None:
         n = notification
-        self._session.add(
-            NotificationRecord(
-                id=n.id,
-                member_id=n.member_id,
-                event=n.event.value,
-                title=n.title,
-                body=n.body,
-                created_at=n.created_at,
-                approval_request_id=n.approval_request_id,
-                link=n.link,
-                read_at=n.read_at,
-            )
-        )
+        row = {
+            "id": n.id,
+            "member_id": n.member_id,
+            "event": n.event.value,
+            "title": n.title,
+            "body": n.body,
+            "created_at": n.created_at,
+            "approval_request_id": n.approval_request_id,
+            "link": n.link,
+            "read_at": n.read_at,
+        }
+        self._session.execute(_INSERT, row)  # a Core statement built once: the row is never read back here
 
     def find(self, member_id: str, *, unread_only: bool, page: Page) -> tuple[list[Notification], int]:
         statement = select(NotificationRecord).where(NotificationRecord.member_id == member_id)

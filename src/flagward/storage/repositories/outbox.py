@@ -5,9 +5,10 @@ each outcome only while they still hold the lease."""
 from __future__ import annotations
 
 import secrets
+import typing
 from collections.abc import Callable, Collection
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import Table, and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from flagward.domain.outbox import Failure, MessageStatus, NewMessage, OutboxMessage, OutboxStats
@@ -16,6 +17,7 @@ from flagward.storage.records import OutboxRecord
 from flagward.storage.repositories._common import count
 
 _PENDING = MessageStatus.PENDING.value
+_INSERT = insert(typing.cast(Table, OutboxRecord.__table__))
 _MAX_ERROR = 2000
 
 
@@ -46,19 +48,18 @@ class SqlOutbox:
 
     def add(self, message: NewMessage, *, now: int) -> str:
         message_id = secrets.token_hex(16)
-        self._session.add(
-            OutboxRecord(
-                id=message_id,
-                kind=message.kind,
-                payload=message.payload,
-                target=message.target,
-                ordering_key=message.ordering_key,
-                status=_PENDING,
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-        )
+        row = {
+            "id": message_id,
+            "kind": message.kind,
+            "payload": message.payload,
+            "target": message.target,
+            "ordering_key": message.ordering_key,
+            "status": _PENDING,
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": now,
+        }
+        self._session.execute(_INSERT, row)  # a Core statement built once: the row is never read back here
         self._on_add()
         return message_id
 
