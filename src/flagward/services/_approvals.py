@@ -33,10 +33,20 @@ class Seen:
 
     environment: Environment | None = None
     flag: Flag | None = None
+    # The other pending and scheduled requests on the resource in its environment, read in the use case's
+    # transaction (before its audit append: the chain's lock is held from there to the commit), for the
+    # view's conflicts. None: not read (the view reads them).
+    others: list[ApprovalRequest] | None = None
 
     def note(self, environment: Environment, flag: Flag | Load | None) -> None:
         self.environment = environment
         self.flag = flag if isinstance(flag, Flag) else None
+
+    def note_others(
+        self, uow: UnitOfWork, project_key: str, env_key: str, kind: ResourceKind, key: str, *, besides: str = ""
+    ) -> None:
+        """Read the open requests on ``key`` in ``env_key`` but ``besides`` (the request being written)."""
+        self.others = [r for r in uow.approvals.open_for(project_key, env_key, kind.value, key) if r.id != besides]
 
 
 def settings_for(env: Environment, kind: ResourceKind) -> ApprovalSettings:

@@ -162,6 +162,8 @@ def create_flag_request(
         else:
             apply_flag_instructions(flag, instructions, environment_key=env_key, context=context)
         target = _Target(ResourceKind.FLAG, project_key, env_key, flag_key, flag.config(env_key)["version"])
+        if seen is not None:
+            seen.note_others(uow, project_key, env_key, ResourceKind.FLAG, flag_key)
         request = _add(
             uow,
             deps,
@@ -223,6 +225,8 @@ def create_copy_request(
                 "for the chosen actions"
             )
         target = _Target(ResourceKind.FLAG, project_key, env_key, flag_key, flag.config(env_key)["version"])
+        if seen is not None:
+            seen.note_others(uow, project_key, env_key, ResourceKind.FLAG, flag_key)
         request = _add(
             uow,
             deps,

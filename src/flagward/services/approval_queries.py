@@ -4,8 +4,9 @@ the check that refuses a direct change which would make a pending request fail."
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self, cast
 
 from flagward.domain import resources
 from flagward.domain.accounts import Actor
@@ -65,6 +66,9 @@ class _Resolver:
             self._envs[request.project_key, request.environment_key] = seen.environment
         if seen.flag is not None and request.resource_kind is ResourceKind.FLAG:
             self._flags[request.project_key, request.resource_key] = seen.flag
+        if seen.others is not None:  # the request's own view needs only the others (``conflicts_of``)
+            scope = (request.project_key, request.environment_key, request.resource_kind.value, request.resource_key)
+            self._open[scope] = seen.others
 
     def flag(self, project_key: str, key: str) -> Flag | None:
         if (project_key, key) not in self._flags:
@@ -200,11 +204,32 @@ def view_of(deps: Deps, request: ApprovalRequest, seen: Seen | None = None) -> R
         if settled is not None:
             settings = settings_for(seen.environment, request.resource_kind)
             return RequestView(request, request.review_status(settings), settled, settings)
-    with deps.uow(write=False) as uow:
-        resolver = _Resolver(uow, deps.clock)
+    with _ReadWhenNeeded(deps) as uow:
+        resolver = _Resolver(cast(UnitOfWork, uow), deps.clock)
         if seen is not None:
             resolver.seed(request, seen)
         return _view(resolver, request, set())
+
+
+class _ReadWhenNeeded:
+    """A unit of work whose read transaction begins when a repository is first asked for: a view of a
+    request whose use case read what it needs (``Seen``) begins none."""
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+        self._stack = ExitStack()
+        self._uow: UnitOfWork | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        if self._uow is None:
+            self._uow = self._stack.enter_context(self._deps.uow(write=False))
+        return getattr(self._uow, name)
 
 
 def list_for_flag(deps: Deps, *, actor: Actor, scope: Scope) -> list[RequestView]:

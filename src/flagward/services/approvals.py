@@ -94,6 +94,9 @@ def review(
             teams=teams_of(uow, request, actor.member_id),
         )
         uow.approvals.update(request)
+        if seen is not None:
+            r = request
+            seen.note_others(uow, r.project_key, r.environment_key, r.resource_kind, r.resource_key, besides=r.id)
         if review_kind in _TOLD:
             tell(uow, deps, request, _TOLD[review_kind], actor=actor, comment=comment, flag=flag)
         # Last: the audit chain's lock is held from the append to the commit (storage.repositories.audit).
