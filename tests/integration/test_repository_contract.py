@@ -287,6 +287,36 @@ def test_approval_requests(factory: Any) -> None:
         assert uow.approvals.due(NOW + 11) == ["2" * 24]
 
 
+def test_a_transaction_reads_what_it_wrote_and_nothing_of_what_it_rolled_back(factory: Any) -> None:
+    _seed(factory)
+    with factory() as uow:
+        uow.approvals.add(_request("4" * 24, Status.PENDING, NOW, ["m1"]))
+        request = uow.approvals.get("4" * 24, for_update=True)
+        assert request is not None and request.status is Status.PENDING
+        request.status, request.description = Status.COMPLETED, "done"
+        uow.approvals.update(request)
+        flag = uow.flags.get("shop", "beta", for_update=True)
+        assert flag is not None
+        flag.name, flag.version = "Beta two", flag.version + 1
+        flag.environments["staging"]["on"], flag.environments["staging"]["version"] = True, 2
+        uow.flags.update(flag, environments=["staging"])
+        again = uow.approvals.get("4" * 24)
+        assert again is not None and (again.status, again.description) == (Status.COMPLETED, "done")
+        assert uow.approvals.open_for("shop", "production", "flag", "alpha") == []
+        changed = uow.flags.get("shop", "beta")
+        assert changed is not None and changed.name == "Beta two" and changed.environments["staging"]["on"] is True
+        # What a read hands out is the caller's to change: the next read is not affected.
+        changed.environments["staging"]["rules"].append({"clauses": []})
+        changed.variations[0]["value"] = "edited"
+        fresh = uow.flags.get("shop", "beta")
+        assert fresh is not None and fresh.environments["staging"]["rules"] == []
+        assert fresh.variations[0]["value"] is True
+    with factory(write=False) as uow:  # not committed: nothing of it was kept
+        assert uow.approvals.get("4" * 24) is None
+        kept = uow.flags.get("shop", "beta")
+        assert kept is not None and kept.name == "BETA" and kept.environments["staging"]["on"] is False
+
+
 def _entry(i: int) -> AuditEntry:
     return AuditEntry(
         id=f"{i:024x}",

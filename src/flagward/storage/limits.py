@@ -9,9 +9,10 @@ under every other path.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import String, event, inspect
+from sqlalchemy import String, Table, event, inspect
 from sqlalchemy.orm import Session
 
 from flagward.domain.errors import InvalidRequest
@@ -35,6 +36,24 @@ def check_record(record: object) -> None:
         value = getattr(record, column.key, None)
         if length is not None and isinstance(value, str) and len(value) > length:
             raise InvalidRequest(f"{_camel(column.key)} must be at most {length} characters")
+
+
+def string_limits(table: Table) -> tuple[tuple[str, int], ...]:
+    """The bounded string columns of ``table``, for ``check_values``: what repositories that write with
+    Core statements (no flush, so no ``before_flush``) check their rows against."""
+    return tuple(
+        (column.key, column.type.length)
+        for column in table.columns
+        if isinstance(column.type, String) and column.type.length is not None
+    )
+
+
+def check_values(bounded: tuple[tuple[str, int], ...], values: Mapping[str, object]) -> None:
+    """``check_record`` for a row about to be written by a Core statement."""
+    for key, length in bounded:
+        value = values.get(key)
+        if isinstance(value, str) and len(value) > length:
+            raise InvalidRequest(f"{_camel(key)} must be at most {length} characters")
 
 
 def _camel(name: str) -> str:

@@ -10,10 +10,13 @@ from sqlalchemy.orm import Session
 
 from flagward.domain.notifications import Notification, RequestEvent
 from flagward.services.ports import Page
+from flagward.storage import limits
 from flagward.storage.records import NotificationRecord
 from flagward.storage.repositories._common import count
 
-_INSERT = insert(typing.cast(Table, NotificationRecord.__table__))
+_TABLE = typing.cast(Table, NotificationRecord.__table__)
+_INSERT = insert(_TABLE)
+_BOUNDED = limits.string_limits(_TABLE)
 
 
 def _notification(record: NotificationRecord) -> Notification:
@@ -47,6 +50,7 @@ class SqlNotifications:
             "link": n.link,
             "read_at": n.read_at,
         }
+        limits.check_values(_BOUNDED, row)
         self._session.execute(_INSERT, row)  # a Core statement built once: the row is never read back here
 
     def find(self, member_id: str, *, unread_only: bool, page: Page) -> tuple[list[Notification], int]:
