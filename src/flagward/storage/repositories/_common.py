@@ -11,6 +11,14 @@ from sqlalchemy.orm import Session
 from flagward.services.ports import Page
 
 
+def execute_flushed(session: Session, statement: Any, params: dict[str, Any] | None = None) -> Any:
+    """Execute a Core statement after writing the session's pending rows: unlike an ORM statement, a Core
+    one does not flush, and rows other repositories added through the session in this transaction (a
+    project or environment an import creates, say) must be seen, or referenced, by it."""
+    session.flush()
+    return session.execute(statement, params or {})
+
+
 def count(session: Session, statement: Select[Any]) -> int:
     return int(session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0)
 

@@ -31,7 +31,7 @@ from flagward.services.ports import ApprovalQuery, ReviewScope
 from flagward.storage import limits
 from flagward.storage.mappers import approval_columns, approval_from_row, tag_pattern
 from flagward.storage.records import ApprovalRequestRecord, EnvironmentRecord, ProjectRecord
-from flagward.storage.repositories._common import paginate
+from flagward.storage.repositories._common import execute_flushed, paginate
 
 _REQUESTS = typing.cast(Table, ApprovalRequestRecord.__table__)
 _PROJECTS = typing.cast(Table, ProjectRecord.__table__)
@@ -68,22 +68,17 @@ class SqlApprovalRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def _execute(self, statement: Any, params: dict[str, Any]) -> Any:
-        # Core statements do not flush the session: rows other repositories added through it (a project
-        # or environment an import creates in the same transaction) are written first.
-        self._session.flush()
-        return self._session.execute(statement, params)
-
     def _hydrate(self, rows: Sequence[Any]) -> list[ApprovalRequest]:
         return [approval_from_row(row, row.project_key, row.environment_key) for row in rows]
 
     def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None:
         statement = _BY_ID_FOR_UPDATE if for_update else _BY_ID
-        found = self._hydrate(self._execute(statement, {"request_id": request_id}).all())
+        found = self._hydrate(execute_flushed(self._session, statement, {"request_id": request_id}).all())
         return found[0] if found else None
 
     def add(self, request: ApprovalRequest) -> None:
-        ids = self._execute(_IDS, {"project_key": request.project_key, "env_key": request.environment_key}).one()
+        keys = {"project_key": request.project_key, "env_key": request.environment_key}
+        ids = execute_flushed(self._session, _IDS, keys).one()
         row = {
             "id": request.id,
             "project_id": ids[0],
@@ -106,8 +101,8 @@ class SqlApprovalRepository:
         """Pending and scheduled requests on one resource (in one environment, or in all)."""
         params = {"project_key": project_key, "kind": kind, "resource_key": key}
         if env_key is None:
-            return self._hydrate(self._execute(_OPEN_FOR_ANY_ENV, params).all())
-        return self._hydrate(self._execute(_OPEN_FOR_IN_ENV, {**params, "env_key": env_key}).all())
+            return self._hydrate(execute_flushed(self._session, _OPEN_FOR_ANY_ENV, params).all())
+        return self._hydrate(execute_flushed(self._session, _OPEN_FOR_IN_ENV, {**params, "env_key": env_key}).all())
 
     def for_resource(self, project_key: str, env_key: str, kind: str, key: str) -> list[ApprovalRequest]:
         statement = _BASE.where(
@@ -116,7 +111,7 @@ class SqlApprovalRepository:
             _R.resource_kind == kind,
             _R.resource_key == key,
         )
-        rows = self._execute(statement.order_by(_R.creation_date.desc()), {}).all()
+        rows = execute_flushed(self._session, statement.order_by(_R.creation_date.desc())).all()
         return self._hydrate(rows)
 
     def delete_for_resource(self, project_key: str, kind: str, key: str) -> None:
@@ -145,12 +140,12 @@ class SqlApprovalRepository:
         # Both descending, so an index on (status, creation_date, id) yields the order without sorting.
         statement = statement.order_by(_R.creation_date.desc(), _R.id.desc())
         if query.page is None:
-            rows = self._execute(statement, {}).all()
+            rows = execute_flushed(self._session, statement).all()
             return self._hydrate(rows), len(rows)
         # Counting selects no columns: SQLite would otherwise read each matching row's document.
         counted = statement.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
-        total = int(self._execute(counted, {}).scalar() or 0)
-        return self._hydrate(self._execute(paginate(statement, query.page), {}).all()), total
+        total = int(execute_flushed(self._session, counted).scalar() or 0)
+        return self._hydrate(execute_flushed(self._session, paginate(statement, query.page)).all()), total
 
     def due(self, now: int, limit: int = 20) -> list[str]:
         """Ids of scheduled requests whose time has come. On PostgreSQL rows another process holds are
@@ -165,7 +160,7 @@ class SqlApprovalRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return list(self._execute(statement, {}).scalars())
+        return list(execute_flushed(self._session, statement).scalars())
 
     def due_for_check(self, checked_before: int, limit: int = 20) -> list[str]:
         statement = (
@@ -178,7 +173,7 @@ class SqlApprovalRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return list(self._execute(statement, {}).scalars())
+        return list(execute_flushed(self._session, statement).scalars())
 
 
 def _in_scope(scope: ReviewScope) -> ColumnElement[bool]:

@@ -15,7 +15,7 @@ from flagward.services.ports import FlagQuery
 from flagward.storage import limits
 from flagward.storage.mappers import flag_columns, flag_from_row, tag_pattern
 from flagward.storage.records import EnvironmentRecord, FlagConfigRecord, FlagRecord, ProjectRecord
-from flagward.storage.repositories._common import contains_ci, count, paginate
+from flagward.storage.repositories._common import contains_ci, count, execute_flushed, paginate
 
 _FLAGS = typing.cast(Table, FlagRecord.__table__)
 _CONFIGS = typing.cast(Table, FlagConfigRecord.__table__)
@@ -70,26 +70,20 @@ class SqlFlagRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def _execute(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
-        # Core statements do not flush the session: rows other repositories added through it (an
-        # environment created in the same transaction) are written first.
-        self._session.flush()
-        return self._session.execute(statement, params or {})
-
     def _project_id(self, project_key: str) -> str:
-        project_id = self._execute(_PROJECT_ID, {"project_key": project_key}).scalar()
+        project_id = execute_flushed(self._session, _PROJECT_ID, {"project_key": project_key}).scalar()
         assert project_id is not None, f"project {project_key} must be loaded before its flags"
         return str(project_id)
 
     def _env_ids(self, project_id: str) -> dict[str, str]:
-        rows = self._execute(_ENV_IDS, {"project_id": project_id})
+        rows = execute_flushed(self._session, _ENV_IDS, {"project_id": project_id})
         return {key: env_id for key, env_id in rows}
 
     def _configs(self, flag_ids: list[str]) -> dict[str, dict[str, FlagConfig]]:
         result: dict[str, dict[str, FlagConfig]] = {flag_id: {} for flag_id in flag_ids}
         if not flag_ids:
             return result
-        rows = self._execute(_CONFIGS_OF, {"flag_ids": list(flag_ids)})
+        rows = execute_flushed(self._session, _CONFIGS_OF, {"flag_ids": list(flag_ids)})
         # A column's value is decoded from the row for this read alone (no record holds it): no copy needed.
         for flag_id, env_key, doc in rows:
             result[flag_id][env_key] = cast(FlagConfig, doc)
@@ -102,7 +96,7 @@ class SqlFlagRepository:
 
     def get(self, project_key: str, key: str, *, for_update: bool = False, for_share: bool = False) -> Flag | None:
         statement = _FLAG_BY_KEY_FOR_UPDATE if for_update else _FLAG_BY_KEY_FOR_SHARE if for_share else _FLAG_BY_KEY
-        row = self._execute(statement, {"project_key": project_key, "flag_key": key}).first()
+        row = execute_flushed(self._session, statement, {"project_key": project_key, "flag_key": key}).first()
         if row is None:
             return None
         return flag_from_row(row, project_key, self._configs([row.id])[row.id])
@@ -118,7 +112,7 @@ class SqlFlagRepository:
         self._session.flush()
         total = count(self._session, statement)
         order = _SORTS.get(query.sort, _F.creation_date.asc())
-        rows = self._execute(paginate(statement.order_by(order, _F.key), query.page))
+        rows = execute_flushed(self._session, paginate(statement.order_by(order, _F.key), query.page))
         return self._flags(project_key, rows), total
 
     def tags(self, project_key: str) -> list[str]:
@@ -128,10 +122,12 @@ class SqlFlagRepository:
             .where(_P.key == project_key, _F.tags != "\n")
             .distinct()
         )
-        return sorted({tag for encoded in self._execute(statement).scalars() for tag in encoded.split("\n") if tag})
+        encoded_tags = execute_flushed(self._session, statement).scalars()
+        return sorted({tag for encoded in encoded_tags for tag in encoded.split("\n") if tag})
 
     def list_all(self, project_key: str) -> list[Flag]:
-        return self._flags(project_key, self._execute(_IN_PROJECT.where(_P.key == project_key).order_by(_F.key)))
+        statement = _IN_PROJECT.where(_P.key == project_key).order_by(_F.key)
+        return self._flags(project_key, execute_flushed(self._session, statement))
 
     def list_for_environment(self, project_key: str, env_key: str) -> list[Flag]:
         statement = (
@@ -146,7 +142,7 @@ class SqlFlagRepository:
         )
         return [
             flag_from_row(row, project_key, {env_key: cast(FlagConfig, row.config)})  # decoded for this read alone
-            for row in self._execute(statement)
+            for row in execute_flushed(self._session, statement)
         ]
 
     def add(self, flag: Flag) -> None:
@@ -176,7 +172,7 @@ class SqlFlagRepository:
             if not getattr(self._session.execute(_UPDATE_CONFIG, params), "rowcount", 0):
                 missing.append(env_key)
         if missing:  # an environment this flag has no configuration row in yet
-            project_id = self._execute(_FLAG_PROJECT_ID, {"flag_id": flag.id}).scalar()
+            project_id = execute_flushed(self._session, _FLAG_PROJECT_ID, {"flag_id": flag.id}).scalar()
             env_ids = self._env_ids(str(project_id))
             self._insert_configs([(flag.id, env_ids[k], flag.environments[k]) for k in missing])
 
@@ -186,7 +182,7 @@ class SqlFlagRepository:
     def add_environment(self, project_key: str, env_key: str, configs: dict[str, FlagConfig]) -> None:
         project_id = self._project_id(project_key)
         env_id = self._env_ids(project_id)[env_key]
-        rows = self._execute(select(_F.key, _F.id).where(_F.project_id == project_id))
+        rows = execute_flushed(self._session, select(_F.key, _F.id).where(_F.project_id == project_id))
         # Not dict(result): a Result has .keys() (its column names), so dict() would index it like a mapping.
         flag_ids = {key: flag_id for key, flag_id in rows}
         self._insert_configs([(flag_ids[flag_key], env_id, config) for flag_key, config in configs.items()])
