@@ -10,67 +10,37 @@ import pytest
 
 from flagward.domain.approvals import ApprovalRequest, ResourceKind
 from flagward.domain.errors import InvalidRequest
-from flagward.domain.flags import Defaults, Flag, new_config, new_variations
+from flagward.domain.flags import Flag
 from flagward.domain.notifications import Notification, RequestEvent
 from flagward.domain.outbox import NewMessage
-from flagward.domain.projects import Environment, Project
-from flagward.storage.engine import make_engine
-from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
-from tests.support.databases import database_url
-
-NOW = 1_700_000_000_000
+from tests.integration.test_repository_contract import NOW, _env, _flag, _project
+from tests.support.databases import migrated_engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlUnitOfWorkFactory]:
-    with database_url(request.param, tmp_path) as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        try:
-            sql = SqlUnitOfWorkFactory(engine)
-            with sql() as uow:
-                uow.projects.add(Project(id="p" * 24, key="shop", name="Shop", creation_date=NOW))
-                uow.environments.add(
-                    Environment(
-                        id="e" * 24,
-                        project_id="p" * 24,
-                        project_key="shop",
-                        key="production",
-                        name="Production",
-                        api_key="sdk-x",
-                        mobile_key="mob-x",
-                        color="00AA00",
-                        creation_date=NOW,
-                    )
-                )
-                uow.commit()
-            yield sql
-        finally:
-            engine.dispose()
+    with migrated_engine(request.param, tmp_path) as engine:
+        sql = SqlUnitOfWorkFactory(engine)
+        with sql() as uow:
+            project = _project()
+            uow.projects.add(project)
+            uow.environments.add(_env(project, "production"))
+            uow.commit()
+        yield sql
 
 
-def _flag(key: str, name: str) -> Flag:
-    kind, variations = new_variations(None)
-    flag = Flag(
-        id=key[:24].ljust(24, "0"),
-        project_key="shop",
-        key=key,
-        name=name,
-        kind=kind,
-        variations=variations,
-        creation_date=NOW,
-        defaults=Defaults(0, 1),
-    )
-    flag.environments["production"] = new_config(flag.defaults, now=NOW)
+def _named(key: str, name: str) -> Flag:
+    flag = _flag("shop", key, ["production"])
+    flag.name = name
     return flag
 
 
 def test_a_flag_name_too_long_is_invalid_on_add_and_on_update(factory: SqlUnitOfWorkFactory) -> None:
     with factory() as uow, pytest.raises(InvalidRequest, match="name must be at most 256 characters"):
-        uow.flags.add(_flag("long", "n" * 257))
+        uow.flags.add(_named("long", "n" * 257))
     with factory() as uow:
-        uow.flags.add(_flag("ok", "n" * 256))
+        uow.flags.add(_named("ok", "n" * 256))
         uow.commit()
     with factory() as uow:
         flag = uow.flags.get("shop", "ok", for_update=True)

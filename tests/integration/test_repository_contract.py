@@ -21,11 +21,9 @@ from flagward.domain.scheduled_changes import ScheduleStatus, new_scheduled_chan
 from flagward.domain.segments import Segment
 from flagward.domain.workflows import Condition, ExecutionStatus, Stage, Template, Workflow
 from flagward.services.ports import ApprovalQuery, AuditQuery, FlagQuery, MemberQuery, Page, ProjectQuery
-from flagward.storage.engine import make_engine
-from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.fakes import FakeUnitOfWorkFactory, RecordingBroker
-from tests.support.databases import database_url
+from tests.support.databases import migrated_engine
 
 NOW = 1_700_000_000_000
 
@@ -35,14 +33,8 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.param == "fake":
         yield FakeUnitOfWorkFactory()
         return
-    with database_url(request.param, tmp_path) as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        sql = SqlUnitOfWorkFactory(engine, RecordingBroker())
-        try:
-            yield sql
-        finally:
-            engine.dispose()
+    with migrated_engine(request.param, tmp_path) as engine:
+        yield SqlUnitOfWorkFactory(engine, RecordingBroker())
 
 
 def _broker(factory: Any) -> RecordingBroker:

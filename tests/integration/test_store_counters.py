@@ -17,18 +17,13 @@ from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.fakes import RecordingBroker
 from tests.integration.test_repository_contract import _project
-from tests.support.databases import database_url
+from tests.support.databases import migrated_engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlUnitOfWorkFactory]:
-    with database_url(request.param, tmp_path) as url:
-        engine = make_engine(url)
-        upgrade(engine)
-        try:
-            yield SqlUnitOfWorkFactory(engine, RecordingBroker())
-        finally:
-            engine.dispose()
+    with migrated_engine(request.param, tmp_path) as engine:
+        yield SqlUnitOfWorkFactory(engine, RecordingBroker())
 
 
 def _value(name: str, **labels: str) -> float:

@@ -14,24 +14,17 @@ from sqlalchemy import Engine
 
 from flagward.domain.approvals import ApprovalRequest
 from flagward.storage import observed
-from flagward.storage.engine import make_engine
-from flagward.storage.migrate import upgrade
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.fakes import RecordingBroker
 from tests.integration.test_approval_inbox_query import SETTINGS, _request
 from tests.integration.test_repository_contract import _env, _project
-from tests.support.databases import database_url
+from tests.support.databases import migrated_engine
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    with database_url(request.param, tmp_path) as url:
-        made = make_engine(url)
-        upgrade(made)
-        try:
-            yield made
-        finally:
-            made.dispose()
+    with migrated_engine(request.param, tmp_path) as made:
+        yield made
 
 
 def _reviews(request: ApprovalRequest) -> str:

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
+
+from flagward.storage.engine import make_engine
+from flagward.storage.migrate import upgrade
 
 POSTGRES_ENV = "FLAGWARD_TEST_POSTGRES_URL"
 
@@ -54,3 +57,15 @@ def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
     else:
         with fresh_postgres_database() as url:
             yield url
+
+
+@contextmanager
+def migrated_engine(kind: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a fresh, migrated store of ``kind`` (``database_url``), disposed of afterwards."""
+    with database_url(kind, tmp_path) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
