@@ -110,6 +110,12 @@ class FakeProjects:
     def get(self, key: str, *, for_update: bool = False) -> Project | None:
         return copy.deepcopy(self.s.projects.get(key))
 
+    def lock_shared(self, key: str) -> Project | None:
+        return self.get(key)  # one transaction at a time: no lock is weaker than another
+
+    def held_shared(self, key: str) -> bool:
+        return False
+
     def find(self, query: ProjectQuery) -> tuple[list[Project], int]:
         items = [
             p

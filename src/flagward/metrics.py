@@ -123,6 +123,11 @@ store_transaction = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
+project_lock_escalations = Counter(
+    "flagward_project_lock_escalations",
+    "Writes of one flag begun under their project's shared lock that needed the exclusive one and ran again",
+    registry=REGISTRY,
+)
 store_conflicts = Counter(
     "flagward_store_optimistic_lock_conflicts",
     "Transactions that lost to a concurrent one (409 to the client, or retried later by the scheduler)",

@@ -298,3 +298,35 @@ def test_a_segment_deleted_while_a_rule_starts_using_it_never_dangles(pair: Pair
         if (rules and not exists) or sorted(statuses) not in ([200, 400], [204, 400]):
             violations.append((attempt, statuses, len(rules), exists))
     assert violations == [], f"{len(violations)} of {MORE_TRIES} tries broke the invariant: {violations}"
+
+
+def test_a_prerequisite_on_a_variation_removed_meanwhile_never_points_past_the_variations(
+    pair: Pair, project: str
+) -> None:
+    """A prerequisite names its flag's variation by index: adding one on the variation that a concurrent
+    change removes must not leave it pointing at nothing (or at the next variation, shifted under it)."""
+    first, second = pair.clients
+    violations = []
+    for attempt in range(MORE_TRIES):
+        a, b = f"v{attempt}", f"w{attempt}"
+        _create_flags(first, project, a)
+        variations = [{"value": v} for v in ("red", "green", "blue")]
+        created = first.post(f"/api/v2/flags/{project}", json={"key": b, "name": b, "variations": variations})
+        assert created.status_code == 201, created.text
+        blue = created.json()["variations"][2]["_id"]
+        remove = {"environmentKey": "production", "instructions": [{"kind": "removeVariation", "variationId": blue}]}
+        statuses = _race(
+            partial(_add_prerequisite, first, project, a, b, blue),
+            partial(
+                second.patch,
+                f"/api/v2/flags/{project}/{b}",
+                content=json.dumps(remove),
+                headers={"Content-Type": SEMANTIC},
+            ),
+        )
+        count = len(first.get(f"/api/v2/flags/{project}/{b}").json()["variations"])
+        production = first.get(f"/api/v2/flags/{project}/{a}").json()["environments"]["production"]
+        broken = [p for p in production["prerequisites"] if p["key"] == b and p["variation"] >= count]
+        if broken or sorted(statuses) != [200, 400]:
+            violations.append((attempt, statuses, count, broken))
+    assert violations == [], f"{len(violations)} of {MORE_TRIES} tries broke the invariant: {violations}"

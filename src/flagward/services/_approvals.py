@@ -11,7 +11,7 @@ from flagward.domain.audit import AuditAction, flag_spec, segment_spec
 from flagward.domain.errors import InvalidRequest, NotFound
 from flagward.domain.flags import Flag
 from flagward.domain.projects import ApprovalSettings, Environment
-from flagward.services._common import load_project, record_audit
+from flagward.services._common import lock_project_for_flag_write, record_audit
 from flagward.services.authz import LOAD, Load
 from flagward.services.ports import Clock, UnitOfWork
 
@@ -103,7 +103,7 @@ def locked_request_flag(uow: UnitOfWork, request: ApprovalRequest) -> Flag | Loa
     ``_common.load_flag``'s order) so that applying it reads the flag once."""
     if request.resource_kind is not ResourceKind.FLAG:
         return LOAD
-    load_project(uow, request.project_key, for_update=True)
+    lock_project_for_flag_write(uow, request.project_key)
     return uow.flags.get(request.project_key, request.resource_key, for_update=True)
 
 

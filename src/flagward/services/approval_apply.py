@@ -26,7 +26,7 @@ from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services import scheduled_changes, triggers
 from flagward.services._approvals import Scope, Seen, audit, load_request, locked_request_flag, settings_for
-from flagward.services._common import load_environment, load_flag, run_each
+from flagward.services._common import load_environment, load_flag, run_each, shares_project_locks
 from flagward.services.authz import LOAD, Load, request_rights
 from flagward.services.flag_changes import change_context, commit_flag_change, deletes
 from flagward.services.flags import delete_loaded_flag
@@ -39,6 +39,7 @@ class ApprovalApplyFailed(InvalidRequest):
     """Applying found instructions that no longer apply cleanly; the request is now ``failed``."""
 
 
+@shares_project_locks
 def apply(
     deps: Deps,
     *,

@@ -28,7 +28,7 @@ from flagward.domain.representations import flag_document
 from flagward.domain.scheduled_changes import KINDS as SCHEDULE_KINDS
 from flagward.domain.triggers import KINDS as TRIGGER_KINDS
 from flagward.services import flags as flags_service
-from flagward.services._common import load_flag, record_audit
+from flagward.services._common import load_flag, record_audit, require_project_lock, shares_project_locks
 from flagward.services.flag_gate import authorize_flag_write, check_flag_write
 from flagward.services.patching import patch_document
 from flagward.services.ports import Clock, Deps, UnitOfWork
@@ -77,18 +77,24 @@ class FlagPatch:
 
 
 def change_context(uow: UnitOfWork, clock: Clock, flag: Flag) -> FlagChangeContext:
-    """Lookups the domain needs, resolved lazily inside the caller's transaction."""
+    """Lookups the domain needs, resolved lazily inside the caller's transaction. Those that read other
+    rows of the project first ``require_project_lock``: what they find is kept still by its exclusive lock."""
     project_key = flag.project_key
 
     @cache
     def get_flag(key: str) -> Flag | None:
-        return None if key == flag.key else uow.flags.get(project_key, key)
+        if key == flag.key:
+            return None
+        require_project_lock(uow, project_key)
+        return uow.flags.get(project_key, key)
 
     @cache
     def segment_keys(env_key: str) -> frozenset[str]:
+        require_project_lock(uow, project_key)
         return frozenset(uow.segments.keys(project_key, env_key))
 
     def dependents_of(key: str) -> list[tuple[str, str, int]]:
+        require_project_lock(uow, project_key)
         return [
             (other.key, env_key, p["variation"])
             for other in uow.flags.list_all(project_key)
@@ -264,6 +270,7 @@ def check_patch_conflicts(uow: UnitOfWork, clock: Clock, before: Flag, after: Fl
                 )
 
 
+@shares_project_locks
 def update_flag(
     deps: Deps,
     *,

@@ -10,6 +10,7 @@ from flagward.domain.flag_access import flag_write_accesses
 from flagward.domain.flags import Flag
 from flagward.domain.governance import PreApproved, check_approval_gate, prerequisite_dependents, requires_approval
 from flagward.domain.projects import Environment
+from flagward.services._common import require_project_lock
 from flagward.services.authz import flag_resource
 from flagward.services.ports import UnitOfWork
 
@@ -45,6 +46,7 @@ def check_flag_write(
     dependent_tags = None
     if any(e.approval_settings.required_approval_tags and not e.approval_settings.required for e in environments):
         # Only tag rules make a flag's requirement depend on who uses it as a prerequisite.
+        require_project_lock(uow, subject.project_key)
         dependent_tags = prerequisite_dependents(uow.flags.list_all(subject.project_key), subject.key)
     check_approval_gate(
         before,
@@ -63,6 +65,7 @@ def approval_required_in(uow: UnitOfWork, flag: Flag, environments: list[Environ
     as a prerequisite there). Whether a given actor may bypass it is ``can_bypass_approval``."""
     dependent_tags: dict[str, set[str]] = {}
     if any(e.approval_settings.required_approval_tags and not e.approval_settings.required for e in environments):
+        require_project_lock(uow, flag.project_key)
         dependent_tags = prerequisite_dependents(uow.flags.list_all(flag.project_key), flag.key)
     return {
         env.key

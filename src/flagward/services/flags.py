@@ -17,7 +17,7 @@ from flagward.domain.flags import Defaults, Flag, new_config, new_variations, va
 from flagward.domain.ids import new_object_id, validate_key
 from flagward.domain.projects import ClientSideAvailability, Environment
 from flagward.domain.representations import flag_document
-from flagward.services._common import load_flag, load_project, record_audit
+from flagward.services._common import load_flag, load_project, record_audit, require_project_lock
 from flagward.services.authz import authorize_project_read, without_hidden_environments
 from flagward.services.flag_gate import check_flag_write
 from flagward.services.ports import Clock, Deps, FlagQuery, UnitOfWork
@@ -168,6 +168,7 @@ def delete_loaded_flag(
     flag are deleted with it, except ``approval_request_id``: the request whose apply deletes the flag
     stays, and is marked completed by its caller (its record and audit trail outlive the flag)."""
     project_key, key = flag.project_key, flag.key
+    require_project_lock(uow, project_key)
     dependents = sorted(
         other.key
         for other in uow.flags.list_all(project_key)

@@ -68,8 +68,30 @@ class MemberQuery:
     page: Page = field(default_factory=Page)
 
 
+class ProjectLockTooWeak(Exception):
+    """A transaction that holds its project's shared lock (``ProjectRepository.lock_shared``) went on to
+    need the exclusive one: it asked for it, or read rows of the project that only the exclusive lock
+    keeps still. Not an error of the caller's: ``services._common.shares_project_locks`` catches it and
+    runs the use case again, locking the project exclusively from the start."""
+
+
 class ProjectRepository(Protocol):
-    def get(self, key: str, *, for_update: bool = False) -> Project | None: ...
+    def get(self, key: str, *, for_update: bool = False) -> Project | None:
+        """The project; ``for_update`` locks it exclusively until commit: against every writer that locks
+        it, shared or exclusively. Raises ProjectLockTooWeak if this transaction holds it shared."""
+        ...
+
+    def lock_shared(self, key: str) -> Project | None:
+        """The project, locked until commit against the writers that lock it exclusively (``get`` with
+        ``for_update``) but not against the others that lock it shared: for a write of one flag that
+        reads no other row of the project. Where writers already run one at a time (SQLite) this is
+        ``get``, and the lock is no weaker than an exclusive one (``held_shared`` is False)."""
+        ...
+
+    def held_shared(self, key: str) -> bool:
+        """Whether this transaction holds ``key`` locked shared, not exclusively."""
+        ...
+
     def find(self, query: ProjectQuery) -> tuple[list[Project], int]: ...
     def add(self, project: Project) -> None: ...
     def update(self, project: Project) -> None: ...

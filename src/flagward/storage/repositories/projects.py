@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from flagward.domain.projects import Environment, Project
-from flagward.services.ports import Page, ProjectQuery
+from flagward.services.ports import Page, ProjectLockTooWeak, ProjectQuery
 from flagward.storage.mappers import (
     environment_from_record,
     environment_to_record,
@@ -32,6 +32,23 @@ _PROJECT_BY_KEY = select(ProjectRecord).where(ProjectRecord.key == bindparam("pr
 # FOR NO KEY UPDATE: writers of the project's contents queue on it, while inserts that only reference the
 # row (their foreign key check takes KEY SHARE) are not blocked by it.
 _PROJECT_BY_KEY_FOR_UPDATE = _PROJECT_BY_KEY.with_for_update(key_share=True)
+# On PostgreSQL a project's writers also take a transaction-level advisory lock on it, shared or
+# exclusive (``SqlProjectRepository.lock_shared``): writes of one flag each, which read no other row of the
+# project, run side by side, while a write that reads the project's other rows (prerequisites, segments,
+# dependents) runs alone. Unlike row locks, the lock manager queues a shared request behind an exclusive
+# one already waiting, so a stream of writes of single flags never starves the others. It is taken in
+# the select list, before the row lock: every writer locks in that order. Class ``_LOCK_CLASS`` of the
+# two-key form keeps these keys apart from ``_common.advisory_lock``'s one-key form.
+_LOCK_CLASS = 0x666C6777  # "flgw"
+_LOCK_KEY = func.hashtext(ProjectRecord.id)
+_PROJECT_BY_KEY_LOCKED = (
+    select(ProjectRecord, func.pg_advisory_xact_lock(literal(_LOCK_CLASS), _LOCK_KEY))
+    .where(ProjectRecord.key == bindparam("project_key"))
+    .with_for_update(key_share=True, of=ProjectRecord)
+)
+_PROJECT_BY_KEY_SHARED = select(
+    ProjectRecord, func.pg_advisory_xact_lock_shared(literal(_LOCK_CLASS), _LOCK_KEY)
+).where(ProjectRecord.key == bindparam("project_key"))
 _ENVIRONMENT_BY_KEY = (
     select(EnvironmentRecord)
     .join(ProjectRecord, ProjectRecord.id == EnvironmentRecord.project_id)
@@ -49,14 +66,34 @@ _ENVIRONMENTS_OF = (
 class SqlProjectRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+        self._shares_locks = session.get_bind().dialect.name == "postgresql"
+        self._shared: set[str] = set()  # the projects this transaction holds locked shared
+        self._exclusive: set[str] = set()
 
     def _record(self, key: str, *, for_update: bool = False) -> ProjectRecord | None:
-        statement = _PROJECT_BY_KEY_FOR_UPDATE if for_update else _PROJECT_BY_KEY
-        return self._session.scalar(statement, {"project_key": key})
+        if not for_update:
+            return self._session.scalar(_PROJECT_BY_KEY, {"project_key": key})
+        if key in self._shared:
+            raise ProjectLockTooWeak(key)
+        if not self._shares_locks:
+            return self._session.scalar(_PROJECT_BY_KEY_FOR_UPDATE, {"project_key": key})
+        row = self._session.execute(_PROJECT_BY_KEY_LOCKED, {"project_key": key}).first()
+        self._exclusive.add(key)
+        return row[0] if row else None
 
     def get(self, key: str, *, for_update: bool = False) -> Project | None:
         record = self._record(key, for_update=for_update)
         return project_from_record(record) if record else None
+
+    def lock_shared(self, key: str) -> Project | None:
+        if not self._shares_locks or key in self._exclusive or key in self._shared:
+            return self.get(key)
+        row = self._session.execute(_PROJECT_BY_KEY_SHARED, {"project_key": key}).first()
+        self._shared.add(key)
+        return project_from_record(row[0]) if row else None
+
+    def held_shared(self, key: str) -> bool:
+        return key in self._shared
 
     def find(self, query: ProjectQuery) -> tuple[list[Project], int]:
         statement = select(ProjectRecord)
