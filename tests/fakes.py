@@ -1020,6 +1020,9 @@ class FakeUnitOfWorkFactory:
     def __call__(self, *, write: bool = True) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.store, self.broker)
 
+    def accounts_generation(self) -> str | None:
+        return FakeMeta(self.store).accounts_generation()
+
 
 def fake_deps() -> tuple[Deps, FakeUnitOfWorkFactory, FrozenClock]:
     factory = FakeUnitOfWorkFactory()

@@ -103,6 +103,35 @@ def test_a_change_elsewhere_is_not_read_as_an_account_change(world: World) -> No
     assert _cached(world, token)
 
 
+def test_a_cached_actor_costs_one_statement_and_on_postgresql_no_transaction(world: World) -> None:
+    """Checking a cached actor is on every authenticated request: on PostgreSQL it is the generation's
+    one SELECT in autocommit, without the BEGIN and ROLLBACK round trips of a read transaction."""
+    token = world.token("writer")
+    assert _projects(world.client, token) == 200
+    assert _projects(world.client, token) == 200  # lastUsed is written once: the actor is now cached
+    seen: list[tuple[str, bool]] = []
+
+    def _statement(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(
+            (
+                statement.split(maxsplit=1)[0].upper(),
+                bool(getattr(conn.connection.driver_connection, "autocommit", False)),
+            )
+        )
+
+    engine = world.services.engine
+    event.listen(engine, "before_cursor_execute", _statement)
+    try:
+        actor = auth.authenticate_token(world.services.deps, token)
+    finally:
+        event.remove(engine, "before_cursor_execute", _statement)
+    assert actor.token_id is not None
+    if engine.dialect.name == "postgresql":
+        assert seen == [("SELECT", True)]
+    else:
+        assert [s for s, _ in seen] == ["BEGIN", "SELECT"]  # SQLite: a local read transaction
+
+
 def test_building_an_actor_reads_only_account_tables(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """If the actor comes to depend on another table, a change to it must replace the generation too:
     this fails until the table is in ``ACCOUNT_TABLES``."""

@@ -42,19 +42,19 @@ def authenticate_token(deps: Deps, raw: str | None) -> Actor:
     """The actor behind an ``Authorization`` header value. SDK keys, mobile keys and client-side IDs
     are not access tokens and get Unauthorized like any unknown value.
 
-    The accounts generation is read first, in the same transaction as everything else: an actor this
-    process made under the same generation is still exact (``services.actor_cache``)."""
+    The accounts generation is read first: an actor this process made under the same generation is
+    still exact (``services.actor_cache``). Otherwise the token is read in one transaction with the
+    generation it is cached under."""
     if not raw:
         raise Unauthorized(INVALID_TOKEN)
     digest = hash_token(_strip_scheme(raw))
-    with deps.uow(write=False) as uow:
-        generation = uow.meta.accounts_generation()
-        cached = deps.actors.get(digest, generation)
-        if cached is None:
-            token, actor = _token_actor(uow, digest)
+    cached = deps.actors.get(digest, deps.uow.accounts_generation())
     if cached is not None:
         token, actor = cached.token, cached.actor
     else:
+        with deps.uow(write=False) as uow:
+            generation = uow.meta.accounts_generation()
+            token, actor = _token_actor(uow, digest)
         deps.actors.put(digest, generation, CachedActor(actor, token))
     _touch(deps, token)
     return actor

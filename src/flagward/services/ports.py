@@ -650,6 +650,11 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool = True) -> UnitOfWork: ...  # a fresh, not yet entered unit of work
 
+    def accounts_generation(self) -> str | None:
+        """``Meta.accounts_generation`` read on its own, as cheaply as the store allows: what a cached
+        actor is checked against on every request (``services.actor_cache``)."""
+        ...
+
 
 class Broker(Protocol):
     def publish(self, events: list[Event]) -> None: ...

@@ -45,6 +45,7 @@ from flagward.storage.repositories import (
     SqlWorkflows,
     SqlWorkflowTemplates,
 )
+from flagward.storage.repositories.audit import read_accounts_generation
 
 _DURATION = {True: metrics.store_transaction.labels("write"), False: metrics.store_transaction.labels("read")}
 
@@ -208,6 +209,21 @@ class SqlUnitOfWorkFactory:
             on_outbox_commit=self.on_outbox_commit,
             writer_lock=self._writer_lock,
         )
+
+    def accounts_generation(self) -> str | None:
+        """On PostgreSQL one statement in autocommit, on a pooled connection without a session: a read
+        transaction would cost two more round trips (BEGIN, ROLLBACK) on every authenticated request.
+        SQLite's reads are local: a read unit of work (its BEGIN is ours, ``storage.engine``)."""
+        if self._writer_lock is not None:
+            with self(write=False) as uow:
+                return uow.meta.accounts_generation()
+        try:
+            with self.engine.connect() as connection:
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+                return read_accounts_generation(connection)
+        except DBAPIError as exc:
+            _translate(exc)
+            raise
 
 
 # As long as SQLite's own busy timeout (storage.engine): a writer waits this long for the ones before it.

@@ -6,7 +6,7 @@ import typing
 from collections.abc import Iterator
 
 from sqlalchemy import Select, String, Table, bindparam, cast, insert, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.orm import Session
 
 from flagward.domain.audit import GENESIS_HASH, AuditEntry, spec_matches
@@ -155,6 +155,11 @@ def _matches(spec: str, resources: str) -> bool:
 def _link(row: RowMapping) -> StoredLink:
     fields = dict(row)
     return StoredLink(fields, fields.pop("hash"))
+
+
+def read_accounts_generation(connection: Connection) -> str | None:
+    """``SqlMeta.accounts_generation`` on a connection of its own (``SqlUnitOfWorkFactory.accounts_generation``)."""
+    return connection.execute(_ACCOUNTS_GENERATION).scalar()
 
 
 class SqlMeta:
