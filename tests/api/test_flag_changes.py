@@ -565,3 +565,35 @@ def test_readers_cannot_patch(server: ServerProcess, http: httpx.Client, project
 def test_unknown_flag_or_project_is_404(http: httpx.Client, project: str) -> None:
     error(semantic(http, project, unique("none"), [{"kind": "turnFlagOn"}]), 404, "not_found")
     error(http.patch(f"/api/v2/flags/{unique('none')}/x", json=[]), 404, "not_found")
+
+
+@pytest.mark.parametrize("kind", ["json", "merge"])
+def test_a_document_patch_may_not_remove_or_move_a_variation_another_flag_requires(
+    http: httpx.Client, project: str, kind: str
+) -> None:
+    """A prerequisite names its flag's variation by index: removing that variation, or moving another
+    into its place, would leave the other flag requiring nothing or another variation. The semantic
+    ``removeVariation`` refuses it; so do JSON and merge patches, while a change that leaves the required
+    variation where it was passes."""
+    paint, door = f"paint-{kind}", f"door-{kind}"
+    colors = [{"value": v} for v in ("red", "green", "blue")]
+    created = create_flag(http, project, paint, variations=colors, defaults={"onVariation": 0, "offVariation": 0})
+    create_flag(http, project, door)
+    red, green, blue = created["variations"]
+    add = [{"kind": "addPrerequisite", "key": paint, "variationId": blue["_id"]}]
+    assert semantic(http, project, door, add).status_code == 200
+
+    def patch(variations: list[dict[str, Any]]) -> httpx.Response:
+        if kind == "json":
+            body: Any = [{"op": "replace", "path": "/variations", "value": variations}]
+        else:
+            body = {"merge": {"variations": variations}}
+        return http.patch(f"/api/v2/flags/{project}/{paint}", json=body)
+
+    for variations in ([red, green], [blue, red, green]):
+        refused = patch(variations)
+        assert refused.status_code == 400, refused.text
+        assert door in refused.json()["message"]
+    assert get_flag(http, project, paint)["variations"] == created["variations"]
+    kept = patch([green, red, {**blue, "name": "Blue"}])
+    assert kept.status_code == 200, kept.text

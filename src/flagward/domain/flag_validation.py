@@ -48,6 +48,30 @@ def validate_flag(flag: Flag, context: FlagChangeContext, *, environments: Itera
         _check_prerequisite_flags(flag, key, context.get_flag)
 
 
+def check_required_variations(
+    before: Flag, after: Flag, dependents_of: Callable[[str], list[tuple[str, str, int]]]
+) -> None:
+    """Other flags require this one's variations by index (their prerequisites): refuse a change of the
+    variations that leaves another variation, or none, at an index they require. Looked up only when the
+    variations (by ``_id``) changed. Raises InvalidRequest naming the flags to change first."""
+    was = [v.get("_id") for v in before.variations]
+    now = [v.get("_id") for v in after.variations]
+    if was == now:
+        return
+    broken = sorted(
+        {
+            f"'{other}' (in {env_key}, variation {index})"
+            for other, env_key, index in dependents_of(before.key)
+            if (was[index] if index < len(was) else None) != (now[index] if index < len(now) else None)
+        }
+    )
+    if broken:
+        raise InvalidRequest(
+            f"variations: flags {', '.join(broken)} have this flag as a prerequisite on a variation this "
+            "change removes or moves; change those prerequisites first"
+        )
+
+
 def check_flag_shape(flag: Flag, *, environments: Iterable[str] | None = None) -> None:
     """Everything that needs no lookup, on the flag and on ``environments`` (None: all). Raises
     InvalidRequest naming the path."""

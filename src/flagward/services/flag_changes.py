@@ -19,7 +19,7 @@ from flagward.domain.conflicts import replay
 from flagward.domain.errors import InstructionError, InvalidRequest
 from flagward.domain.events import ItemKind, SdkItemChanged
 from flagward.domain.flag_documents import check_patch_paths, flag_from_document
-from flagward.domain.flag_validation import validate_flag
+from flagward.domain.flag_validation import check_required_variations, validate_flag
 from flagward.domain.flags import Flag
 from flagward.domain.governance import PreApproved, stamp_versions
 from flagward.domain.instructions import FlagChange, FlagChangeContext, apply_flag_instructions
@@ -134,6 +134,7 @@ def compute_change(flag: Flag, patch: FlagPatch, context: FlagChangeContext) -> 
         if value is not None and value != document.get(field) and not exists(value):
             raise InvalidRequest(f"{field} '{value}' does not exist")
     validate_flag(after, context)
+    check_required_variations(flag, after, context.dependents_of)
     return describe_changes(flag, after)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from flagward.domain.errors import InvalidRequest
-from flagward.domain.flag_validation import find_prerequisite_cycle, validate_flag
+from flagward.domain.flag_validation import check_required_variations, find_prerequisite_cycle, validate_flag
 from flagward.domain.flags import Defaults, Flag
 from tests.unit.domain.instructions.factories import clause, make_context, make_flag
 
@@ -217,3 +217,27 @@ def test_prerequisite_cycles_are_found_through_this_flag_only() -> None:
 def test_a_stale_maintainer_does_not_make_a_flag_invalid() -> None:
     flag = make_flag(maintainer_id="left-the-company")
     validate_flag(flag, make_context(flag, members=()))
+
+
+def test_a_variation_change_is_refused_only_where_a_dependent_requires_the_index() -> None:
+    before = make_flag("paint", values=["red", "green", "blue"])
+    red, green, blue = before.variations
+    dependents = [("door", "production", 1)]  # door requires green (index 1)
+    asked: list[str] = []
+
+    def dependents_of(key: str) -> list[tuple[str, str, int]]:
+        asked.append(key)
+        return dependents
+
+    def after(*variations: Any) -> Flag:
+        changed = make_flag("paint", values=["red", "green", "blue"])
+        changed.variations = list(variations)
+        return changed
+
+    check_required_variations(before, after(red, green, blue), dependents_of)
+    assert asked == []  # unchanged variations: nobody is looked up
+    check_required_variations(before, after(red, green), dependents_of)  # blue goes, green stays at 1
+    check_required_variations(before, after(red, {**green, "name": "Green"}, blue), dependents_of)
+    for variations in ((red, blue), (green, red, blue), (red,)):
+        with pytest.raises(InvalidRequest, match="'door' \\(in production, variation 1\\)"):
+            check_required_variations(before, after(*variations), dependents_of)
