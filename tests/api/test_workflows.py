@@ -131,7 +131,8 @@ def test_a_promotion_pipeline_through_three_environments(arena: Arena) -> None:
     created = _post(arena, writer, flag, DEV, body)
     assert created.kind == "custom" and created.maintainer_id == writer.id
     assert _stage_statuses(created) == ["active", "active", "pending", "pending"]
-    assert _served(arena, STAGING, flag)["rules"] == []  # creating it changed nothing
+    # Creating it changed nothing: its first stage is still active (the scheduler runs it within a second,
+    # so what staging serves may already have changed by the time it is read here).
 
     staging = wait_until(lambda: _served(arena, STAGING, flag)["rules"] and _served(arena, STAGING, flag), timeout=WAIT)
     assert staging["on"] is True and staging["rules"][0]["clauses"][0]["values"] == ["@dev.example"]
