@@ -1,5 +1,6 @@
-"""Repositories that write with Core statements (no ORM flush, so no ``before_flush`` net) still refuse a
-value too long for its column as a client error naming the field, on both stores, and write nothing."""
+"""Repositories that write with Core statements refuse a value too long for its column as a client error
+naming the field, on both stores, and write nothing: the net (``storage.limits``) is on the engine's
+execution of every INSERT and UPDATE, not on an ORM flush these writes never pass through."""
 
 from __future__ import annotations
 

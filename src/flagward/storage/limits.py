@@ -1,46 +1,55 @@
 """Values must fit their columns, on both stores alike.
 
 PostgreSQL refuses a string longer than its ``VARCHAR(n)`` column (deep in a transaction: a 500) while
-SQLite stores it whatever its length. Checked before every flush, a value too long for its column is a
-client error (400) naming the field, the same on both stores, whatever route or instruction set it.
-The domain checks the limits it knows first (``domain.ids.MAX_KEY_LENGTH``, names); this is the net
-under every other path.
+SQLite stores it whatever its length. Checked as every INSERT and UPDATE is executed (an ORM flush and a
+repository's Core statement alike), a value too long for its column is a client error (400) naming the
+field, the same on both stores, whatever route or instruction set it, and the unit of work rolls back
+whatever the transaction wrote before it. The domain checks the limits it knows first
+(``domain.ids.MAX_KEY_LENGTH``, names); this is the net under every other path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import String, Table, event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, String, Table, event
+from sqlalchemy.sql.dml import Insert, Update
 
 from flagward.domain.errors import InvalidRequest
 
-
-def install(sessions: Any) -> None:
-    """Check every new or changed record before each flush of a session made by ``sessions``."""
-    event.listen(sessions, "before_flush", _check_session)
+_Bounded = tuple[tuple[str, int], ...]
+_BOUNDED: dict[Any, _Bounded] = {}  # by table: its bounded string columns (``string_limits``)
 
 
-def _check_session(session: Session, _context: object, _instances: object) -> None:
-    for record in [*session.new, *session.dirty]:
-        check_record(record)
+def install(engine: Engine) -> None:
+    """Check the values of every INSERT and UPDATE ``engine`` executes against their columns."""
+    if not event.contains(engine, "before_execute", _check_statement):
+        event.listen(engine, "before_execute", _check_statement)
 
 
-def check_record(record: object) -> None:
-    """Raise InvalidRequest if a string attribute of ``record`` is longer than its column allows."""
-    mapper = inspect(type(record), raiseerr=False)
-    for column in mapper.columns if mapper is not None else ():
-        length = column.type.length if isinstance(column.type, String) else None
-        value = getattr(record, column.key, None)
-        if length is not None and isinstance(value, str) and len(value) > length:
-            raise InvalidRequest(f"{_camel(column.key)} must be at most {length} characters")
+def _check_statement(
+    conn: Any,
+    clauseelement: Any,
+    multiparams: Sequence[Mapping[str, object]],
+    params: Mapping[str, object],
+    execution_options: Any,
+) -> None:
+    clause = clauseelement
+    if not isinstance(clause, Insert | Update):
+        return
+    table = clause.table
+    bounded = _BOUNDED.get(table)
+    if bounded is None:
+        bounded = _BOUNDED[table] = string_limits(table) if isinstance(table, Table) else ()
+    if not bounded:
+        return
+    for row in multiparams or (params,):
+        check_values(bounded, row)
 
 
-def string_limits(table: Table) -> tuple[tuple[str, int], ...]:
-    """The bounded string columns of ``table``, for ``check_values``: what repositories that write with
-    Core statements (no flush, so no ``before_flush``) check their rows against."""
+def string_limits(table: Table) -> _Bounded:
+    """The bounded string columns of ``table``."""
     return tuple(
         (column.key, column.type.length)
         for column in table.columns
@@ -48,8 +57,8 @@ def string_limits(table: Table) -> tuple[tuple[str, int], ...]:
     )
 
 
-def check_values(bounded: tuple[tuple[str, int], ...], values: Mapping[str, object]) -> None:
-    """``check_record`` for a row about to be written by a Core statement."""
+def check_values(bounded: _Bounded, values: Mapping[str, object]) -> None:
+    """Raise InvalidRequest if a value of a row about to be written is longer than its column allows."""
     for key, length in bounded:
         value = values.get(key)
         if isinstance(value, str) and len(value) > length:

@@ -197,7 +197,7 @@ class SqlUnitOfWorkFactory:
         self.broker = broker
         self.on_outbox_commit: Callable[[], None] | None = None  # set by bootstrap: the dispatcher's doorbell
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
-        limits.install(self._sessions)
+        limits.install(engine)
         accounts_generation.install(engine)
         self._writer_lock = threading.Lock() if is_sqlite(engine) else None
 

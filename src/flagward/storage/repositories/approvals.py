@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 
 from flagward.domain.approvals import ApprovalRequest, ReviewStatus, Status
 from flagward.services.ports import ApprovalQuery, ReviewScope
-from flagward.storage import limits
 from flagward.storage.mappers import approval_columns, approval_from_row, tag_pattern
 from flagward.storage.records import ApprovalRequestRecord, EnvironmentRecord, ProjectRecord
 from flagward.storage.repositories._common import execute_flushed, paginate
@@ -58,7 +57,6 @@ _IDS = (
     .where(_P.key == bindparam("project_key"), _E.key == bindparam("env_key"))
 )
 _INSERT = insert(_REQUESTS)
-_BOUNDED = limits.string_limits(_REQUESTS)
 # The SET clause is the parameters' columns (``approval_columns``); the id is bound under another name.
 _UPDATE = update(_REQUESTS).where(_R.id == bindparam("request_id"))
 _DELETE = delete(_REQUESTS).where(_R.id == bindparam("request_id"))
@@ -86,12 +84,10 @@ class SqlApprovalRepository:
             "creation_date": request.creation_date,
             **approval_columns(request),
         }
-        limits.check_values(_BOUNDED, row)
         self._session.execute(_INSERT, row)
 
     def update(self, request: ApprovalRequest) -> None:
         columns = approval_columns(request)
-        limits.check_values(_BOUNDED, columns)
         self._session.execute(_UPDATE, {"request_id": request.id, **columns})
 
     def delete(self, request: ApprovalRequest) -> None:

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session
 
 from flagward.domain.flags import Flag, FlagConfig
 from flagward.services.ports import FlagQuery
-from flagward.storage import limits
 from flagward.storage.mappers import flag_columns, flag_from_row, tag_pattern
 from flagward.storage.records import EnvironmentRecord, FlagConfigRecord, FlagRecord, ProjectRecord
 from flagward.storage.repositories._common import contains_ci, count, execute_flushed, paginate
@@ -49,7 +48,6 @@ _ENV_IDS = select(_E.key, _E.id).where(_E.project_id == bindparam("project_id"))
 _PROJECT_ID = select(_P.id).where(_P.key == bindparam("project_key"))
 _FLAG_PROJECT_ID = select(_F.project_id).where(_F.id == bindparam("flag_id"))
 _INSERT_FLAG = insert(_FLAGS)
-_BOUNDED = limits.string_limits(_FLAGS)
 _INSERT_CONFIG = insert(_CONFIGS)
 # The SET clauses are the parameters' columns; the keys are bound under other names.
 _UPDATE_FLAG = update(_FLAGS).where(_F.id == bindparam("b_flag_id"))
@@ -148,7 +146,6 @@ class SqlFlagRepository:
     def add(self, flag: Flag) -> None:
         project_id = self._project_id(flag.project_key)
         row = {"id": flag.id, "project_id": project_id, "creation_date": flag.creation_date, **flag_columns(flag)}
-        limits.check_values(_BOUNDED, row)
         self._session.execute(_INSERT_FLAG, row)
         env_ids = self._env_ids(project_id)
         self._insert_configs([(flag.id, env_ids[k], config) for k, config in flag.environments.items()])
@@ -163,7 +160,6 @@ class SqlFlagRepository:
 
     def update(self, flag: Flag, *, environments: Iterable[str] = ()) -> None:
         columns = flag_columns(flag)
-        limits.check_values(_BOUNDED, columns)
         self._session.execute(_UPDATE_FLAG, {"b_flag_id": flag.id, **columns})
         missing: list[str] = []
         for env_key in environments:

@@ -10,13 +10,11 @@ from sqlalchemy.orm import Session
 
 from flagward.domain.notifications import Notification, RequestEvent
 from flagward.services.ports import Page
-from flagward.storage import limits
 from flagward.storage.records import NotificationRecord
 from flagward.storage.repositories._common import count
 
 _TABLE = typing.cast(Table, NotificationRecord.__table__)
 _INSERT = insert(_TABLE)
-_BOUNDED = limits.string_limits(_TABLE)
 
 
 def _notification(record: NotificationRecord) -> Notification:
@@ -50,7 +48,6 @@ class SqlNotifications:
             "link": n.link,
             "read_at": n.read_at,
         }
-        limits.check_values(_BOUNDED, row)
         self._session.execute(_INSERT, row)  # a Core statement built once: the row is never read back here
 
     def find(self, member_id: str, *, unread_only: bool, page: Page) -> tuple[list[Notification], int]:

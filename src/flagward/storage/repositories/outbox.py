@@ -13,14 +13,12 @@ from sqlalchemy.orm import Session, aliased
 
 from flagward.domain.outbox import Failure, MessageStatus, NewMessage, OutboxMessage, OutboxStats
 from flagward.services.ports import OutboxQuery
-from flagward.storage import limits
 from flagward.storage.records import OutboxRecord
 from flagward.storage.repositories._common import count
 
 _PENDING = MessageStatus.PENDING.value
 _TABLE = typing.cast(Table, OutboxRecord.__table__)
 _INSERT = insert(_TABLE)
-_BOUNDED = limits.string_limits(_TABLE)
 _MAX_ERROR = 2000
 
 
@@ -62,7 +60,6 @@ class SqlOutbox:
             "created_at": now,
             "next_attempt_at": now,
         }
-        limits.check_values(_BOUNDED, row)
         self._session.execute(_INSERT, row)  # a Core statement built once: the row is never read back here
         self._on_add()
         return message_id
