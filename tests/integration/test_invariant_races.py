@@ -30,12 +30,12 @@ from flagward.storage.engine import make_engine
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.accounts import PASSWORD, SESSION_COOKIE, login, unique
 from tests.support.databases import fresh_postgres_database
+from tests.support.flags import SEMANTIC, add_prerequisite, create_flags, first_variation_id
 from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 TRIES = 50
-SEMANTIC = "application/json; domain-model=launchdarkly.semanticpatch"
 SYSTEM = Actor(kind=ActorKind.SYSTEM, role=Role.OWNER)
 
 
@@ -130,12 +130,6 @@ def test_two_owners_demoting_each_other_leave_an_owner(pair: Pair) -> None:
     assert violations == [], f"{len(violations)} of {TRIES} tries broke the invariant: {violations}"
 
 
-def _create_flags(client: httpx.Client, project: str, *keys: str) -> None:
-    for key in keys:
-        response = client.post(f"/api/v2/flags/{project}", json={"key": key, "name": key})
-        assert response.status_code == 201, response.text
-
-
 def _prerequisites(client: httpx.Client, project: str, flag: str) -> list[str]:
     response = client.get(f"/api/v2/flags/{project}/{flag}")
     assert response.status_code == 200, response.text
@@ -155,11 +149,11 @@ def test_concurrent_opposite_prerequisites_never_make_a_cycle(pair: Pair, projec
     violations = []
     for attempt in range(TRIES):
         a, b = f"a{attempt}", f"b{attempt}"
-        _create_flags(first, project, a, b)
-        ids = {key: _variation_id(first, project, key) for key in (a, b)}
+        create_flags(first, project, a, b)
+        ids = {key: first_variation_id(first, project, key) for key in (a, b)}
         statuses = _race(
-            partial(_add_prerequisite, first, project, a, b, ids[b]),
-            partial(_add_prerequisite, second, project, b, a, ids[a]),
+            partial(add_prerequisite, first, project, a, b, ids[b]),
+            partial(add_prerequisite, second, project, b, a, ids[a]),
         )
         cycle = b in _prerequisites(first, project, a) and a in _prerequisites(first, project, b)
         if cycle or sorted(statuses) != [200, 400]:
@@ -172,9 +166,9 @@ def test_a_prerequisite_added_while_its_flag_is_deleted_never_dangles(pair: Pair
     violations = []
     for attempt in range(TRIES):
         a, b = f"c{attempt}", f"d{attempt}"
-        _create_flags(first, project, a, b)
+        create_flags(first, project, a, b)
         statuses = _race(
-            partial(_add_prerequisite, first, project, a, b, _variation_id(first, project, b)),
+            partial(add_prerequisite, first, project, a, b, first_variation_id(first, project, b)),
             partial(second.delete, f"/api/v2/flags/{project}/{b}"),
         )
         b_exists = first.get(f"/api/v2/flags/{project}/{b}").status_code == 200
@@ -182,22 +176,6 @@ def test_a_prerequisite_added_while_its_flag_is_deleted_never_dangles(pair: Pair
         if dangling or sorted(statuses) not in ([200, 400], [204, 400]):
             violations.append((attempt, statuses, dangling))
     assert violations == [], f"{len(violations)} of {TRIES} tries broke the invariant: {violations}"
-
-
-def _variation_id(client: httpx.Client, project: str, flag: str) -> str:
-    response = client.get(f"/api/v2/flags/{project}/{flag}")
-    assert response.status_code == 200, response.text
-    return str(response.json()["variations"][0]["_id"])
-
-
-def _add_prerequisite(
-    client: httpx.Client, project: str, flag: str, prerequisite: str, variation: str
-) -> httpx.Response:
-    body = {
-        "environmentKey": "production",
-        "instructions": [{"kind": "addPrerequisite", "key": prerequisite, "variationId": variation}],
-    }
-    return client.patch(f"/api/v2/flags/{project}/{flag}", content=json.dumps(body), headers={"Content-Type": SEMANTIC})
 
 
 # Races of the same kind, beyond the three the issue names (fewer tries: each broke in most tries).
@@ -234,7 +212,7 @@ def test_an_approval_request_made_while_its_flag_is_deleted_does_not_outlive_it(
     violations = []
     for attempt in range(MORE_TRIES):
         flag = f"e{attempt}"
-        _create_flags(first, project, flag)
+        create_flags(first, project, flag)
         request = {"description": "on", "instructions": [{"kind": "turnFlagOn"}]}
         path = f"/api/v2/projects/{project}/flags/{flag}/environments/production/approval-requests"
         statuses = _race(
@@ -274,14 +252,14 @@ def test_a_segment_deleted_while_a_rule_starts_using_it_never_dangles(pair: Pair
     violations = []
     for attempt in range(MORE_TRIES):
         flag, segment = f"f{attempt}", f"s{attempt}"
-        _create_flags(first, project, flag)
+        create_flags(first, project, flag)
         created = first.post(f"/api/v2/segments/{project}/production", json={"key": segment, "name": segment})
         assert created.status_code == 201, created.text
         clause = {"contextKind": "user", "attribute": "segmentMatch", "op": "segmentMatch", "values": [segment]}
         body = {
             "environmentKey": "production",
             "instructions": [
-                {"kind": "addRule", "clauses": [clause], "variationId": _variation_id(first, project, flag)}
+                {"kind": "addRule", "clauses": [clause], "variationId": first_variation_id(first, project, flag)}
             ],
         }
         statuses = _race(
@@ -309,14 +287,14 @@ def test_a_prerequisite_on_a_variation_removed_meanwhile_never_points_past_the_v
     violations = []
     for attempt in range(MORE_TRIES):
         a, b = f"v{attempt}", f"w{attempt}"
-        _create_flags(first, project, a)
+        create_flags(first, project, a)
         variations = [{"value": v} for v in ("red", "green", "blue")]
         created = first.post(f"/api/v2/flags/{project}", json={"key": b, "name": b, "variations": variations})
         assert created.status_code == 201, created.text
         blue = created.json()["variations"][2]["_id"]
         remove = {"environmentKey": "production", "instructions": [{"kind": "removeVariation", "variationId": blue}]}
         statuses = _race(
-            partial(_add_prerequisite, first, project, a, b, blue),
+            partial(add_prerequisite, first, project, a, b, blue),
             partial(
                 second.patch,
                 f"/api/v2/flags/{project}/{b}",

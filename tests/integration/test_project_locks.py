@@ -10,7 +10,6 @@ this test holds a shared lock in its own transaction while a real server serves 
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -32,11 +31,11 @@ from flagward.storage.engine import make_engine
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.accounts import unique
 from tests.support.databases import fresh_postgres_database
+from tests.support.flags import add_prerequisite, create_flags, first_variation_id, semantic_patch
 from tests.support.server import ServerProcess
 
 pytestmark = [pytest.mark.postgres]
 
-SEMANTIC = {"Content-Type": "application/json; domain-model=launchdarkly.semanticpatch"}
 LOCK_CLASS = 0x666C6777  # storage.repositories.projects._LOCK_CLASS
 
 
@@ -61,22 +60,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         project = unique("locks")
         assert client.post("/api/v2/projects", json={"key": project, "name": project}).status_code == 201
         yield Setup(server, client, deps, url, project)
-
-
-def _flags(setup: Setup, *keys: str) -> None:
-    for key in keys:
-        response = setup.client.post(f"/api/v2/flags/{setup.project}", json={"key": key, "name": key})
-        assert response.status_code == 201, response.text
-
-
-def _patch(setup: Setup, flag: str, *instructions: dict[str, object]) -> httpx.Response:
-    body = {"environmentKey": "production", "instructions": list(instructions)}
-    path = f"/api/v2/flags/{setup.project}/{flag}"
-    return setup.client.patch(path, content=json.dumps(body), headers=SEMANTIC)
-
-
-def _variation_id(setup: Setup, flag: str) -> str:
-    return str(setup.client.get(f"/api/v2/flags/{setup.project}/{flag}").json()["variations"][0]["_id"])
 
 
 def _waiting_for_the_project(url: str) -> int:
@@ -133,20 +116,22 @@ def _escalations(setup: Setup) -> float:
 
 def test_writes_of_other_flags_go_on_while_one_is_held_and_a_prerequisite_waits(setup: Setup) -> None:
     held_flag, plain, dependent, prerequisite = "held", "plain", "dependent", "prerequisite"
-    _flags(setup, held_flag, plain, dependent, prerequisite)
-    variation = _variation_id(setup, prerequisite)
+    create_flags(setup.client, setup.project, held_flag, plain, dependent, prerequisite)
+    variation = first_variation_id(setup.client, setup.project, prerequisite)
     escalations = _escalations(setup)
     with ThreadPoolExecutor(2) as pool, HeldShared(setup, held_flag) as holder:
         assert holder.shared is True
         # Another flag's change does not wait for the holder.
-        assert _patch(setup, plain, {"kind": "turnFlagOn"}).status_code == 200
+        assert semantic_patch(setup.client, setup.project, plain, {"kind": "turnFlagOn"}).status_code == 200
         # A prerequisite is checked against the project's other flags: it waits for the holder ...
         pending: Future[httpx.Response] = pool.submit(
-            _patch, setup, dependent, {"kind": "addPrerequisite", "key": prerequisite, "variationId": variation}
+            add_prerequisite, setup.client, setup.project, dependent, prerequisite, variation
         )
         _until(lambda: _waiting_for_the_project(setup.url) == 1, "the prerequisite waits for the project")
         # ... and a change of a single flag asked for after it waits behind it, not beside the holder.
-        behind: Future[httpx.Response] = pool.submit(_patch, setup, plain, {"kind": "turnFlagOff"})
+        behind: Future[httpx.Response] = pool.submit(
+            semantic_patch, setup.client, setup.project, plain, {"kind": "turnFlagOff"}
+        )
         _until(lambda: _waiting_for_the_project(setup.url) == 2, "the later change queues behind it")
         assert not pending.done() and not behind.done()
     assert pending.result(timeout=30).status_code == 200
@@ -157,8 +142,7 @@ def test_writes_of_other_flags_go_on_while_one_is_held_and_a_prerequisite_waits(
 
 
 def test_an_unknown_project_or_flag_is_still_404_under_the_shared_lock(setup: Setup) -> None:
-    body = json.dumps({"environmentKey": "production", "instructions": [{"kind": "turnFlagOn"}]})
-    for path in (f"/api/v2/flags/{unique('nope')}/x", f"/api/v2/flags/{setup.project}/{unique('nope')}"):
-        response = setup.client.patch(path, content=body, headers=SEMANTIC)
+    for project, flag in ((unique("nope"), "x"), (setup.project, unique("nope"))):
+        response = semantic_patch(setup.client, project, flag, {"kind": "turnFlagOn"})
         assert response.status_code == 404, response.text
         assert set(response.json()) >= {"code", "message"}

@@ -35,10 +35,9 @@ def _check_statement(
     params: Mapping[str, object],
     execution_options: Any,
 ) -> None:
-    clause = clauseelement
-    if not isinstance(clause, Insert | Update):
+    if not isinstance(clauseelement, Insert | Update):
         return
-    table = clause.table
+    table = clauseelement.table
     bounded = _BOUNDED.get(table)
     if bounded is None:
         bounded = _BOUNDED[table] = string_limits(table) if isinstance(table, Table) else ()

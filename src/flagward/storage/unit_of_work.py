@@ -214,7 +214,7 @@ class SqlUnitOfWorkFactory:
         """On PostgreSQL one statement in autocommit, on a pooled connection without a session: a read
         transaction would cost two more round trips (BEGIN, ROLLBACK) on every authenticated request.
         SQLite's reads are local: a read unit of work (its BEGIN is ours, ``storage.engine``)."""
-        if self._writer_lock is not None:
+        if is_sqlite(self.engine):
             with self(write=False) as uow:
                 return uow.meta.accounts_generation()
         try:
