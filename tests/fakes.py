@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -592,7 +592,7 @@ class FakeAuditLog:
     def __init__(self, store: FakeStore) -> None:
         self.s = store
 
-    def append(self, entry: AuditEntry) -> AuditEntry:
+    def append(self, entry: AuditEntry, then: Callable[[AuditEntry], None] | None = None) -> None:
         entry.seq = len(self.s.audit) + 1
         previous = self.s.audit[-1] if self.s.audit else None
         seal(
@@ -602,7 +602,8 @@ class FakeAuditLog:
             prev_date=previous.date if previous else None,
         )
         self.s.audit.append(copy.deepcopy(entry))
-        return entry
+        if then is not None:
+            then(entry)
 
     def get(self, entry_id: str) -> AuditEntry | None:
         found = [e for e in self.s.audit if e.id == entry_id]

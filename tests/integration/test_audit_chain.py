@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +14,14 @@ from sqlalchemy import Engine, select, text
 from flagward.domain.audit import AuditActor, AuditEntry
 from flagward.domain.audit_chain import ChainHead, StoredLink, seal, stored_hash, verify_chain
 from flagward.services import projects
+from flagward.services.ports import AuditQuery
 from flagward.services.projects import NewProject
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
 from flagward.storage.records import AuditRecord
+from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.audit_log import OWNER, deps, execute, flagward_audit, named, populate, set_comment
+from tests.support.databases import migrated_engine
 
 
 @pytest.fixture
@@ -82,6 +86,26 @@ def test_entries_keep_being_appended_after_a_break(engine: Engine, store_url: st
     projects.create_project(deps(engine), actor=OWNER, new=NewProject(key="q", name="Q"))
     reasons = named(audit_verify(store_url).stdout)
     assert set(reasons) == {ids[3]}
+
+
+@pytest.mark.postgres
+def test_the_chain_head_is_locked_by_the_commit_only(tmp_path: Path) -> None:
+    """Every audited write of every process takes the chain's lock, held to its commit: a transaction
+    that has appended its entries, and goes on with its other work, must not hold it yet."""
+    with migrated_engine("postgres", tmp_path) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        with factory() as uow:
+            uow.audit.append(_entry(1))
+            uow.commit()  # the head row exists from here on
+        with factory() as uow, engine.connect() as other:
+            uow.audit.append(_entry(2))
+            uow.meta.account_id()  # the transaction's other work, after its append
+            locked = other.execute(text("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE NOWAIT")).scalar()
+            assert locked == 1  # not locked by ``uow``: NOWAIT would have raised
+            other.rollback()
+            uow.commit()
+        with factory(write=False) as uow:
+            assert [e.seq for e in uow.audit.find(AuditQuery(limit=5))] == [2, 1]
 
 
 # The chain itself, without a store.

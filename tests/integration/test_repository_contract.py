@@ -344,6 +344,24 @@ def test_the_audit_log_is_a_chain(factory: Any) -> None:
         assert verify_chain([StoredLink.of(e) for e in chain]) == []
 
 
+def test_an_audit_entry_is_sealed_as_its_transaction_commits_and_kept_only_if_it_does(factory: Any) -> None:
+    sealed: list[AuditEntry] = []
+    with factory() as uow:  # rolled back: nothing of it is kept
+        uow.audit.append(_entry(1), then=sealed.append)
+    with factory() as uow:
+        uow.audit.append(_entry(2), then=sealed.append)
+        uow.audit.append(_entry(3), then=sealed.append)
+        uow.commit()
+    first, second = sealed[-2:]
+    assert [first.id, second.id] == [f"{i:024x}" for i in (2, 3)]
+    assert (first.seq, second.seq) == (1, 2) and second.prev_hash == first.hash  # what ``then`` got was sealed
+    with factory(write=False) as uow:
+        assert uow.audit.get(f"{1:024x}") is None
+        stored = sorted(uow.audit.find(AuditQuery(limit=20)), key=lambda e: e.seq)
+        assert [(e.id, e.seq, e.hash) for e in stored] == [(e.id, e.seq, e.hash) for e in (first, second)]
+        assert verify_chain([StoredLink.of(e) for e in stored]) == []
+
+
 def test_rate_counters_count_per_window_refund_clear_and_prune(factory: Any) -> None:
     with factory() as uow:
         assert uow.rate_counters.spend("a", NOW, 1000) == (1, NOW + 1000)

@@ -34,8 +34,7 @@ class Seen:
     environment: Environment | None = None
     flag: Flag | None = None
     # The other pending and scheduled requests on the resource in its environment, read in the use case's
-    # transaction (before its audit append: the chain's lock is held from there to the commit), for the
-    # view's conflicts. None: not read (the view reads them).
+    # transaction, for the view's conflicts. None: not read (the view reads them).
     others: list[ApprovalRequest] | None = None
 
     def note(self, environment: Environment, flag: Flag | Load | None) -> None:

@@ -15,7 +15,7 @@ from flagward.domain.flags import Flag
 from flagward.domain.ids import new_object_id
 from flagward.domain.projects import Environment, Project
 from flagward.services.ports import Clock, ProjectLockTooWeak, UnitOfWork
-from flagward.services.webhook_fanout import enqueue_deliveries, webhooks_on
+from flagward.services.webhook_fanout import prepare_deliveries, webhooks_on
 
 
 def load_project(uow: UnitOfWork, key: str, *, for_update: bool = False) -> Project:
@@ -140,10 +140,11 @@ def record_audit(
     extra_resources: Sequence[str] = (),
     accesses: Sequence[tuple[str, str]] = (),
     delta: Any = None,
-) -> AuditEntry:
-    """Append the audit entry of a change, in the caller's transaction. Each of ``actions`` is recorded
-    on ``resource``; ``accesses`` adds (action, resource) pairs on other resources; ``delta`` is the
-    request body that made the change (LaunchDarkly's ``delta``), without its comment."""
+) -> None:
+    """Append the audit entry of a change, in the caller's transaction (it is sealed as that commits).
+    Each of ``actions`` is recorded on ``resource``; ``accesses`` adds (action, resource) pairs on other
+    resources; ``delta`` is the request body that made the change (LaunchDarkly's ``delta``), without its
+    comment."""
     who = actor.member_email or actor.token_name or actor.kind.value
     entry = AuditEntry(
         id=new_object_id(),
@@ -164,10 +165,8 @@ def record_audit(
         approval_request_id=approval_request_id,
         delta=delta,
     )
-    webhooks = webhooks_on(uow)  # before the append: the chain's lock is held from it to the commit
-    appended = uow.audit.append(entry)
-    enqueue_deliveries(uow, clock, appended, webhooks)  # the webhooks that want this entry, in this transaction
-    return appended
+    # The webhooks that want this entry get it in this transaction, once the commit has sealed it.
+    uow.audit.append(entry, then=prepare_deliveries(uow, clock, entry, webhooks_on(uow)))
 
 
 def run_each(ids: Iterable[str], run_one: Callable[[str], bool]) -> list[str]:

@@ -106,7 +106,6 @@ def _add(
     uow.approvals.add(request)
     tell(uow, deps, request, RequestEvent.REQUESTED, actor=actor, comment=comment)
     enqueue_creation(uow, deps, request, settings)
-    # Last: the audit chain's lock is held from the append to the commit (storage.repositories.audit).
     audit(uow, deps.clock, actor, request, AuditAction.CREATE_APPROVAL_REQUEST, "requested", comment)
     return request
 

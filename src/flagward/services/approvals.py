@@ -99,7 +99,6 @@ def review(
             seen.note_others(uow, r.project_key, r.environment_key, r.resource_kind, r.resource_key, besides=r.id)
         if review_kind in _TOLD:
             tell(uow, deps, request, _TOLD[review_kind], actor=actor, comment=comment, flag=flag)
-        # Last: the audit chain's lock is held from the append to the commit (storage.repositories.audit).
         audit(uow, deps.clock, actor, request, AuditAction.REVIEW_APPROVAL_REQUEST, _VERBS[review_kind], comment)
         uow.commit()
     if seen is not None:

@@ -392,8 +392,10 @@ class AuditChainCheck(Protocol):
 
 
 class AuditLog(Protocol):
-    def append(self, entry: AuditEntry) -> AuditEntry:
-        """Link ``entry`` to the chain head and store it, in the caller's transaction."""
+    def append(self, entry: AuditEntry, then: Callable[[AuditEntry], None] | None = None) -> None:
+        """Store ``entry`` in the caller's transaction: it is linked to the chain head (its ``seq``, date
+        and hash set) when the transaction commits, and then ``then`` runs with it, still in the
+        transaction. Nothing is stored if it rolls back."""
         ...
 
     def get(self, entry_id: str) -> AuditEntry | None: ...

@@ -1,7 +1,7 @@
 """Audit entries to webhook deliveries: in the transaction that appends an audit entry, one outbox
 message per webhook whose policy matches it, keyed per webhook so that each webhook receives its
-entries one at a time, in the order they were written (the audit chain's lock orders the appends, and
-the outbox keeps that order per key)."""
+entries one at a time, in the order they were written (the messages are added under the audit chain's
+lock, which orders the appends, and the outbox keeps that order per key)."""
 
 from __future__ import annotations
 
@@ -23,31 +23,38 @@ def ordering_key(webhook_id: str) -> str:
 
 
 def webhooks_on(uow: UnitOfWork) -> list[Webhook]:
-    """The webhooks that are on: read before the audit entry is appended, so that the chain's lock
-    (``_common.record_audit``) is not held over the read."""
+    """The webhooks that are on."""
     return [w for w in uow.webhooks.list_all() if w.on]
 
 
-def enqueue_deliveries(uow: UnitOfWork, clock: Clock, entry: AuditEntry, webhooks: list[Webhook]) -> int:
-    """Enqueue ``entry`` for every webhook of ``webhooks`` (as ``webhooks_on`` read them in this
-    transaction) that wants it; how many were enqueued."""
+def prepare_deliveries(
+    uow: UnitOfWork, clock: Clock, entry: AuditEntry, webhooks: list[Webhook]
+) -> Callable[[AuditEntry], None] | None:
+    """What enqueues ``entry`` for every webhook of ``webhooks`` (as ``webhooks_on`` read them in this
+    transaction) that wants it, once the entry is sealed (its body carries its hash); None when none
+    wants it. What deciding that reads (tags, the account's id) is read now, before the commit takes the
+    audit chain's lock, under which the returned function runs."""
     if not webhooks:
-        return 0
+        return None
     accesses = _accesses(uow, entry, tagged=any(_uses_tags(w) for w in webhooks))
     wanting = [w for w in webhooks if w.wants(accesses)]
     if not wanting:
-        return 0
-    body = json.dumps(audit_entry_document(entry, uow.meta.account_id(), detail=True), separators=(",", ":"))
-    now = clock.now_ms()
-    for webhook in wanting:
-        payload = {"entryId": entry.id, "body": body}
-        uow.outbox.add(
-            NewMessage(
-                kind=MessageKind.WEBHOOK, payload=payload, target=webhook.id, ordering_key=ordering_key(webhook.id)
-            ),
-            now=now,
-        )
-    return len(wanting)
+        return None
+    account_id = uow.meta.account_id()
+
+    def enqueue(sealed: AuditEntry) -> None:
+        body = json.dumps(audit_entry_document(sealed, account_id, detail=True), separators=(",", ":"))
+        now = clock.now_ms()
+        for webhook in wanting:
+            payload = {"entryId": sealed.id, "body": body}
+            uow.outbox.add(
+                NewMessage(
+                    kind=MessageKind.WEBHOOK, payload=payload, target=webhook.id, ordering_key=ordering_key(webhook.id)
+                ),
+                now=now,
+            )
+
+    return enqueue
 
 
 def _uses_tags(webhook: Webhook) -> bool:

@@ -171,6 +171,7 @@ class SqlUnitOfWork:
             self.session.flush()
             if accounts_generation.changed(self.session.connection()):
                 self.meta.new_accounts_generation()  # in this transaction: cached actors go stale with it
+            self.audit.seal_pending()  # the chain's lock, held to the commit, is taken last
             self.session.commit()
         except DBAPIError as exc:
             _translate(exc)
@@ -184,6 +185,7 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+        self.audit.discard_pending()
         self._events.clear()
         self._enqueued = False
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import Select, String, Table, bindparam, cast, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
@@ -43,32 +43,46 @@ _ADVANCE_HEAD = (
 class SqlAuditLog:
     def __init__(self, session: Session) -> None:
         self._session = session
-        # The chain's last link as this transaction left it (seq, hash, id, date), so that a second entry
-        # in the same transaction (a flag change and the approval request applying it) reads nothing.
-        self._tail: tuple[object, tuple[int, str, str | None, int | None]] | None = None
+        # Entries appended in this transaction, with what runs once each is sealed: linked to the chain
+        # when the unit of work commits (``seal_pending``).
+        self._pending: list[tuple[AuditEntry, Callable[[AuditEntry], None] | None]] = []
 
-    def append(self, entry: AuditEntry) -> AuditEntry:
-        # Locking the head row serializes appends across processes, so the chain never forks; the lock
-        # is held to commit, and it is always the last lock a transaction takes (no lock-order cycles):
-        # the transaction's pending changes are written first.
-        self._session.flush()
-        transaction = self._session.get_transaction()
-        if self._tail is not None and self._tail[0] is transaction:
-            seq, prev_hash, prev_id, prev_date = self._tail[1]
-        else:
-            seq, prev_hash, prev_id, prev_date = self._lock_head()
-        entry.seq = seq + 1
-        seal(entry, prev_hash=prev_hash, prev_id=prev_id, prev_date=prev_date)
-        # Core statements, built once: the entry is written once and never read back in this transaction,
+    def append(self, entry: AuditEntry, then: Callable[[AuditEntry], None] | None = None) -> None:
+        self._pending.append((entry, then))
+
+    def discard_pending(self) -> None:
+        self._pending.clear()
+
+    def seal_pending(self) -> None:
+        """Link this transaction's entries to the chain and store them, last thing before the commit.
+
+        Locking the head row serializes appends across processes, so the chain never forks. The lock is
+        held to the commit, so it is taken as late as can be: after the transaction's other writes, in
+        the commit itself, and it is the last lock a transaction takes (no lock-order cycles). Under it
+        run the head's read, the hashing, one insert and the head's update: a write's other work does not
+        make every other writer wait."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        seq, prev_hash, prev_id, prev_date = self._lock_head()
+        rows = []
+        for entry, _ in pending:
+            seq += 1
+            entry.seq = seq
+            seal(entry, prev_hash=prev_hash, prev_id=prev_id, prev_date=prev_date)
+            rows.append({**stored_fields(entry), "hash": entry.hash})
+            prev_hash, prev_id, prev_date = entry.hash, entry.id, entry.date
+        # Core statements, built once: an entry is written once and never read back in this transaction,
         # so it needs none of the ORM's bookkeeping.
-        self._session.execute(_INSERT_ENTRY, {**stored_fields(entry), "hash": entry.hash})
+        self._session.execute(_INSERT_ENTRY, rows)
         # The last entry's id and date beside the head: the next append chains to them, and ``verify``
         # names a removed tail by its id.
         self._session.execute(
-            _ADVANCE_HEAD, {"new_seq": entry.seq, "new_hash": entry.hash, "new_id": entry.id, "new_date": entry.date}
+            _ADVANCE_HEAD, {"new_seq": seq, "new_hash": prev_hash, "new_id": prev_id, "new_date": prev_date}
         )
-        self._tail = (transaction, (entry.seq, entry.hash, entry.id, entry.date))
-        return entry
+        for entry, then in pending:
+            if then is not None:
+                then(entry)
 
     def _lock_head(self) -> tuple[int, str, str | None, int | None]:
         """Lock the head row (creating it in an empty store); the last entry's seq, hash, id and date."""
