@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import copy
+import typing
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from flagward.domain.policy import parse_statements
 from flagward.domain.webhooks import Webhook
 from flagward.storage.records import WebhookRecord
+from flagward.storage.repositories._common import execute_flushed
+
+_TABLE = typing.cast(Table, WebhookRecord.__table__)
 
 
-def _webhook(record: WebhookRecord) -> Webhook:
+def _webhook(record: Any) -> Webhook:
+    """``record``: a WebhookRecord, or a Core row of the table (its columns carry the same names)."""
     return Webhook(
         id=record.id,
         name=record.name,
@@ -38,7 +44,8 @@ def _fill(record: WebhookRecord, webhook: Webhook) -> None:
     record.version = webhook.version
 
 
-_ALL = select(WebhookRecord).order_by(WebhookRecord.creation_date, WebhookRecord.id)  # built once
+# Built once, and Core: every audited write lists the webhooks, and there are usually none or a few.
+_ALL = select(_TABLE).order_by(_TABLE.c.creation_date, _TABLE.c.id)
 
 
 class SqlWebhooks:
@@ -60,8 +67,7 @@ class SqlWebhooks:
         transaction = self._session.get_transaction()
         if self._listed is not None and self._listed[0] is transaction and transaction is not None:
             return [copy.deepcopy(w) for w in self._listed[1]]
-        records = self._session.scalars(_ALL)
-        webhooks = [_webhook(r) for r in records]
+        webhooks = [_webhook(row) for row in execute_flushed(self._session, _ALL)]
         self._listed = (self._session.get_transaction(), webhooks)
         return [copy.deepcopy(w) for w in webhooks]
 
