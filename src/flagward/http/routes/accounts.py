@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Request, Response, UploadFile
+from fastapi import Body, File, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 
 from flagward.domain.errors import InvalidRequest
@@ -12,6 +12,7 @@ from flagward.http.links import collection
 from flagward.http.routes._bodies import comment_of, json_patch_only
 from flagward.http.routes._filters import field_filters
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.accounts import AccessTokenPost, NewMemberForm, TeamPostInput
 from flagward.http.schemas.read_accounts import Member, Members, Team, TeamImportsRep, Teams, Token, Tokens
 from flagward.services import members as member_service
@@ -19,9 +20,9 @@ from flagward.services import teams as team_service
 from flagward.services import tokens as token_service
 from flagward.services.ports import MemberQuery
 
-members = APIRouter(tags=["Account members"])
-teams = APIRouter(tags=["Teams"])
-tokens = APIRouter(tags=["Access tokens"])
+members = api_router(tags=["Account members"])
+teams = api_router(tags=["Teams"])
+tokens = api_router(tags=["Access tokens"])
 
 
 def parse_member_filter(raw: str | None) -> dict[str, Any]:

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import Header, Request
 from starlette.concurrency import run_in_threadpool
 
 from flagward.http.deps import DepsDep
 from flagward.http.presenters_approvals import top_level
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.approvals import INTEGRATION_CALLBACK_BODY
 from flagward.http.schemas.read_approvals import ApprovalRequestResponse
 from flagward.services import approval_queries as queries
 from flagward.services import external_approvals as service
 
-router = APIRouter(tags=["Approvals (flagward)"])
+router = api_router(tags=["Approvals (flagward)"])
 
 TIMESTAMP = "Unix seconds when the service signed the call; more than the window (300 s) from now is refused"
 SIGNATURE = "Hex HMAC-SHA256 of '<X-Flagward-Timestamp>.<body>' with the service's shared secret"

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import Body, Depends, Query, Response
 
 from flagward.domain.errors import InvalidRequest
 from flagward.http.deps import ActorDep, DepsDep, PageDep, require_beta
 from flagward.http.links import collection, link
 from flagward.http.presenters_approvals import flag_scoped, top_level
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.approvals import (
     CreateApprovalRequestRequest,
     CreateCopyFlagConfigApprovalRequestRequest,
@@ -32,7 +33,7 @@ from flagward.services import approval_settings
 from flagward.services import approvals as service
 from flagward.services.approvals import Scope
 
-router = APIRouter(tags=["Approvals"])
+router = api_router(tags=["Approvals"])
 FLAG = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}"
 TOP = "/api/v2/approval-requests"
 

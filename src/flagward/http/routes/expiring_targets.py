@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 
 from flagward.domain import expiring_targets as domain
 from flagward.domain.errors import InvalidRequest
@@ -12,11 +12,12 @@ from flagward.http.deps import ActorDep, DepsDep
 from flagward.http.links import links
 from flagward.http.routes._bodies import comment_of
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.schedules import ExpiringTargetGetResponse, ExpiringTargetPatchResponse
 from flagward.services import expiring_targets as service
 from flagward.services.expiring_targets import PatchResult
 
-router = APIRouter(tags=["Feature flags", "Segments"])
+router = api_router(tags=["Feature flags", "Segments"])
 FLAG_PATH = "/api/v2/flags/{projectKey}/{featureFlagKey}/expiring-targets/{environmentKey}"
 SEGMENT_PATH = "/api/v2/segments/{projectKey}/{segmentKey}/expiring-targets/{environmentKey}"
 

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 
 from flagward.http import presenters
 from flagward.http.deps import ActorDep, DepsDep
 from flagward.http.routes._bodies import parse_patch
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.changes import FlagCopyConfigPost
 from flagward.http.schemas.read_flags import FeatureFlag
 from flagward.services import copy as copy_service
 from flagward.services import flag_changes
 from flagward.services.flag_changes import FlagPatch
 
-router = APIRouter(tags=["Feature flags"])
+router = api_router(tags=["Feature flags"])
 
 
 @router.patch("/api/v2/flags/{projectKey}/{featureFlagKey}", summary="Update feature flag", **returns(FeatureFlag))

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter
-
 from flagward.domain.flag_statuses import FlagStatus
 from flagward.http.deps import ActorDep, DepsDep
 from flagward.http.links import link, links
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.read_flags import (
     FeatureFlagStatusAcrossEnvironments,
     FeatureFlagStatuses,
@@ -18,7 +17,7 @@ from flagward.http.schemas.read_flags import (
 )
 from flagward.services import flag_statuses as service
 
-router = APIRouter(tags=["Feature flags"])
+router = api_router(tags=["Feature flags"])
 
 
 def _rfc3339(ms: int) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from flagward.domain.errors import InvalidRequest
 from flagward.http import presenters
@@ -10,12 +10,13 @@ from flagward.http.deps import ActorDep, ApiVersionDep, DepsDep, PageDep
 from flagward.http.links import collection
 from flagward.http.routes._filters import field_filters, plus_list
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.flags import FeatureFlagBody
 from flagward.http.schemas.read_flags import FeatureFlag, FeatureFlags
 from flagward.services import flags as service
 from flagward.services.ports import FlagQuery
 
-router = APIRouter(tags=["Feature flags"])
+router = api_router(tags=["Feature flags"])
 
 # API versions that changed the flag list: summaries by default, then environments only on request.
 SUMMARIES_BY_DEFAULT = 20191212

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query
+from fastapi import Body, Query
 
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.import_items import Outcome, Plan
 from flagward.http.deps import ActorDep, DepsDep
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.importing import ImportRep
 from flagward.services import importing as service
 
-router = APIRouter(tags=["Import (flagward)"])
+router = api_router(tags=["Import (flagward)"])
 
 
 def plan_document(plan: Plan, *, dry_run: bool) -> dict[str, Any]:

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from flagward.domain.notifications import Notification, request_api_path, request_page
 from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection, link
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.notifications import MarkedReadRep, MarkReadBody, NotificationsRep
 from flagward.services import notifications as service
 from flagward.services.ports import Page
 
-router = APIRouter(tags=["Notifications (flagward)"])
+router = api_router(tags=["Notifications (flagward)"])
 PATH = "/api/v2/notifications"
 
 

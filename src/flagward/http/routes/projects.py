@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import Body, Query, Request, Response
 
 from flagward.domain.accounts import Actor
 from flagward.domain.errors import InvalidRequest
@@ -13,6 +13,7 @@ from flagward.http.links import collection
 from flagward.http.routes._bodies import json_patch_only
 from flagward.http.routes._filters import field_filters, plus_list
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.projects import EnvironmentPost, ProjectPost
 from flagward.http.schemas.read_projects import Environment, Environments, Project, ProjectRep, Projects
 from flagward.services import environments as env_service
@@ -20,8 +21,8 @@ from flagward.services import projects as service
 from flagward.services.authz import with_keys_shown_to
 from flagward.services.ports import ProjectQuery
 
-router = APIRouter(tags=["Projects"])
-env_router = APIRouter(tags=["Environments"])
+router = api_router(tags=["Projects"])
+env_router = api_router(tags=["Environments"])
 
 
 def _shown(actor: Actor, envs: list[EnvironmentRecord]) -> list[EnvironmentRecord]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import Body, Request, Response
 
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.roles import CustomRole, RoleHolders, role_document
@@ -14,6 +14,7 @@ from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection, links
 from flagward.http.routes._bodies import comment_of, parse_patch
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.read_accounts import Member, TeamCustomRoles
 from flagward.http.schemas.roles import (
     BulkEditMembersRep,
@@ -25,7 +26,7 @@ from flagward.http.schemas.roles import CustomRole as CustomRoleRep
 from flagward.services import assignments
 from flagward.services import roles as service
 
-router = APIRouter(tags=["Custom roles"])
+router = api_router(tags=["Custom roles"])
 PATH = "/api/v2/roles"
 
 
@@ -70,8 +71,8 @@ def delete_role(actor: ActorDep, deps: DepsDep, customRoleKey: str) -> Response:
     return Response(status_code=204)
 
 
-members = APIRouter(tags=["Account members"])
-teams = APIRouter(tags=["Teams"])
+members = api_router(tags=["Account members"])
+teams = api_router(tags=["Teams"])
 
 
 @members.patch("/api/v2/members", summary="Modify account members (semantic patch)", **returns(BulkEditMembersRep))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from flagward.http.deps import ActorDep, DepsDep
 from flagward.http.links import links
 from flagward.http.openapi import FLAG_ENV
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.schedules import (
     FeatureFlagScheduledChange,
     FeatureFlagScheduledChanges,
@@ -19,7 +20,7 @@ from flagward.http.schemas.schedules import (
 from flagward.services import scheduled_changes as service
 from flagward.services.scheduled_changes import ScheduledChangeView
 
-router = APIRouter(tags=["Scheduled changes"])
+router = api_router(tags=["Scheduled changes"])
 PATH = f"{FLAG_ENV}/scheduled-changes"
 
 

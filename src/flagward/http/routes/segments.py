@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import Body, Request, Response
 
 from flagward.domain.segment_changes import FLAGWARD_SEGMENT_INSTRUCTIONS, SEGMENT_INSTRUCTION_KINDS
 from flagward.domain.segment_configuration import SEGMENT_CONFIGURATION_FIELDS
@@ -14,12 +14,13 @@ from flagward.http.presenters_segments import segment as present
 from flagward.http.routes._bodies import parse_patch
 from flagward.http.routes._filters import field_filters
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.changes import SegmentBody
 from flagward.http.schemas.read_segments import UserSegment, UserSegments
 from flagward.services import segments as service
 from flagward.services.flag_changes import FlagPatch
 
-router = APIRouter(tags=["Segments"])
+router = api_router(tags=["Segments"])
 BASE = "/api/v2/segments/{projectKey}/{environmentKey}"
 
 

@@ -6,7 +6,7 @@ import os
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from flagward.domain.accounts import Actor
@@ -18,6 +18,7 @@ from flagward.http import presenters
 from flagward.http.deps import SESSION_COOKIE, ActorDep, DepsDep, client_address, get_sign_in_limits
 from flagward.http.links import link
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.accounts import LoginBody
 from flagward.http.schemas.read_accounts import CallerIdentityRep, Member
 from flagward.http.schemas.read_audit import AuditLogEntryListingRepCollection, AuditLogEntryRep
@@ -28,10 +29,10 @@ from flagward.services.delivery import outbox_stats
 from flagward.services.identity import caller_identity
 from flagward.services.ports import AuditQuery, Deps, StoreUnavailable
 
-health = APIRouter(tags=["Health"])
-identity = APIRouter(tags=["Other"])
-session = APIRouter(tags=["Sign-in"])
-auditlog = APIRouter(tags=["Audit log"])
+health = api_router(tags=["Health"])
+identity = api_router(tags=["Other"])
+session = api_router(tags=["Sign-in"])
+auditlog = api_router(tags=["Audit log"])
 
 
 @health.get("/healthz", summary="Liveness")

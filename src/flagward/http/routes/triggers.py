@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from flagward.domain.triggers import Trigger, TriggerLimits, obscured_url, trigger_url
 from flagward.http.deps import ActorDep, DepsDep, client_address, expected_origin
 from flagward.http.links import link, links
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.triggers import (
     FlagTriggerInput,
     TriggerWorkflowCollectionRep,
@@ -20,7 +21,7 @@ from flagward.http.schemas.triggers import (
 )
 from flagward.services import triggers as service
 
-router = APIRouter(tags=["Flag triggers"])
+router = api_router(tags=["Flag triggers"])
 PATH = "/api/v2/flags/{projectKey}/{featureFlagKey}/triggers/{environmentKey}"
 FIRE = "/webhook/triggers/{secret}"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import Body, Request, Response
 
 from flagward.domain.outbox import MessageStatus, OutboxMessage
 from flagward.domain.webhooks import Webhook
@@ -13,11 +13,12 @@ from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection, link, links
 from flagward.http.routes._bodies import json_patch_only
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.webhooks import Webhook as WebhookRep
 from flagward.http.schemas.webhooks import WebhookDeliveries, Webhooks, webhookPost
 from flagward.services import webhooks as service
 
-router = APIRouter(tags=["Webhooks"])
+router = api_router(tags=["Webhooks"])
 PATH = "/api/v2/webhooks"
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from flagward.http.deps import ActorDep, DepsDep, PageDep
 from flagward.http.links import collection, link
 from flagward.http.presenters_workflows import present_template, present_workflow, workflows_path
 from flagward.http.routes._responses import returns
+from flagward.http.routes._router import api_router
 from flagward.http.schemas.workflows import (
     CreateWorkflowTemplateInput,
     CustomWorkflowInput,
@@ -21,7 +22,7 @@ from flagward.http.schemas.workflows import (
 from flagward.services import workflow_templates as templates
 from flagward.services import workflows as service
 
-router = APIRouter(tags=["Workflows"])
+router = api_router(tags=["Workflows"])
 FLAG = "/api/v2/projects/{projectKey}/flags/{featureFlagKey}/environments/{environmentKey}"
 TEMPLATES = "/api/v2/templates"
 
