@@ -87,13 +87,22 @@ def seal(entry: AuditEntry, *, prev_hash: str, prev_id: str | None = None, prev_
     millisecond, or by a transaction that read the clock before another committed, still get dates that
     increase with their position, which is what ``before``/``after`` paging relies on.
     """
+    sealed_fields(entry, prev_hash=prev_hash, prev_id=prev_id, prev_date=prev_date)
+    return entry
+
+
+def sealed_fields(
+    entry: AuditEntry, *, prev_hash: str, prev_id: str | None = None, prev_date: int | None = None
+) -> dict[str, Any]:
+    """``seal`` ``entry``, and return what is stored of it: its stored fields, and its hash."""
     if prev_date is not None and entry.date <= prev_date:
         entry.date = prev_date + 1
     entry.prev_id = prev_id
     entry.prev_hash = prev_hash
     entry.hash_version = HASH_VERSION
-    entry.hash = stored_hash(stored_fields(entry))
-    return entry
+    fields = stored_fields(entry)
+    entry.hash = stored_hash(fields)
+    return {**fields, "hash": entry.hash}
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ clauses, variation *indexes* in configurations); instructions address variations
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NotRequired, TypedDict
 
 from flagward.domain.errors import InvalidRequest
 from flagward.domain.ids import new_salt, new_uuid
+from flagward.domain.json_values import copy_json
 from flagward.domain.projects import ClientSideAvailability
 
 
@@ -137,7 +137,15 @@ class Flag:
             raise InvalidRequest(f"unknown environment '{env_key}'") from None
 
     def clone(self) -> Flag:
-        return copy.deepcopy(self)
+        """A copy sharing nothing mutable with this flag (``defaults`` and ``client_side_availability``
+        are frozen); its documents are JSON, copied as such."""
+        return replace(
+            self,
+            variations=copy_json(self.variations),
+            tags=list(self.tags),
+            custom_properties=copy_json(self.custom_properties),
+            environments=copy_json(self.environments),
+        )
 
 
 def new_variations(values: list[dict[str, Any]] | None) -> tuple[str, list[Variation]]:

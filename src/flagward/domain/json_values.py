@@ -9,6 +9,7 @@ stores, refuses all of it with a message naming the path of the offending value.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from typing import Any
@@ -93,3 +94,20 @@ def _join(root: str, path: str) -> str:
     if path.startswith("["):
         return root + path
     return path if root == "body" else f"{root}.{path}"
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts, lists and scalars), several times faster than ``copy.deepcopy``,
+    which a flag's documents would otherwise pay for on every change. Anything else is deep-copied the
+    ordinary way."""
+    kind = type(value)
+    if kind is dict:
+        return {key: copy_json(item) for key, item in value.items()}
+    if kind is list:
+        return [copy_json(item) for item in value]
+    if kind in _SCALARS:
+        return value
+    return copy.deepcopy(value)
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})

@@ -3,11 +3,12 @@ log is checked against anchors beyond its end, at a replaced position, or inside
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from flagward.domain.audit import GENESIS_HASH, AuditActor, AuditEntry
+from flagward.domain.audit import GENESIS_HASH, Access, AuditActor, AuditEntry
 from flagward.domain.audit_chain import (
     REMOVED,
     REPLACED,
@@ -113,3 +114,46 @@ def test_the_head_of_an_intact_log_and_of_a_cut_one() -> None:
     assert [b.seq for b in head_breaks(links[1], ChainHead(3, links[2].hash))] == [3]
     altered = StoredLink({**links[2].fields, "date": 1}, links[2].hash)
     assert [b.reason[:7] for b in head_breaks(altered, ChainHead(3, links[2].hash))] == ["altered"]
+
+
+def _reference_content(entry: AuditEntry) -> dict[str, Any]:
+    """What ``content`` was before it was written out by hand: ``asdict`` without the chain's fields."""
+    data = dataclasses.asdict(entry)
+    for name in ("seq", "prev_hash", "hash", "hash_version"):
+        data.pop(name)
+    if data["prev_id"] is None:
+        del data["prev_id"]
+    return data
+
+
+@pytest.mark.parametrize("prev_id", [None, "e" * 24])
+def test_an_entrys_document_is_every_field_but_its_place_in_the_chain(prev_id: str | None) -> None:
+    entry = AuditEntry(
+        id="a" * 24,
+        date=5,
+        kind="flag",
+        name="Beta",
+        description="d",
+        short_description="s",
+        title_verb="updated",
+        accesses=[Access("updateOn", "proj/p:env/e:flag/beta")],
+        actor=AuditActor(member_id="m" * 24, member_email="a@example.com", token_id="t", service_token=True),
+        target_resources=["proj/p:env/e:flag/beta"],
+        comment="c",
+        previous={"on": False, "rules": [{"clauses": [1.5, None]}]},
+        current={"on": True},
+        delta=[{"kind": "turnFlagOn"}],
+        approval_request_id="r" * 24,
+        extra={"x": [1]},
+        prev_id=prev_id,
+    )
+    content = entry.content()
+    assert content == _reference_content(entry)
+    assert list(content) == list(_reference_content(entry))  # the stored document's key order too
+    assert {f.name for f in dataclasses.fields(AuditEntry)} - set(content) <= {
+        "seq",
+        "prev_hash",
+        "hash",
+        "hash_version",
+        "prev_id",
+    }

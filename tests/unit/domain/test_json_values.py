@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flagward.domain import json_values
+from flagward.domain.flags import Defaults, Flag, new_config, new_variations
 from flagward.domain.json_values import JsonRefused
 
 
@@ -36,3 +41,50 @@ def test_what_the_stores_keep_is_accepted() -> None:
     edges = b'{"a": [9223372036854775807, -9223372036854775808, 1.5e308, "\\u00e9"]}'
     assert json_values.loads(edges) == {"a": [2**63 - 1, -(2**63), 1.5e308, "\u00e9"]}
     assert json_values.loads(b'{"name": "a\\u0000b"}', allow_nul=True) == {"name": "a\x00b"}
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=4),
+    max_leaves=30,
+)
+
+
+def _containers(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [value, *(c for item in value.values() for c in _containers(item))]
+    if isinstance(value, list):
+        return [value, *(c for item in value for c in _containers(item))]
+    return []
+
+
+@given(_JSON)
+def test_a_json_copy_is_equal_and_shares_no_container(value: Any) -> None:
+    copied = json_values.copy_json(value)
+    assert copied == value and type(copied) is type(value)
+    assert not {id(c) for c in _containers(copied)} & {id(c) for c in _containers(value)}
+
+
+def test_a_cloned_flag_shares_nothing_mutable() -> None:
+    kind, variations = new_variations(None)
+    flag = Flag(
+        id="f" * 24,
+        project_key="p",
+        key="beta",
+        name="Beta",
+        kind=kind,
+        variations=variations,
+        creation_date=1,
+        defaults=Defaults(on_variation=0, off_variation=1),
+        tags=["a"],
+        custom_properties={"jira": {"name": "Jira", "value": ["X-1"]}},
+        environments={"production": new_config(Defaults(on_variation=0, off_variation=1), now=1)},
+    )
+    clone = flag.clone()
+    assert clone == flag
+    clone.variations[0]["value"] = "changed"
+    clone.tags.append("b")
+    clone.custom_properties["jira"]["value"].append("X-2")
+    clone.environments["production"]["rules"].append({"clauses": []})
+    assert flag.variations[0]["value"] is True and flag.tags == ["a"]
+    assert flag.custom_properties["jira"]["value"] == ["X-1"] and flag.environments["production"]["rules"] == []

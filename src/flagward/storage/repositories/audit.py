@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.orm import Session
 
 from flagward.domain.audit import GENESIS_HASH, AuditEntry, spec_matches
-from flagward.domain.audit_chain import ChainHead, StoredLink, seal, stored_fields
+from flagward.domain.audit_chain import ChainHead, StoredLink, sealed_fields
 from flagward.domain.ids import new_object_id
 from flagward.services.ports import AuditQuery
 from flagward.storage import accounts_generation
@@ -69,8 +69,7 @@ class SqlAuditLog:
         for entry, _ in pending:
             seq += 1
             entry.seq = seq
-            seal(entry, prev_hash=prev_hash, prev_id=prev_id, prev_date=prev_date)
-            rows.append({**stored_fields(entry), "hash": entry.hash})
+            rows.append(sealed_fields(entry, prev_hash=prev_hash, prev_id=prev_id, prev_date=prev_date))
             prev_hash, prev_id, prev_date = entry.hash, entry.id, entry.date
         # Core statements, built once: an entry is written once and never read back in this transaction,
         # so it needs none of the ORM's bookkeeping.
