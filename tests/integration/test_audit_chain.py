@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import Engine, select, text
 
 from flagward.domain.audit import AuditActor, AuditEntry
 from flagward.domain.audit_chain import ChainHead, StoredLink, seal, stored_hash, verify_chain
+from flagward.domain.errors import DomainError
 from flagward.services import projects
 from flagward.services.ports import AuditQuery
 from flagward.services.projects import NewProject
@@ -106,6 +108,64 @@ def test_the_chain_head_is_locked_by_the_commit_only(tmp_path: Path) -> None:
             uow.commit()
         with factory(write=False) as uow:
             assert [e.seq for e in uow.audit.find(AuditQuery(limit=5))] == [2, 1]
+
+
+def _round_trips(trace: str) -> int:
+    """Round trips in a libpq trace: the frontend's Sync messages (extended protocol) and Query
+    messages (simple protocol), each of which the client waits on."""
+    sent = [line.split("\t") for line in trace.splitlines() if line.startswith("F\t")]
+    return sum(1 for fields in sent if len(fields) > 2 and fields[2] in ("Sync", "Query"))
+
+
+@pytest.mark.postgres
+def test_the_sealed_entries_and_the_commit_travel_in_one_round_trip(tmp_path: Path) -> None:
+    """Once the chain's head is locked and read, the entries' insert, the head's update and the COMMIT
+    that releases the lock are sent together: two round trips in all, whatever the count of entries,
+    not one per statement (each of which would hold the lock over this process's wait for the GIL)."""
+    with migrated_engine("postgres", tmp_path) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        with factory() as uow:
+            uow.audit.append(_entry(1))
+            uow.commit()  # the head row exists from here on
+        trace = tmp_path / "libpq.trace"
+        with factory() as uow, trace.open("w") as out:
+            uow.audit.append(_entry(2))
+            uow.audit.append(_entry(3))
+            uow.session.execute(text("SELECT 1"))  # the transaction has begun
+            pgconn = uow.session.connection().connection.driver_connection.pgconn  # type: ignore[union-attr]
+            pgconn.trace(out.fileno())
+            pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS)
+            uow.commit()
+            pgconn.untrace()
+        assert _round_trips(trace.read_text()) == 2, trace.read_text()  # the head's read; the rest
+        with factory(write=False) as uow:
+            assert [e.seq for e in uow.audit.find(AuditQuery(limit=5))] == [3, 2, 1]
+            assert uow.audit.head().seq == 3
+
+
+@pytest.mark.postgres
+def test_a_write_that_fails_with_the_commit_commits_nothing(tmp_path: Path) -> None:
+    """An entry whose insert fails (here an id already in the log) aborts the statements sent with it and
+    the COMMIT: the transaction's other writes are not kept, the chain's head does not move, the error
+    surfaces as any failed commit's does, and the connection goes back to the pool fit for the next."""
+    with migrated_engine("postgres", tmp_path) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        with factory() as uow:
+            uow.audit.append(_entry(1))
+            uow.commit()
+        with pytest.raises(DomainError), factory() as uow:
+            uow.session.execute(text("INSERT INTO meta (key, value) VALUES ('probe', 'kept?')"))
+            uow.audit.append(_entry(1))  # the same id again: the insert violates the key
+            uow.commit()
+        with factory(write=False) as uow:
+            assert uow.session.execute(text("SELECT value FROM meta WHERE key = 'probe'")).first() is None
+            assert uow.audit.head().seq == 1
+        for n in range(2, 5):  # every pooled connection writes again
+            with factory() as uow:
+                uow.audit.append(_entry(n))
+                uow.commit()
+        with factory(write=False) as uow:
+            assert [e.seq for e in uow.audit.find(AuditQuery(limit=5))] == [4, 3, 2, 1]
 
 
 # The chain itself, without a store.

@@ -6,12 +6,12 @@ the base the HTTP edge decorates with ``_links``.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from flagward.domain.accounts import AccessToken, Member, Team
 from flagward.domain.audit import AuditEntry
 from flagward.domain.flags import Flag, FlagConfig
+from flagward.domain.json_values import copy_json
 from flagward.domain.projects import ApprovalSettings, ClientSideAvailability, Environment, Project
 
 
@@ -81,7 +81,7 @@ def environment_document(env: Environment) -> dict[str, Any]:
 
 
 def config_document(config: FlagConfig) -> dict[str, Any]:
-    doc: dict[str, Any] = copy.deepcopy(dict(config))
+    doc: dict[str, Any] = copy_json(dict(config))
     if doc.get("offVariation") is None:
         doc.pop("offVariation", None)
     return doc
@@ -98,10 +98,10 @@ def flag_document(flag: Flag, env_keys: list[str] | None = None) -> dict[str, An
         "creationDate": flag.creation_date,
         "includeInSnippet": flag.client_side_availability.using_environment_id,
         "clientSideAvailability": client_side_availability(flag.client_side_availability),
-        "variations": copy.deepcopy(flag.variations),
+        "variations": copy_json(flag.variations),
         "temporary": flag.temporary,
         "tags": list(flag.tags),
-        "customProperties": copy.deepcopy(flag.custom_properties),
+        "customProperties": copy_json(flag.custom_properties),
         "archived": flag.archived,
         "deprecated": flag.deprecated,
         "defaults": {"onVariation": flag.defaults.on_variation, "offVariation": flag.defaults.off_variation},

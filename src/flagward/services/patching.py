@@ -3,7 +3,6 @@ refused. The caller validates the patched document the same way it validates any
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -11,6 +10,7 @@ import jsonpatch
 import jsonpointer
 
 from flagward.domain.errors import InvalidRequest, OptimisticLockError
+from flagward.domain.json_values import copy_json
 
 _OPS = {"add", "remove", "replace", "move", "copy", "test"}
 
@@ -54,7 +54,8 @@ def apply_json_patch(
             if field not in allowed:
                 raise InvalidRequest(f"patch[{i}]: '{path}' is read-only or unknown and cannot be patched")
     try:
-        patched: object = jsonpatch.apply_patch(copy.deepcopy(document), ops)
+        # A copy made here, not two (apply_patch deep-copies once more unless asked to patch in place).
+        patched: object = jsonpatch.apply_patch(copy_json(document), ops, in_place=True)
     except jsonpatch.JsonPatchTestFailed:
         raise OptimisticLockError() from None
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
@@ -70,13 +71,13 @@ def apply_merge_patch(document: dict[str, Any], merge: object, *, writable: Coll
     for field in merge:
         if field not in writable:
             raise InvalidRequest(f"'{field}' is read-only or unknown and cannot be patched")
-    merged: dict[str, Any] = _merge(copy.deepcopy(document), merge)
+    merged: dict[str, Any] = _merge(copy_json(document), merge)
     return merged
 
 
 def _merge(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return copy_json(patch)
     result = target if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:

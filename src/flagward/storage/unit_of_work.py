@@ -7,9 +7,10 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self, cast
 
-from sqlalchemy import Engine
+import psycopg
+from sqlalchemy import Engine, Executable
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -171,7 +172,8 @@ class SqlUnitOfWork:
             self.session.flush()
             if accounts_generation.changed(self.session.connection()):
                 self.meta.new_accounts_generation()  # in this transaction: cached actors go stale with it
-            self.audit.seal_pending()  # the chain's lock, held to the commit, is taken last
+            writes = self.audit.seal_pending()  # the chain's lock, held to the commit, is taken last
+            _write_then_commit(self.session, writes)
             self.session.commit()
         except DBAPIError as exc:
             _translate(exc)
@@ -191,6 +193,30 @@ class SqlUnitOfWork:
 
     def publish(self, event: Event) -> None:
         self._events.append(event)
+
+
+def _write_then_commit(session: Session, writes: list[tuple[Executable, dict[str, Any]]]) -> None:
+    """Run ``writes``, the last of a transaction (``SqlAuditLog.seal_pending``'s), and on PostgreSQL commit
+    with them: in pipeline mode the statements and the COMMIT travel in one round trip, so the audit
+    chain's lock they release is held for that round trip only, not for one per statement, each of which
+    this process must then wait for the GIL to answer. The session's commit that follows finds the
+    transaction committed (psycopg sends nothing for it) and ends its own bookkeeping. A statement that
+    fails aborts the pipeline, and with it the COMMIT: the error is raised here, and the caller rolls back."""
+    if not writes:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        for statement, params in writes:
+            session.execute(statement, params)
+        return
+    driver = cast(psycopg.Connection[Any], connection.connection.driver_connection)
+    try:
+        with driver.pipeline():
+            for statement, params in writes:
+                session.execute(statement, params)
+            driver.execute("COMMIT")
+    except psycopg.Error as exc:  # raised by the pipeline's end, outside SQLAlchemy: wrapped as it wraps
+        raise DBAPIError.instance(None, None, exc, psycopg.Error, dialect=connection.dialect) from exc
 
 
 class SqlUnitOfWorkFactory:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Callable, Iterator
+from typing import Any
 
-from sqlalchemy import Select, String, Table, bindparam, cast, insert, select, update
+from sqlalchemy import Executable, Select, String, Table, bindparam, cast, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.orm import Session
 
@@ -53,16 +54,18 @@ class SqlAuditLog:
     def discard_pending(self) -> None:
         self._pending.clear()
 
-    def seal_pending(self) -> None:
-        """Link this transaction's entries to the chain and store them, last thing before the commit.
+    def seal_pending(self) -> list[tuple[Executable, dict[str, Any]]]:
+        """Link this transaction's entries to the chain, last thing before the commit, and return the
+        writes that store them, for the unit of work to send with its COMMIT (``SqlUnitOfWork.commit``).
 
         Locking the head row serializes appends across processes, so the chain never forks. The lock is
         held to the commit, so it is taken as late as can be: after the transaction's other writes, in
         the commit itself, and it is the last lock a transaction takes (no lock-order cycles). Under it
-        run the head's read, the hashing, one insert and the head's update: a write's other work does not
-        make every other writer wait."""
+        run the head's read, the hashing, what waits for the sealed entries (``then``: webhook
+        deliveries, which carry the hash), then the entries' insert, the head's update and the commit,
+        sent together: a write's other work does not make every other writer wait."""
         if not self._pending:
-            return
+            return []
         pending, self._pending = self._pending, []
         seq, prev_hash, prev_id, prev_date = self._lock_head()
         rows = []
@@ -71,17 +74,17 @@ class SqlAuditLog:
             entry.seq = seq
             rows.append(sealed_fields(entry, prev_hash=prev_hash, prev_id=prev_id, prev_date=prev_date))
             prev_hash, prev_id, prev_date = entry.hash, entry.id, entry.date
-        # Core statements, built once: an entry is written once and never read back in this transaction,
-        # so it needs none of the ORM's bookkeeping.
-        self._session.execute(_INSERT_ENTRY, rows)
-        # The last entry's id and date beside the head: the next append chains to them, and ``verify``
-        # names a removed tail by its id.
-        self._session.execute(
-            _ADVANCE_HEAD, {"new_seq": seq, "new_hash": prev_hash, "new_id": prev_id, "new_date": prev_date}
-        )
         for entry, then in pending:
             if then is not None:
                 then(entry)
+        # Core statements, built once: an entry is written once and never read back in this transaction,
+        # so it needs none of the ORM's bookkeeping. One statement per entry: sent together, a statement
+        # costs no round trip, and an executemany would wait for its own. The last entry's id and date
+        # go beside the head: the next append chains to them, and ``verify`` names a removed tail by its id.
+        writes: list[tuple[Executable, dict[str, Any]]] = [(_INSERT_ENTRY, row) for row in rows]
+        advance = {"new_seq": seq, "new_hash": prev_hash, "new_id": prev_id, "new_date": prev_date}
+        writes.append((_ADVANCE_HEAD, advance))
+        return writes
 
     def _lock_head(self) -> tuple[int, str, str | None, int | None]:
         """Lock the head row (creating it in an empty store); the last entry's seq, hash, id and date."""
