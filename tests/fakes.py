@@ -310,10 +310,11 @@ class FakeApprovals:
     def get(self, request_id: str, *, for_update: bool = False) -> ApprovalRequest | None:
         return copy.deepcopy(self.s.approvals.get(request_id))
 
-    def add(self, request: ApprovalRequest) -> None:
+    def add(self, request: ApprovalRequest, *, environment: Environment | None = None) -> None:
         self.s.approvals[request.id] = copy.deepcopy(request)
 
-    update = add
+    def update(self, request: ApprovalRequest) -> None:
+        self.s.approvals[request.id] = copy.deepcopy(request)
 
     def delete(self, request: ApprovalRequest) -> None:
         self.s.approvals.pop(request.id, None)

@@ -5,9 +5,11 @@ the request answers right after, conflicts and review status included."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from tests.support.accounts import unique
 from tests.support.inprocess import ADMIN, World, in_process_world
@@ -83,3 +85,44 @@ def test_each_step_answers_what_a_read_of_the_request_answers_next(world: World)
     assert reviewed == _ok(world.client.get(f"{top}/{third['_id']}", headers=_admin()))
     applied = _ok(world.client.post(f"{top}/{third['_id']}/apply", json={}, headers=_admin()))
     assert applied == _ok(world.client.get(f"{top}/{third['_id']}", headers=_admin()))
+
+
+@contextmanager
+def _statements(world: World) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def _statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    engine = world.services.engine
+    event.listen(engine, "before_cursor_execute", _statement)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", _statement)
+
+
+def test_creating_and_applying_a_request_read_its_environment_once(world: World) -> None:
+    """Creating a copy request stores it under the ids of the environment it read (no second lookup of
+    them); applying one reads the project's environments once, under the project's lock, for the
+    request's settings and the write's gate alike."""
+    project = _project(world)
+    reviewer = {"Authorization": world.writers[0]}
+    base = f"/api/v2/projects/{project}/flags/f/environments/production"
+    copy = {"description": "copy", "source": {"key": "staging"}}
+    with _statements(world) as created:
+        request = _ok(world.client.post(f"{base}/approval-requests-flag-copy", json=copy, headers=_admin()), 201)
+    _ok(
+        world.client.post(
+            f"{base}/approval-requests/{request['_id']}/reviews", json={"kind": "approve"}, headers=reviewer
+        )
+    )
+    with _statements(world) as applied:
+        done = _ok(world.client.post(f"{base}/approval-requests/{request['_id']}/apply", json={}, headers=_admin()))
+    assert done["status"] == "completed"
+
+    def environment_reads(statements: list[str]) -> list[str]:
+        return [s for s in statements if s.startswith(("SELECT environments.", "SELECT projects.id, environments.id"))]
+
+    assert len(environment_reads(created)) == 1, environment_reads(created)
+    assert len(environment_reads(applied)) == 1, environment_reads(applied)

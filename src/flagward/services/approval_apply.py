@@ -58,10 +58,12 @@ def apply(
     executed = False
     with deps.uow() as uow:
         request = load_request(uow, request_id, scope, for_update=True)
-        env = load_environment(uow, request.project_key, request.environment_key)
-        settings = settings_for(env, request.resource_kind)
-        # For the rights, the words of the notification and the change itself: read once, under the locks.
+        # For the rights, the words of the notification and the change itself: read once, under the locks,
+        # and so are the project's environments, for the request's settings and the write's gate.
         flag = locked_request_flag(uow, request)
+        environments = uow.environments.find(request.project_key)[0]
+        env = _environment(environments, request)
+        settings = settings_for(env, request.resource_kind)
         rights = request_rights(uow, actor, request, env, flag=flag)
         domain.check_can_apply(request, actor, settings=settings, rights=rights)
         now = deps.clock.now_ms()
@@ -71,7 +73,16 @@ def apply(
             audit(uow, deps.clock, actor, request, AuditAction.APPLY_APPROVAL_REQUEST, "scheduled", comment)
         else:
             failure = execute(
-                uow, deps, request, actor, env, comment=comment, scheduled=False, flag=flag, flag_locked=True
+                uow,
+                deps,
+                request,
+                actor,
+                env,
+                comment=comment,
+                scheduled=False,
+                flag=flag,
+                flag_locked=True,
+                environments=environments,
             )
             executed = True
         uow.commit()
@@ -82,6 +93,13 @@ def apply(
     if failure is not None:
         raise ApprovalApplyFailed(f"The approval request could not be applied and is now failed: {failure.message}")
     return request
+
+
+def _environment(environments: list[Environment], request: ApprovalRequest) -> Environment:
+    for env in environments:
+        if env.key == request.environment_key:
+            return env
+    raise NotFound(f"Unknown environment '{request.environment_key}' in project '{request.project_key}'")
 
 
 def execute(
@@ -95,17 +113,18 @@ def execute(
     scheduled: bool,
     flag: Flag | Load | None = LOAD,
     flag_locked: bool = False,
+    environments: list[Environment] | None = None,
 ) -> DomainError | None:
     """Run the request's instructions through the write path and mark it completed, or mark it failed
     and return why. Both outcomes are written in the caller's transaction. ``flag``: the request's flag
     as the caller read it in this transaction, before any change (``_approvals.request_flag``);
     ``flag_locked``: read under the project's and the flag's locks (``_approvals.locked_request_flag``),
-    so the change starts from it."""
+    so the change starts from it; ``environments``: the project's, read under that lock."""
     now = deps.clock.now_ms()
     changes = describe(uow, request, flag=flag)  # in words, before they change what they speak of
     locked = flag if flag_locked and isinstance(flag, Flag) else None
     try:
-        _write(uow, deps, request, actor, env, comment or request.description, locked=locked)
+        _write(uow, deps, request, actor, env, comment or request.description, locked=locked, environments=environments)
     except ApprovalRequired as exc:
         # The change also alters what another environment requiring approval serves, and this
         # request's approval covers only its own. Applied by hand, nothing happens (405) and an owner
@@ -150,9 +169,11 @@ def _write(
     comment: str,
     *,
     locked: Flag | None = None,
+    environments: list[Environment] | None = None,
 ) -> None:
     """The change itself; ``approval_request_id`` satisfies the approval gate and marks the audit entry.
-    ``locked``: the flag, already read under its project's and its own lock in this transaction."""
+    ``locked``: the flag, already read under its project's and its own lock in this transaction, and
+    ``environments`` the project's, read under that lock."""
     if request.resource_kind is ResourceKind.FLAG and triggers.is_trigger_request(request.instructions):
         triggers.apply_request(uow, deps, actor, request, comment)
         return
@@ -182,6 +203,7 @@ def _write(
             comment=comment,
             approval_request_id=request.id,
             approved_environment=approved,
+            environments=environments if locked is not None else None,
         )
         return
     segment = load_segment(uow, request.project_key, request.environment_key, request.resource_key, for_update=True)

@@ -62,10 +62,17 @@ class NewCopyRequest:
 @dataclass(frozen=True)
 class _Target:
     kind: ResourceKind
-    project_key: str
-    env_key: str
+    env: Environment  # as read in the caller's transaction: the request is stored under its ids
     key: str
     base_version: int
+
+    @property
+    def project_key(self) -> str:
+        return self.env.project_key
+
+    @property
+    def env_key(self) -> str:
+        return self.env.key
 
 
 def _add(
@@ -103,7 +110,7 @@ def _add(
         **extra,
     )
     request.service_kind = settings.service_kind
-    uow.approvals.add(request)
+    uow.approvals.add(request, environment=target.env)
     tell(uow, deps, request, RequestEvent.REQUESTED, actor=actor, comment=comment)
     enqueue_creation(uow, deps, request, settings)
     audit(uow, deps.clock, actor, request, AuditAction.CREATE_APPROVAL_REQUEST, "requested", comment)
@@ -160,7 +167,7 @@ def create_flag_request(
             check_deletable(flag, context)
         else:
             apply_flag_instructions(flag, instructions, environment_key=env_key, context=context)
-        target = _Target(ResourceKind.FLAG, project_key, env_key, flag_key, flag.config(env_key)["version"])
+        target = _Target(ResourceKind.FLAG, env, flag_key, flag.config(env_key)["version"])
         if seen is not None:
             seen.note_others(uow, project_key, env_key, ResourceKind.FLAG, flag_key)
         request = _add(
@@ -223,7 +230,7 @@ def create_copy_request(
                 f"There is nothing to copy: environment '{env_key}' already matches '{new.source.key}' "
                 "for the chosen actions"
             )
-        target = _Target(ResourceKind.FLAG, project_key, env_key, flag_key, flag.config(env_key)["version"])
+        target = _Target(ResourceKind.FLAG, env, flag_key, flag.config(env_key)["version"])
         if seen is not None:
             seen.note_others(uow, project_key, env_key, ResourceKind.FLAG, flag_key)
         request = _add(
@@ -265,7 +272,7 @@ def create_request(
             uow,
             deps,
             actor,
-            _Target(kind, project_key, env_key, key, segment.version),
+            _Target(kind, env, key, segment.version),
             description=new.description,
             instructions=instructions,
             comment=new.comment,
@@ -297,7 +304,7 @@ def add_workflow_request(
     """The approval condition of a workflow stage: a request on ``flag`` in ``env`` carrying
     ``customWorkflowMetadata``, made in the caller's transaction on behalf of the workflow's creator.
     The instructions must already have been checked against the flag."""
-    target = _Target(ResourceKind.FLAG, flag.project_key, env.key, flag.key, flag.config(env.key)["version"])
+    target = _Target(ResourceKind.FLAG, env, flag.key, flag.config(env.key)["version"])
     return _add(
         uow,
         deps,
@@ -324,7 +331,7 @@ def add_import_request(
     authorize(actor, "createApprovalRequest", flag_resource(flag, env))
     instructions = [{"kind": REPLACE_CONFIGURATION, "configuration": configuration}]
     apply_flag_instructions(flag, instructions, environment_key=env.key, context=change_context(uow, deps.clock, flag))
-    target = _Target(ResourceKind.FLAG, flag.project_key, env.key, flag.key, flag.config(env.key)["version"])
+    target = _Target(ResourceKind.FLAG, env, flag.key, flag.config(env.key)["version"])
     return _add_import(uow, deps, actor, target, env, description=description, instructions=instructions)
 
 
@@ -346,7 +353,7 @@ def add_segment_import_request(
     authorize(actor, "createApprovalRequest", segment_resource(segment, env))
     instructions = [{"kind": REPLACE_SEGMENT_CONFIGURATION, "configuration": configuration}]
     apply_segment_instructions(segment, instructions, context=segment_context(uow, deps.clock, segment))
-    target = _Target(ResourceKind.SEGMENT, segment.project_key, env.key, segment.key, segment.version)
+    target = _Target(ResourceKind.SEGMENT, env, segment.key, segment.version)
     return _add_import(uow, deps, actor, target, env, description=description, instructions=instructions)
 
 

@@ -153,15 +153,17 @@ def commit_flag_change(
     delta: Any = None,
     pre_approved: PreApproved | None = None,
     effect_authorized: bool = False,
+    environments: list[Environment] | None = None,
 ) -> Flag:
     """Gate, version, persist, audit and publish ``change``. The caller owns the transaction.
 
     ``approval_request_id`` marks a change made by applying an approved request in
     ``approved_environment``: it satisfies the gate there (not elsewhere) and is recorded on the audit
     entry. ``pre_approved``: a flag trigger's action (``services.triggers`` only). ``effect_authorized``:
-    the caller authorized the change otherwise (``check_flag_write``). Raises Forbidden, ApprovalRequired.
+    the caller authorized the change otherwise (``check_flag_write``). ``environments``: the project's,
+    read in this transaction under the project's lock (else read here). Raises Forbidden, ApprovalRequired.
     """
-    found = uow.environments.find(before.project_key)[0]
+    found = environments if environments is not None else uow.environments.find(before.project_key)[0]
     check_flag_write(
         uow,
         actor,
@@ -172,7 +174,7 @@ def commit_flag_change(
         pre_approved=pre_approved,
         effect_authorized=effect_authorized,
     )
-    environments = {e.key: e for e in found}
+    by_key = {e.key: e for e in found}
     after = change.flag
     stamped = list(change.environment_actions)
     if _SDK_VISIBLE_ACTIONS & set(change.flag_actions):
@@ -183,7 +185,7 @@ def commit_flag_change(
     uow.flags.update(after, environments=stamped)
     _audit(uow, clock, actor, before, after, change, comment, approval_request_id, extra_actions or {}, delta)
     for env_key in stamped:
-        env = environments[env_key]
+        env = by_key[env_key]
         uow.publish(SdkItemChanged(env.id, ItemKind.FLAG, after.key, after.environments[env_key]["version"]))
     return after
 

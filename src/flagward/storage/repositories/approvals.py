@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from flagward.domain.approvals import ApprovalRequest, ReviewStatus, Status
+from flagward.domain.projects import Environment
 from flagward.services.ports import ApprovalQuery, ReviewScope
 from flagward.storage.mappers import approval_columns, approval_from_row, tag_pattern
 from flagward.storage.records import ApprovalRequestRecord, EnvironmentRecord, ProjectRecord
@@ -74,9 +75,15 @@ class SqlApprovalRepository:
         found = self._hydrate(execute_flushed(self._session, statement, {"request_id": request_id}).all())
         return found[0] if found else None
 
-    def add(self, request: ApprovalRequest) -> None:
-        keys = {"project_key": request.project_key, "env_key": request.environment_key}
-        ids = execute_flushed(self._session, _IDS, keys).one()
+    def add(self, request: ApprovalRequest, *, environment: Environment | None = None) -> None:
+        if environment is not None and (environment.project_key, environment.key) == (
+            request.project_key,
+            request.environment_key,
+        ):
+            ids = (environment.project_id, environment.id)  # read in this transaction: not read again
+        else:
+            keys = {"project_key": request.project_key, "env_key": request.environment_key}
+            ids = execute_flushed(self._session, _IDS, keys).one()
         row = {
             "id": request.id,
             "project_id": ids[0],
