@@ -20,7 +20,7 @@ from flagward.services.ports import AuditQuery
 from flagward.services.projects import NewProject
 from flagward.storage.engine import make_engine
 from flagward.storage.migrate import upgrade
-from flagward.storage.records import AuditRecord
+from flagward.storage.records import AuditRecord, MetaRecord
 from flagward.storage.unit_of_work import SqlUnitOfWorkFactory
 from tests.support.audit_log import OWNER, deps, execute, flagward_audit, named, populate, set_comment
 from tests.support.databases import migrated_engine
@@ -141,6 +141,24 @@ def test_the_sealed_entries_and_the_commit_travel_in_one_round_trip(tmp_path: Pa
         with factory(write=False) as uow:
             assert [e.seq for e in uow.audit.find(AuditQuery(limit=5))] == [3, 2, 1]
             assert uow.audit.head().seq == 3
+
+
+@pytest.mark.postgres
+def test_what_waits_for_a_sealed_entry_commits_with_it(tmp_path: Path) -> None:
+    """A row that a ``then`` callback adds through the ORM once the entry is sealed is written in the
+    entry's transaction, before the COMMIT sent with the entry, not flushed into a transaction of its own
+    by the session's commit after it (the same ``xmin``: the same transaction wrote both rows)."""
+    with migrated_engine("postgres", tmp_path) as engine:
+        factory = SqlUnitOfWorkFactory(engine)
+        with factory() as uow:
+            session = uow.session
+            uow.audit.append(_entry(1), then=lambda sealed: session.add(MetaRecord(key="probe", value=sealed.hash)))
+            uow.commit()
+        with engine.connect() as connection:
+            entry = connection.execute(text("SELECT xmin::text, hash FROM audit_log WHERE seq = 1")).one()
+            probe = connection.execute(text("SELECT xmin::text, value FROM meta WHERE key = 'probe'")).one()
+        assert probe.value == entry.hash
+        assert probe.xmin == entry.xmin
 
 
 @pytest.mark.postgres

@@ -204,6 +204,9 @@ def _write_then_commit(session: Session, writes: list[tuple[Executable, dict[str
     fails aborts the pipeline, and with it the COMMIT: the error is raised here, and the caller rolls back."""
     if not writes:
         return
+    # What waited for the sealed entries (``then``) and went through the ORM is written now, in the
+    # transaction: after the COMMIT below, the session's own commit would flush it into a new one.
+    session.flush()
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         for statement, params in writes:
