@@ -29,8 +29,20 @@ def load_environment(uow: UnitOfWork, project_key: str, key: str, *, for_update:
     env = uow.environments.get(project_key, key, for_update=for_update)
     if env is None:
         load_project(uow, project_key)  # which is unknown: the project, or the environment in it
-        raise NotFound(f"Unknown environment '{key}' in project '{project_key}'")
+        raise _unknown_environment(project_key, key)
     return env
+
+
+def environment_in(environments: list[Environment], project_key: str, key: str) -> Environment:
+    """The environment ``key`` among ``environments`` (those of ``project_key`` read already). Raises NotFound."""
+    for env in environments:
+        if env.key == key:
+            return env
+    raise _unknown_environment(project_key, key)
+
+
+def _unknown_environment(project_key: str, key: str) -> NotFound:
+    return NotFound(f"Unknown environment '{key}' in project '{project_key}'")
 
 
 P = ParamSpec("P")

@@ -26,7 +26,7 @@ from flagward.domain.projects import Environment
 from flagward.domain.segment_changes import apply_segment_instructions
 from flagward.services import scheduled_changes, triggers
 from flagward.services._approvals import Scope, Seen, audit, load_request, locked_request_flag, settings_for
-from flagward.services._common import load_environment, load_flag, run_each, shares_project_locks
+from flagward.services._common import environment_in, load_environment, load_flag, run_each, shares_project_locks
 from flagward.services.authz import LOAD, Load, request_rights
 from flagward.services.flag_changes import change_context, commit_flag_change, deletes
 from flagward.services.flags import delete_loaded_flag
@@ -62,7 +62,7 @@ def apply(
         # and so are the project's environments, for the request's settings and the write's gate.
         flag = locked_request_flag(uow, request)
         environments = uow.environments.find(request.project_key)[0]
-        env = _environment(environments, request)
+        env = environment_in(environments, request.project_key, request.environment_key)
         settings = settings_for(env, request.resource_kind)
         rights = request_rights(uow, actor, request, env, flag=flag)
         domain.check_can_apply(request, actor, settings=settings, rights=rights)
@@ -93,13 +93,6 @@ def apply(
     if failure is not None:
         raise ApprovalApplyFailed(f"The approval request could not be applied and is now failed: {failure.message}")
     return request
-
-
-def _environment(environments: list[Environment], request: ApprovalRequest) -> Environment:
-    for env in environments:
-        if env.key == request.environment_key:
-            return env
-    raise NotFound(f"Unknown environment '{request.environment_key}' in project '{request.project_key}'")
 
 
 def execute(

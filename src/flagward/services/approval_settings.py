@@ -10,11 +10,11 @@ from flagward.domain.accounts import Actor
 from flagward.domain.approvals import ResourceKind
 from flagward.domain.audit import AuditAction, environment_spec
 from flagward.domain.authorization import authorize
-from flagward.domain.errors import InvalidRequest, NotFound
+from flagward.domain.errors import InvalidRequest
 from flagward.domain.events import EnvironmentChanged
 from flagward.domain.projects import ApprovalSettings, Environment
 from flagward.domain.representations import SEGMENT_NOTE_FIELD, approval_settings, flag_approval_settings
-from flagward.services._common import load_environment, load_project, record_audit
+from flagward.services._common import environment_in, load_environment, load_project, record_audit
 from flagward.services.authz import authorize_project_read, environment_resource, visible_environments
 from flagward.services.environments import check_service_endpoint, parse_approval_settings
 from flagward.services.ports import Deps
@@ -45,9 +45,7 @@ def get_settings(
         load_project(uow, project_key)
         envs = visible_environments(actor, uow.environments.find(project_key)[0])
     if environment_key is not None:
-        envs = [e for e in envs if e.key == environment_key]
-        if not envs:
-            raise NotFound(f"Unknown environment '{environment_key}' in project '{project_key}'")
+        envs = [environment_in(envs, project_key, environment_key)]
     return {
         kind.value: {
             "environments": {e.key: _document(e, kind) for e in envs},

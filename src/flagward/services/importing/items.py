@@ -43,7 +43,7 @@ from flagward.domain.segment_changes import describe_segment_changes, segment_do
 from flagward.domain.segment_configuration import has_targeting, segment_configuration_of
 from flagward.domain.segment_validation import SegmentChangeContext, validate_segment
 from flagward.domain.segments import Segment
-from flagward.services._common import load_project, record_audit
+from flagward.services._common import environment_in, load_project, record_audit
 from flagward.services.approval_create import add_import_request, add_segment_import_request
 from flagward.services.authz import segment_resource
 from flagward.services.flag_changes import change_context, commit_flag_change
@@ -159,9 +159,7 @@ def import_segment(session: Session, uow: UnitOfWork, *, segment: Segment) -> tu
     imported = segment
     deps, actor = session.deps, session.actor
     environments = project_environments(session, uow, imported.project_key)
-    env = next((e for e in environments if e.key == imported.environment_key), None)
-    if env is None:
-        raise NotFound(f"Unknown environment '{imported.environment_key}' in project '{imported.project_key}'")
+    env = environment_in(environments, imported.project_key, imported.environment_key)
     validate_segment(imported, _segment_context(session, uow, imported))
     existing = uow.segments.get(imported.project_key, env.key, imported.key, for_update=True)
     if existing is None:
